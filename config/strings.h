@@ -1,0 +1,53 @@
+#pragma once
+// String helpers for all layers. Debian's abseil is built with ABSL_OPTION_USE_STD_STRING_VIEW 0:
+// absl::string_view is a type of its own and absl::StrCat does not take std::string_view, so
+// pdgate concatenates with these instead and keys hash maps with StringViewHash.
+#include <absl/hash/hash.h>
+
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace pdgate {
+
+namespace strings_internal {
+inline void Append(std::string& out, std::string_view piece) { out.append(piece); }
+inline void Append(std::string& out, char c) { out.push_back(c); }
+template <typename T>
+  requires(std::integral<T> && !std::same_as<T, char> && !std::same_as<T, bool>)
+void Append(std::string& out, T value) {
+  char buffer[24];
+  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out.append(buffer, result.ptr);
+}
+void Append(std::string& out, double value);
+}  // namespace strings_internal
+
+template <typename... Pieces>
+void StrAppend(std::string& out, const Pieces&... pieces) {
+  (strings_internal::Append(out, pieces), ...);
+}
+
+template <typename... Pieces>
+std::string StrCat(const Pieces&... pieces) {
+  std::string out;
+  StrAppend(out, pieces...);
+  return out;
+}
+
+std::string StrJoin(const std::vector<std::string>& parts, std::string_view separator);
+
+// Transparent hash for absl::flat_hash_map<std::string, V, StringViewHash, std::equal_to<>>, so
+// a std::string_view (from simdjson, from a request) looks a key up without allocating.
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const {
+    return absl::Hash<absl::string_view>{}(absl::string_view(s.data(), s.size()));
+  }
+};
+
+}  // namespace pdgate

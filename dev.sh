@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# pdgate developer entry point. Every command does its own setup, so each works on a fresh
+# Debian 12 machine:
+#   ./dev.sh demo        install deps, build, start the local PD demo
+#   ./dev.sh test        install deps, build, run the whole test suite (what .ci/run calls)
+#   ./dev.sh test-asan   the same suite built with ASan+UBSan in build-asan/
+#   ./dev.sh deps        install the Debian packages the build needs (idempotent)
+#   ./dev.sh runtime-deps  install only what the built binaries need at run time (Dockerfile)
+#   ./dev.sh build [DIR] [cmake args...]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+# Build-time packages. Boost must be 1.81: plain libboost-dev is 1.74 on Debian 12.
+BUILD_PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libsimdjson-dev prometheus-cpp-dev libabsl-dev catch2
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libre2-dev
+  libxxhash-dev libhiredis-dev
+)
+# Programs the integration tests and the demo start (never linked).
+TEST_PACKAGES=(curl python3 nginx-light redis-server)
+RUNTIME_PACKAGES=(
+  libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
+  libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 ca-certificates
+)
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+build() {
+  local dir="${1:-build}"; shift || true
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+  cmake --build "$dir" -j "$(jobs)"
+}
+
+run_tests() {
+  local dir="$1"
+  # Integration tests start their own processes on loopback; run them after the fast unit tests.
+  ctest --test-dir "$dir" --output-on-failure -j "$(jobs)" --timeout 300
+}
+
+cmd="${1:-help}"; shift || true
+case "$cmd" in
+  deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" ;;
+  runtime-deps) apt_install "${RUNTIME_PACKAGES[@]}" ;;
+  build) apt_install "${BUILD_PACKAGES[@]}"; build "$@" ;;
+  test)
+    apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    build build
+    run_tests build ;;
+  test-asan)
+    apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    BUILD_TYPE=Debug build build-asan -DPDGATE_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      run_tests build-asan ;;
+  demo)
+    apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    build build
+    exec examples/kthena-pd/demo.sh "$@" ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+esac

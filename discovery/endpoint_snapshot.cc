@@ -1,0 +1,93 @@
+#include "discovery/endpoint_snapshot.h"
+
+#include "config/strings.h"
+
+namespace pdgate::discovery {
+
+std::string_view ToString(EndpointRole role) {
+  switch (role) {
+    case EndpointRole::kAggregated:
+      return "aggregated";
+    case EndpointRole::kPrefill:
+      return "prefill";
+    case EndpointRole::kDecode:
+      return "decode";
+  }
+  return "?";
+}
+
+std::string Endpoint::HostPort() const {
+  if (address.find(':') != std::string::npos) return StrCat("[", address, "]:", port);
+  return StrCat(address, ":", port);
+}
+
+const ServerEndpoints* EndpointSnapshot::Find(const config::ModelServer* server) const {
+  for (const ServerEndpoints& entry : servers) {
+    if (entry.server == server) return &entry;
+  }
+  return nullptr;
+}
+
+Membership ClassifyPod(const config::ModelServer& server, const config::Pod& pod) {
+  Membership result;
+  if (pod.meta.namespace_ != server.meta.namespace_ ||
+      !config::MatchesAll(server.match_labels, pod.meta.labels)) {
+    return result;
+  }
+  result.member = true;
+  if (std::string_view reason = pod.NotServingReason(); !reason.empty()) {
+    result.excluded_reason = reason;
+    return result;
+  }
+  if (!server.pd_group) return result;
+  const config::PdGroupSelector& pd = *server.pd_group;
+  if (config::MatchesAll(pd.decode_labels, pod.meta.labels)) {
+    result.role = EndpointRole::kDecode;
+  } else if (config::MatchesAll(pd.prefill_labels, pod.meta.labels)) {
+    result.role = EndpointRole::kPrefill;
+  } else {
+    result.excluded_reason = "matches neither prefillLabels nor decodeLabels";
+    return result;
+  }
+  auto group = pod.meta.labels.find(pd.group_key);
+  if (group == pod.meta.labels.end() || group->second.empty()) {
+    result.excluded_reason = StrCat("no ", pd.group_key, " label");
+    return result;
+  }
+  result.group = group->second;
+  return result;
+}
+
+std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
+    std::shared_ptr<const config::Config> config) {
+  auto snapshot = std::make_shared<EndpointSnapshot>();
+  snapshot->config = config;
+  for (const config::ModelServer& server : config->model_servers) {
+    ServerEndpoints& entry = snapshot->servers.emplace_back();
+    entry.server = &server;
+    for (const config::Pod& pod : config->pods) {
+      Membership membership = ClassifyPod(server, pod);
+      if (!membership.member) continue;
+      if (!membership.excluded_reason.empty()) {
+        entry.excluded.emplace_back(&pod, std::move(membership.excluded_reason));
+        continue;
+      }
+      const auto index = uint32_t(entry.endpoints.size());
+      entry.endpoints.push_back(Endpoint{pod.meta.Key(), pod.pod_ip, server.port, membership.role,
+                                         membership.group, &pod});
+      if (!server.pd_group) continue;
+      PdGroup* group = nullptr;
+      for (PdGroup& existing : entry.groups) {
+        if (existing.name == membership.group) group = &existing;
+      }
+      if (group == nullptr) {
+        group = &entry.groups.emplace_back();
+        group->name = membership.group;
+      }
+      (membership.role == EndpointRole::kDecode ? group->decode : group->prefill).push_back(index);
+    }
+  }
+  return snapshot;
+}
+
+}  // namespace pdgate::discovery

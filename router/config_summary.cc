@@ -1,0 +1,98 @@
+#include "router/config_summary.h"
+
+#include "config/strings.h"
+
+#include <absl/time/time.h>
+
+namespace pdgate::router {
+namespace {
+
+std::string Plural(size_t n, std::string_view noun) {
+  return StrCat(n, " ", noun, n == 1 ? "" : "s");
+}
+
+void DescribeServer(const discovery::ServerEndpoints& entry, std::string& out) {
+  const config::ModelServer& server = *entry.server;
+  StrAppend(out, "ModelServer ", server.meta.Key(), ": engine ", ToString(server.engine),
+                  ", model ", server.model.value_or("(as requested)"), ", port ", server.port);
+  if (server.disaggregated()) {
+    StrAppend(out, ", PD by label ", server.pd_group->group_key, ", kvConnector ",
+                    ToString(server.kv_connector));
+  } else {
+    StrAppend(out, ", aggregated");
+  }
+  StrAppend(out, ", timeout ",
+                  server.timeout ? FormatDuration(*server.timeout) : "(router default)",
+                  ", retries ", server.retry.attempts, "\n");
+  auto describe = [&](uint32_t index) {
+    const discovery::Endpoint& endpoint = entry.endpoints[index];
+    return StrCat(endpoint.pod, " ", endpoint.HostPort());
+  };
+  if (server.disaggregated()) {
+    for (const discovery::PdGroup& group : entry.groups) {
+      StrAppend(out, "  PD group ", group.name, ": ", Plural(group.prefill.size(), "prefill"),
+                      ", ", Plural(group.decode.size(), "decode"),
+                      group.CanServe() ? "" : " (cannot serve PD)", "\n");
+      for (uint32_t i : group.prefill) StrAppend(out, "    prefill ", describe(i), "\n");
+      for (uint32_t i : group.decode) StrAppend(out, "    decode  ", describe(i), "\n");
+    }
+    if (entry.groups.empty()) StrAppend(out, "  no PD groups: no serving pods\n");
+  } else {
+    for (uint32_t i = 0; i < entry.endpoints.size(); ++i) {
+      StrAppend(out, "  endpoint ", describe(i), "\n");
+    }
+    if (entry.endpoints.empty()) StrAppend(out, "  no endpoints: no serving pods\n");
+  }
+  for (const auto& [pod, reason] : entry.excluded) {
+    StrAppend(out, "  not serving: ", pod->meta.Key(), " (", reason, ")\n");
+  }
+}
+
+void DescribeRoute(const config::ModelRoute& route, std::string& out) {
+  StrAppend(out, "ModelRoute ", route.meta.Key(), ": model ",
+                  route.model_name.empty() ? "(none)" : route.model_name);
+  if (!route.lora_adapters.empty()) {
+    StrAppend(out, ", LoRA ", StrJoin(route.lora_adapters, ", "));
+  }
+  StrAppend(out, "\n");
+  for (size_t i = 0; i < route.rules.size(); ++i) {
+    const config::RouteRule& rule = route.rules[i];
+    StrAppend(out, "  rule ", i, rule.name.empty() ? "" : StrCat(" \"", rule.name, "\""),
+                    rule.match ? ": when matched" : ": all requests", " → ");
+    std::vector<std::string> targets;
+    for (const config::TargetModel& target : rule.targets) {
+      targets.push_back(StrCat(target.model_server_name, " (weight ", target.weight, ")"));
+    }
+    StrAppend(out, StrJoin(targets, ", "), "\n");
+  }
+}
+
+}  // namespace
+
+std::string FormatDuration(std::chrono::nanoseconds duration) {
+  return absl::FormatDuration(absl::FromChrono(duration));
+}
+
+std::string DescribeConfig(const discovery::EndpointSnapshot& snapshot) {
+  const config::Config& config = *snapshot.config;
+  size_t endpoints = 0, groups = 0;
+  for (const auto& entry : snapshot.servers) {
+    endpoints += entry.endpoints.size();
+    groups += entry.groups.size();
+  }
+  std::string out = StrCat(
+      Plural(config.model_servers.size(), "ModelServer"), ", ",
+      Plural(config.model_routes.size(), "ModelRoute"), ", ", Plural(config.pods.size(), "Pod"),
+      ", ", Plural(endpoints, "serving endpoint"), ", ", Plural(groups, "PD group"), "\n");
+  for (const auto& entry : snapshot.servers) DescribeServer(entry, out);
+  for (const auto& route : config.model_routes) DescribeRoute(route, out);
+  const config::RouterSettings& settings = config.settings;
+  StrAppend(out, "Router: listen ", settings.listen.address, ":", settings.listen.port,
+                  ", admin ", settings.listen.admin_address, ":", settings.listen.admin_port,
+                  ", threads ", settings.threads == 0 ? "one per core" : StrCat(settings.threads),
+                  ", settings from ",
+                  settings.source.empty() ? "defaults" : settings.source, "\n");
+  return out;
+}
+
+}  // namespace pdgate::router
