@@ -1,6 +1,7 @@
 #pragma once
 // Builds YAML documents for configuration tests: a valid PD ModelServer and ModelRoute that a test
 // changes one field of.
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,12 @@ inline config::LoadResult LoadYaml(const std::string& yaml, const std::string& n
   config::ConfigLoader loader;
   loader.AddYaml(name, yaml);
   return loader.Finish();
+}
+
+inline std::string Replace(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  if (pos == std::string::npos) throw std::invalid_argument("not found: " + from);
+  return text.replace(pos, from.size(), to);
 }
 
 inline const char* kServerYaml = R"(apiVersion: networking.serving.volcano.sh/v1alpha1

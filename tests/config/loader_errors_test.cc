@@ -9,12 +9,6 @@ using namespace pdgate::testing;
 
 namespace {
 
-std::string Replace(std::string text, const std::string& from, const std::string& to) {
-  auto pos = text.find(from);
-  REQUIRE(pos != std::string::npos);
-  return text.replace(pos, from.size(), to);
-}
-
 std::string Server(const std::string& from, const std::string& to) {
   return Replace(kServerYaml, from, to);
 }
