@@ -2,7 +2,7 @@
 FROM debian:12 AS build
 WORKDIR /src
 COPY dev.sh ./
-RUN ./dev.sh deps && rm -rf /var/lib/apt/lists/*
+RUN ./dev.sh build-deps && rm -rf /var/lib/apt/lists/*
 COPY . .
 # x86-64-v3 (AVX2) selects simdjson's fast kernel; pass --build-arg MARCH= for older CPUs.
 ARG MARCH=x86-64-v3

@@ -4,7 +4,8 @@
 #   ./dev.sh demo        install deps, build, start the local PD demo
 #   ./dev.sh test        install deps, build, run the whole test suite (what .ci/run calls)
 #   ./dev.sh test-asan   the same suite built with ASan+UBSan in build-asan/
-#   ./dev.sh deps        install the Debian packages the build needs (idempotent)
+#   ./dev.sh deps        install the Debian packages the build and tests need (idempotent)
+#   ./dev.sh build-deps  only what the build needs (Dockerfile)
 #   ./dev.sh runtime-deps  install only what the built binaries need at run time (Dockerfile)
 #   ./dev.sh build [DIR] [cmake args...]
 set -euo pipefail
@@ -37,23 +38,24 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-jobs() { nproc 2>/dev/null || echo 2; }
+ncpu() { nproc 2>/dev/null || echo 2; }
 
 build() {
   local dir="${1:-build}"; shift || true
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
-  cmake --build "$dir" -j "$(jobs)"
+  cmake --build "$dir" -j "$(ncpu)"
 }
 
 run_tests() {
   local dir="$1"
   # Integration tests start their own processes on loopback; run them after the fast unit tests.
-  ctest --test-dir "$dir" --output-on-failure -j "$(jobs)" --timeout 300
+  ctest --test-dir "$dir" --output-on-failure -j "$(ncpu)" --timeout 300
 }
 
 cmd="${1:-help}"; shift || true
 case "$cmd" in
   deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" ;;
+  build-deps) apt_install "${BUILD_PACKAGES[@]}" ;;
   runtime-deps) apt_install "${RUNTIME_PACKAGES[@]}" ;;
   build) apt_install "${BUILD_PACKAGES[@]}"; build "$@" ;;
   test)

@@ -1,12 +1,11 @@
 #include "config/loader.h"
 
-#include "config/strings.h"
-
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "config/object_parsers.h"
+#include "config/strings.h"
 
 namespace pdgate::config {
 namespace {
@@ -41,8 +40,8 @@ bool ConfigLoader::State::Remember(std::string_view kind, const ObjectMeta& meta
   std::string key = StrCat(kind, " ", meta.Key());
   auto [it, inserted] = seen.emplace(key, Origin{scope.prefix(), scope.location()});
   if (!inserted) {
-    scope.Error("metadata.name", StrCat("duplicate ", kind, "; first defined in ",
-                                              it->second.location));
+    scope.Error("metadata.name",
+                StrCat("duplicate ", kind, "; first defined in ", it->second.location));
   }
   return inserted;
 }
@@ -83,8 +82,8 @@ void ConfigLoader::State::AddDocument(const YAML::Node& node, ObjectScope& scope
 
   auto expect_group = [&](std::string_view group) {
     if (*api_version == group) return true;
-    scope.Error("apiVersion", StrCat(*kind, " must have apiVersion ", group, ", not ",
-                                           *api_version));
+    scope.Error("apiVersion",
+                StrCat(*kind, " must have apiVersion ", group, ", not ", *api_version));
     return false;
   };
 
@@ -151,7 +150,7 @@ void ConfigLoader::State::CheckReferences() {
           // Not an error: with live discovery the server may arrive later. The target is skipped.
           scope.Warning(StrCat("spec.rules[", i, "].targetModels[", t, "].modelServerName"),
                         StrCat("no ModelServer ", route.meta.namespace_, "/", server,
-                                     "; this target is unusable until it exists"));
+                               "; this target is unusable until it exists"));
         }
       }
     }
@@ -177,8 +176,8 @@ void ConfigLoader::AddYaml(std::string_view source_name, std::string_view text) 
   try {
     documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::ParserException& e) {
-    state_->diagnostics.AddError(StrCat(source_name, ":", e.mark.line + 1, ":",
-                                              e.mark.column + 1, ": invalid YAML: ", e.msg));
+    state_->diagnostics.AddError(StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                                        ": invalid YAML: ", e.msg));
     return;
   } catch (const YAML::Exception& e) {
     state_->diagnostics.AddError(StrCat(source_name, ": invalid YAML: ", e.what()));

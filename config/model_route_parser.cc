@@ -1,8 +1,8 @@
 #include <absl/strings/ascii.h>
-#include "config/strings.h"
 #include <re2/re2.h>
 
 #include "config/object_parsers.h"
+#include "config/strings.h"
 
 namespace pdgate::config {
 namespace {
@@ -37,8 +37,7 @@ std::optional<StringMatch> ParseStringMatch(const YAML::Node& node, const std::s
   options.set_log_errors(false);
   auto compiled = std::make_shared<const RE2>(*regex, options);
   if (!compiled->ok()) {
-    scope.Error(JoinPath(path, "regex"), StrCat("invalid regular expression: ",
-                                                      compiled->error()));
+    scope.Error(JoinPath(path, "regex"), StrCat("invalid regular expression: ", compiled->error()));
     return std::nullopt;
   }
   return StringMatch::Regex(std::move(*regex), std::move(compiled));
@@ -87,8 +86,7 @@ void ParseTargets(MapReader& rule_reader, RouteRule& rule) {
   }
   if (!IsSequenceOrAbsent(targets, path, scope)) return;
   if (targets.size() == 0 || targets.size() > kMaxTargets) {
-    scope.Error(path, StrCat("must have 1 to ", kMaxTargets, " entries, not ",
-                                   targets.size()));
+    scope.Error(path, StrCat("must have 1 to ", kMaxTargets, " entries, not ", targets.size()));
     return;
   }
   std::vector<bool> weight_set;
@@ -103,7 +101,8 @@ void ParseTargets(MapReader& rule_reader, RouteRule& rule) {
     std::optional<std::string> server = target.String("modelServerName");
     std::optional<std::string> external = target.String("externalModelProviderName");
     if (server && external) {
-      scope.Error(target.path(), "must set only one of modelServerName or externalModelProviderName");
+      scope.Error(target.path(),
+                  "must set only one of modelServerName or externalModelProviderName");
     } else if (external) {
       scope.Error(target.PathOf("externalModelProviderName"),
                   "ExternalModelProvider targets are not supported by pdgate");
@@ -140,8 +139,10 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
   if (auto n = reader.Int("outputTokensPerUnit", 1, kMax)) limit.output_tokens_per_unit = *n;
   if (auto unit = reader.String("unit")) {
     static constexpr std::pair<std::string_view, RateLimitUnit> kUnits[] = {
-        {"second", RateLimitUnit::kSecond}, {"minute", RateLimitUnit::kMinute},
-        {"hour", RateLimitUnit::kHour},     {"day", RateLimitUnit::kDay},
+        {"second", RateLimitUnit::kSecond},
+        {"minute", RateLimitUnit::kMinute},
+        {"hour", RateLimitUnit::kHour},
+        {"day", RateLimitUnit::kDay},
         {"month", RateLimitUnit::kMonth}};
     bool found = false;
     for (const auto& [name, value] : kUnits) {
@@ -151,8 +152,9 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
       }
     }
     if (!found) {
-      reader.scope().Error(reader.PathOf("unit"),
-                           "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");
+      reader.scope().Error(
+          reader.PathOf("unit"),
+          "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");
     }
   }
   MapReader global(reader.Child("global"), reader.PathOf("global"), reader.scope());
@@ -184,9 +186,9 @@ std::optional<ModelRoute> ParseModelRoute(MapReader& doc) {
   if (auto adapters = spec.StringList("loraAdapters")) {
     route.lora_adapters = std::move(*adapters);
     if (route.lora_adapters.size() > kMaxLoraAdapters) {
-      scope.Error(spec.PathOf("loraAdapters"),
-                  StrCat("at most ", kMaxLoraAdapters, " entries, not ",
-                               route.lora_adapters.size()));
+      scope.Error(
+          spec.PathOf("loraAdapters"),
+          StrCat("at most ", kMaxLoraAdapters, " entries, not ", route.lora_adapters.size()));
     }
     for (size_t i = 0; i < route.lora_adapters.size(); ++i) {
       if (route.lora_adapters[i].empty()) {
@@ -210,8 +212,7 @@ std::optional<ModelRoute> ParseModelRoute(MapReader& doc) {
     scope.Error(rules_path, "required");
   } else if (IsSequenceOrAbsent(rules, rules_path, scope)) {
     if (rules.size() == 0 || rules.size() > kMaxRules) {
-      scope.Error(rules_path,
-                  StrCat("must have 1 to ", kMaxRules, " entries, not ", rules.size()));
+      scope.Error(rules_path, StrCat("must have 1 to ", kMaxRules, " entries, not ", rules.size()));
     }
     for (size_t i = 0; i < rules.size() && i < kMaxRules; ++i) {
       MapReader reader(rules[i], IndexPath(rules_path, i), scope);

@@ -99,8 +99,7 @@ std::optional<ModelServer> ParseModelServer(MapReader& doc) {
   std::optional<InferenceEngine> engine = ParseEngine(spec);
   if (engine) server.engine = *engine;
 
-  MapReader selector(spec.Child("workloadSelector"), spec.PathOf("workloadSelector"),
-                     spec.scope());
+  MapReader selector(spec.Child("workloadSelector"), spec.PathOf("workloadSelector"), spec.scope());
   if (!selector.present()) {
     spec.scope().Error(spec.PathOf("workloadSelector"), "required");
   } else {

@@ -1,6 +1,7 @@
 #include "config/route_table.h"
 
 #include <absl/container/flat_hash_set.h>
+
 #include "config/strings.h"
 
 namespace pdgate::config {
@@ -70,9 +71,9 @@ bool RouteTable::TryRoute(const Candidate& candidate, const RouteRequest& reques
     decision.rule_index = r;
     decision.server = resolved.servers[pick];
     decision.lora = lora;
-    decision.upstream_model =
-        (!lora && decision.server->model) ? std::string_view(*decision.server->model)
-                                          : request.model;
+    decision.upstream_model = (!lora && decision.server->model)
+                                  ? std::string_view(*decision.server->model)
+                                  : request.model;
     return true;
   }
   return false;

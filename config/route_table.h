@@ -68,8 +68,10 @@ class RouteTable {
 
   std::shared_ptr<const Config> config_;
   std::vector<std::unique_ptr<Candidate>> candidates_;
-  absl::flat_hash_map<std::string, std::vector<const Candidate*>, StringViewHash, std::equal_to<>> by_model_name_;
-  absl::flat_hash_map<std::string, std::vector<const Candidate*>, StringViewHash, std::equal_to<>> by_lora_name_;
+  absl::flat_hash_map<std::string, std::vector<const Candidate*>, StringViewHash, std::equal_to<>>
+      by_model_name_;
+  absl::flat_hash_map<std::string, std::vector<const Candidate*>, StringViewHash, std::equal_to<>>
+      by_lora_name_;
   std::vector<std::string> model_names_;
 };
 

@@ -24,12 +24,12 @@ struct ListenSettings {
 };
 
 struct LimitSettings {
-  size_t max_request_body_bytes = 16u << 20;   // 413 above, also for chunked bodies
+  size_t max_request_body_bytes = 16u << 20;    // 413 above, also for chunked bodies
   size_t max_request_header_bytes = 64u << 10;  // 431 above
   size_t max_upstream_header_bytes = 64u << 10;
   size_t max_prefill_response_bytes = 4u << 20;  // the prefill's JSON is read whole
   size_t max_connections = 20000;                // accepted client connections
-  size_t upstream_pool_size = 256;                // idle keep-alive connections per endpoint, per thread
+  size_t upstream_pool_size = 256;  // idle keep-alive connections per endpoint, per thread
 };
 
 struct TimeoutSettings {
@@ -61,8 +61,8 @@ struct PrefixCacheArgs {
 
 // Kthena's scheduler section with the defaults of its Helm chart.
 struct SchedulerSettings {
-  int max_waiting_requests = 10;          // least-request
-  double ttft_tpot_weight_factor = 0.5;   // least-latency
+  int max_waiting_requests = 10;         // least-request
+  double ttft_tpot_weight_factor = 0.5;  // least-latency
   PrefixCacheArgs prefix_cache;
   std::vector<std::string> filters = {"least-request"};
   std::vector<ScorePluginSetting> scores = {

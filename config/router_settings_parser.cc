@@ -1,10 +1,9 @@
-#include "config/strings.h"
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 
 #include "config/object_parsers.h"
+#include "config/strings.h"
 
 namespace pdgate::config {
 namespace {
@@ -36,7 +35,8 @@ void ReadSize(MapReader& reader, std::string_view key, size_t& out, int64_t min,
 
 void ParsePluginArgs(const std::string& name, MapReader& args, SchedulerSettings& scheduler) {
   if (name == "least-request") {
-    if (auto n = args.Int("maxWaitingRequests", 0, 1000000)) scheduler.max_waiting_requests = int(*n);
+    if (auto n = args.Int("maxWaitingRequests", 0, 1000000))
+      scheduler.max_waiting_requests = int(*n);
   } else if (name == "least-latency") {
     if (auto factor = args.Double("TTFTTPOTWeightFactor")) {
       if (!std::isfinite(*factor) || *factor < 0 || *factor > 1) {

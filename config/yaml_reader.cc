@@ -1,11 +1,12 @@
 #include "config/yaml_reader.h"
 
 #include <absl/strings/numbers.h>
-#include "config/strings.h"
 #include <absl/time/time.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "config/strings.h"
 
 namespace pdgate::config {
 namespace {

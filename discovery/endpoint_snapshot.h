@@ -16,7 +16,7 @@ enum class EndpointRole { kAggregated, kPrefill, kDecode };
 std::string_view ToString(EndpointRole role);
 
 struct Endpoint {
-  std::string pod;  // namespace/name
+  std::string pod;      // namespace/name
   std::string address;  // status.podIP
   uint16_t port = 0;    // the ModelServer's workloadPort
   EndpointRole role = EndpointRole::kAggregated;
@@ -27,7 +27,7 @@ struct Endpoint {
 };
 
 struct PdGroup {
-  std::string name;             // the group label value
+  std::string name;               // the group label value
   std::vector<uint32_t> prefill;  // indices into ServerEndpoints::endpoints
   std::vector<uint32_t> decode;
   bool CanServe() const { return !prefill.empty() && !decode.empty(); }

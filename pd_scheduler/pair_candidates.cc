@@ -22,8 +22,8 @@ std::vector<PdPair> RoundRobinPairs(const discovery::ServerEndpoints& server, ui
       any = true;
       // Consecutive k enumerate every (prefill, decode) combination once per P*D requests.
       const uint64_t k = (sequence / n + round) % combinations;
-      pairs.push_back({group.prefill[k % group.prefill.size()],
-                       group.decode[k / group.prefill.size()]});
+      pairs.push_back(
+          {group.prefill[k % group.prefill.size()], group.decode[k / group.prefill.size()]});
     }
     if (!any) break;
   }

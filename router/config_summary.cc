@@ -1,8 +1,8 @@
 #include "router/config_summary.h"
 
-#include "config/strings.h"
-
 #include <absl/time/time.h>
+
+#include "config/strings.h"
 
 namespace pdgate::router {
 namespace {
@@ -14,25 +14,25 @@ std::string Plural(size_t n, std::string_view noun) {
 void DescribeServer(const discovery::ServerEndpoints& entry, std::string& out) {
   const config::ModelServer& server = *entry.server;
   StrAppend(out, "ModelServer ", server.meta.Key(), ": engine ", ToString(server.engine),
-                  ", model ", server.model.value_or("(as requested)"), ", port ", server.port);
+            ", model ", server.model.value_or("(as requested)"), ", port ", server.port);
   if (server.disaggregated()) {
     StrAppend(out, ", PD by label ", server.pd_group->group_key, ", kvConnector ",
-                    ToString(server.kv_connector));
+              ToString(server.kv_connector));
   } else {
     StrAppend(out, ", aggregated");
   }
   StrAppend(out, ", timeout ",
-                  server.timeout ? FormatDuration(*server.timeout) : "(router default)",
-                  ", retries ", server.retry.attempts, "\n");
+            server.timeout ? FormatDuration(*server.timeout) : "(router default)", ", retries ",
+            server.retry.attempts, "\n");
   auto describe = [&](uint32_t index) {
     const discovery::Endpoint& endpoint = entry.endpoints[index];
     return StrCat(endpoint.pod, " ", endpoint.HostPort());
   };
   if (server.disaggregated()) {
     for (const discovery::PdGroup& group : entry.groups) {
-      StrAppend(out, "  PD group ", group.name, ": ", Plural(group.prefill.size(), "prefill"),
-                      ", ", Plural(group.decode.size(), "decode"),
-                      group.CanServe() ? "" : " (cannot serve PD)", "\n");
+      StrAppend(out, "  PD group ", group.name, ": ", Plural(group.prefill.size(), "prefill"), ", ",
+                Plural(group.decode.size(), "decode"), group.CanServe() ? "" : " (cannot serve PD)",
+                "\n");
       for (uint32_t i : group.prefill) StrAppend(out, "    prefill ", describe(i), "\n");
       for (uint32_t i : group.decode) StrAppend(out, "    decode  ", describe(i), "\n");
     }
@@ -50,7 +50,7 @@ void DescribeServer(const discovery::ServerEndpoints& entry, std::string& out) {
 
 void DescribeRoute(const config::ModelRoute& route, std::string& out) {
   StrAppend(out, "ModelRoute ", route.meta.Key(), ": model ",
-                  route.model_name.empty() ? "(none)" : route.model_name);
+            route.model_name.empty() ? "(none)" : route.model_name);
   if (!route.lora_adapters.empty()) {
     StrAppend(out, ", LoRA ", StrJoin(route.lora_adapters, ", "));
   }
@@ -58,7 +58,7 @@ void DescribeRoute(const config::ModelRoute& route, std::string& out) {
   for (size_t i = 0; i < route.rules.size(); ++i) {
     const config::RouteRule& rule = route.rules[i];
     StrAppend(out, "  rule ", i, rule.name.empty() ? "" : StrCat(" \"", rule.name, "\""),
-                    rule.match ? ": when matched" : ": all requests", " → ");
+              rule.match ? ": when matched" : ": all requests", " → ");
     std::vector<std::string> targets;
     for (const config::TargetModel& target : rule.targets) {
       targets.push_back(StrCat(target.model_server_name, " (weight ", target.weight, ")"));
@@ -87,11 +87,10 @@ std::string DescribeConfig(const discovery::EndpointSnapshot& snapshot) {
   for (const auto& entry : snapshot.servers) DescribeServer(entry, out);
   for (const auto& route : config.model_routes) DescribeRoute(route, out);
   const config::RouterSettings& settings = config.settings;
-  StrAppend(out, "Router: listen ", settings.listen.address, ":", settings.listen.port,
-                  ", admin ", settings.listen.admin_address, ":", settings.listen.admin_port,
-                  ", threads ", settings.threads == 0 ? "one per core" : StrCat(settings.threads),
-                  ", settings from ",
-                  settings.source.empty() ? "defaults" : settings.source, "\n");
+  StrAppend(out, "Router: listen ", settings.listen.address, ":", settings.listen.port, ", admin ",
+            settings.listen.admin_address, ":", settings.listen.admin_port, ", threads ",
+            settings.threads == 0 ? "one per core" : StrCat(settings.threads), ", settings from ",
+            settings.source.empty() ? "defaults" : settings.source, "\n");
   return out;
 }
 

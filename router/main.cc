@@ -1,7 +1,7 @@
 // pdgate: the command line. `pdgate --config FILE...` serves; `pdgate validate FILE...` checks.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
@@ -32,7 +32,8 @@ int Validate(const std::vector<std::string>& files) {
   return 0;
 }
 
-int Serve(const std::vector<std::string>& files, const pdgate::config::SettingsOverrides& overrides) {
+int Serve(const std::vector<std::string>& files,
+          const pdgate::config::SettingsOverrides& overrides) {
   spdlog::info("pdgate {} (simdjson kernel {})", pdgate::router::Version(),
                pdgate::router::SimdjsonKernel());
   LoadResult result = pdgate::config::LoadConfigFiles(files, overrides);
@@ -40,8 +41,9 @@ int Serve(const std::vector<std::string>& files, const pdgate::config::SettingsO
   if (!result.errors.empty()) return 1;
   auto snapshot = pdgate::discovery::BuildEndpointSnapshot(result.config);
   std::cout << pdgate::router::DescribeConfig(*snapshot) << std::flush;
-  spdlog::error("the HTTP data path is not built yet: this pdgate only loads and validates its "
-                "configuration");
+  spdlog::error(
+      "the HTTP data path is not built yet: this pdgate only loads and validates its "
+      "configuration");
   return 2;
 }
 
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--port", port, "API port (default 8080, or listen.port)")
       ->check(CLI::Range(1, 65535));
-  app.add_option("--admin-port", admin_port, "admin port: /metrics, /healthz, /readyz (default 9090)")
+  app.add_option("--admin-port", admin_port,
+                 "admin port: /metrics, /healthz, /readyz (default 9090)")
       ->check(CLI::Range(1, 65535));
   app.add_option("--threads", threads, "io threads (default: one per core)")
       ->check(CLI::Range(0, 256));

@@ -63,16 +63,21 @@ inline std::string Pod(const std::string& name, const std::string& labels, const
   return R"(apiVersion: v1
 kind: Pod
 metadata:
-  name: )" + name + R"(
+  name: )" +
+         name + R"(
   namespace: dev
   labels:
-)" + labels + R"(
+)" + labels +
+         R"(
 status:
-  phase: )" + phase + R"(
-  podIP: )" + ip + R"(
+  phase: )" +
+         phase + R"(
+  podIP: )" +
+         ip + R"(
   conditions:
     - type: Ready
-      status: ")" + ready + "\"\n";
+      status: ")" +
+         ready + "\"\n";
 }
 
 }  // namespace pdgate::testing

@@ -88,14 +88,16 @@ TEST_CASE("rejects: missing inferenceEngine") {
 
 TEST_CASE("rejects: unknown kvConnector type") {
   ExpectError(Server("type: nixl", "type: p2pnccl"),
-              kServer + "spec.kvConnector.type: must be one of http, lmcache, nixl, mooncake, not "
-                        "\"p2pnccl\"");
+              kServer +
+                  "spec.kvConnector.type: must be one of http, lmcache, nixl, mooncake, not "
+                  "\"p2pnccl\"");
 }
 
 TEST_CASE("rejects: a timeout that is not a duration") {
   ExpectError(Server("timeout: 10s", "timeout: ten"),
-              kServer + "spec.trafficPolicy.timeout: \"ten\" is not a duration like 10s, 100ms or "
-                        "1m30s");
+              kServer +
+                  "spec.trafficPolicy.timeout: \"ten\" is not a duration like 10s, 100ms or "
+                  "1m30s");
 }
 
 TEST_CASE("rejects: a negative retry interval") {
@@ -105,8 +107,9 @@ TEST_CASE("rejects: a negative retry interval") {
 
 TEST_CASE("rejects: an invalid label key") {
   ExpectError(Server("      app: ds", "      \"bad key!\": ds"),
-              kServer + "spec.workloadSelector.matchLabels.bad key!: label key name must be "
-                        "alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric");
+              kServer +
+                  "spec.workloadSelector.matchLabels.bad key!: label key name must be "
+                  "alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric");
 }
 
 TEST_CASE("rejects: a model name over 256 characters") {
@@ -139,13 +142,17 @@ TEST_CASE("rejects: two ModelServers with one name") {
 
 TEST_CASE("rejects: weights on some targets of a rule but not all") {
   ExpectError(WithRoute(kTwoTargets),
-              kRoute + "spec.rules[0].targetModels[1].weight: set on some targets of the rule but "
-                       "not all");
+              kRoute +
+                  "spec.rules[0].targetModels[1].weight: set on some targets of the rule but "
+                  "not all");
 }
 
 TEST_CASE("rejects: weights that add up to 0") {
-  ExpectError(WithRoute(Replace(kTwoTargets, "        - modelServerName: deepseek-v2\n          weight: 70\n        - modelServerName: deepseek-v2\n",
-                                "        - modelServerName: deepseek-v2\n          weight: 0\n        - modelServerName: deepseek-v2\n          weight: 0\n")),
+  ExpectError(WithRoute(Replace(kTwoTargets,
+                                "        - modelServerName: deepseek-v2\n          weight: 70\n    "
+                                "    - modelServerName: deepseek-v2\n",
+                                "        - modelServerName: deepseek-v2\n          weight: 0\n     "
+                                "   - modelServerName: deepseek-v2\n          weight: 0\n")),
               kRoute + "spec.rules[0].targetModels: weights must add up to more than 0");
 }
 
@@ -179,8 +186,9 @@ TEST_CASE("rejects: a regex that does not compile") {
             regex: "premium(["
       targetModels: [{modelServerName: deepseek-v2}]
 )"),
-              kRoute + "spec.rules[0].modelMatch.headers.user-type.regex: invalid regular "
-                       "expression: missing ]: [");
+              kRoute +
+                  "spec.rules[0].modelMatch.headers.user-type.regex: invalid regular "
+                  "expression: missing ]: [");
 }
 
 TEST_CASE("rejects: a StringMatch with two kinds") {
@@ -199,13 +207,16 @@ TEST_CASE("rejects: a target without modelServerName") {
 }
 
 TEST_CASE("rejects: an ExternalModelProvider target") {
-  ExpectError(WithRoute("  modelName: m\n  rules:\n    - targetModels:\n        - externalModelProviderName: openai\n"),
-              kRoute + "spec.rules[0].targetModels[0].externalModelProviderName: "
-                       "ExternalModelProvider targets are not supported by pdgate");
+  ExpectError(WithRoute("  modelName: m\n  rules:\n    - targetModels:\n        - "
+                        "externalModelProviderName: openai\n"),
+              kRoute +
+                  "spec.rules[0].targetModels[0].externalModelProviderName: "
+                  "ExternalModelProvider targets are not supported by pdgate");
 }
 
 TEST_CASE("rejects: more than 10 LoRA adapters") {
-  ExpectError(WithRoute("  loraAdapters: [a,b,c,d,e,f,g,h,i,j,k]\n  rules:\n    - targetModels: [{modelServerName: deepseek-v2}]\n"),
+  ExpectError(WithRoute("  loraAdapters: [a,b,c,d,e,f,g,h,i,j,k]\n  rules:\n    - targetModels: "
+                        "[{modelServerName: deepseek-v2}]\n"),
               kRoute + "spec.loraAdapters: at most 10 entries, not 11");
 }
 
@@ -217,10 +228,12 @@ TEST_CASE("rejects: a rate limit with an unknown unit and a zero budget") {
     inputTokensPerUnit: 0
     unit: week
 )");
-  ExpectError(yaml, kRoute + "spec.rateLimit.unit: must be one of second, minute, hour, day, month, "
-                             "not \"week\"");
-  ExpectError(yaml, kRoute + "spec.rateLimit.inputTokensPerUnit: must be between 1 and 4294967295, "
-                             "not 0");
+  ExpectError(yaml, kRoute +
+                        "spec.rateLimit.unit: must be one of second, minute, hour, day, month, "
+                        "not \"week\"");
+  ExpectError(yaml, kRoute +
+                        "spec.rateLimit.inputTokensPerUnit: must be between 1 and 4294967295, "
+                        "not 0");
 }
 
 TEST_CASE("rejects: a global rate limit without a Redis address") {
@@ -243,10 +256,11 @@ TEST_CASE("rejects: a pod IP that is not an address") {
 }
 
 TEST_CASE("rejects: a pod in a list with an invalid label value") {
-  ExpectError("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n"
-              "    name: p\n    labels: {app: \"-bad\"}\n",
-              "pd.yaml: document 1 items[0] (Pod default/p): metadata.labels.app: label value must "
-              "be alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric");
+  ExpectError(
+      "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n"
+      "    name: p\n    labels: {app: \"-bad\"}\n",
+      "pd.yaml: document 1 items[0] (Pod default/p): metadata.labels.app: label value must "
+      "be alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric");
 }
 
 TEST_CASE("rejects: an unknown scheduler plugin") {
@@ -279,23 +293,26 @@ spec:
 }
 
 TEST_CASE("rejects: JWT auth, which pdgate cannot enforce yet") {
-  ExpectError("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  routerConfiguration: |\n"
-              "    auth:\n      jwksUri: https://issuer/jwks\n",
-              "pd.yaml: document 1: data.routerConfiguration.auth: JWT authentication is not "
-              "supported by pdgate yet; remove the section to serve without it");
+  ExpectError(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  routerConfiguration: |\n"
+      "    auth:\n      jwksUri: https://issuer/jwks\n",
+      "pd.yaml: document 1: data.routerConfiguration.auth: JWT authentication is not "
+      "supported by pdgate yet; remove the section to serve without it");
 }
 
 TEST_CASE("rejects: two router settings documents") {
-  std::string doc = "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n";
+  std::string doc =
+      "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n";
   ExpectError(doc + "---\n" + doc,
               "pd.yaml: document 2: router settings are already defined in pd.yaml: document 1");
 }
 
 TEST_CASE("rejects: a zero timeout in the router settings") {
-  ExpectError("apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
-              "spec:\n  timeouts: {upstreamConnect: 0s}\n",
-              "pd.yaml: document 1 (RouterConfiguration default/r): spec.timeouts.upstreamConnect: "
-              "must be greater than 0");
+  ExpectError(
+      "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+      "spec:\n  timeouts: {upstreamConnect: 0s}\n",
+      "pd.yaml: document 1 (RouterConfiguration default/r): spec.timeouts.upstreamConnect: "
+      "must be greater than 0");
 }
 
 TEST_CASE("rejects: YAML that does not parse, with line and column") {
@@ -310,10 +327,11 @@ TEST_CASE("rejects: a file that cannot be read") {
 }
 
 TEST_CASE("warns: a route target naming a missing ModelServer") {
-  config::LoadResult result = LoadYaml(WithRoute(
-      "  modelName: m\n  rules:\n    - targetModels: [{modelServerName: nope}]\n"));
+  config::LoadResult result = LoadYaml(
+      WithRoute("  modelName: m\n  rules:\n    - targetModels: [{modelServerName: nope}]\n"));
   CHECK(result.errors.empty());
   CHECK(std::find(result.warnings.begin(), result.warnings.end(),
-                  kRoute + "spec.rules[0].targetModels[0].modelServerName: no ModelServer dev/nope; "
-                           "this target is unusable until it exists") != result.warnings.end());
+                  kRoute +
+                      "spec.rules[0].targetModels[0].modelServerName: no ModelServer dev/nope; "
+                      "this target is unusable until it exists") != result.warnings.end());
 }

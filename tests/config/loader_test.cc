@@ -1,7 +1,8 @@
 // Positive loads: the Kthena PD example unchanged, defaults, lists, settings documents.
+#include "config/loader.h"
+
 #include <catch2/catch.hpp>
 
-#include "config/loader.h"
 #include "tests/config/config_test_util.h"
 #include "tests/support/paths.h"
 
@@ -10,8 +11,9 @@ using namespace pdgate::testing;
 using namespace std::chrono_literals;
 
 TEST_CASE("the Kthena PD guide's manifests load unchanged with their pods") {
-  config::LoadResult result = config::LoadConfigFiles(
-      {SourcePath("examples/kthena-pd/kthena-pd.yaml"), SourcePath("examples/kthena-pd/pods.yaml")});
+  config::LoadResult result =
+      config::LoadConfigFiles({SourcePath("examples/kthena-pd/kthena-pd.yaml"),
+                               SourcePath("examples/kthena-pd/pods.yaml")});
   INFO(StrJoin(result.errors, "\n"));
   REQUIRE(result.errors.empty());
   CHECK(result.warnings.empty());
@@ -62,7 +64,8 @@ spec:
   CHECK(server.retry.attempts == 2);
   CHECK(server.retry.interval == std::chrono::nanoseconds(100ms));
 
-  auto vllm = LoadYaml(std::string(kServerYaml).replace(std::string(kServerYaml).find("    type: nixl"), 14, "    {}"));
+  auto vllm = LoadYaml(std::string(kServerYaml)
+                           .replace(std::string(kServerYaml).find("    type: nixl"), 14, "    {}"));
   // kvConnector without type on a vLLM server: http, as Kthena.
   INFO(StrJoin(vllm.errors, "\n"));
   REQUIRE(vllm.errors.empty());
@@ -87,7 +90,8 @@ TEST_CASE("unknown fields warn with their path and do not fail") {
   CHECK(result.errors.empty());
   REQUIRE(result.warnings.size() == 1);
   CHECK(result.warnings[0] ==
-        "pd.yaml: document 1 (ModelServer dev/deepseek-v2): spec.futureField: unknown field, ignored");
+        "pd.yaml: document 1 (ModelServer dev/deepseek-v2): spec.futureField: unknown field, "
+        "ignored");
 }
 
 TEST_CASE("a PodList, a List and other kinds") {
@@ -116,7 +120,8 @@ metadata: {name: engine}
   CHECK(result.config->pods[0].Serving());
   CHECK(result.config->pods[1].NotServingReason() == "terminating");
   REQUIRE(result.warnings.size() == 1);
-  CHECK(result.warnings[0] == "pd.yaml: document 3: kind: apps/v1 Deployment is not used by pdgate; skipped");
+  CHECK(result.warnings[0] ==
+        "pd.yaml: document 3: kind: apps/v1 Deployment is not used by pdgate; skipped");
 }
 
 TEST_CASE("pods serve only when Running, Ready, not terminating and with an IP") {

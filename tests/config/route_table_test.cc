@@ -1,10 +1,10 @@
 // The route table: request model → route → rule → weighted target → ModelServer → upstream model.
-#include <catch2/catch.hpp>
+#include "config/route_table.h"
 
+#include <catch2/catch.hpp>
 #include <map>
 #include <random>
 
-#include "config/route_table.h"
 #include "tests/config/config_test_util.h"
 
 using namespace pdgate;
@@ -13,9 +13,11 @@ using namespace pdgate::testing;
 namespace {
 
 std::string ServerDoc(const std::string& name, const std::string& model_line) {
-  return "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\nmetadata: {name: " +
+  return "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\nmetadata: "
+         "{name: " +
          name + ", namespace: dev}\nspec:\n  inferenceEngine: vLLM\n" + model_line +
-         "  workloadSelector: {matchLabels: {app: " + name + "}}\n  workloadPort: {port: 8000}\n---\n";
+         "  workloadSelector: {matchLabels: {app: " + name +
+         "}}\n  workloadPort: {port: 8000}\n---\n";
 }
 
 std::string RouteDoc(const std::string& name, const std::string& spec) {
@@ -89,10 +91,12 @@ TEST_CASE("header matches: exact, prefix and regex; absent headers are the empty
       targetModels: [{modelServerName: b}]
 )"));
   CHECK(ServerOf(*t.table, {"m", "/v1/completions", {{"user-type", "premium"}}}) == "a");
-  CHECK(ServerOf(*t.table, {"m", "/v1/completions", {{"user-type", "premium2"}, {"x-tenant", "t"}}}) ==
+  CHECK(ServerOf(*t.table,
+                 {"m", "/v1/completions", {{"user-type", "premium2"}, {"x-tenant", "t"}}}) ==
         "error: No route for model `m` matches this request.");
   CHECK(ServerOf(*t.table, {"m", "/", {{"x-team", "ml-infra"}, {"x-tenant", "t"}}}) == "b");
-  CHECK(ServerOf(*t.table, {"m", "/", {{"x-team", "ml"}, {"x-canary", "true"}, {"x-tenant", "t"}}}) == "c");
+  CHECK(ServerOf(*t.table,
+                 {"m", "/", {{"x-team", "ml"}, {"x-canary", "true"}, {"x-tenant", "t"}}}) == "c");
   CHECK(ServerOf(*t.table, {"m", "/", {{"x-canary", "yes!"}, {"x-tenant", "t"}}}) ==
         "error: No route for model `m` matches this request.");
   // No x-tenant header at all: matches exact "" (Kthena treats an absent header as empty).

@@ -1,7 +1,8 @@
 // Pods → endpoints of a ModelServer, with PD roles and groups (label-defined, as Kthena).
+#include "discovery/endpoint_snapshot.h"
+
 #include <catch2/catch.hpp>
 
-#include "discovery/endpoint_snapshot.h"
 #include "tests/config/config_test_util.h"
 
 using namespace pdgate;
@@ -28,11 +29,10 @@ std::string PdPod(const std::string& name, const std::string& group, const std::
 }  // namespace
 
 TEST_CASE("pods are grouped by the groupKey label, prefill and decode by their labels") {
-  auto snapshot = Snapshot(std::string(kServerYaml) + PdPod("g0-p", "g0", "prefill", "10.0.0.1") +
-                           PdPod("g0-d", "g0", "decode", "10.0.0.2") +
-                           PdPod("g1-p", "g1", "prefill", "10.0.0.3") +
-                           PdPod("g1-d0", "g1", "decode", "10.0.0.4") +
-                           PdPod("g1-d1", "g1", "decode", "10.0.0.5"));
+  auto snapshot = Snapshot(
+      std::string(kServerYaml) + PdPod("g0-p", "g0", "prefill", "10.0.0.1") +
+      PdPod("g0-d", "g0", "decode", "10.0.0.2") + PdPod("g1-p", "g1", "prefill", "10.0.0.3") +
+      PdPod("g1-d0", "g1", "decode", "10.0.0.4") + PdPod("g1-d1", "g1", "decode", "10.0.0.5"));
   REQUIRE(snapshot->servers.size() == 1);
   const discovery::ServerEndpoints& entry = snapshot->servers[0];
   REQUIRE(entry.endpoints.size() == 5);
@@ -50,9 +50,10 @@ TEST_CASE("pods are grouped by the groupKey label, prefill and decode by their l
 }
 
 TEST_CASE("a pod matching both role label sets is a decode pod") {
-  auto snapshot = Snapshot(Replace(std::string(kServerYaml), "        role: prefill\n",
-                                   "        tier: gpu\n") +
-                           "---\n" + Pod("both", "    app: ds\n    group: g\n    tier: gpu\n    role: decode", "10.0.0.9"));
+  auto snapshot = Snapshot(
+      Replace(std::string(kServerYaml), "        role: prefill\n", "        tier: gpu\n") +
+      "---\n" +
+      Pod("both", "    app: ds\n    group: g\n    tier: gpu\n    role: decode", "10.0.0.9"));
   const auto& entry = snapshot->servers[0];
   REQUIRE(entry.endpoints.size() == 1);
   CHECK(entry.endpoints[0].role == discovery::EndpointRole::kDecode);
@@ -60,11 +61,11 @@ TEST_CASE("a pod matching both role label sets is a decode pod") {
 }
 
 TEST_CASE("pods that cannot serve are listed with the reason and get no traffic") {
-  auto snapshot = Snapshot(std::string(kServerYaml) + PdPod("nogroup", "", "prefill", "10.0.0.1") +
-                           PdPod("norole", "g", "", "10.0.0.2") + "---\n" +
-                           Pod("pending", "    app: ds\n    group: g\n    role: decode", "10.0.0.3",
-                               "Pending") +
-                           "---\n" + Pod("other-app", "    app: other", "10.0.0.4"));
+  auto snapshot = Snapshot(
+      std::string(kServerYaml) + PdPod("nogroup", "", "prefill", "10.0.0.1") +
+      PdPod("norole", "g", "", "10.0.0.2") + "---\n" +
+      Pod("pending", "    app: ds\n    group: g\n    role: decode", "10.0.0.3", "Pending") +
+      "---\n" + Pod("other-app", "    app: other", "10.0.0.4"));
   const auto& entry = snapshot->servers[0];
   CHECK(entry.endpoints.empty());
   CHECK(entry.groups.empty());
@@ -75,20 +76,21 @@ TEST_CASE("pods that cannot serve are listed with the reason and get no traffic"
 }
 
 TEST_CASE("pods of another namespace never join") {
-  auto snapshot = Snapshot(std::string(kServerYaml) + "---\n" +
-                           Replace(Pod("p", "    app: ds\n    group: g\n    role: decode", "10.0.0.1"),
-                                   "namespace: dev", "namespace: prod"));
+  auto snapshot =
+      Snapshot(std::string(kServerYaml) + "---\n" +
+               Replace(Pod("p", "    app: ds\n    group: g\n    role: decode", "10.0.0.1"),
+                       "namespace: dev", "namespace: prod"));
   CHECK(snapshot->servers[0].endpoints.empty());
   CHECK(snapshot->servers[0].excluded.empty());
 }
 
 TEST_CASE("an aggregated server takes every matching serving pod") {
-  auto snapshot = Snapshot(Replace(std::string(kServerYaml),
-                                   "    pdGroup:\n      groupKey: group\n      prefillLabels:\n        "
-                                   "role: prefill\n      decodeLabels:\n        role: decode\n",
-                                   "") +
-                           "---\n" + Pod("a", "    app: ds", "10.0.0.1") + "---\n" +
-                           Pod("b", "    app: ds", "::1"));
+  auto snapshot = Snapshot(
+      Replace(std::string(kServerYaml),
+              "    pdGroup:\n      groupKey: group\n      prefillLabels:\n        "
+              "role: prefill\n      decodeLabels:\n        role: decode\n",
+              "") +
+      "---\n" + Pod("a", "    app: ds", "10.0.0.1") + "---\n" + Pod("b", "    app: ds", "::1"));
   const auto& entry = snapshot->servers[0];
   REQUIRE(entry.endpoints.size() == 2);
   CHECK(entry.endpoints[0].role == discovery::EndpointRole::kAggregated);

@@ -1,10 +1,9 @@
 // The interim round-robin pair picker: spreads over groups and members, retries change group.
-#include <catch2/catch.hpp>
+#include "pd_scheduler/pair_candidates.h"
 
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
-
-#include "pd_scheduler/pair_candidates.h"
 
 using namespace pdgate;
 using pdgate::pd_scheduler::PdPair;

@@ -1,6 +1,5 @@
 // The pdgate command line, run as a process the way users run it.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "router/config_summary.h"
@@ -28,13 +27,14 @@ std::string WriteTemp(const std::string& text) {
 }  // namespace
 
 TEST_CASE("pdgate validate summarises the Kthena PD example") {
-  CommandResult result = Run({BinaryPath("pdgate"), "validate",
-                              SourcePath("examples/kthena-pd/kthena-pd.yaml"),
-                              SourcePath("examples/kthena-pd/pods.yaml")});
+  CommandResult result =
+      Run({BinaryPath("pdgate"), "validate", SourcePath("examples/kthena-pd/kthena-pd.yaml"),
+           SourcePath("examples/kthena-pd/pods.yaml")});
   INFO(result.err);
   CHECK(result.exit_code == 0);
   CHECK(result.err.empty());
-  CHECK(result.out.find("1 ModelServer, 1 ModelRoute, 2 Pods, 2 serving endpoints, 1 PD group\n") == 0);
+  CHECK(result.out.find("1 ModelServer, 1 ModelRoute, 2 Pods, 2 serving endpoints, 1 PD group\n") ==
+        0);
   CHECK(result.out.find("  PD group deepseek-v2-lite-0: 1 prefill, 1 decode\n"
                         "    prefill dev/deepseek-v2-lite-0-prefill-0 127.0.0.11:8000\n"
                         "    decode  dev/deepseek-v2-lite-0-decode-0 127.0.0.12:8000\n") !=
@@ -55,10 +55,12 @@ spec:
   CHECK(result.exit_code == 1);
   CHECK(result.out.empty());
   const std::string prefix = "error: " + path + ": document 1 (ModelServer dev/s): ";
-  CHECK(result.err.find(prefix + "spec.inferenceEngine: must be \"vLLM\" or \"SGLang\", not \"TGI\"\n") !=
+  CHECK(result.err.find(prefix +
+                        "spec.inferenceEngine: must be \"vLLM\" or \"SGLang\", not \"TGI\"\n") !=
         std::string::npos);
-  CHECK(result.err.find(prefix + "spec.workloadSelector.matchLabels: must have at least 1 label\n") !=
-        std::string::npos);
+  CHECK(
+      result.err.find(prefix + "spec.workloadSelector.matchLabels: must have at least 1 label\n") !=
+      std::string::npos);
   CHECK(result.err.find(prefix + "spec.workloadPort.port: must be between 1 and 65535, not 0\n") !=
         std::string::npos);
   CHECK(result.err.find("3 errors; the configuration is not valid") != std::string::npos);

@@ -118,7 +118,8 @@ std::optional<int> ChildProcess::WaitFor(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (Running()) {
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, not waiting for readiness
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(5));  // polling, not waiting for readiness
   }
   return status_;
 }

@@ -2,9 +2,8 @@
 // Child processes for integration tests: started with their output captured to files, stopped
 // (SIGTERM, then SIGKILL) when the object goes out of scope, and killed by the kernel if the test
 // process itself dies (PR_SET_PDEATHSIG), so no test leaves a server behind.
-#include <sys/types.h>
-
 #include <absl/status/statusor.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <optional>
@@ -55,8 +54,8 @@ struct CommandResult {
 };
 
 // Runs a command to completion (killed at `timeout`, which is then an error).
-absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         std::chrono::milliseconds timeout =
-                                             std::chrono::seconds(30));
+absl::StatusOr<CommandResult> RunCommand(
+    const std::vector<std::string>& argv,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace pdgate::testing

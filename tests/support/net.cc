@@ -121,9 +121,8 @@ std::string HttpResponse::Header(const std::string& lower_name) const {
 }
 
 absl::StatusOr<HttpResponse> HttpRequest(
-    const std::string& address, uint16_t port, const std::string& method,
-    const std::string& target, const std::string& body,
-    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::string& address, uint16_t port, const std::string& method, const std::string& target,
+    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
     std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   int raw_fd = -1;
@@ -132,8 +131,8 @@ absl::StatusOr<HttpResponse> HttpRequest(
                                   std::strerror(errno));
   }
   Fd fd(raw_fd);
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\n" +
-                        "Connection: close\r\n";
+  std::string request =
+      method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\n" + "Connection: close\r\n";
   bool has_length = false;
   for (const auto& [name, value] : headers) {
     request += name + ": " + value + "\r\n";
@@ -172,9 +171,9 @@ absl::StatusOr<HttpResponse> HttpRequest(
     size_t colon = line.find(':');
     if (colon != std::string::npos) {
       size_t value_start = line.find_first_not_of(" \t", colon + 1);
-      response.headers.emplace_back(
-          Lower(line.substr(0, colon)),
-          value_start == std::string::npos ? "" : line.substr(value_start));
+      response.headers.emplace_back(Lower(line.substr(0, colon)), value_start == std::string::npos
+                                                                      ? ""
+                                                                      : line.substr(value_start));
     }
     line_start = line_end + 2;
   }

@@ -26,18 +26,16 @@ bool WaitForPort(const std::string& address, uint16_t port, std::chrono::millise
 struct HttpResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;  // de-chunked
+  std::string body;                                          // de-chunked
   std::string Header(const std::string& lower_name) const;
 };
 
 // One request on a fresh connection (Connection: close), read to the end.
-absl::StatusOr<HttpResponse> HttpRequest(const std::string& address, uint16_t port,
-                                         const std::string& method, const std::string& target,
-                                         const std::string& body = "",
-                                         const std::vector<std::pair<std::string, std::string>>&
-                                             headers = {},
-                                         std::chrono::milliseconds timeout =
-                                             std::chrono::seconds(10));
+absl::StatusOr<HttpResponse> HttpRequest(
+    const std::string& address, uint16_t port, const std::string& method, const std::string& target,
+    const std::string& body = "",
+    const std::vector<std::pair<std::string, std::string>>& headers = {},
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Polls GET `target` until it answers `status`, or the deadline passes.
 bool WaitForHttpStatus(const std::string& address, uint16_t port, const std::string& target,

@@ -1,8 +1,9 @@
 // The test helpers themselves: processes stop, waits honour deadlines, loopback addresses bind.
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "tests/support/child_process.h"
 #include "tests/support/net.h"
