@@ -4,8 +4,8 @@ WORKDIR /src
 COPY dev.sh ./
 RUN ./dev.sh build-deps && rm -rf /var/lib/apt/lists/*
 COPY . .
-# x86-64-v3 (AVX2) selects simdjson's fast kernel; pass --build-arg MARCH= for older CPUs.
-ARG MARCH=x86-64-v3
+# haswell (AVX2, BMI, PCLMUL) selects simdjson's fast kernel; pass --build-arg MARCH= for older CPUs.
+ARG MARCH=haswell
 RUN BUILD_TYPE=Release ./dev.sh build build -DPDGATE_MARCH=${MARCH} -DPDGATE_WERROR=OFF \
     && strip build/bin/pdgate
 

@@ -1,0 +1,12 @@
+#pragma once
+// Writing small pieces of JSON text by hand (errors, rewritten fields): no DOM on the data path.
+#include <string>
+#include <string_view>
+
+namespace pdgate::router {
+
+// Appends `value` as a quoted JSON string, escaping quotes, backslashes and control characters.
+void AppendJsonString(std::string& out, std::string_view value);
+std::string JsonString(std::string_view value);
+
+}  // namespace pdgate::router

@@ -1,0 +1,30 @@
+#pragma once
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "router/openai_request.h"
+#include "tests/support/paths.h"
+
+namespace pdgate::testing {
+
+// A body with simdjson's padding behind it, as the session holds it.
+struct PaddedBody {
+  explicit PaddedBody(std::string text) : text_(std::move(text)) {
+    text_.reserve(text_.size() + router::kJsonPadding);
+  }
+  std::string_view view() const { return text_; }
+  absl::StatusOr<router::OpenAIRequest> Parse() const {
+    return router::ParseOpenAIRequest(text_, text_.capacity());
+  }
+  std::string text_;
+};
+
+inline std::string ReadFixture(const std::string& name) {
+  std::ifstream in(SharedPath("fixtures/" + name), std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace pdgate::testing

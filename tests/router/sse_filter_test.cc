@@ -1,0 +1,69 @@
+// The SSE filter over real vLLM streams, cut at every possible byte.
+#include <catch2/catch.hpp>
+
+#include "router/sse_filter.h"
+#include "tests/router/router_test_util.h"
+
+using namespace pdgate;
+using namespace pdgate::testing;
+
+namespace {
+
+std::string Run(router::SseFilter& filter, const std::string& stream, size_t cut) {
+  std::string out;
+  filter.Feed(std::string_view(stream).substr(0, cut), out);
+  filter.Feed(std::string_view(stream).substr(cut), out);
+  filter.Finish(out);
+  return out;
+}
+
+std::string WithoutUsageChunk(const std::string& stream) {
+  size_t start = stream.find("data: {\"id\":\"chatcmpl-3f2a9c1e-5b7d-4e8a-9c1d-2e3f4a5b6c7d\",\"object\":\"chat.completion.chunk\",\"created\":1795600002,\"model\":\"deepseek-ai/DeepSeekV2\",\"choices\":[],");
+  REQUIRE(start != std::string::npos);
+  size_t end = stream.find("\n\n", start) + 2;
+  return stream.substr(0, start) + stream.substr(end);
+}
+
+}  // namespace
+
+TEST_CASE("a stream passes unchanged at every split point, and usage is read") {
+  const std::string stream = ReadFixture("vllm_decode_stream_chat.sse");
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    router::SseFilter filter(/*drop_usage_chunk=*/false);
+    REQUIRE(Run(filter, stream, cut) == stream);
+    REQUIRE(filter.saw_done());
+    REQUIRE(filter.usage().has_value());
+    CHECK(filter.usage()->prompt_tokens == 15);
+    CHECK(filter.usage()->completion_tokens == 5);
+  }
+}
+
+TEST_CASE("the usage chunk pdgate asked for is removed, and only it") {
+  const std::string stream = ReadFixture("vllm_decode_stream_chat.sse");
+  const std::string expected = WithoutUsageChunk(stream);
+  for (size_t cut = 0; cut <= stream.size(); cut += 7) {
+    router::SseFilter filter(/*drop_usage_chunk=*/true);
+    REQUIRE(Run(filter, stream, cut) == expected);
+    CHECK(filter.usage()->completion_tokens == 5);
+  }
+}
+
+TEST_CASE("an engine's mid-stream error event is seen and forwarded") {
+  const std::string stream = ReadFixture("vllm_stream_error_midway.sse");
+  router::SseFilter filter(true);
+  CHECK(Run(filter, stream, 100) == stream);
+  CHECK(filter.saw_error());
+  CHECK(filter.saw_done());
+}
+
+TEST_CASE("an event larger than the bound passes through without being held") {
+  router::SseFilter filter(true, /*max_event_bytes=*/16);
+  std::string big = "data: " + std::string(100, 'x') + "\n\ndata: [DONE]\n\n";
+  std::string out;
+  filter.Feed(std::string_view(big).substr(0, 60), out);
+  CHECK(out.size() >= 60 - 0);  // the oversized prefix was forwarded, not held
+  filter.Feed(std::string_view(big).substr(60), out);
+  filter.Finish(out);
+  CHECK(out == big);
+  CHECK(filter.saw_done());
+}
