@@ -9,6 +9,8 @@
 #include "discovery/endpoint_snapshot.h"
 #include "router/build_info.h"
 #include "router/config_summary.h"
+#include "router/router_state.h"
+#include "router/server.h"
 
 namespace {
 
@@ -39,12 +41,9 @@ int Serve(const std::vector<std::string>& files,
   LoadResult result = pdgate::config::LoadConfigFiles(files, overrides);
   PrintDiagnostics(result);
   if (!result.errors.empty()) return 1;
-  auto snapshot = pdgate::discovery::BuildEndpointSnapshot(result.config);
-  std::cout << pdgate::router::DescribeConfig(*snapshot) << std::flush;
-  spdlog::error(
-      "the HTTP data path is not built yet: this pdgate only loads and validates its "
-      "configuration");
-  return 2;
+  auto state = pdgate::router::MakeRouterState(result.config);
+  std::cout << pdgate::router::DescribeConfig(*state->endpoints) << std::flush;
+  return pdgate::router::RunServer(state);
 }
 
 }  // namespace

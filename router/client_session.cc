@@ -1,0 +1,154 @@
+#include "router/client_session.h"
+
+#include "config/strings.h"
+#include "router/client_io.h"
+#include "router/completion_handler.h"
+#include "router/json_text.h"
+#include "router/openai_request.h"
+
+namespace pdgate::router {
+namespace {
+
+std::string ModelList(const RouterState& state) {
+  std::string out = R"({"object":"list","data":[)";
+  bool first = true;
+  for (const std::string& name : state.routes->model_names()) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += R"({"id":)";
+    AppendJsonString(out, name);
+    out += R"(,"object":"model","created":0,"owned_by":"pdgate"})";
+  }
+  out += "]}";
+  return out;
+}
+
+enum class Route { kCompletions, kModels, kHealth, kReady, kNotFound, kMethodNotAllowed };
+
+Route Classify(http::verb method, std::string_view path) {
+  struct Entry {
+    std::string_view path;
+    http::verb method;
+    Route route;
+  };
+  static constexpr Entry kRoutes[] = {
+      {"/v1/chat/completions", http::verb::post, Route::kCompletions},
+      {"/v1/completions", http::verb::post, Route::kCompletions},
+      {"/v1/models", http::verb::get, Route::kModels},
+      {"/healthz", http::verb::get, Route::kHealth},
+      {"/readyz", http::verb::get, Route::kReady},
+  };
+  for (const Entry& entry : kRoutes) {
+    if (entry.path != path) continue;
+    return entry.method == method ? entry.route : Route::kMethodNotAllowed;
+  }
+  return Route::kNotFound;
+}
+
+}  // namespace
+
+net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
+  ++worker.connections;
+  beast::tcp_stream stream(std::move(socket));
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;  // kept across requests: it may hold the next pipelined one
+  bool first = true;
+  // Named locals only in co_await expressions (see client_io.h: GCC 12 coroutine bug).
+  ErrorInfo error;
+  std::string response_body;
+  while (true) {
+    const config::RouterSettings& settings = worker.settings();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(uint32_t(settings.limits.max_request_header_bytes));
+    parser.body_limit(settings.limits.max_request_body_bytes);
+    // The first request must arrive whole-headed within request_header (slow-header clients are
+    // cut off); a kept-alive connection may idle longer before its next request.
+    stream.expires_after(first ? settings.timeouts.request_header
+                               : settings.timeouts.keep_alive_idle);
+    first = false;
+    auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (header_ec == http::error::header_limit) {
+      error = {431, "Request header fields too large.", "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
+    if (header_ec == http::error::end_of_stream || header_ec == beast::error::timeout ||
+        header_ec == net::error::eof || header_ec == net::error::connection_reset) {
+      break;
+    }
+    if (header_ec) {
+      error = {400, "Malformed HTTP request.", "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
+    auto& request = parser.get();
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const Route route = Classify(request.method(), path);
+    bool keep_alive = request.keep_alive();
+    const std::string too_large = StrCat("The request body is larger than ",
+                                         settings.limits.max_request_body_bytes, " bytes.");
+
+    if (route == Route::kCompletions) {
+      if (auto length = parser.content_length();
+          length && *length > settings.limits.max_request_body_bytes) {
+        // Refused before reading: nothing of the body is read, so the connection closes.
+        error = {413, too_large, "", "", ""};
+        co_await SendError(stream, error, false, kNoHeaders);
+        break;
+      }
+      if (request[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> proceed{http::status::continue_, 11};
+        co_await http::async_write(stream, proceed, kTuple);
+      }
+    }
+    if (!parser.is_done()) {
+      stream.expires_after(settings.timeouts.request_body);
+      auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (body_ec == http::error::body_limit) {
+        error = {413, too_large, "", "", ""};
+        co_await SendError(stream, error, false, kNoHeaders);
+        break;
+      }
+      if (body_ec) break;
+    }
+    stream.expires_never();
+
+    bool sent = true;
+    switch (route) {
+      case Route::kCompletions: {
+        std::string& body = request.body();
+        body.reserve(body.size() + kJsonPadding);  // simdjson reads past the end
+        co_await HandleCompletion(worker, stream, request, body, keep_alive);
+        break;
+      }
+      case Route::kModels:
+        response_body = ModelList(*worker.state);
+        sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
+                                     keep_alive, kNoHeaders);
+        break;
+      case Route::kHealth:
+      case Route::kReady:
+        response_body = R"({"status":"ok"})";
+        sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
+                                     keep_alive, kNoHeaders);
+        break;
+      case Route::kMethodNotAllowed:
+        error = {405, StrCat("Method ", request.method_string(), " is not allowed on ", path, "."),
+                 "", "", ""};
+        sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+        break;
+      case Route::kNotFound:
+        error = {404, StrCat("No such path: ", path), "", "", ""};
+        sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+        break;
+    }
+    if (!sent || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+  --worker.connections;
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,20 @@
+#pragma once
+// What request handling reads: one immutable bundle of configuration, route table and endpoint
+// snapshot. Built off the io threads and handed to each of them; never locked per request.
+#include <memory>
+
+#include "config/config.h"
+#include "config/route_table.h"
+#include "discovery/endpoint_snapshot.h"
+
+namespace pdgate::router {
+
+struct RouterState {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const config::RouteTable> routes;
+  std::shared_ptr<const discovery::EndpointSnapshot> endpoints;
+};
+
+std::shared_ptr<const RouterState> MakeRouterState(std::shared_ptr<const config::Config> config);
+
+}  // namespace pdgate::router

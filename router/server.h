@@ -1,0 +1,14 @@
+#pragma once
+// The API listener: one io thread per core (or --threads), each with its own io_context and its
+// own SO_REUSEPORT acceptor, so the kernel spreads connections and no two threads share a
+// connection, a pool or a counter.
+#include <memory>
+
+#include "router/router_state.h"
+
+namespace pdgate::router {
+
+// Serves until SIGINT/SIGTERM. Returns the process exit code.
+int RunServer(std::shared_ptr<const RouterState> state);
+
+}  // namespace pdgate::router
