@@ -61,7 +61,7 @@ std::string Streamed(const std::string& sse_body) {
 
 }  // namespace
 
-TEST_CASE("vLLM NIXL by hand: prefill, then decode with the prefill's params; reuse fails") {
+TEST_CASE("vLLM NIXL by hand: prefill, then decode with the prefill params, and a reuse fails") {
   auto prefill = StartSim(31, {"--role", "prefill", "--time-scale", kFast});
   auto decode = StartSim(32, {"--role", "decode", "--time-scale", kFast});
   const std::string content = NonEarlyPrompt("Where is the capital of China?");
@@ -344,7 +344,7 @@ std::string TokenArray(int n, int start) {
 
 }  // namespace
 
-TEST_CASE("timing model: a cold 2000-token prompt's TTFT matches the formula; a cached prefix is faster") {
+TEST_CASE("timing model: a cold 2000-token prompt's TTFT matches the formula, and a cached prefix is faster") {
   auto sim = StartSim(46, {"--time-scale", "1"});
   const double formula = 0.015 + 2000 * 60e-6;  // prefill overhead + per token × uncached
   std::string cold_body;
