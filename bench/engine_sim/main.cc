@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&ioc](boost::system::error_code, int) { ioc.stop(); });
 
-  std::fprintf(stderr,
+  if (!options.quiet) std::fprintf(stderr,
                "pdgate-engine-sim: %s %s on %s:%d (engine id %s, side port %d), model %s, "
                "time-scale %g\n",
                options.engine == EngineKind::kSglang ? "sglang" : "vllm",

@@ -70,7 +70,7 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
   app.add_option("--prefill-multiplier", o.faults.prefill_multiplier, "Latency multiplier on prefill (a slow pod)")->capture_default_str();
   app.add_option("--decode-multiplier", o.faults.decode_multiplier, "Latency multiplier on decode")->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the fault RNG and the default engine id")->capture_default_str();
-  app.add_flag("--quiet", o.quiet, "No request log lines");
+  app.add_flag("--quiet", o.quiet, "No startup line on stderr");
 
   try {
     app.parse(argc, argv);
