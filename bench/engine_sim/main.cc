@@ -1,13 +1,86 @@
-// pdgate-engine-sim: placeholder until the simulator lands (a vLLM/SGLang engine simulator
-// faithful to the PD wire protocols). It exists so scripts can find it, and says what it is.
+// pdgate-engine-sim: one simulated vLLM or SGLang engine pod. See README.md in this folder.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <csignal>
 #include <cstdio>
-#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "bench/engine_sim/api.h"
+#include "bench/engine_sim/engine.h"
+#include "bench/engine_sim/faults.h"
+#include "bench/engine_sim/http_kv_transport.h"
+#include "bench/engine_sim/http_server.h"
+#include "bench/engine_sim/metrics.h"
+#include "bench/engine_sim/options.h"
 
 int main(int argc, char** argv) {
-  const bool help = argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0);
-  std::fputs(
-      "pdgate-engine-sim: a vLLM / SGLang engine simulator for prefill/decode tests.\n"
-      "Not implemented yet: this build only has the placeholder.\n",
-      help ? stdout : stderr);
-  return help ? 0 : 2;
+  using namespace pdgate::sim;
+  Options options;
+  if (auto exit_code = ParseOptions(argc, argv, options)) return *exit_code;
+
+  boost::asio::io_context ioc(options.threads);
+  Metrics metrics;
+  HttpKvTransport transport(ioc);
+  Engine engine(ioc, options.engine_config, metrics, transport);
+  Faults faults(options.faults, options.seed);
+  SimApi api(ioc, options, engine, metrics, faults);
+
+  HttpServer server(ioc, [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
+    api.Handle(std::move(request), std::move(responder));
+  });
+  std::string error;
+  if (!server.Listen(options.host, static_cast<uint16_t>(options.port), error)) {
+    std::fprintf(stderr, "pdgate-engine-sim: %s\n", error.c_str());
+    return 1;
+  }
+  // The KV side channel of a prefill: vLLM's NIXL side-channel port, or SGLang's bootstrap server.
+  std::unique_ptr<HttpServer> side;
+  if (options.role != Role::kDecode) {
+    side = std::make_unique<HttpServer>(
+        ioc, [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
+          api.HandleSide(std::move(request), std::move(responder));
+        });
+    const int side_port = options.engine == EngineKind::kSglang ? options.bootstrap_port
+                                                                : options.engine_config.kv_port;
+    const std::string& side_host =
+        options.engine == EngineKind::kSglang ? options.host : options.engine_config.kv_host;
+    if (!side->Listen(side_host, static_cast<uint16_t>(side_port), error)) {
+      std::fprintf(stderr, "pdgate-engine-sim: side channel: %s\n", error.c_str());
+      return 1;
+    }
+  }
+
+  boost::asio::steady_timer startup(ioc);
+  if (options.startup_delay_s > 0) {
+    startup.expires_after(std::chrono::nanoseconds(static_cast<int64_t>(options.startup_delay_s * 1e9)));
+    startup.async_wait([&api](boost::system::error_code ec) {
+      if (!ec) api.set_ready(true);
+    });
+  } else {
+    api.set_ready(true);
+  }
+
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&ioc](boost::system::error_code, int) { ioc.stop(); });
+
+  if (!options.quiet) std::fprintf(stderr,
+               "pdgate-engine-sim: %s %s on %s:%d (engine id %s, side port %d), model %s, "
+               "time-scale %g\n",
+               options.engine == EngineKind::kSglang ? "sglang" : "vllm",
+               options.role == Role::kPrefill  ? "prefill"
+               : options.role == Role::kDecode ? "decode"
+                                               : "both",
+               options.host.c_str(), options.port, options.engine_config.engine_id.c_str(),
+               options.engine == EngineKind::kSglang ? options.bootstrap_port
+                                                     : options.engine_config.kv_port,
+               options.primary_model().c_str(), options.engine_config.cost.time_scale);
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < options.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& thread : threads) thread.join();
+  return 0;
 }

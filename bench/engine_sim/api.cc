@@ -1,0 +1,427 @@
+#include "bench/engine_sim/api.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <simdjson.h>
+
+#include <chrono>
+#include <mutex>
+#include <random>
+
+#include "bench/engine_sim/engine.h"
+#include "bench/engine_sim/faults.h"
+#include "bench/engine_sim/json_writer.h"
+#include "bench/engine_sim/metrics.h"
+#include "bench/engine_sim/request.h"
+#include "bench/engine_sim/response.h"
+#include "config/strings.h"
+
+namespace pdgate::sim {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr std::string_view kJson = "application/json";
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t Random64() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+std::string RandomUuid() {
+  const uint64_t a = Random64(), b = Random64();
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%08x-%04x-4%03x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffff,
+                static_cast<unsigned>(a) & 0xfff, (static_cast<unsigned>(b >> 48) & 0x3fff) | 0x8000,
+                static_cast<unsigned long long>(b) & 0xffffffffffffULL);
+  return buffer;
+}
+
+std::string RandomHex8() {
+  char buffer[12];
+  std::snprintf(buffer, sizeof(buffer), "%08x", static_cast<unsigned>(Random64()));
+  return buffer;
+}
+
+std::string_view PathOf(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+// One request's output: turns engine events into the response, on the engine strand (and on the
+// stall timer, hence the mutex).
+class Generation : public std::enable_shared_from_this<Generation> {
+ public:
+  Generation(net::io_context& ioc, std::shared_ptr<Responder> out, ResponseContext ctx, bool stream,
+             FaultDecision fault, bool flat_errors, Engine& engine)
+      : ioc_(ioc), out_(std::move(out)), ctx_(std::move(ctx)), stream_(stream), fault_(fault),
+        flat_errors_(flat_errors), engine_(engine) {}
+
+  void set_seq(uint64_t id) { seq_ = id; }
+
+  void OnEvent(const SeqEvent& event) {
+    std::lock_guard lock(mu_);
+    if (dropped_) return;
+    const UsageNumbers usage{event.prompt_tokens, event.generated, event.cached_tokens};
+    if (event.kind == SeqEvent::Kind::kTokens) {
+      if (!stream_) return;
+      std::string bytes;
+      if (ctx_.api == Api::kChat && !role_sent_) bytes = RoleEvent(ctx_, usage);
+      role_sent_ = true;
+      bytes += TokenEvents(ctx_, sent_, event.generated, usage);
+      const bool crossing = sent_ < fault_.mid_stream_after_tokens &&
+                            event.generated >= fault_.mid_stream_after_tokens;
+      sent_ = event.generated;
+      Emit(std::move(bytes));
+      if (crossing && fault_.drop_mid_stream) {
+        dropped_ = true;
+        out_->Drop();
+        engine_.Abort(seq_);
+      } else if (crossing && fault_.stall_mid_stream_s > 0) {
+        StartStall();
+      }
+      return;
+    }
+    if (!stream_) {
+      if (event.finish == FinishReason::kError) {
+        out_->Reply(event.error_status, std::string(kJson),
+                    ErrorBody(event.error_status, event.error_message, flat_errors_));
+      } else {
+        out_->Reply(200, std::string(kJson),
+                    CompletionBody(ctx_, event.generated, event.finish, usage,
+                                   event.kv_transfer_params));
+      }
+      return;
+    }
+    std::string bytes;
+    if (event.finish == FinishReason::kError) {
+      bytes = ErrorEvent(event.error_status, event.error_message);
+    } else {
+      if (event.finish == FinishReason::kAbort) bytes = FinishEvent(ctx_, event.finish, usage);
+      if (ctx_.include_usage) bytes += UsageEvent(ctx_, usage);
+    }
+    bytes += kDoneEvent;
+    Emit(std::move(bytes));
+    if (stalled_) {
+      end_deferred_ = true;
+    } else {
+      out_->EndStream();
+    }
+  }
+
+ private:
+  void Emit(std::string bytes) {
+    if (stalled_) {
+      deferred_ += bytes;
+    } else {
+      out_->Send(std::move(bytes));
+    }
+  }
+
+  void StartStall() {
+    stalled_ = true;
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault_.stall_mid_stream_s * 1e9)));
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
+      std::lock_guard lock(self->mu_);
+      self->stalled_ = false;
+      if (!self->deferred_.empty()) self->out_->Send(std::move(self->deferred_));
+      self->deferred_.clear();
+      if (self->end_deferred_) self->out_->EndStream();
+    });
+  }
+
+  net::io_context& ioc_;
+  std::mutex mu_;
+  std::shared_ptr<Responder> out_;
+  ResponseContext ctx_;
+  bool stream_;
+  FaultDecision fault_;
+  bool flat_errors_;
+  Engine& engine_;
+  uint64_t seq_ = 0;
+  int sent_ = 0;
+  bool role_sent_ = false;
+  bool dropped_ = false;
+  bool stalled_ = false;
+  bool end_deferred_ = false;
+  std::string deferred_;
+};
+
+}  // namespace
+
+SimApi::SimApi(net::io_context& ioc, const Options& options, Engine& engine, Metrics& metrics,
+               Faults& faults)
+    : ioc_(ioc), options_(options), engine_(engine), metrics_(metrics), faults_(faults),
+      started_at_(UnixNow()) {}
+
+void SimApi::ReplyError(Responder& responder, int status, std::string_view message) {
+  metrics_.rejected++;
+  responder.Reply(status, std::string(kJson), ErrorBody(status, message, options_.flat_errors));
+}
+
+std::string SimApi::ModelsBody() const {
+  std::vector<std::string> names = options_.served_model_names;
+  if (names.empty()) names.push_back(options_.model);
+  std::string out = R"({"object":"list","data":[)";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ',';
+    out += R"({"id":)";
+    AppendJsonString(out, names[i]);
+    StrAppend(out, R"(,"object":"model","created":)", started_at_, R"(,"owned_by":")",
+              options_.engine == EngineKind::kSglang ? "sglang" : "vllm", R"(","root":)");
+    AppendJsonString(out, options_.model);
+    StrAppend(out, R"(,"parent":null,"max_model_len":)", options_.max_model_len,
+              R"(,"permission":[{"id":"modelperm-)", std::string_view(RandomUuid()).substr(0, 8),
+              R"(","object":"model_permission","created":)", started_at_,
+              R"(,"allow_create_engine":false,"allow_sampling":true,"allow_logprobs":true,)"
+              R"("allow_search_indices":false,"allow_view":true,"allow_fine_tuning":false,)"
+              R"("organization":"*","group":null,"is_blocking":false}]})");
+  }
+  out += "]}";
+  return out;
+}
+
+void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responder) {
+  const std::string_view path = PathOf(request.target);
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  if (path == "/v1/chat/completions" || path == "/v1/completions") {
+    if (!post) return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
+    return Generate(std::move(request), std::move(responder), path == "/v1/chat/completions");
+  }
+  if (path == "/health" && get) {
+    return responder->Reply(ready_.load() ? 200 : 503, "", "");
+  }
+  if (path == "/v1/models" && get) {
+    if (!ready_.load()) return ReplyError(*responder, 503, "The engine is starting.");
+    return responder->Reply(200, std::string(kJson), ModelsBody());
+  }
+  if (path == "/metrics" && get) {
+    const MetricsFlavor flavor = options_.engine == EngineKind::kSglang ? MetricsFlavor::kSglang
+                                 : options_.legacy_metrics              ? MetricsFlavor::kVllmLegacy
+                                                                        : MetricsFlavor::kVllm;
+    return responder->Reply(200, "text/plain; version=0.0.4; charset=utf-8",
+                            metrics_.RenderPrometheus(flavor, options_.primary_model(),
+                                                      options_.engine_config.block_size));
+  }
+  if (path == "/admin/stats" && get) {
+    return responder->Reply(200, std::string(kJson), metrics_.RenderJson());
+  }
+  if (path == "/admin/faults") {
+    if (post) {
+      std::string error = faults_.Update(std::move(request.body));
+      if (!error.empty()) return ReplyError(*responder, 400, error);
+      const FaultConfig config = faults_.config();
+      CostModel cost = engine_.config().cost;
+      cost.prefill_multiplier = config.prefill_multiplier;
+      cost.decode_multiplier = config.decode_multiplier;
+      engine_.SetCost(cost);
+    }
+    return responder->Reply(200, std::string(kJson), faults_.ToJson());
+  }
+  if (path == "/admin/ready" && post) {  // flips readiness: {"ready": bool}
+    set_ready(request.body.find("false") == std::string::npos);
+    return responder->Reply(200, std::string(kJson), ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
+  }
+  if (path == "/abort_request" && post && options_.engine == EngineKind::kSglang) {
+    std::string body = std::move(request.body);
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::ondemand::parser parser;
+    simdjson::ondemand::document doc;
+    std::string_view rid;
+    if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+            .get(doc) ||
+        doc["rid"].get_string().get(rid)) {
+      return ReplyError(*responder, 400, "`rid` is required");
+    }
+    engine_.AbortByRidPrefix(std::string(rid));
+    return responder->Reply(200, "", "");
+  }
+  responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");
+}
+
+void SimApi::Generate(IncomingRequest request, std::shared_ptr<Responder> responder, bool chat) {
+  const FaultDecision fault = faults_.Decide();
+  if (fault.exit_now) {
+    std::fprintf(stderr, "pdgate-engine-sim: --exit-after reached, exiting\n");
+    std::fflush(stderr);
+    _exit(3);
+  }
+  if (!ready_.load()) return ReplyError(*responder, 503, "The engine is starting.");
+  if (fault.fail_status != 0) {
+    metrics_.faults_injected++;
+    return ReplyError(*responder, fault.fail_status,
+                      StrCat("injected failure (", fault.fail_status, ")"));
+  }
+  if (fault.stall_first_byte_s > 0) {
+    metrics_.faults_injected++;
+    auto timer = std::make_shared<net::steady_timer>(ioc_);
+    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault.stall_first_byte_s * 1e9)));
+    timer->async_wait([this, timer, request = std::move(request), responder = std::move(responder),
+                       chat, fault](boost::system::error_code) mutable {
+      Admit(std::move(request), std::move(responder), chat, fault);
+    });
+    return;
+  }
+  Admit(std::move(request), std::move(responder), chat, fault);
+}
+
+void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder, bool chat,
+                   const FaultDecision& fault) {
+  OpenAiRequest parsed;
+  if (auto error = ParseOpenAiRequest(chat ? Api::kChat : Api::kCompletions, request.body, parsed)) {
+    return ReplyError(*responder, error->status, error->message);
+  }
+  std::string model = options_.primary_model();
+  if (parsed.model) {
+    const auto& names = options_.served_model_names;
+    const bool known = names.empty() ? *parsed.model == options_.model
+                                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
+    if (!known) return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
+    model = *parsed.model;
+  }
+  const int prompt_tokens = static_cast<int>(parsed.prompt.size());
+  if (!parsed.max_tokens) parsed.max_tokens = std::max(1, options_.max_model_len - prompt_tokens);
+  if (prompt_tokens + *parsed.max_tokens > options_.max_model_len) {
+    return ReplyError(*responder, 400,
+                      StrCat("This model's maximum context length is ", options_.max_model_len,
+                             " tokens. However, you requested ", prompt_tokens + *parsed.max_tokens,
+                             " tokens (", prompt_tokens, " in the messages, ", *parsed.max_tokens,
+                             " in the completion). Please reduce the length of the messages or "
+                             "completion."));
+  }
+
+  SeqSpec spec;
+  const std::string base = !request.request_id_header.empty() ? request.request_id_header
+                           : !parsed.request_id.empty()       ? parsed.request_id
+                                                              : RandomUuid();
+  ResponseContext ctx;
+  ctx.api = parsed.api;
+  ctx.id = StrCat(chat ? "chatcmpl-" : "cmpl-", base);
+  ctx.created = UnixNow();
+  ctx.model = model;
+  ctx.include_usage = parsed.include_usage;
+  ctx.continuous_usage_stats = parsed.continuous_usage_stats;
+  ctx.key = MakeGenerationKey(parsed.prompt, parsed.seed);
+  int max_tokens = static_cast<int>(*parsed.max_tokens);
+
+  // PD legs.
+  const Role role = options_.role;
+  if (options_.engine == EngineKind::kVllm && parsed.kv_transfer_params) {
+    const KvTransferParams& kv = *parsed.kv_transfer_params;
+    if (kv.do_remote_decode) {
+      if (role == Role::kDecode) return ReplyError(*responder, 400, "This engine is a decode instance (kv_consumer); it cannot prefill for a remote decode.");
+      if (parsed.stream) return ReplyError(*responder, 400, "Prefill requests with kv_transfer_params.do_remote_decode must not be streamed (stream=false).");
+      if (max_tokens != 1) return ReplyError(*responder, 400, StrCat("Prefill requests with kv_transfer_params.do_remote_decode must have max_tokens=1, got ", max_tokens, "."));
+      spec.pd = PdMode::kVllmPrefill;
+    } else if (kv.do_remote_prefill) {
+      if (role == Role::kPrefill) return ReplyError(*responder, 400, "This engine is a prefill instance (kv_producer); it cannot decode from remote KV.");
+      // vLLM ignores incomplete params (a warning) and prefills locally.
+      if (kv.remote_block_ids && kv.remote_engine_id && kv.remote_request_id && kv.remote_host && kv.remote_port) {
+        spec.pd = PdMode::kVllmDecode;
+        spec.remote = kv;
+      }
+    }
+  } else if (options_.engine == EngineKind::kSglang && role != Role::kBoth) {
+    if (!parsed.bootstrap) {
+      return ReplyError(*responder, 400, "A disaggregated SGLang engine needs bootstrap_host, bootstrap_port and bootstrap_room.");
+    }
+    if (parsed.bootstrap->port == 0) parsed.bootstrap->port = options_.bootstrap_port;
+    spec.bootstrap = parsed.bootstrap;
+    if (role == Role::kPrefill) {
+      spec.pd = PdMode::kSglangPrefill;
+      max_tokens = 1;  // the prefill server only prefills; its answer is not the client's
+    } else {
+      spec.pd = PdMode::kSglangDecode;
+    }
+  }
+  if (spec.pd == PdMode::kVllmPrefill || spec.pd == PdMode::kSglangPrefill) {
+    metrics_.requests_prefill++;
+  } else if (spec.pd == PdMode::kVllmDecode || spec.pd == PdMode::kSglangDecode) {
+    metrics_.requests_decode++;
+  } else {
+    metrics_.requests_plain++;
+  }
+
+  ctx.plan = PlanOutput(ctx.key, max_tokens, static_cast<int>(parsed.min_tokens), parsed.ignore_eos);
+  // vLLM PR #27987: the engine-internal id is the API id plus "-" and 8 random hex digits.
+  spec.request_id = StrCat(ctx.id, "-", RandomHex8());
+  spec.rid = parsed.rid.empty() ? ctx.id : parsed.rid;
+  spec.prompt = std::move(parsed.prompt);
+  spec.plan = ctx.plan;
+
+  if (parsed.stream) responder->StartStream();
+  auto generation = std::make_shared<Generation>(ioc_, responder, std::move(ctx), parsed.stream,
+                                                 fault,
+                                                 options_.flat_errors, engine_);
+  spec.sink = [generation](const SeqEvent& event) { generation->OnEvent(event); };
+  const uint64_t id = engine_.Submit(std::move(spec));
+  generation->set_seq(id);
+  responder->OnClientGone([engine = &engine_, id] { engine->Abort(id); });
+}
+
+void SimApi::HandleSide(IncomingRequest request, std::shared_ptr<Responder> responder) {
+  const std::string_view path = PathOf(request.target);
+  std::string body = std::move(request.body);
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (request.method != "POST" ||
+      parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+          .get(doc) ||
+      doc.get_object().get(object)) {
+    return responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");
+  }
+  auto reply = [responder](PullReply r) { responder->Reply(r.status, std::string(kJson), std::move(r.body)); };
+  if (path == "/kv/pull") {
+    PullRequest pull;
+    bool ok = true;
+    for (auto field : object) {
+      std::string_view key, value;
+      if (field.unescaped_key().get(key)) { ok = false; break; }
+      if (key == "remote_engine_id" || key == "remote_request_id") {
+        if (field.value().get_string().get(value)) { ok = false; break; }
+        (key == "remote_engine_id" ? pull.remote_engine_id : pull.remote_request_id) = std::string(value);
+      } else if (key == "remote_block_ids") {
+        simdjson::ondemand::array ids;
+        if (field.value().get_array().get(ids)) { ok = false; break; }
+        for (auto id : ids) {
+          int64_t v = 0;
+          if (id.get_int64().get(v)) { ok = false; break; }
+          pull.remote_block_ids.push_back(v);
+        }
+      }
+    }
+    if (!ok) return responder->Reply(400, std::string(kJson), ErrorBody(400, "bad pull request"));
+    return engine_.ServeKvPull(std::move(pull), std::move(reply));
+  }
+  if (path == "/bootstrap/wait") {
+    uint64_t room = 0;
+    int64_t timeout_ms = 0;
+    bool have_room = false;
+    for (auto field : object) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) break;
+      if (key == "room") {
+        have_room = !field.value().get_uint64().get(room);
+      } else if (key == "timeout_ms") {
+        if (field.value().get_int64().get(timeout_ms)) timeout_ms = 0;
+      }
+    }
+    if (!have_room) return responder->Reply(400, std::string(kJson), ErrorBody(400, "`room` is required"));
+    return engine_.ServeRoomWait(room, double(timeout_ms) / 1000.0, std::move(reply));
+  }
+  responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");
+}
+
+}  // namespace pdgate::sim

@@ -1,0 +1,123 @@
+#pragma once
+// The engine model: one scheduler per simulated engine, running on its own strand.
+//
+// Continuous batching as vLLM's V1 scheduler does it, simplified: FCFS waiting queue; a request is
+// admitted when the running batch has fewer than max_num_seqs and the KV cache can reserve its
+// blocks (prompt + planned output; prefix-cache hits reused). Each step computes the prefills of
+// newly admitted sequences (uncached tokens only) and one token of every decoding sequence, and
+// lasts CostModel::StepSeconds. The first token of a sequence comes out of its prefill step.
+//
+// PD: a prefill for a remote decode (vLLM do_remote_decode) keeps its blocks after finishing with
+// "length" and publishes kv_transfer_params; they are released when the decode pulls them
+// (ServeKvPull) or at the hold timeout. A decode with do_remote_prefill first pulls via
+// KvTransport (state "fetching", counted as waiting like vLLM's WAITING_FOR_REMOTE_KVS), then
+// computes only the last prompt token. SGLang pairs meet at the prefill's bootstrap room.
+//
+// Thread-safety: public methods may be called from any thread; they post onto the strand. Sinks
+// are called on the strand.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/engine_sim/cost_model.h"
+#include "bench/engine_sim/generation.h"
+#include "bench/engine_sim/request.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace pdgate::sim {
+
+struct Metrics;
+class KvTransport;
+
+struct EngineConfig {
+  int max_num_seqs = 256;
+  int kv_blocks = 4096;
+  int block_size = 16;
+  bool prefix_caching = true;
+  CostModel cost;
+  // vLLM side channel advertised in kv_transfer_params.
+  std::string engine_id;
+  std::string kv_host;
+  int kv_port = 5600;
+  int tp_size = 1;
+  double kv_hold_timeout_s = 480;
+  bool recompute_on_load_failure = false;  // --kv-load-failure-policy recompute
+  // SGLang.
+  double bootstrap_timeout_s = 300;  // prefill: wait for the decode to come for the room
+  double waiting_timeout_s = 300;    // decode: wait for the prefill's KV
+};
+
+struct SeqEvent {
+  enum class Kind { kTokens, kFinished };
+  Kind kind = Kind::kTokens;
+  int generated = 0;  // tokens generated so far (all of them when finished)
+  int prompt_tokens = 0;
+  int cached_tokens = 0;
+  FinishReason finish = FinishReason::kStop;
+  int error_status = 0;  // finish == kError
+  std::string error_message;
+  std::string kv_transfer_params;  // JSON object, or empty
+};
+using SeqSink = std::function<void(const SeqEvent&)>;
+
+enum class PdMode {
+  kNone,
+  kVllmPrefill,  // do_remote_decode: hold blocks for the decode
+  kVllmDecode,   // do_remote_prefill: pull blocks first
+  kSglangPrefill,
+  kSglangDecode,
+};
+
+struct SeqSpec {
+  std::string request_id;  // engine-internal id (vLLM: API id + 9-char suffix)
+  std::string rid;         // SGLang abort key
+  std::vector<TokenId> prompt;
+  OutputPlan plan;
+  PdMode pd = PdMode::kNone;
+  std::optional<KvTransferParams> remote;  // kVllmDecode
+  std::optional<SglangBootstrap> bootstrap;  // kSglang*
+  SeqSink sink;
+};
+
+// A decode's pull request as it arrives on the prefill's side channel.
+struct PullRequest {
+  std::string remote_engine_id;
+  std::string remote_request_id;
+  std::vector<int64_t> remote_block_ids;
+};
+struct PullReply {
+  int status = 200;
+  std::string body;
+};
+using PullReplyFn = std::function<void(PullReply)>;
+
+class Engine {
+ public:
+  Engine(boost::asio::io_context& ioc, EngineConfig config, Metrics& metrics,
+         KvTransport& transport);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  uint64_t Submit(SeqSpec spec);
+  void Abort(uint64_t id);
+  // SGLang /abort_request: aborts every live request whose rid starts with `prefix`.
+  void AbortByRidPrefix(std::string prefix);
+  void ServeKvPull(PullRequest request, PullReplyFn reply);
+  void ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply);
+  void SetCost(CostModel cost);
+  // Tokens a prompt would find cached now (for tests); blocking round trip through the strand.
+  const EngineConfig& config() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace pdgate::sim

@@ -1,0 +1,121 @@
+#include "bench/engine_sim/kv_cache.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace pdgate::sim {
+
+KvCache::KvCache(int num_blocks, int block_size, bool prefix_caching)
+    : block_size_(std::max(block_size, 1)), prefix_caching_(prefix_caching) {
+  blocks_.resize(static_cast<size_t>(std::max(num_blocks, 1)));
+  free_.reserve(blocks_.size());
+  for (int i = static_cast<int>(blocks_.size()) - 1; i >= 0; --i) free_.push_back(i);
+}
+
+std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int block_size) {
+  std::vector<uint64_t> hashes;
+  const size_t full = tokens.size() / static_cast<size_t>(block_size);
+  hashes.reserve(full);
+  uint64_t parent = 0;
+  for (size_t b = 0; b < full; ++b) {
+    // Chained: the parent block's hash seeds this block's hash.
+    parent = XXH3_64bits_withSeed(tokens.data() + b * block_size, block_size * sizeof(TokenId),
+                                  parent);
+    hashes.push_back(parent);
+  }
+  return hashes;
+}
+
+int KvCache::HitBlocks(std::span<const uint64_t> hashes, int prompt_tokens) const {
+  if (!prefix_caching_ || prompt_tokens <= 0) return 0;
+  // vLLM recomputes at least the last prompt token, so at most (prompt-1) tokens can hit.
+  const int max_hit = (prompt_tokens - 1) / block_size_;
+  int hits = 0;
+  while (hits < max_hit && hits < static_cast<int>(hashes.size()) &&
+         by_hash_.contains(hashes[hits])) {
+    ++hits;
+  }
+  return hits;
+}
+
+int KvCache::CachedTokens(std::span<const uint64_t> hashes, int prompt_tokens) const {
+  return HitBlocks(hashes, prompt_tokens) * block_size_;
+}
+
+int KvCache::TakeBlock() {
+  if (!free_.empty()) {
+    int id = free_.back();
+    free_.pop_back();
+    return id;
+  }
+  assert(!evictable_.empty());
+  int id = evictable_.front();
+  evictable_.pop_front();
+  Block& block = blocks_[id];
+  by_hash_.erase(block.hash);
+  block.hashed = false;
+  return id;
+}
+
+std::optional<KvCache::Allocation> KvCache::Allocate(std::span<const uint64_t> hashes,
+                                                     int prompt_tokens, int total_tokens) {
+  const int hits = HitBlocks(hashes, prompt_tokens);
+  const int needed = std::max(BlocksFor(total_tokens), hits) - hits;
+  int hits_evictable = 0;
+  for (int i = 0; i < hits; ++i) {
+    if (blocks_[by_hash_.at(hashes[i])].ref == 0) ++hits_evictable;
+  }
+  const int available = static_cast<int>(free_.size() + evictable_.size()) - hits_evictable;
+  if (needed > available) return std::nullopt;
+
+  Allocation allocation;
+  allocation.hit_blocks = hits;
+  allocation.cached_tokens = hits * block_size_;
+  allocation.blocks.reserve(static_cast<size_t>(hits + needed));
+  for (int i = 0; i < hits; ++i) {
+    int id = by_hash_.at(hashes[i]);
+    Block& block = blocks_[id];
+    if (block.ref++ == 0) {
+      evictable_.erase(block.lru);
+      ++used_;
+    }
+    allocation.blocks.push_back(id);
+  }
+  for (int i = 0; i < needed; ++i) {
+    int id = TakeBlock();
+    blocks_[id].ref = 1;
+    ++used_;
+    allocation.blocks.push_back(id);
+  }
+  return allocation;
+}
+
+void KvCache::Commit(const Allocation& allocation, std::span<const uint64_t> hashes) {
+  if (!prefix_caching_) return;
+  const size_t n = std::min(hashes.size(), allocation.blocks.size());
+  for (size_t i = static_cast<size_t>(allocation.hit_blocks); i < n; ++i) {
+    Block& block = blocks_[allocation.blocks[i]];
+    if (block.hashed || by_hash_.contains(hashes[i])) continue;
+    block.hashed = true;
+    block.hash = hashes[i];
+    by_hash_.emplace(hashes[i], allocation.blocks[i]);
+  }
+}
+
+void KvCache::Free(const std::vector<int>& blocks) {
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+    Block& block = blocks_[*it];
+    assert(block.ref > 0);
+    if (--block.ref > 0) continue;
+    --used_;
+    if (block.hashed) {
+      block.lru = evictable_.insert(evictable_.end(), *it);
+    } else {
+      free_.push_back(*it);
+    }
+  }
+}
+
+}  // namespace pdgate::sim

@@ -1,0 +1,42 @@
+#pragma once
+// Command-line options of pdgate-engine-sim (parsed with CLI11; --help documents each flag and
+// the real engine behaviour it stands for; README.md has the same mapping).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/engine_sim/engine.h"
+#include "bench/engine_sim/faults.h"
+
+namespace pdgate::sim {
+
+enum class Role { kBoth, kPrefill, kDecode };
+enum class EngineKind { kVllm, kSglang };
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int threads = 1;
+  Role role = Role::kBoth;
+  EngineKind engine = EngineKind::kVllm;
+  std::string model = "sim-model";
+  std::vector<std::string> served_model_names;  // empty: model
+  int max_model_len = 8192;
+  EngineConfig engine_config;
+  int bootstrap_port = 8998;
+  bool legacy_metrics = false;
+  bool flat_errors = false;
+  double startup_delay_s = 0;
+  FaultConfig faults;
+  uint64_t seed = 0;
+  bool quiet = false;
+
+  const std::string& primary_model() const {
+    return served_model_names.empty() ? model : served_model_names.front();
+  }
+};
+
+// Parses argv. On --help or an error, prints and returns the exit code to use.
+std::optional<int> ParseOptions(int argc, char** argv, Options& options);
+
+}  // namespace pdgate::sim

@@ -1,0 +1,302 @@
+// The simulator's pure parts: tokenizer, output plan, KV cache with prefix caching, cost model,
+// request validation, and response shapes checked against what real vLLM sends (shared/fixtures).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "bench/engine_sim/cost_model.h"
+#include "bench/engine_sim/generation.h"
+#include "bench/engine_sim/json_writer.h"
+#include "bench/engine_sim/kv_cache.h"
+#include "bench/engine_sim/request.h"
+#include "bench/engine_sim/response.h"
+#include "bench/engine_sim/tokenizer.h"
+#include "tests/engine_sim/sim_harness.h"
+#include "tests/support/paths.h"
+
+using namespace pdgate::sim;
+using namespace pdgate::sim::testing;
+
+namespace {
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(pdgate::testing::SharedPath("fixtures/" + name));
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+bool Contains(const std::vector<std::string>& set, const std::string& item) {
+  return std::find(set.begin(), set.end(), item) != set.end();
+}
+
+// Every path of `expected` is present in `actual`.
+void CheckCovers(const std::string& actual, const std::string& expected) {
+  const auto ours = JsonPaths(actual);
+  REQUIRE_FALSE(ours.empty());
+  const auto theirs = JsonPaths(expected);
+  REQUIRE_FALSE(theirs.empty());
+  for (const auto& path : theirs) {
+    INFO("path from the real engine: " << path << "\nours: " << actual);
+    CHECK(Contains(ours, path));
+  }
+}
+
+std::vector<TokenId> Ids(int n, TokenId start = 1) {
+  std::vector<TokenId> ids(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = start + static_cast<TokenId>(i);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("tokenizer: at most 4 bytes per token, new token at each word start") {
+  CHECK(Tokenize("").empty());
+  CHECK(Tokenize("a").size() == 1);
+  CHECK(Tokenize("a b").size() == 2);             // "a", " b"
+  CHECK(Tokenize(" capital").size() == 2);        // " cap", "ital"
+  CHECK(Tokenize("abcdefgh").size() == 2);
+  CHECK(Tokenize("The cat sat.").size() == 4);    // "The", " cat", " sat", "."
+  CHECK(Tokenize("hello world") == Tokenize("hello world"));
+  CHECK(Tokenize("hello world") != Tokenize("hello worle"));
+  // English prose averages roughly 4 bytes per token.
+  const std::string prose =
+      "The quick brown fox jumps over the lazy dog while the router decides where to send it.";
+  const double bytes_per_token = double(prose.size()) / double(Tokenize(prose).size());
+  CHECK(bytes_per_token > 3.0);
+  CHECK(bytes_per_token <= 4.0);
+}
+
+TEST_CASE("chat template wraps each turn in role markers and adds the generation prompt") {
+  CHECK(ApplyChatTemplate({{"system", "Be brief."}, {"user", "Hi"}}) ==
+        "<|system|>\nBe brief.\n<|user|>\nHi\n<|assistant|>\n");
+}
+
+TEST_CASE("output plan follows max_tokens, min_tokens and ignore_eos like vLLM") {
+  // Find a prompt whose natural length is known.
+  const auto key = MakeGenerationKey(Tokenize("Where is the capital of China?"), 0);
+  const int natural = NaturalLength(key);
+  REQUIRE(natural >= 1);
+  auto capped = PlanOutput(key, 1, 0, false);
+  if (natural > 1) {
+    CHECK(capped.tokens == 1);
+    CHECK(capped.finish == FinishReason::kLength);
+  }
+  auto free_run = PlanOutput(key, 10000, 0, false);
+  CHECK(free_run.tokens == natural);
+  CHECK(free_run.finish == FinishReason::kStop);
+  CHECK(free_run.ends_with_eos);
+  CHECK(TokenText(key, free_run, natural - 1).empty());  // EOS has no text
+  auto ignore = PlanOutput(key, natural + 5, 0, true);
+  CHECK(ignore.tokens == natural + 5);
+  CHECK(ignore.finish == FinishReason::kLength);
+  CHECK_FALSE(TokenText(key, ignore, natural - 1).empty());
+  auto min = PlanOutput(key, natural + 5, natural + 2, false);  // EOS suppressed until min_tokens
+  CHECK(min.tokens == natural + 5);
+  CHECK(min.finish == FinishReason::kLength);
+  // Deterministic in (prompt, seed); the seed changes the text.
+  const auto other_seed = MakeGenerationKey(Tokenize("Where is the capital of China?"), 7);
+  std::string a, b;
+  for (int i = 0; i < 6; ++i) {
+    a += OutputPiece(key, i);
+    b += OutputPiece(other_seed, i);
+  }
+  CHECK(a != b);
+  CHECK(OutputPiece(key, 3) == OutputPiece(MakeGenerationKey(Tokenize("Where is the capital of China?"), 0), 3));
+}
+
+TEST_CASE("some prompts stop at once (EOS first), about one in 256") {
+  int early = 0;
+  for (int i = 0; i < 4096; ++i) {
+    if (NaturalLength(MakeGenerationKey(Ids(8, static_cast<TokenId>(i * 10)), 0)) == 1) ++early;
+  }
+  CHECK(early > 4);
+  CHECK(early < 40);
+}
+
+TEST_CASE("KV cache: chained block hashes, prefix hits, last token always recomputed") {
+  const int bs = 16;
+  auto prompt = Ids(100);
+  auto hashes = KvCache::BlockHashes(prompt, bs);
+  REQUIRE(hashes.size() == 6);  // full blocks only
+  // Chained: the same block content after a different prefix hashes differently.
+  auto shifted = Ids(100);
+  shifted[0] = 999;
+  auto shifted_hashes = KvCache::BlockHashes(shifted, bs);
+  for (size_t i = 0; i < hashes.size(); ++i) CHECK(hashes[i] != shifted_hashes[i]);
+
+  KvCache cache(64, bs);
+  auto first = cache.Allocate(hashes, 100, 110);
+  REQUIRE(first.has_value());
+  CHECK(first->cached_tokens == 0);
+  CHECK(first->blocks.size() == 7);
+  CHECK(cache.used_blocks() == 7);
+  cache.Commit(*first, hashes);
+  CHECK(cache.CachedTokens(hashes, 100) == 96);
+  // A full hit still recomputes the last token: at most (prompt-1) tokens cached.
+  auto exact = Ids(96);
+  CHECK(cache.CachedTokens(KvCache::BlockHashes(exact, bs), 96) == 80);
+  cache.Free(first->blocks);
+  CHECK(cache.used_blocks() == 0);
+  auto second = cache.Allocate(hashes, 100, 110);
+  REQUIRE(second.has_value());
+  CHECK(second->cached_tokens == 96);
+  CHECK(second->hit_blocks == 6);
+  CHECK(cache.used_blocks() == 7);
+  cache.Free(second->blocks);
+}
+
+TEST_CASE("KV cache: refuses what does not fit, evicts least recently freed cached blocks") {
+  const int bs = 4;
+  KvCache cache(8, bs);
+  auto a = Ids(16, 1), b = Ids(16, 100), c = Ids(16, 200);
+  auto ha = KvCache::BlockHashes(a, bs), hb = KvCache::BlockHashes(b, bs), hc = KvCache::BlockHashes(c, bs);
+  auto alloc_a = cache.Allocate(ha, 16, 16);
+  REQUIRE(alloc_a);
+  cache.Commit(*alloc_a, ha);
+  auto alloc_b = cache.Allocate(hb, 16, 16);
+  REQUIRE(alloc_b);
+  cache.Commit(*alloc_b, hb);
+  CHECK_FALSE(cache.Allocate(hc, 16, 16).has_value());  // all 8 blocks in use
+  cache.Free(alloc_a->blocks);
+  cache.Free(alloc_b->blocks);
+  CHECK(cache.cached_blocks() == 8);
+  // c needs 4 blocks: the evictable ones freed first (a's) go first.
+  auto alloc_c = cache.Allocate(hc, 16, 16);
+  REQUIRE(alloc_c);
+  CHECK(cache.CachedTokens(hb, 16) == 12);
+  CHECK(cache.CachedTokens(ha, 16) == 0);
+  cache.Free(alloc_c->blocks);
+  CHECK(cache.used_blocks() == 0);
+}
+
+TEST_CASE("cost model: prefill overhead + per uncached token, decode base + per sequence, scaled") {
+  CostModel cost;
+  CHECK(cost.StepSeconds(2000, 0) == Approx(0.015 + 2000 * 60e-6));
+  CHECK(cost.StepSeconds(0, 10) == Approx(0.012 + 10 * 150e-6));
+  CHECK(cost.StepSeconds(100, 4) == Approx(0.015 + 100 * 60e-6 + 0.012 + 4 * 150e-6));
+  CHECK(cost.StepSeconds(0, 0) == 0);
+  cost.time_scale = 0.5;
+  CHECK(cost.StepSeconds(2000, 0) == Approx(0.5 * (0.015 + 2000 * 60e-6)));
+  cost.prefill_multiplier = 2;
+  CHECK(cost.StepSeconds(2000, 0) == Approx(0.015 + 2000 * 60e-6));
+  cost.time_scale = 0;
+  CHECK(cost.zero_latency());
+  CHECK(cost.TransferSeconds(1000) == 0);
+}
+
+TEST_CASE("request validation follows vLLM") {
+  auto parse = [](Api api, std::string body, OpenAiRequest& out) {
+    return ParseOpenAiRequest(api, body, out);
+  };
+  OpenAiRequest r;
+  auto error = parse(Api::kChat, R"({"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}})", r);
+  REQUIRE(error);
+  CHECK(error->status == 400);
+  CHECK(error->message == "Stream options can only be defined when `stream=True`.");
+
+  OpenAiRequest ok;
+  REQUIRE_FALSE(parse(Api::kChat, R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"continuous_usage_stats":true},"max_completion_tokens":7,"max_tokens":3,"min_tokens":2,"ignore_eos":true,"seed":5,"unknown":{"x":[1]}})", ok));
+  CHECK(ok.stream);
+  CHECK(ok.include_usage);  // defaults true once stream_options is present
+  CHECK(ok.continuous_usage_stats);
+  CHECK(*ok.max_tokens == 7);  // max_completion_tokens wins
+  CHECK(ok.min_tokens == 2);
+  CHECK(ok.ignore_eos);
+  CHECK(ok.seed == 5);
+  CHECK(ok.prompt == Tokenize("<|user|>\nhi\n<|assistant|>\n"));
+
+  OpenAiRequest completions;
+  REQUIRE_FALSE(parse(Api::kCompletions, R"({"prompt":[1,2,3]})", completions));
+  CHECK(completions.prompt == std::vector<TokenId>{1, 2, 3});
+  CHECK(*completions.max_tokens == 16);  // vLLM's default for completions
+
+  OpenAiRequest bad;
+  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":2,"min_tokens":3})", bad)->status == 400);
+  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":0})", bad)->status == 400);
+  CHECK(parse(Api::kChat, R"({"messages":[]})", bad)->status == 400);
+  CHECK(parse(Api::kChat, R"({"messages":)", bad)->status == 400);
+
+  OpenAiRequest kv;
+  REQUIRE_FALSE(parse(Api::kChat, Fixture("sglang_pd_request.json"), kv));
+  REQUIRE(kv.bootstrap);
+  CHECK(kv.bootstrap->host == "10.244.2.31");
+  CHECK(kv.bootstrap->port == 8998);
+  CHECK(kv.bootstrap->room == 5837461092837465123ULL);
+  CHECK(kv.rid == "pdgate-7f3e2a1c9b8d4e6f-0000000000000001");
+
+  // The decode leg: the prefill's params copied verbatim (fixture), nested block ids flattened.
+  std::string body = R"({"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":)" +
+                     JsonValue(Fixture("vllm_prefill_response.json"), "/kv_transfer_params").value() + "}";
+  OpenAiRequest decode;
+  REQUIRE_FALSE(parse(Api::kChat, body, decode));
+  REQUIRE(decode.kv_transfer_params);
+  CHECK(decode.kv_transfer_params->do_remote_prefill);
+  CHECK(*decode.kv_transfer_params->remote_block_ids == std::vector<int64_t>{12, 13});
+  CHECK(*decode.kv_transfer_params->remote_port == 5600);
+  CHECK(*decode.kv_transfer_params->remote_host == "10.244.1.17");
+}
+
+TEST_CASE("error bodies have vLLM's nested shape, or the legacy flat one") {
+  const std::string nested = ErrorBody(404, "The model `gpt-4` does not exist.");
+  CHECK(JsonPaths(nested) == JsonPaths(Fixture("vllm_error_nested.json")));
+  CHECK(JsonNumber(nested, "/error/code") == 404);
+  CHECK(JsonString(nested, "/error/type") == "NotFoundError");
+  const std::string flat = ErrorBody(404, "The model `gpt-4` does not exist.", true);
+  CHECK(JsonPaths(flat) == JsonPaths(Fixture("vllm_error_flat_legacy.json")));
+  CHECK(flat == Fixture("vllm_error_flat_legacy.json").substr(0, flat.size()));
+}
+
+TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
+  ResponseContext ctx;
+  ctx.api = Api::kChat;
+  ctx.id = "chatcmpl-1";
+  ctx.created = 1795600000;
+  ctx.model = "deepseek-ai/DeepSeekV2";
+  ctx.key = MakeGenerationKey(Tokenize("Where is the capital of China?"), 0);
+  ctx.plan = OutputPlan{5, FinishReason::kStop, false};
+  ctx.include_usage = true;
+  const UsageNumbers usage{15, 5, 0};
+  const std::string prefill = CompletionBody(ctx, 1, FinishReason::kLength, usage,
+      R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[12,13]],"remote_engine_id":"e","remote_request_id":"r","remote_host":"h","remote_port":5600,"tp_size":2})");
+  CheckCovers(prefill, Fixture("vllm_prefill_response.json"));
+  CheckCovers(CompletionBody(ctx, 1, FinishReason::kStop, usage, ""),
+              Fixture("vllm_prefill_response_early_stop.json"));
+
+  bool framing = false;
+  const auto fixture = SseEvents(Fixture("vllm_decode_stream_chat.sse"), &framing);
+  REQUIRE(framing);
+  REQUIRE(fixture.size() == 6);
+  const std::string stream = RoleEvent(ctx, usage) + TokenEvents(ctx, 0, 5, usage) +
+                             UsageEvent(ctx, usage) + std::string(kDoneEvent);
+  const auto ours = SseEvents(stream, &framing);
+  REQUIRE(framing);
+  REQUIRE(ours.size() == 8);
+  CHECK(JsonPaths(ours[0]) == JsonPaths(fixture[0]));  // role chunk
+  CHECK(JsonPaths(ours[1]) == JsonPaths(fixture[1]));  // content chunk
+  CHECK(JsonPaths(ours[5]) == JsonPaths(fixture[3]));  // content + finish_reason
+  CHECK(JsonString(ours[5], "/choices/0/finish_reason") == "stop");
+  CHECK(JsonPaths(ours[6]) == JsonPaths(fixture[4]));  // usage chunk, choices: []
+  CHECK(JsonValue(ours[6], "/choices") == "[]");
+  CHECK(ours[7] == "[DONE]");
+
+  ctx.api = Api::kCompletions;
+  ctx.id = "cmpl-1-0";
+  ctx.plan = OutputPlan{2, FinishReason::kLength, false};
+  const auto fixture_completions = SseEvents(Fixture("vllm_decode_stream_completions.sse"), &framing);
+  REQUIRE(fixture_completions.size() == 4);
+  const auto ours_completions =
+      SseEvents(TokenEvents(ctx, 0, 2, {4, 2, 0}) + UsageEvent(ctx, {4, 2, 0}) + std::string(kDoneEvent));
+  REQUIRE(ours_completions.size() == 4);
+  CHECK(JsonPaths(ours_completions[0]) == JsonPaths(fixture_completions[0]));
+  CHECK(JsonPaths(ours_completions[1]) == JsonPaths(fixture_completions[1]));
+  CheckCovers(ours_completions[2], fixture_completions[2]);
+  CHECK(JsonString(ours_completions[1], "/choices/0/finish_reason") == "length");
+
+  const auto error = SseEvents(ErrorEvent(500, "KV transfer failed") + std::string(kDoneEvent));
+  const auto fixture_error = SseEvents(Fixture("vllm_stream_error_midway.sse"));
+  REQUIRE(error.size() == 2);
+  REQUIRE(fixture_error.size() == 3);
+  CHECK(JsonPaths(error[0]) == JsonPaths(fixture_error[1]));
+}
