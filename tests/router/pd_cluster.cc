@@ -1,0 +1,186 @@
+#include "tests/router/pd_cluster.h"
+
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+#include <stdexcept>
+
+#include "tests/support/paths.h"
+
+namespace pdgate::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string TempFile(const std::string& suffix) {
+  static int counter = 0;
+  return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/pdgate-cluster-" +
+         std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
+}
+
+// A loopback block per test process, so parallel test processes do not collide.
+int AddressBase() { return 20 + int(getpid() % 20) * 10; }
+
+}  // namespace
+
+Cluster::Cluster(const ClusterSpec& spec) {
+  const int base = AddressBase();
+  for (size_t i = 0; i < spec.pods.size(); ++i) addresses_.push_back(LoopbackAddress(base + int(i)));
+  // One port for every pod: free on the first address, and each sim binds its own address.
+  pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
+  std::string yaml = "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
+                     "metadata: {name: pd, namespace: dev}\nspec:\n  model: \"" + spec.model +
+                     "\"\n  inferenceEngine: " + spec.engine + "\n";
+  if (!spec.kv_connector.empty()) yaml += "  kvConnector: {type: " + spec.kv_connector + "}\n";
+  yaml += "  workloadSelector:\n    matchLabels: {app: sim}\n";
+  const bool pd = !spec.pods.empty() && !spec.pods[0].role.empty();
+  if (pd) {
+    yaml += "    pdGroup:\n      groupKey: group\n      prefillLabels: {role: prefill}\n"
+            "      decodeLabels: {role: decode}\n";
+  }
+  yaml += "  workloadPort: {port: " + std::to_string(pod_port_) + "}\n  trafficPolicy:\n    timeout: " +
+          spec.timeout + "\n    retry: {attempts: " + std::to_string(spec.retry_attempts) +
+          ", retryInterval: " + spec.retry_interval + "}\n---\n"
+          "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelRoute\n"
+          "metadata: {name: route, namespace: dev}\nspec:\n  modelName: \"" + spec.model +
+          "\"\n  rules:\n    - targetModels: [{modelServerName: pd}]\n";
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    const PodSpec& pod = spec.pods[i];
+    yaml += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-" + std::to_string(i) +
+            "\n  namespace: dev\n  labels: {app: sim";
+    if (!pod.group.empty()) yaml += ", group: " + pod.group;
+    if (!pod.role.empty()) yaml += ", role: " + pod.role;
+    yaml += "}\nstatus:\n  phase: Running\n  podIP: " + addresses_[i] +
+            "\n  conditions: [{type: Ready, status: \"True\"}]\n";
+  }
+  yaml += "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+          "spec:\n  threads: 2\n" + spec.extra_settings;
+  config_path_ = TempFile(".yaml");
+  std::ofstream(config_path_) << yaml;
+
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    const PodSpec& pod = spec.pods[i];
+    if (!pod.start) {
+      sims_.emplace_back();
+      continue;
+    }
+    std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"), "--host", addresses_[i],
+                                     "--port", std::to_string(pod_port_), "--quiet", "--model",
+                                     spec.model, "--kv-port", std::to_string(FreePort(addresses_[i])),
+                                     "--bootstrap-port", std::to_string(FreePort(addresses_[i]))};
+    argv.push_back("--role");
+    argv.push_back(pod.role.empty() ? "both" : pod.role);
+    if (spec.engine == "SGLang") {
+      argv.push_back("--engine");
+      argv.push_back("sglang");
+    }
+    argv.insert(argv.end(), pod.sim_args.begin(), pod.sim_args.end());
+    auto process = ChildProcess::Start(argv);
+    if (!process.ok()) throw std::runtime_error("cannot start pdgate-engine-sim");
+    sims_.emplace_back(std::move(*process));
+  }
+  for (size_t i = 0; i < spec.pods.size(); ++i) {
+    if (sims_[i] && !WaitForPort(addresses_[i], pod_port_, 10s)) {
+      throw std::runtime_error("sim did not come up: " + sims_[i]->Stderr());
+    }
+  }
+  router_port_ = FreePort();
+  auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config", config_path_, "--port",
+                                     std::to_string(router_port_)});
+  if (!router.ok()) throw std::runtime_error("cannot start pdgate");
+  router_.emplace(std::move(*router));
+  if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {
+    throw std::runtime_error("pdgate did not come up: " + router_->Stderr());
+  }
+}
+
+Cluster::~Cluster() {
+  router_.reset();
+  sims_.clear();
+  std::remove(config_path_.c_str());
+}
+
+absl::StatusOr<HttpResponse> Cluster::Post(
+    const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    std::chrono::milliseconds timeout) {
+  auto all = headers;
+  all.emplace_back("Content-Type", "application/json");
+  return HttpRequest("127.0.0.1", router_port_, "POST", target, body, all, timeout);
+}
+
+double Cluster::Stat(size_t pod, const std::string& pointer) {
+  auto response = HttpRequest(addresses_[pod], pod_port_, "GET", "/admin/stats");
+  if (!response.ok() || response->status != 200) return -1;
+  return JsonNumberAt(response->body, pointer).value_or(-1);
+}
+
+bool Cluster::WaitForStat(size_t pod, const std::string& pointer, double value,
+                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (Stat(pod, pointer) == value) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);  // poll interval
+  }
+}
+
+std::optional<double> JsonNumberAt(const std::string& json, const std::string& pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc)) return std::nullopt;
+  simdjson::dom::element value;
+  if (doc.at_pointer(pointer).get(value)) return std::nullopt;
+  double number = 0;
+  if (value.is_bool()) return value.get_bool().value() ? 1.0 : 0.0;
+  if (value.get_double().get(number)) {
+    int64_t i = 0;
+    if (value.get_int64().get(i)) return std::nullopt;
+    return double(i);
+  }
+  return number;
+}
+
+std::vector<std::string> DataEvents(const std::string& body) {
+  std::vector<std::string> events;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find("\n\n", pos);
+    if (end == std::string::npos) end = body.size();
+    std::string event = body.substr(pos, end - pos);
+    if (event.rfind("data: ", 0) == 0) events.push_back(event.substr(6));
+    pos = end + 2;
+  }
+  return events;
+}
+
+std::string GeneratedText(const std::string& body, bool streamed) {
+  simdjson::dom::parser parser;
+  std::string text;
+  auto take = [&](const std::string& json, bool delta) {
+    simdjson::dom::element doc;
+    if (parser.parse(json).get(doc)) return;
+    simdjson::dom::array choices;
+    if (doc["choices"].get_array().get(choices)) return;
+    for (simdjson::dom::element choice : choices) {
+      std::string_view piece;
+      if (!choice["text"].get_string().get(piece)) {
+        text += piece;
+      } else if (!choice[delta ? "delta" : "message"]["content"].get_string().get(piece)) {
+        text += piece;
+      }
+    }
+  };
+  if (!streamed) {
+    take(body, false);
+    return text;
+  }
+  for (const std::string& event : DataEvents(body)) {
+    if (event != "[DONE]") take(event, true);
+  }
+  return text;
+}
+
+}  // namespace pdgate::testing

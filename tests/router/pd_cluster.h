@@ -1,0 +1,70 @@
+#pragma once
+// A local PD cluster for router integration tests: engine simulators on distinct loopback
+// addresses (one per pod, all on one port, as pods in a cluster), the Kubernetes YAML that
+// describes them, and pdgate in front. Everything stops when the Cluster goes out of scope.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/child_process.h"
+#include "tests/support/net.h"
+
+namespace pdgate::testing {
+
+struct PodSpec {
+  std::string group;  // group label value
+  std::string role;   // "prefill" | "decode" | "" (aggregated)
+  std::vector<std::string> sim_args;  // extra pdgate-engine-sim flags
+  bool start = true;                  // false: a pod whose address has nothing listening
+};
+
+struct ClusterSpec {
+  std::string kv_connector = "nixl";  // "" = none
+  std::string engine = "vLLM";
+  std::string timeout = "10s";
+  int retry_attempts = 2;
+  std::string retry_interval = "10ms";
+  std::string model = "deepseek-ai/DeepSeekV2";
+  std::vector<PodSpec> pods;
+  std::string extra_settings;  // appended to the RouterConfiguration spec
+};
+
+class Cluster {
+ public:
+  explicit Cluster(const ClusterSpec& spec);
+  ~Cluster();
+
+  uint16_t router_port() const { return router_port_; }
+  const std::string& pod_address(size_t i) const { return addresses_[i]; }
+  uint16_t pod_port() const { return pod_port_; }
+  ChildProcess& router() { return *router_; }
+
+  absl::StatusOr<HttpResponse> Post(const std::string& target, const std::string& body,
+                                    const std::vector<std::pair<std::string, std::string>>&
+                                        headers = {},
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // A number from pod i's GET /admin/stats at a JSON pointer ("/requests/prefill").
+  double Stat(size_t pod, const std::string& pointer);
+  bool WaitForStat(size_t pod, const std::string& pointer, double value,
+                   std::chrono::milliseconds timeout);
+
+ private:
+  std::vector<std::string> addresses_;
+  uint16_t pod_port_ = 0;
+  uint16_t router_port_ = 0;
+  std::string config_path_;
+  std::vector<std::optional<ChildProcess>> sims_;
+  std::optional<ChildProcess> router_;
+};
+
+// SSE "data:" payloads of a body, in order.
+std::vector<std::string> DataEvents(const std::string& body);
+// Concatenated generated text of a chat or completions response (streamed or not).
+std::string GeneratedText(const std::string& body, bool streamed);
+// A number at a JSON pointer of a document; nullopt when absent.
+std::optional<double> JsonNumberAt(const std::string& json, const std::string& pointer);
+
+}  // namespace pdgate::testing
