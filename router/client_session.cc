@@ -73,6 +73,13 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }
+    if (header_ec == http::error::body_limit) {
+      // Beast checks Content-Length against body_limit with the header: refused before reading.
+      error = {413, StrCat("The request body is larger than ",
+                           settings.limits.max_request_body_bytes, " bytes."), "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
     if (header_ec == http::error::end_of_stream || header_ec == beast::error::timeout ||
         header_ec == net::error::eof || header_ec == net::error::connection_reset) {
       break;

@@ -1,0 +1,169 @@
+// What clients can do to pdgate: hang up at any moment, send broken or hostile requests, send
+// slowly — each gets the right answer, and the router keeps serving everyone else meanwhile.
+#include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/router/pd_cluster.h"
+
+using namespace pdgate::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A raw client socket: writes what it is told, reads what comes, hangs up when told.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawConnection() { Close(); }
+  bool connected() const { return connected_; }
+  bool Send(const std::string& data) {
+    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size());
+  }
+  // Reads until `needle` was received or the deadline passed.
+  bool ReadUntil(const std::string& needle, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    timeval tv{0, 20000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buffer[4096];
+    while (received_.find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n == 0) return received_.find(needle) != std::string::npos;
+      if (n > 0) received_.append(buffer, size_t(n));
+    }
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string received_;
+};
+
+std::string Post(const std::string& body, const std::string& extra_headers = "") {
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+         extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+ClusterSpec SlowCluster(std::vector<std::string> prefill_args, std::vector<std::string> decode_args) {
+  ClusterSpec spec;
+  spec.pods = {{"g0", "prefill", prefill_args}, {"g0", "decode", decode_args}};
+  return spec;
+}
+
+const std::string kLongStream =
+    R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":2000,"ignore_eos":true,"stream":true})";
+
+}  // namespace
+
+TEST_CASE("a client hanging up during the prefill aborts it on the engine within 100 ms") {
+  // A prefill made 2000x slower takes seconds.
+  Cluster cluster(SlowCluster({"--prefill-multiplier", "2000"}, {}));
+  RawConnection client(cluster.router_port());
+  REQUIRE(client.connected());
+  REQUIRE(client.Send(Post(kLongStream)));
+  REQUIRE(cluster.WaitForStat(0, "/running", 1, 5s));
+  client.Close();
+  const auto closed = std::chrono::steady_clock::now();
+  REQUIRE(cluster.WaitForStat(0, "/finished/abort", 1, 2s));
+  CHECK(std::chrono::steady_clock::now() - closed < 100ms);
+  CHECK(cluster.Stat(1, "/requests/decode") == 0);
+}
+
+TEST_CASE("a client hanging up during the decode stream aborts it on the engine within 100 ms") {
+  Cluster cluster(SlowCluster({}, {}));
+  RawConnection client(cluster.router_port());
+  REQUIRE(client.connected());
+  REQUIRE(client.Send(Post(kLongStream)));
+  REQUIRE(client.ReadUntil("\"content\"", 10s));
+  client.Close();
+  const auto closed = std::chrono::steady_clock::now();
+  REQUIRE(cluster.WaitForStat(1, "/finished/abort", 1, 2s));
+  CHECK(std::chrono::steady_clock::now() - closed < 100ms);
+}
+
+TEST_CASE("bad requests get the right status and an OpenAI error, and others are served meanwhile") {
+  ClusterSpec spec;
+  spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
+  spec.extra_settings =
+      "  limits: {maxRequestBodyBytes: 4096, maxRequestHeaderBytes: 2048}\n"
+      "  timeouts: {requestHeader: 1s}\n";
+  Cluster cluster(spec);
+
+  // A slow client sending its headers a byte at a time holds a connection open...
+  RawConnection slow(cluster.router_port());
+  REQUIRE(slow.connected());
+  REQUIRE(slow.Send("POST /v1/chat/completions HTTP/1.1\r\nHo"));
+
+  struct Case {
+    const char* what;
+    std::string raw;
+    int status;
+    const char* message;
+  };
+  const std::string big(5000, 'x');
+  const std::vector<Case> cases = {
+      {"invalid JSON", Post(R"({"model":)"), 400, "not valid JSON"},
+      {"trailing bytes", Post(R"({"model":"deepseek-ai/DeepSeekV2","prompt":"a"} {"model":"other"})"), 400,
+       "Unexpected data after the JSON object."},
+      {"duplicated model", Post(R"({"model":"deepseek-ai/DeepSeekV2","model":"other"})"), 400,
+       "Duplicate key `model`"},
+      {"escaped duplicate model",
+       Post(R"({"model":"deepseek-ai/DeepSeekV2","mod\u0065l":"other"})"), 400,
+       "Duplicate key `model`"},
+      {"missing model", Post(R"({"messages":[]})"), 400, "`model` is required."},
+      {"unknown model", Post(R"({"model":"gpt-4","messages":[]})"), 404, "does not exist"},
+      {"stream_options without stream",
+       Post(R"({"model":"deepseek-ai/DeepSeekV2","messages":[],"stream_options":{"include_usage":true}})"),
+       400, "Stream options can only be defined when `stream=True`."},
+      {"oversize body by Content-Length", Post(R"({"model":")" + big + R"("})"), 413,
+       "larger than 4096 bytes"},
+      {"oversize chunked body",
+       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           std::string("1388\r\n") + std::string(5000, ' ') + "\r\n0\r\n\r\n",
+       413, "larger than 4096 bytes"},
+      {"oversize headers", Post("{}", "X-Big: " + std::string(3000, 'h') + "\r\n"), 431,
+       "too large"},
+      {"unknown path", "GET /v2/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, "No such path"},
+      {"wrong method", "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405,
+       "not allowed"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    RawConnection connection(cluster.router_port());
+    REQUIRE(connection.connected());
+    REQUIRE(connection.Send(c.raw));
+    REQUIRE(connection.ReadUntil("}}", 5s));
+    const std::string& response = connection.received();
+    INFO(response);
+    CHECK(response.rfind("HTTP/1.1 " + std::to_string(c.status), 0) == 0);
+    CHECK(response.find(R"({"error":{"message":)") != std::string::npos);
+    CHECK(response.find(c.message) != std::string::npos);
+    // ...and a good request is served while the slow one still dribbles.
+    slow.Send("s");
+  }
+  auto good = cluster.Post("/v1/chat/completions",
+                           R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":4})");
+  REQUIRE(good.ok());
+  CHECK(good->status == 200);
+  // The slow client is cut off at requestHeader (1 s) without an answer.
+  CHECK(slow.ReadUntil("never", 3s) == false);
+  CHECK(slow.received().empty());
+}
