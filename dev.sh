@@ -38,6 +38,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The OpenAI SDK test runs the official npm `openai` package with the machine's Node.js
+# (Debian's nodejs/npm when there is none). Installed from tests/sdk/package-lock.json.
+sdk_deps() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+  if [ ! -d tests/sdk/node_modules/openai ]; then
+    (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 ncpu() { nproc 2>/dev/null || echo 2; }
 
 build() {
@@ -54,16 +63,18 @@ run_tests() {
 
 cmd="${1:-help}"; shift || true
 case "$cmd" in
-  deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" ;;
+  deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; sdk_deps ;;
   build-deps) apt_install "${BUILD_PACKAGES[@]}" ;;
   runtime-deps) apt_install "${RUNTIME_PACKAGES[@]}" ;;
   build) apt_install "${BUILD_PACKAGES[@]}"; build "$@" ;;
   test)
     apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    sdk_deps
     build build
     run_tests build ;;
   test-asan)
     apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    sdk_deps
     BUILD_TYPE=Debug build build-asan -DPDGATE_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_tests build-asan ;;
