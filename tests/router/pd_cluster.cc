@@ -30,6 +30,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
   for (size_t i = 0; i < spec.pods.size(); ++i) addresses_.push_back(LoopbackAddress(base + int(i)));
   // One port for every pod: free on the first address, and each sim binds its own address.
   pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
+  // Side channels (vLLM KV port, SGLang bootstrap port) on free ports; SGLang's is announced to
+  // pdgate by the pod annotation, as an operator would for a non-default port.
+  std::vector<uint16_t> side_ports;
+  for (const std::string& address : addresses_) side_ports.push_back(FreePort(address));
   std::string yaml = "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
                      "metadata: {name: pd, namespace: dev}\nspec:\n  model: \"" + spec.model +
                      "\"\n  inferenceEngine: " + spec.engine + "\n";
@@ -49,7 +53,12 @@ Cluster::Cluster(const ClusterSpec& spec) {
   for (size_t i = 0; i < spec.pods.size(); ++i) {
     const PodSpec& pod = spec.pods[i];
     yaml += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-" + std::to_string(i) +
-            "\n  namespace: dev\n  labels: {app: sim";
+            "\n  namespace: dev\n";
+    if (spec.engine == "SGLang") {
+      yaml += "  annotations: {pdgate.io/sglang-bootstrap-port: \"" +
+              std::to_string(side_ports[i]) + "\"}\n";
+    }
+    yaml += "  labels: {app: sim";
     if (!pod.group.empty()) yaml += ", group: " + pod.group;
     if (!pod.role.empty()) yaml += ", role: " + pod.role;
     yaml += "}\nstatus:\n  phase: Running\n  podIP: " + addresses_[i] +
@@ -68,8 +77,8 @@ Cluster::Cluster(const ClusterSpec& spec) {
     }
     std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"), "--host", addresses_[i],
                                      "--port", std::to_string(pod_port_), "--quiet", "--model",
-                                     spec.model, "--kv-port", std::to_string(FreePort(addresses_[i])),
-                                     "--bootstrap-port", std::to_string(FreePort(addresses_[i]))};
+                                     spec.model, "--kv-port", std::to_string(side_ports[i]),
+                                     "--bootstrap-port", std::to_string(side_ports[i])};
     argv.push_back("--role");
     argv.push_back(pod.role.empty() ? "both" : pod.role);
     if (spec.engine == "SGLang") {
