@@ -34,6 +34,12 @@ struct RetryPolicy {
   std::chrono::nanoseconds interval = std::chrono::milliseconds(100);
 };
 
+// What the engines see of the client's Authorization header. Kthena's CRD has no field for it, so
+// it is the ModelServer annotation pdgate.io/upstream-authorization: "forward" (the default, as
+// Kthena: the client's header goes to the engines), "strip", or "secret-env:NAME" (replaced by
+// "Bearer " + the environment variable NAME of the pdgate process, read at load).
+enum class UpstreamAuthorization { kForward, kStrip, kReplace };
+
 struct ModelServer {
   ObjectMeta meta;
   std::optional<std::string> model;  // body `model` is rewritten to this unless a LoRA name matched
@@ -46,6 +52,8 @@ struct ModelServer {
   std::optional<std::chrono::nanoseconds> timeout;
   RetryPolicy retry;
   KvConnector kv_connector = KvConnector::kHttp;  // resolved, never "unset"
+  UpstreamAuthorization upstream_authorization = UpstreamAuthorization::kForward;
+  std::string upstream_authorization_value;  // the header value with kReplace
 
   bool disaggregated() const { return pd_group.has_value(); }
 };

@@ -1,4 +1,7 @@
+#include <cstdlib>
+
 #include "config/object_parsers.h"
+#include "config/strings.h"
 
 namespace pdgate::config {
 namespace {
@@ -58,6 +61,32 @@ std::optional<KvConnector> ParseKvConnector(MapReader& spec) {
   spec.scope().Error(reader.PathOf("type"),
                      "must be one of http, lmcache, nixl, mooncake, not \"" + *type + "\"");
   return std::nullopt;
+}
+
+void ParseUpstreamAuthorization(ObjectScope& scope, const ObjectMeta& meta, ModelServer& server) {
+  constexpr std::string_view kAnnotation = "pdgate.io/upstream-authorization";
+  auto it = meta.annotations.find(kAnnotation);
+  if (it == meta.annotations.end()) return;
+  const std::string path = StrCat("metadata.annotations.", kAnnotation);
+  const std::string& value = it->second;
+  constexpr std::string_view kSecretEnv = "secret-env:";
+  if (value == "forward") {
+    server.upstream_authorization = UpstreamAuthorization::kForward;
+  } else if (value == "strip") {
+    server.upstream_authorization = UpstreamAuthorization::kStrip;
+  } else if (value.rfind(kSecretEnv, 0) == 0) {
+    const std::string name = value.substr(kSecretEnv.size());
+    const char* secret = name.empty() ? nullptr : std::getenv(name.c_str());
+    if (secret == nullptr || *secret == '\0') {
+      scope.Error(path,
+                  StrCat("environment variable ", name.empty() ? "(none)" : name, " is not set"));
+      return;
+    }
+    server.upstream_authorization = UpstreamAuthorization::kReplace;
+    server.upstream_authorization_value = StrCat("Bearer ", secret);
+  } else {
+    scope.Error(path, StrCat("must be forward, strip or secret-env:NAME, not \"", value, "\""));
+  }
 }
 
 }  // namespace
@@ -139,6 +168,7 @@ std::optional<ModelServer> ParseModelServer(MapReader& doc) {
     server.kv_connector = KvConnector::kSglang;
   }
   spec.Finish();
+  if (meta) ParseUpstreamAuthorization(doc.scope(), *meta, server);
   if (!meta || doc.scope().error_count() != errors_before) return std::nullopt;
   server.meta = std::move(*meta);
   return server;

@@ -75,8 +75,10 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
     }
     if (header_ec == http::error::body_limit) {
       // Beast checks Content-Length against body_limit with the header: refused before reading.
-      error = {413, StrCat("The request body is larger than ",
-                           settings.limits.max_request_body_bytes, " bytes."), "", "", ""};
+      error = {413,
+               StrCat("The request body is larger than ", settings.limits.max_request_body_bytes,
+                      " bytes."),
+               "", "", ""};
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }

@@ -97,9 +97,21 @@ http::request<http::string_body> MakeLegRequest(const Flow& flow,
   leg.set(http::field::host, endpoint.HostPort());
   leg.set(http::field::content_type, "application/json");
   leg.set("x-request-id", flow.request_id);
-  // Forwarded as the client sent them: the engine's --api-key check and W3C trace context.
-  for (http::field field : {http::field::authorization, http::field::accept}) {
-    if (auto it = flow.request.find(field); it != flow.request.end()) leg.set(field, it->value());
+  // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.
+  if (auto it = flow.request.find(http::field::accept); it != flow.request.end()) {
+    leg.set(http::field::accept, it->value());
+  }
+  switch (flow.server->upstream_authorization) {
+    case config::UpstreamAuthorization::kForward:
+      if (auto it = flow.request.find(http::field::authorization); it != flow.request.end()) {
+        leg.set(http::field::authorization, it->value());
+      }
+      break;
+    case config::UpstreamAuthorization::kReplace:
+      leg.set(http::field::authorization, flow.server->upstream_authorization_value);
+      break;
+    case config::UpstreamAuthorization::kStrip:
+      break;
   }
   for (std::string_view name : {"traceparent", "tracestate"}) {
     if (auto it = flow.request.find(name); it != flow.request.end()) leg.set(name, it->value());
@@ -165,15 +177,17 @@ using PrefillResult = std::variant<std::string, AttemptError>;
 
 net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& endpoint) {
   std::optional<LegTarget> target = TargetOf(endpoint);
-  if (!target) co_return FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
+  if (!target)
+    co_return FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
   UpstreamLeg leg(flow.worker, std::move(*target), flow.watch);
-  auto request = MakeLegRequest(flow, endpoint, BuildPrefillBody(flow.leg, flow.server->kv_connector));
+  auto request =
+      MakeLegRequest(flow, endpoint, BuildPrefillBody(flow.leg, flow.server->kv_connector));
   std::optional<http::response_parser<http::string_body>> parser;
   // The whole prefill leg runs under the timeout: its answer is one small JSON document.
   const Clock::time_point deadline = Clock::now() + flow.LegTimeout();
-  LegOutcome outcome = co_await leg.Exchange(request, parser, deadline,
-                                             /*whole_body=*/true,
-                                             flow.worker.settings().limits.max_prefill_response_bytes);
+  LegOutcome outcome = co_await leg.Exchange(
+      request, parser, deadline,
+      /*whole_body=*/true, flow.worker.settings().limits.max_prefill_response_bytes);
   if (!outcome.ok()) co_return FromOutcome("prefill", endpoint, outcome);
   auto& response = parser->get();
   const int status = response.result_int();
@@ -211,12 +225,12 @@ bool IsEventStream(std::string_view content_type) {
 // The decode leg (or the only leg of an aggregated server): sends, and once the engine answers
 // 2xx, relays its body to the client chunk by chunk. Returns an error only while nothing has
 // reached the client.
-net::awaitable<std::optional<AttemptError>> RunDecode(Flow& flow,
-                                                      const discovery::Endpoint& endpoint,
-                                                      std::string& body, std::string_view leg_name,
-                                                      const std::shared_ptr<DisconnectWatch>& legs) {
+net::awaitable<std::optional<AttemptError>> RunDecode(
+    Flow& flow, const discovery::Endpoint& endpoint, std::string& body, std::string_view leg_name,
+    const std::shared_ptr<DisconnectWatch>& legs) {
   std::optional<LegTarget> target = TargetOf(endpoint);
-  if (!target) co_return FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
+  if (!target)
+    co_return FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
   UpstreamLeg leg(flow.worker, std::move(*target), legs);
   auto request = MakeLegRequest(flow, endpoint, std::move(body));
   std::optional<http::response_parser<http::buffer_body>> parser;
@@ -303,8 +317,9 @@ net::awaitable<std::optional<AttemptError>> RunDecode(Flow& flow,
     flow.keep_alive = false;
     // Mid-stream failure: one error event and [DONE], never a retry (bytes were sent).
     if (event_stream && !(filter && filter->saw_done())) {
-      tail += ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint),
-                                      " failed mid-stream."), "", "", ""});
+      tail +=
+          ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint), " failed mid-stream."),
+                      "", "", ""});
     }
     if (!tail.empty()) co_await write(tail, true);
     if (response.chunked()) co_await write({}, false);
@@ -328,8 +343,8 @@ struct SglangPrefillState {
 
 // The prefill leg of an SGLang attempt, spawned beside the decode. It touches only what it owns
 // or shares, since the attempt may be over when it resumes.
-net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint, LegTarget target,
-                                      http::request<http::string_body> request,
+net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
+                                      LegTarget target, http::request<http::string_body> request,
                                       std::shared_ptr<DisconnectWatch> legs,
                                       Clock::time_point deadline, size_t limit,
                                       std::shared_ptr<SglangPrefillState> state,
@@ -342,7 +357,8 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
   if (!outcome.ok()) {
     state->error = FromOutcome("prefill", endpoint, outcome);
   } else if (parser->get().result_int() / 100 != 2) {
-    state->error = FromStatus("prefill", endpoint, parser->get().result_int(), parser->get().body());
+    state->error =
+        FromStatus("prefill", endpoint, parser->get().result_int(), parser->get().body());
   } else {
     if (parser->get().keep_alive()) leg.Release();
     co_return;
@@ -351,8 +367,8 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
 }
 
 net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
-                                                              const discovery::Endpoint& prefill,
-                                                              const discovery::Endpoint& decode) {
+                                                             const discovery::Endpoint& prefill,
+                                                             const discovery::Endpoint& decode) {
   std::optional<LegTarget> prefill_target = TargetOf(prefill);
   std::optional<LegTarget> decode_target = TargetOf(decode);
   if (!prefill_target || !decode_target) {
@@ -410,11 +426,11 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
                           flow.keep_alive, headers);
     co_return;
   }
-  const ErrorInfo info{502,
-                       StrCat("The ", error.leg, " leg to ", error.endpoint, " failed: ",
-                              error.detail, " (", attempts,
-                              attempts == 1 ? " attempt)" : " attempts)"),
-                       "", "", "upstream_error"};
+  const ErrorInfo info{
+      502,
+      StrCat("The ", error.leg, " leg to ", error.endpoint, " failed: ", error.detail, " (",
+             attempts, attempts == 1 ? " attempt)" : " attempts)"),
+      "", "", "upstream_error"};
   co_await SendError(flow.client, info, flow.keep_alive, headers);
 }
 
@@ -468,7 +484,8 @@ net::awaitable<void> RunAttempts(Flow& flow) {
       }
       const std::string& kv = std::get<std::string>(prefilled);
       std::string decode_body = BuildDecodeBody(flow.leg, kv, flow.inject_usage);
-      std::optional<AttemptError> error = co_await RunDecode(flow, decode, decode_body, "decode", flow.watch);
+      std::optional<AttemptError> error =
+          co_await RunDecode(flow, decode, decode_body, "decode", flow.watch);
       if (flow.committed || flow.watch->client_gone) co_return;
       if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(attempts));
       last = std::move(error);
@@ -514,8 +531,8 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
   auto header = [&](std::string_view name) -> std::string_view { return request[name]; };
   absl::StatusOr<config::RouteDecision> decision = state->routes->Resolve(
-      {parsed->model, std::string_view(request.target()).substr(
-                          0, std::string_view(request.target()).find('?')),
+      {parsed->model,
+       std::string_view(request.target()).substr(0, std::string_view(request.target()).find('?')),
        header, worker.rng()});
   if (!decision.ok()) {
     error = {404, std::string(decision.status().message()), "", "model", "model_not_found"};

@@ -12,7 +12,7 @@ namespace pdgate::router {
 
 struct DisconnectWatch {
   bool client_gone = false;
-  std::vector<beast::tcp_stream*> legs;   // upstream streams open right now
+  std::vector<beast::tcp_stream*> legs;        // upstream streams open right now
   std::vector<std::function<void()>> on_gone;  // e.g. SGLang's /abort_request
 
   void Add(beast::tcp_stream* leg) { legs.push_back(leg); }

@@ -19,7 +19,9 @@ class Splicer {
   explicit Splicer(const LegContext& leg) : leg_(leg) {}
 
   void Drop(Key key) { action(key) = Action{true, {}, false}; }
-  void Set(Key key, std::string value_json) { action(key) = Action{false, std::move(value_json), true}; }
+  void Set(Key key, std::string value_json) {
+    action(key) = Action{false, std::move(value_json), true};
+  }
   // Replaces only when the client sent the key.
   void SetIfPresent(Key key, std::string value_json) {
     action(key) = Action{false, std::move(value_json), false};
@@ -71,22 +73,38 @@ class Splicer {
 
   static std::string_view KeyName(Key key) {
     switch (key) {
-      case Key::kModel: return "model";
-      case Key::kStream: return "stream";
-      case Key::kStreamOptions: return "stream_options";
-      case Key::kMaxTokens: return "max_tokens";
-      case Key::kMaxCompletionTokens: return "max_completion_tokens";
-      case Key::kMinTokens: return "min_tokens";
-      case Key::kMinCompletionTokens: return "min_completion_tokens";
-      case Key::kMessages: return "messages";
-      case Key::kPrompt: return "prompt";
-      case Key::kUser: return "user";
-      case Key::kKvTransferParams: return "kv_transfer_params";
-      case Key::kBootstrapHost: return "bootstrap_host";
-      case Key::kBootstrapPort: return "bootstrap_port";
-      case Key::kBootstrapRoom: return "bootstrap_room";
-      case Key::kRid: return "rid";
-      case Key::kOther: break;
+      case Key::kModel:
+        return "model";
+      case Key::kStream:
+        return "stream";
+      case Key::kStreamOptions:
+        return "stream_options";
+      case Key::kMaxTokens:
+        return "max_tokens";
+      case Key::kMaxCompletionTokens:
+        return "max_completion_tokens";
+      case Key::kMinTokens:
+        return "min_tokens";
+      case Key::kMinCompletionTokens:
+        return "min_completion_tokens";
+      case Key::kMessages:
+        return "messages";
+      case Key::kPrompt:
+        return "prompt";
+      case Key::kUser:
+        return "user";
+      case Key::kKvTransferParams:
+        return "kv_transfer_params";
+      case Key::kBootstrapHost:
+        return "bootstrap_host";
+      case Key::kBootstrapPort:
+        return "bootstrap_port";
+      case Key::kBootstrapRoom:
+        return "bootstrap_room";
+      case Key::kRid:
+        return "rid";
+      case Key::kOther:
+        break;
     }
     return "";
   }
@@ -155,10 +173,9 @@ std::string BuildDecodeBody(const LegContext& leg, std::string_view kv_transfer_
   }
   if (bootstrap != nullptr) SetBootstrap(*bootstrap, s);
   if (inject_usage) {
-    s.Set(Key::kStreamOptions,
-          leg.request->continuous_usage_stats
-              ? R"({"include_usage":true,"continuous_usage_stats":true})"
-              : R"({"include_usage":true})");
+    s.Set(Key::kStreamOptions, leg.request->continuous_usage_stats
+                                   ? R"({"include_usage":true,"continuous_usage_stats":true})"
+                                   : R"({"include_usage":true})");
   }
   return s.Build();
 }

@@ -96,8 +96,9 @@ std::string NormalizeEngineError(int status, std::string_view body) {
   }
   // Not JSON at all (a proxy's HTML page, plain text): keep a bounded excerpt as the message.
   std::string_view excerpt = body.substr(0, 512);
-  return Nested(excerpt.empty() ? StrCat("upstream returned status ", status) : std::string(excerpt),
-                ErrorTypeFor(status), "", StrCat(status));
+  return Nested(
+      excerpt.empty() ? StrCat("upstream returned status ", status) : std::string(excerpt),
+      ErrorTypeFor(status), "", StrCat(status));
 }
 
 }  // namespace pdgate::router

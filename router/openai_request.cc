@@ -45,7 +45,8 @@ absl::Status Invalid(std::string_view message) {
 }
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
     s.remove_suffix(1);
   }
   return s;
@@ -75,7 +76,8 @@ absl::Status ReadStreamOptions(std::string_view raw, OpenAIRequest& request) {
     if (name == "include_usage" || name == "continuous_usage_stats") {
       od::value value = field.value();
       if (value.is_null()) continue;
-      if (value.get_bool().get(flag)) return Invalid(StrCat("stream_options.", name, " must be a boolean"));
+      if (value.get_bool().get(flag))
+        return Invalid(StrCat("stream_options.", name, " must be a boolean"));
       (name == "include_usage" ? request.include_usage : request.continuous_usage_stats) = flag;
     }
   }
@@ -143,7 +145,8 @@ absl::StatusOr<OpenAIRequest> ParseOpenAIRequest(std::string_view body, size_t c
         break;
       }
       default: {
-        if (simdjson::to_json_string(value).get(raw)) return Invalid("The request body is not valid JSON.");
+        if (simdjson::to_json_string(value).get(raw))
+          return Invalid("The request body is not valid JSON.");
         break;
       }
     }

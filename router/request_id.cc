@@ -5,8 +5,8 @@ namespace pdgate::router {
 std::string NewRequestId(std::mt19937_64& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
   uint64_t high = rng(), low = rng();
-  high = (high & ~0xf000ull) | 0x4000ull;                  // version 4
-  low = (low & ~(0xc000ull << 48)) | (0x8000ull << 48);    // variant 10
+  high = (high & ~0xf000ull) | 0x4000ull;                // version 4
+  low = (low & ~(0xc000ull << 48)) | (0x8000ull << 48);  // variant 10
   std::string out;
   out.reserve(36);
   auto put = [&](uint64_t value, int nibbles) {

@@ -62,7 +62,8 @@ bool SseFilter::Inspect(std::string_view event) {
     saw_done_ = true;
     return true;
   }
-  if (data.find("\"error\"") != std::string_view::npos && data.find("\"choices\"") == std::string_view::npos) {
+  if (data.find("\"error\"") != std::string_view::npos &&
+      data.find("\"choices\"") == std::string_view::npos) {
     saw_error_ = true;
     return true;
   }

@@ -84,9 +84,9 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body
       auto [ec] = co_await stream_->async_connect(target_.address, kTuple);
       if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
       if (ec) {
-        co_return LegOutcome{ec == beast::error::timeout ? LegStatus::kTimeout
-                                                         : LegStatus::kConnectFailed,
-                             "connect: " + ec.message()};
+        co_return LegOutcome{
+            ec == beast::error::timeout ? LegStatus::kTimeout : LegStatus::kConnectFailed,
+            "connect: " + ec.message()};
       }
       stream_->socket().set_option(tcp::no_delay(true));
     }
@@ -106,7 +106,8 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body
     }
     beast::error_code read_ec;
     if (whole_body) {
-      std::tie(read_ec, std::ignore) = co_await http::async_read(*stream_, buffer_, *parser, kTuple);
+      std::tie(read_ec, std::ignore) =
+          co_await http::async_read(*stream_, buffer_, *parser, kTuple);
     } else {
       std::tie(read_ec, std::ignore) =
           co_await http::async_read_header(*stream_, buffer_, *parser, kTuple);

@@ -2,12 +2,12 @@
 // Idle keep-alive connections to engines, per io thread (no locks), per endpoint, bounded.
 // A connection idle longer than `max_idle` is closed when met instead of reused: engines close
 // idle connections themselves (uvicorn after 5 s) and a write into a closed one fails.
+#include <absl/container/flat_hash_map.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "config/strings.h"
 #include "router/net.h"

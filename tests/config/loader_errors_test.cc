@@ -335,3 +335,19 @@ TEST_CASE("warns: a route target naming a missing ModelServer") {
                       "spec.rules[0].targetModels[0].modelServerName: no ModelServer dev/nope; "
                       "this target is unusable until it exists") != result.warnings.end());
 }
+
+TEST_CASE("rejects: an upstream key from an unset environment variable") {
+  unsetenv("PDGATE_TEST_UNSET_KEY");
+  ExpectError(Server("  namespace: dev\n", "  namespace: dev\n  annotations:\n    "
+                                           "pdgate.io/upstream-authorization: "
+                                           "secret-env:PDGATE_TEST_UNSET_KEY\n"),
+              kServer + "metadata.annotations.pdgate.io/upstream-authorization: environment "
+                        "variable PDGATE_TEST_UNSET_KEY is not set");
+}
+
+TEST_CASE("rejects: an unknown upstream Authorization policy") {
+  ExpectError(Server("  namespace: dev\n", "  namespace: dev\n  annotations:\n    "
+                                           "pdgate.io/upstream-authorization: replace\n"),
+              kServer + "metadata.annotations.pdgate.io/upstream-authorization: must be forward, "
+                        "strip or secret-env:NAME, not \"replace\"");
+}

@@ -240,3 +240,25 @@ TEST_CASE("command-line overrides win over the files") {
   CHECK(result.config->settings.listen.port == 9999);
   CHECK(result.config->settings.threads == 1);
 }
+
+TEST_CASE("upstream Authorization: forward by default, strip, or a secret from the environment") {
+  auto with_annotation = [](const std::string& value) {
+    return Replace(kServerYaml, "  namespace: dev\n",
+                   "  namespace: dev\n  annotations:\n    pdgate.io/upstream-authorization: \"" +
+                       value + "\"\n");
+  };
+  auto plain = LoadYaml(kServerYaml);
+  REQUIRE(plain.errors.empty());
+  CHECK(plain.config->model_servers[0].upstream_authorization ==
+        config::UpstreamAuthorization::kForward);
+  auto strip = LoadYaml(with_annotation("strip"));
+  REQUIRE(strip.errors.empty());
+  CHECK(strip.config->model_servers[0].upstream_authorization ==
+        config::UpstreamAuthorization::kStrip);
+  setenv("PDGATE_TEST_ENGINE_KEY", "sk-engine", 1);
+  auto replace = LoadYaml(with_annotation("secret-env:PDGATE_TEST_ENGINE_KEY"));
+  REQUIRE(replace.errors.empty());
+  CHECK(replace.config->model_servers[0].upstream_authorization ==
+        config::UpstreamAuthorization::kReplace);
+  CHECK(replace.config->model_servers[0].upstream_authorization_value == "Bearer sk-engine");
+}

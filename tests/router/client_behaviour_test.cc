@@ -1,11 +1,11 @@
 // What clients can do to pdgate: hang up at any moment, send broken or hostile requests, send
 // slowly — each gets the right answer, and the router keeps serving everyone else meanwhile.
-#include <catch2/catch.hpp>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
@@ -62,7 +62,8 @@ std::string Post(const std::string& body, const std::string& extra_headers = "")
          extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-ClusterSpec SlowCluster(std::vector<std::string> prefill_args, std::vector<std::string> decode_args) {
+ClusterSpec SlowCluster(std::vector<std::string> prefill_args,
+                        std::vector<std::string> decode_args) {
   ClusterSpec spec;
   spec.pods = {{"g0", "prefill", prefill_args}, {"g0", "decode", decode_args}};
   return spec;
@@ -99,7 +100,8 @@ TEST_CASE("a client hanging up during the decode stream aborts it on the engine 
   CHECK(std::chrono::steady_clock::now() - closed < 100ms);
 }
 
-TEST_CASE("bad requests get the right status and an OpenAI error, and others are served meanwhile") {
+TEST_CASE(
+    "bad requests get the right status and an OpenAI error, and others are served meanwhile") {
   ClusterSpec spec;
   spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
   spec.extra_settings =
@@ -121,7 +123,8 @@ TEST_CASE("bad requests get the right status and an OpenAI error, and others are
   const std::string big(5000, 'x');
   const std::vector<Case> cases = {
       {"invalid JSON", Post(R"({"model":)"), 400, "not valid JSON"},
-      {"trailing bytes", Post(R"({"model":"deepseek-ai/DeepSeekV2","prompt":"a"} {"model":"other"})"), 400,
+      {"trailing bytes",
+       Post(R"({"model":"deepseek-ai/DeepSeekV2","prompt":"a"} {"model":"other"})"), 400,
        "Unexpected data after the JSON object."},
       {"duplicated model", Post(R"({"model":"deepseek-ai/DeepSeekV2","model":"other"})"), 400,
        "Duplicate key `model`"},
@@ -131,7 +134,8 @@ TEST_CASE("bad requests get the right status and an OpenAI error, and others are
       {"missing model", Post(R"({"messages":[]})"), 400, "`model` is required."},
       {"unknown model", Post(R"({"model":"gpt-4","messages":[]})"), 404, "does not exist"},
       {"stream_options without stream",
-       Post(R"({"model":"deepseek-ai/DeepSeekV2","messages":[],"stream_options":{"include_usage":true}})"),
+       Post(
+           R"({"model":"deepseek-ai/DeepSeekV2","messages":[],"stream_options":{"include_usage":true}})"),
        400, "Stream options can only be defined when `stream=True`."},
       {"oversize body by Content-Length", Post(R"({"model":")" + big + R"("})"), 413,
        "larger than 4096 bytes"},
@@ -142,8 +146,7 @@ TEST_CASE("bad requests get the right status and an OpenAI error, and others are
       {"oversize headers", Post("{}", "X-Big: " + std::string(3000, 'h') + "\r\n"), 431,
        "too large"},
       {"unknown path", "GET /v2/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, "No such path"},
-      {"wrong method", "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405,
-       "not allowed"},
+      {"wrong method", "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405, "not allowed"},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -159,8 +162,9 @@ TEST_CASE("bad requests get the right status and an OpenAI error, and others are
     // ...and a good request is served while the slow one still dribbles.
     slow.Send("s");
   }
-  auto good = cluster.Post("/v1/chat/completions",
-                           R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":4})");
+  auto good = cluster.Post(
+      "/v1/chat/completions",
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":4})");
   REQUIRE(good.ok());
   CHECK(good->status == 200);
   // The slow client is cut off at requestHeader (1 s) without an answer.

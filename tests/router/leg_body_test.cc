@@ -1,8 +1,9 @@
 // Leg bodies are spliced from the client's bytes: the prompt arrives at the engine untouched.
+#include "router/leg_body.h"
+
 #include <catch2/catch.hpp>
 
 #include "router/json_text.h"
-#include "router/leg_body.h"
 #include "tests/router/router_test_util.h"
 
 using namespace pdgate;
@@ -36,19 +37,21 @@ const std::string kClient =
 TEST_CASE("nixl prefill: non-streaming, one token, skeleton params, prompt bytes as sent") {
   Built b = Make(kClient, "deepseek-ai/DeepSeekV2");
   std::string body = router::BuildPrefillBody(b.leg, KvConnector::kNixl);
-  CHECK(body ==
-        R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Where is the capital of China?\u00e9"}],)"
-        R"("stream":false,"max_tokens":1,)"
-        R"("kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,)"
-        R"("remote_block_ids":null,"remote_host":null,"remote_port":null},"temperature":0})");
+  CHECK(
+      body ==
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Where is the capital of China?\u00e9"}],)"
+      R"("stream":false,"max_tokens":1,)"
+      R"("kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,)"
+      R"("remote_block_ids":null,"remote_host":null,"remote_port":null},"temperature":0})");
 }
 
 TEST_CASE("mooncake prefill adds min_tokens 1; lmcache and http add no params") {
   Built b = Make(R"({"model":"m","prompt":"hi","max_completion_tokens":9})");
-  CHECK(router::BuildPrefillBody(b.leg, KvConnector::kMooncake) ==
-        R"({"model":"m","prompt":"hi","max_completion_tokens":1,"stream":false,"max_tokens":1,"min_tokens":1,)"
-        R"("kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,)"
-        R"("remote_block_ids":null,"remote_host":null,"remote_port":null}})");
+  CHECK(
+      router::BuildPrefillBody(b.leg, KvConnector::kMooncake) ==
+      R"({"model":"m","prompt":"hi","max_completion_tokens":1,"stream":false,"max_tokens":1,"min_tokens":1,)"
+      R"("kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,)"
+      R"("remote_block_ids":null,"remote_host":null,"remote_port":null}})");
   CHECK(router::BuildPrefillBody(b.leg, KvConnector::kLmcache) ==
         R"({"model":"m","prompt":"hi","max_completion_tokens":1,"stream":false,"max_tokens":1})");
 }
@@ -60,16 +63,20 @@ TEST_CASE("decode: the client's body plus the prefill's params byte for byte") {
   const std::string kv = params.substr(params.find(R"({"do_remote_prefill")"));
   const std::string kv_object = kv.substr(0, kv.size() - 1);  // without the response's closing }
   std::string body = router::BuildDecodeBody(b.leg, kv_object, /*inject_usage=*/false);
-  CHECK(body ==
-        R"({"model":"public","messages":[{"role":"user","content":"Where is the capital of China?\u00e9"}],)"
-        R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64,"min_tokens":4,)"
-        R"("kv_transfer_params":)" + kv_object + R"(,"temperature":0})");
+  CHECK(
+      body ==
+      R"({"model":"public","messages":[{"role":"user","content":"Where is the capital of China?\u00e9"}],)"
+      R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64,"min_tokens":4,)"
+      R"("kv_transfer_params":)" +
+          kv_object + R"(,"temperature":0})");
 }
 
 TEST_CASE("decode asks for usage when the client did not, keeping continuous stats") {
-  Built b = Make(R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}})");
-  CHECK(router::BuildDecodeBody(b.leg, "", true) ==
-        R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}})");
+  Built b = Make(
+      R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}})");
+  CHECK(
+      router::BuildDecodeBody(b.leg, "", true) ==
+      R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}})");
   Built plain = Make(R"({"model":"m","prompt":"p","stream":true})");
   CHECK(router::BuildDecodeBody(plain.leg, "", true) ==
         R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":true}})");
@@ -78,9 +85,10 @@ TEST_CASE("decode asks for usage when the client did not, keeping continuous sta
 TEST_CASE("sglang legs carry the bootstrap trio and the router's rid, never the client's") {
   Built b = Make(R"({"model":"m","prompt":"p","bootstrap_host":"169.254.169.254","rid":"x"})");
   router::SglangBootstrap bootstrap{"10.0.0.7", 8998, 5837461092837465123ull, "pdgate-1"};
-  CHECK(router::BuildDecodeBody(b.leg, "", false, &bootstrap) ==
-        R"({"model":"m","prompt":"p","bootstrap_host":"10.0.0.7","rid":"pdgate-1","bootstrap_port":8998,)"
-        R"("bootstrap_room":5837461092837465123})");
+  CHECK(
+      router::BuildDecodeBody(b.leg, "", false, &bootstrap) ==
+      R"({"model":"m","prompt":"p","bootstrap_host":"10.0.0.7","rid":"pdgate-1","bootstrap_port":8998,)"
+      R"("bootstrap_room":5837461092837465123})");
 }
 
 TEST_CASE("JSON strings are escaped") {

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "tests/support/paths.h"
 
@@ -27,29 +27,34 @@ int AddressBase() { return 20 + int(getpid() % 20) * 10; }
 
 Cluster::Cluster(const ClusterSpec& spec) {
   const int base = AddressBase();
-  for (size_t i = 0; i < spec.pods.size(); ++i) addresses_.push_back(LoopbackAddress(base + int(i)));
+  for (size_t i = 0; i < spec.pods.size(); ++i)
+    addresses_.push_back(LoopbackAddress(base + int(i)));
   // One port for every pod: free on the first address, and each sim binds its own address.
   pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
   // Side channels (vLLM KV port, SGLang bootstrap port) on free ports; SGLang's is announced to
   // pdgate by the pod annotation, as an operator would for a non-default port.
   std::vector<uint16_t> side_ports;
   for (const std::string& address : addresses_) side_ports.push_back(FreePort(address));
-  std::string yaml = "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
-                     "metadata: {name: pd, namespace: dev}\nspec:\n  model: \"" + spec.model +
-                     "\"\n  inferenceEngine: " + spec.engine + "\n";
+  std::string yaml =
+      "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
+      "metadata: {name: pd, namespace: dev}\nspec:\n  model: \"" +
+      spec.model + "\"\n  inferenceEngine: " + spec.engine + "\n";
   if (!spec.kv_connector.empty()) yaml += "  kvConnector: {type: " + spec.kv_connector + "}\n";
   yaml += "  workloadSelector:\n    matchLabels: {app: sim}\n";
   const bool pd = !spec.pods.empty() && !spec.pods[0].role.empty();
   if (pd) {
-    yaml += "    pdGroup:\n      groupKey: group\n      prefillLabels: {role: prefill}\n"
-            "      decodeLabels: {role: decode}\n";
+    yaml +=
+        "    pdGroup:\n      groupKey: group\n      prefillLabels: {role: prefill}\n"
+        "      decodeLabels: {role: decode}\n";
   }
-  yaml += "  workloadPort: {port: " + std::to_string(pod_port_) + "}\n  trafficPolicy:\n    timeout: " +
-          spec.timeout + "\n    retry: {attempts: " + std::to_string(spec.retry_attempts) +
-          ", retryInterval: " + spec.retry_interval + "}\n---\n"
+  yaml += "  workloadPort: {port: " + std::to_string(pod_port_) +
+          "}\n  trafficPolicy:\n    timeout: " + spec.timeout +
+          "\n    retry: {attempts: " + std::to_string(spec.retry_attempts) +
+          ", retryInterval: " + spec.retry_interval +
+          "}\n---\n"
           "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelRoute\n"
-          "metadata: {name: route, namespace: dev}\nspec:\n  modelName: \"" + spec.model +
-          "\"\n  rules:\n    - targetModels: [{modelServerName: pd}]\n";
+          "metadata: {name: route, namespace: dev}\nspec:\n  modelName: \"" +
+          spec.model + "\"\n  rules:\n    - targetModels: [{modelServerName: pd}]\n";
   for (size_t i = 0; i < spec.pods.size(); ++i) {
     const PodSpec& pod = spec.pods[i];
     yaml += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-" + std::to_string(i) +
@@ -64,8 +69,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
     yaml += "}\nstatus:\n  phase: Running\n  podIP: " + addresses_[i] +
             "\n  conditions: [{type: Ready, status: \"True\"}]\n";
   }
-  yaml += "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
-          "spec:\n  threads: 2\n" + spec.extra_settings;
+  yaml +=
+      "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+      "spec:\n  threads: 2\n" +
+      spec.extra_settings;
   config_path_ = TempFile(".yaml");
   std::ofstream(config_path_) << yaml;
 
@@ -75,10 +82,18 @@ Cluster::Cluster(const ClusterSpec& spec) {
       sims_.emplace_back();
       continue;
     }
-    std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"), "--host", addresses_[i],
-                                     "--port", std::to_string(pod_port_), "--quiet", "--model",
-                                     spec.model, "--kv-port", std::to_string(side_ports[i]),
-                                     "--bootstrap-port", std::to_string(side_ports[i])};
+    std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"),
+                                     "--host",
+                                     addresses_[i],
+                                     "--port",
+                                     std::to_string(pod_port_),
+                                     "--quiet",
+                                     "--model",
+                                     spec.model,
+                                     "--kv-port",
+                                     std::to_string(side_ports[i]),
+                                     "--bootstrap-port",
+                                     std::to_string(side_ports[i])};
     argv.push_back("--role");
     argv.push_back(pod.role.empty() ? "both" : pod.role);
     if (spec.engine == "SGLang") {
@@ -96,8 +111,8 @@ Cluster::Cluster(const ClusterSpec& spec) {
     }
   }
   router_port_ = FreePort();
-  auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config", config_path_, "--port",
-                                     std::to_string(router_port_)});
+  auto router = ChildProcess::Start(
+      {BinaryPath("pdgate"), "--config", config_path_, "--port", std::to_string(router_port_)});
   if (!router.ok()) throw std::runtime_error("cannot start pdgate");
   router_.emplace(std::move(*router));
   if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {

@@ -15,8 +15,8 @@
 namespace pdgate::testing {
 
 struct PodSpec {
-  std::string group;  // group label value
-  std::string role;   // "prefill" | "decode" | "" (aggregated)
+  std::string group;                  // group label value
+  std::string role;                   // "prefill" | "decode" | "" (aggregated)
   std::vector<std::string> sim_args;  // extra pdgate-engine-sim flags
   bool start = true;                  // false: a pod whose address has nothing listening
 };
@@ -42,10 +42,10 @@ class Cluster {
   uint16_t pod_port() const { return pod_port_; }
   ChildProcess& router() { return *router_; }
 
-  absl::StatusOr<HttpResponse> Post(const std::string& target, const std::string& body,
-                                    const std::vector<std::pair<std::string, std::string>>&
-                                        headers = {},
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  absl::StatusOr<HttpResponse> Post(
+      const std::string& target, const std::string& body,
+      const std::vector<std::pair<std::string, std::string>>& headers = {},
+      std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // A number from pod i's GET /admin/stats at a JSON pointer ("/requests/prefill").
   double Stat(size_t pod, const std::string& pointer);
   bool WaitForStat(size_t pod, const std::string& pointer, double value,

@@ -15,12 +15,14 @@ const std::string kGuideRequest =
     R"({"model": "deepseek-ai/DeepSeekV2", "messages": [{"role": "user", "content": "Where is the capital of China?"}], "stream": false})";
 
 std::string ChatBody(bool stream, const std::string& extra = "") {
-  return std::string(R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Tell me about the river and the garden."}],"max_tokens":24)") +
+  return std::string(
+             R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Tell me about the river and the garden."}],"max_tokens":24)") +
          (stream ? R"(,"stream":true)" : "") + extra + "}";
 }
 
 std::string CompletionBody(bool stream, const std::string& extra = "") {
-  return std::string(R"({"model":"deepseek-ai/DeepSeekV2","prompt":"Once upon a time in a small town","max_tokens":20)") +
+  return std::string(
+             R"({"model":"deepseek-ai/DeepSeekV2","prompt":"Once upon a time in a small town","max_tokens":20)") +
          (stream ? R"(,"stream":true)" : "") + extra + "}";
 }
 
@@ -32,10 +34,13 @@ ClusterSpec OneGroup(const std::string& connector, std::vector<std::string> pref
   return spec;
 }
 
-ClusterSpec TwoGroups(std::vector<std::string> g0_prefill, std::vector<std::string> g0_decode = {}) {
+ClusterSpec TwoGroups(std::vector<std::string> g0_prefill,
+                      std::vector<std::string> g0_decode = {}) {
   ClusterSpec spec;
-  spec.pods = {{"g0", "prefill", g0_prefill}, {"g0", "decode", g0_decode},
-               {"g1", "prefill", {}}, {"g1", "decode", {}}};
+  spec.pods = {{"g0", "prefill", g0_prefill},
+               {"g0", "decode", g0_decode},
+               {"g1", "prefill", {}},
+               {"g1", "decode", {}}};
   return spec;
 }
 
@@ -63,9 +68,9 @@ size_t CountUsageChunks(const std::string& body) {
 TEST_CASE("the Kthena PD guide's request through examples/kthena-pd") {
   // The example's own files: pods at 127.0.0.11 and 127.0.0.12, port 8000.
   auto start = [](const std::string& host, const std::string& role) {
-    auto sim = ChildProcess::Start({BinaryPath("pdgate-engine-sim"), "--host", host, "--port", "8000",
-                                    "--role", role, "--model", "deepseek-ai/DeepSeekV2", "--quiet",
-                                    "--kv-port", std::to_string(FreePort(host))});
+    auto sim = ChildProcess::Start({BinaryPath("pdgate-engine-sim"), "--host", host, "--port",
+                                    "8000", "--role", role, "--model", "deepseek-ai/DeepSeekV2",
+                                    "--quiet", "--kv-port", std::to_string(FreePort(host))});
     REQUIRE(sim.ok());
     REQUIRE(WaitForHttpStatus(host, 8000, "/health", 200, 10s));
     return std::move(*sim);
@@ -73,10 +78,9 @@ TEST_CASE("the Kthena PD guide's request through examples/kthena-pd") {
   ChildProcess prefill = start("127.0.0.11", "prefill");
   ChildProcess decode = start("127.0.0.12", "decode");
   const uint16_t port = FreePort();
-  auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config",
-                                     SourcePath("examples/kthena-pd/kthena-pd.yaml"), "--config",
-                                     SourcePath("examples/kthena-pd/pods.yaml"), "--port",
-                                     std::to_string(port)});
+  auto router = ChildProcess::Start(
+      {BinaryPath("pdgate"), "--config", SourcePath("examples/kthena-pd/kthena-pd.yaml"),
+       "--config", SourcePath("examples/kthena-pd/pods.yaml"), "--port", std::to_string(port)});
   REQUIRE(router.ok());
   REQUIRE(WaitForHttpStatus("127.0.0.1", port, "/healthz", 200, 10s));
 
@@ -111,7 +115,9 @@ TEST_CASE("the Kthena PD guide's request through examples/kthena-pd") {
   CHECK(GeneratedText(direct->body, false) == text);
 }
 
-TEST_CASE("every connector, chat and completions, streaming and not: the decode's tokens once, in order") {
+TEST_CASE(
+    "every connector, chat and completions, streaming and not: the decode's tokens once, in "
+    "order") {
   for (const std::string connector : {"nixl", "mooncake", "lmcache", "http"}) {
     Cluster cluster(OneGroup(connector));
     for (const bool chat : {true, false}) {
@@ -195,9 +201,9 @@ TEST_CASE("a prefill 400 reaches the client with the engine's message, without a
   ClusterSpec spec = TwoGroups({"--max-model-len", "32"});
   spec.pods[2].sim_args = {"--max-model-len", "32"};
   Cluster cluster(spec);
-  const std::string long_prompt =
-      R"({"model":"deepseek-ai/DeepSeekV2","prompt":")" + std::string(400, 'a') + " " +
-      std::string(400, 'b') + R"(","max_tokens":8})";
+  const std::string long_prompt = R"({"model":"deepseek-ai/DeepSeekV2","prompt":")" +
+                                  std::string(400, 'a') + " " + std::string(400, 'b') +
+                                  R"(","max_tokens":8})";
   auto response = cluster.Post("/v1/completions", long_prompt);
   REQUIRE(response.ok());
   INFO(response->body);
@@ -222,7 +228,8 @@ TEST_CASE("a decode failing before its first byte moves the request to a new pai
 }
 
 TEST_CASE("a decode dying mid-stream ends the stream with an error event and [DONE], no retry") {
-  ClusterSpec spec = OneGroup("nixl", {}, {"--drop-mid-stream-rate", "1", "--mid-stream-after", "3"});
+  ClusterSpec spec =
+      OneGroup("nixl", {}, {"--drop-mid-stream-rate", "1", "--mid-stream-after", "3"});
   Cluster cluster(spec);
   auto response = cluster.Post("/v1/chat/completions", ChatBody(true));
   REQUIRE(response.ok());
@@ -250,7 +257,8 @@ TEST_CASE("no usable pair: 503 with Retry-After") {
 
 TEST_CASE("every leg carries the client's X-Request-Id, echoed back") {
   Cluster cluster(OneGroup("nixl"));
-  auto response = cluster.Post("/v1/chat/completions", ChatBody(false), {{"X-Request-Id", "req-42"}});
+  auto response =
+      cluster.Post("/v1/chat/completions", ChatBody(false), {{"X-Request-Id", "req-42"}});
   REQUIRE(response.ok());
   CHECK(response->Header("x-request-id") == "req-42");
   // vLLM builds the response id from the request id.

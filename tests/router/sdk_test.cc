@@ -11,10 +11,10 @@ TEST_CASE("the OpenAI SDK streams, non-streams and gets NotFoundError through pd
   ClusterSpec spec;
   spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
   Cluster cluster(spec);
-  auto result = RunCommand({"node", SourcePath("tests/sdk/openai_sdk_test.mjs"),
-                            "http://127.0.0.1:" + std::to_string(cluster.router_port()) + "/v1",
-                            spec.model},
-                           60s);
+  auto result =
+      RunCommand({"node", SourcePath("tests/sdk/openai_sdk_test.mjs"),
+                  "http://127.0.0.1:" + std::to_string(cluster.router_port()) + "/v1", spec.model},
+                 60s);
   REQUIRE(result.ok());
   INFO(result->out << result->err);
   CHECK(result->exit_code == 0);

@@ -27,7 +27,8 @@ TEST_CASE("an SGLang pair serves streaming and non-streaming chats") {
   Cluster cluster(SglangPair());
   for (const bool stream : {false, true}) {
     INFO("stream=" << stream);
-    auto response = cluster.Post("/v1/chat/completions", kChat + (stream ? R"(,"stream":true})" : "}"));
+    auto response =
+        cluster.Post("/v1/chat/completions", kChat + (stream ? R"(,"stream":true})" : "}"));
     REQUIRE(response.ok());
     INFO(response->body);
     CHECK(response->status == 200);

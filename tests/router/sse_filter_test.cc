@@ -1,7 +1,8 @@
 // The SSE filter over real vLLM streams, cut at every possible byte.
+#include "router/sse_filter.h"
+
 #include <catch2/catch.hpp>
 
-#include "router/sse_filter.h"
 #include "tests/router/router_test_util.h"
 
 using namespace pdgate;
@@ -18,7 +19,10 @@ std::string Run(router::SseFilter& filter, const std::string& stream, size_t cut
 }
 
 std::string WithoutUsageChunk(const std::string& stream) {
-  size_t start = stream.find("data: {\"id\":\"chatcmpl-3f2a9c1e-5b7d-4e8a-9c1d-2e3f4a5b6c7d\",\"object\":\"chat.completion.chunk\",\"created\":1795600002,\"model\":\"deepseek-ai/DeepSeekV2\",\"choices\":[],");
+  size_t start = stream.find(
+      "data: "
+      "{\"id\":\"chatcmpl-3f2a9c1e-5b7d-4e8a-9c1d-2e3f4a5b6c7d\",\"object\":\"chat.completion."
+      "chunk\",\"created\":1795600002,\"model\":\"deepseek-ai/DeepSeekV2\",\"choices\":[],");
   REQUIRE(start != std::string::npos);
   size_t end = stream.find("\n\n", start) + 2;
   return stream.substr(0, start) + stream.substr(end);
