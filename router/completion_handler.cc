@@ -244,8 +244,8 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
     co_return FromStatus(leg_name, endpoint, status, error_body);
   }
 
-  // From here the response belongs to the client.
-  flow.committed = true;
+  // The client's response header goes out with the first body bytes: one wake-up of the client
+  // instead of two, and a decode that fails before any body byte can still be retried.
   const config::TimeoutSettings& timeouts = flow.worker.settings().timeouts;
   auto& upstream = parser->get();
   const std::string content_type(upstream[http::field::content_type]);
@@ -261,22 +261,9 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
   } else {
     response.chunked(true);
   }
-  response.body().data = nullptr;
-  response.body().more = true;
   http::response_serializer<http::buffer_body> serializer{response};
-  flow.client.expires_after(timeouts.stream_idle);
-  auto [header_ec, header_n] = co_await http::async_write_header(flow.client, serializer, kTuple);
-  if (header_ec) {
-    flow.keep_alive = false;
-    co_return std::nullopt;  // the client left; the leg closes with this scope
-  }
-
-  std::optional<SseFilter> filter;
-  if (event_stream) filter.emplace(/*drop_usage_chunk=*/flow.inject_usage);
-  std::array<char, kRelayBufferBytes> buffer;
-  std::string filtered;
-  bool upstream_failed = false;
   auto write = [&](std::string_view data, bool more) -> net::awaitable<bool> {
+    flow.committed = true;  // from the first byte on, the response belongs to the client
     // Beast 1.81 writes two empty chunks for a final buffer with non-null data (beast#3032).
     response.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
     response.body().size = data.size();
@@ -285,6 +272,13 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
     auto [ec, n] = co_await http::async_write(flow.client, serializer, kTuple);
     co_return !ec || ec == http::error::need_buffer;
   };
+
+  std::optional<SseFilter> filter;
+  if (event_stream) filter.emplace(/*drop_usage_chunk=*/flow.inject_usage);
+  std::array<char, kRelayBufferBytes> buffer;
+  std::string filtered;
+  std::string last;  // what goes out with the end of the response
+  bool upstream_failed = false;
   while (!parser->is_done()) {
     upstream.body().data = buffer.data();
     upstream.body().size = buffer.size();
@@ -298,34 +292,42 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
       filter->Feed(data, filtered);
       data = filtered;
     }
+    if (ec || parser->is_done()) {
+      last.assign(data);
+      upstream_failed = bool(ec);
+      break;
+    }
     if (!data.empty() && !co_await write(data, true)) {
       flow.keep_alive = false;
       co_return std::nullopt;  // client gone: the leg is closed, the engine aborts
-    }
-    if (ec) {
-      upstream_failed = true;
-      break;
     }
   }
   if (flow.watch->client_gone) {
     flow.keep_alive = false;
     co_return std::nullopt;
   }
-  std::string tail;
-  if (filter) filter->Finish(tail);
+  if (filter) filter->Finish(last);
   if (upstream_failed) {
+    if (!flow.committed) {
+      // Nothing reached the client yet: as good as a failure before the response.
+      co_return FromOutcome(leg_name, endpoint,
+                            {LegStatus::kTransport, "response body broken before any byte"});
+    }
     flow.keep_alive = false;
     // Mid-stream failure: one error event and [DONE], never a retry (bytes were sent).
     if (event_stream && !(filter && filter->saw_done())) {
-      tail +=
+      last +=
           ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint), " failed mid-stream."),
                       "", "", ""});
     }
-    if (!tail.empty()) co_await write(tail, true);
-    if (response.chunked()) co_await write({}, false);
+    co_await write(last, false);
     co_return std::nullopt;
   }
-  if (!co_await write(tail, false)) {
+  // The last write answers the request: stop watching the client first, or the next pipelined
+  // request arriving would wake the watch for nothing.
+  beast::error_code ignored;
+  flow.client.socket().cancel(ignored);
+  if (!co_await write(last, false)) {
     flow.keep_alive = false;
     co_return std::nullopt;
   }

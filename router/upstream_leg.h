@@ -30,6 +30,7 @@ struct LegOutcome {
 
 class UpstreamLeg {
  public:
+  static constexpr size_t kReadBufferBytes = 16 * 1024;
   using Clock = std::chrono::steady_clock;
   UpstreamLeg(Worker& worker, LegTarget target, std::shared_ptr<DisconnectWatch> watch);
   ~UpstreamLeg();
@@ -72,6 +73,8 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body
   for (int round = 0; round < 2; ++round) {
     Close();
     buffer_.clear();
+    // Beast's flat_buffer starts at 512 bytes: a typical answer would take two reads.
+    buffer_.reserve(kReadBufferBytes);
     bool reused = false;
     if (auto pooled = worker_.pool.Take(target_.key, Clock::now())) {
       stream_.emplace(std::move(*pooled));
