@@ -283,7 +283,8 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
     upstream.body().data = buffer.data();
     upstream.body().size = buffer.size();
     leg.stream().expires_after(timeouts.stream_idle);  // idle between chunks, not one deadline
-    auto [ec, n] = co_await http::async_read(leg.stream(), leg.buffer(), *parser, kTuple);
+    // read_some, not read: read would wait until the buffer is full, batching a stream's events.
+    auto [ec, n] = co_await http::async_read_some(leg.stream(), leg.buffer(), *parser, kTuple);
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = buffer.size() - upstream.body().size;
     std::string_view data(buffer.data(), got);

@@ -100,6 +100,22 @@ TEST_CASE("a client hanging up during the decode stream aborts it on the engine 
   CHECK(std::chrono::steady_clock::now() - closed < 100ms);
 }
 
+TEST_CASE("a stream is relayed event by event: the first token arrives long before the last") {
+  Cluster cluster(SlowCluster({}, {}));
+  RawConnection client(cluster.router_port());
+  REQUIRE(client.connected());
+  const auto start = std::chrono::steady_clock::now();
+  // 150 tokens at ~12 ms a decode step: about 2 s in all.
+  REQUIRE(client.Send(Post(
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write."}],"max_tokens":150,"ignore_eos":true,"stream":true})")));
+  REQUIRE(client.ReadUntil("\"content\":\" ", 5s));  // the first generated token
+  const auto first = std::chrono::steady_clock::now() - start;
+  REQUIRE(client.ReadUntil("[DONE]", 10s));
+  const auto all = std::chrono::steady_clock::now() - start;
+  CHECK(first < 300ms);
+  CHECK(all > 1s);
+}
+
 TEST_CASE(
     "bad requests get the right status and an OpenAI error, and others are served meanwhile") {
   ClusterSpec spec;
