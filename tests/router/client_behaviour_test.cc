@@ -100,6 +100,29 @@ TEST_CASE("a client hanging up during the decode stream aborts it on the engine 
   CHECK(std::chrono::steady_clock::now() - closed < 100ms);
 }
 
+TEST_CASE("pipelined requests on one connection are answered in order") {
+  Cluster cluster(SlowCluster({}, {}));
+  RawConnection client(cluster.router_port());
+  REQUIRE(client.connected());
+  auto body = [](const std::string& word) {
+    return R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":")" + word +
+           R"("}],"max_tokens":3})";
+  };
+  // Three requests in one write, with their ids, before any answer.
+  REQUIRE(client.Send(Post(body("one"), "X-Request-Id: first\r\n") +
+                      Post(body("two"), "X-Request-Id: second\r\n") +
+                      "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"));
+  REQUIRE(client.ReadUntil("\"owned_by\":\"pdgate\"", 10s));
+  const std::string& all = client.received();
+  const size_t first = all.find("x-request-id: first");
+  const size_t second = all.find("x-request-id: second");
+  const size_t models = all.find("\"object\":\"list\"");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  CHECK(first < second);
+  CHECK(second < models);
+}
+
 TEST_CASE("a stream is relayed event by event: the first token arrives long before the last") {
   Cluster cluster(SlowCluster({}, {}));
   RawConnection client(cluster.router_port());

@@ -35,8 +35,13 @@ TEST_CASE("an SGLang pair serves streaming and non-streaming chats") {
     CHECK_FALSE(GeneratedText(response->body, stream).empty());
     if (stream) CHECK(DataEvents(response->body).back() == "[DONE]");
   }
-  CHECK(cluster.Stat(0, "/requests/prefill") == 2);
-  CHECK(cluster.Stat(1, "/requests/decode") == 2);
+  auto completion = cluster.Post(
+      "/v1/completions", R"({"model":"deepseek-ai/DeepSeekV2","prompt":"Once upon","max_tokens":8})");
+  REQUIRE(completion.ok());
+  CHECK(completion->status == 200);
+  CHECK_FALSE(GeneratedText(completion->body, false).empty());
+  CHECK(cluster.Stat(0, "/requests/prefill") == 3);
+  CHECK(cluster.Stat(1, "/requests/decode") == 3);
   CHECK(cluster.Stat(0, "/bootstrap_failed") == 0);
   CHECK(cluster.Stat(1, "/bootstrap_failed") == 0);
 }
