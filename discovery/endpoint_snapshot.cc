@@ -59,7 +59,7 @@ Membership ClassifyPod(const config::ModelServer& server, const config::Pod& pod
 }
 
 std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
-    std::shared_ptr<const config::Config> config) {
+    const std::shared_ptr<const config::Config>& config) {
   auto snapshot = std::make_shared<EndpointSnapshot>();
   snapshot->config = config;
   for (const config::ModelServer& server : config->model_servers) {

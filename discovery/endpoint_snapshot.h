@@ -59,6 +59,6 @@ struct Membership {
 Membership ClassifyPod(const config::ModelServer& server, const config::Pod& pod);
 
 std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
-    std::shared_ptr<const config::Config> config);
+    const std::shared_ptr<const config::Config>& config);
 
 }  // namespace pdgate::discovery

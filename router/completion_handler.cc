@@ -24,8 +24,8 @@ namespace pdgate::router {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kRelayBufferBytes = 16 * 1024;
-constexpr size_t kMaxErrorBodyBytes = 64 * 1024;
+constexpr size_t kRelayBufferBytes = size_t{16} * 1024;
+constexpr size_t kMaxErrorBodyBytes = size_t{64} * 1024;
 
 // Why one try failed. Retryable failures move to the next pair; the others answer the client.
 struct AttemptError {
@@ -190,7 +190,7 @@ net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& 
       /*whole_body=*/true, flow.worker.settings().limits.max_prefill_response_bytes);
   if (!outcome.ok()) co_return FromOutcome("prefill", endpoint, outcome);
   auto& response = parser->get();
-  const int status = response.result_int();
+  const int status = static_cast<int>(response.result_int());
   if (status / 100 != 2) co_return FromStatus("prefill", endpoint, status, response.body());
   const bool reusable = response.keep_alive();
   std::string kv;
@@ -207,7 +207,7 @@ net::awaitable<std::string> ReadErrorBody(UpstreamLeg& leg,
                                           http::response_parser<http::buffer_body>& parser) {
   std::string body;
   // std::array, not a C array: GCC 12 miscompiles C arrays held across co_await.
-  std::array<char, 4096> buffer;
+  std::array<char, 4096> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   while (!parser.is_done() && body.size() < kMaxErrorBodyBytes) {
     parser.get().body().data = buffer.data();
     parser.get().body().size = buffer.size();
@@ -238,7 +238,7 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
   LegOutcome outcome =
       co_await leg.Exchange(request, parser, deadline, /*whole_body=*/false, /*body_limit=*/0);
   if (!outcome.ok()) co_return FromOutcome(leg_name, endpoint, outcome);
-  const int status = parser->get().result_int();
+  const int status = static_cast<int>(parser->get().result_int());
   if (status / 100 != 2) {
     std::string error_body = co_await ReadErrorBody(leg, *parser);
     co_return FromStatus(leg_name, endpoint, status, error_body);
@@ -275,7 +275,8 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
 
   std::optional<SseFilter> filter;
   if (event_stream) filter.emplace(/*drop_usage_chunk=*/flow.inject_usage);
-  std::array<char, kRelayBufferBytes> buffer;
+  std::array<char, kRelayBufferBytes>
+      buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   std::string filtered;
   std::string last;  // what goes out with the end of the response
   bool upstream_failed = false;
@@ -360,8 +361,8 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
   if (!outcome.ok()) {
     state->error = FromOutcome("prefill", endpoint, outcome);
   } else if (parser->get().result_int() / 100 != 2) {
-    state->error =
-        FromStatus("prefill", endpoint, parser->get().result_int(), parser->get().body());
+    state->error = FromStatus("prefill", endpoint, static_cast<int>(parser->get().result_int()),
+                              parser->get().body());
   } else {
     if (parser->get().keep_alive()) leg.Release();
     co_return;

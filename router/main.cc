@@ -48,7 +48,20 @@ int Serve(const std::vector<std::string>& files,
 
 }  // namespace
 
+int Main(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  // Errors are values inside pdgate; this only keeps a library's unexpected throw (CLI11, spdlog,
+  // std::bad_alloc) from ending the process without a word.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pdgate: fatal: %s\n", e.what());
+    return 1;
+  }
+}
+
+int Main(int argc, char** argv) {
   CLI::App app{
       "pdgate: an HTTP router for prefill/decode-disaggregated LLM engines (vLLM, SGLang),\n"
       "configured with Volcano Kthena's ModelServer and ModelRoute resources."};

@@ -15,6 +15,7 @@ struct RouterState {
   std::shared_ptr<const discovery::EndpointSnapshot> endpoints;
 };
 
-std::shared_ptr<const RouterState> MakeRouterState(std::shared_ptr<const config::Config> config);
+std::shared_ptr<const RouterState> MakeRouterState(
+    const std::shared_ptr<const config::Config>& config);
 
 }  // namespace pdgate::router

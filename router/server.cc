@@ -28,7 +28,7 @@ net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor) {
 
 }  // namespace
 
-int RunServer(std::shared_ptr<const RouterState> state) {
+int RunServer(const std::shared_ptr<const RouterState>& state) {
   const config::RouterSettings& settings = state->config->settings;
   unsigned threads = settings.threads > 0 ? unsigned(settings.threads)
                                           : std::max(1u, std::thread::hardware_concurrency());

@@ -9,6 +9,6 @@
 namespace pdgate::router {
 
 // Serves until SIGINT/SIGTERM. Returns the process exit code.
-int RunServer(std::shared_ptr<const RouterState> state);
+int RunServer(const std::shared_ptr<const RouterState>& state);
 
 }  // namespace pdgate::router

@@ -38,7 +38,7 @@ net::awaitable<void> SendSglangAbort(Worker& worker, LegTarget target, std::stri
   request.prepare_payload();
   std::optional<http::response_parser<http::string_body>> parser;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, 64 * 1024);
+  LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, size_t{64} * 1024);
   (void)outcome;  // nothing more can be done: the engine's own timeout remains the backstop
 }
 

@@ -30,7 +30,7 @@ struct LegOutcome {
 
 class UpstreamLeg {
  public:
-  static constexpr size_t kReadBufferBytes = 16 * 1024;
+  static constexpr size_t kReadBufferBytes = size_t{16} * 1024;
   using Clock = std::chrono::steady_clock;
   UpstreamLeg(Worker& worker, LegTarget target, std::shared_ptr<DisconnectWatch> watch);
   ~UpstreamLeg();

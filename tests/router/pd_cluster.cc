@@ -37,8 +37,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
   for (const std::string& address : addresses_) side_ports.push_back(FreePort(address));
   std::string yaml =
       "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
-      "metadata: {name: pd, namespace: dev}\nspec:\n  model: \"" +
-      spec.model + "\"\n  inferenceEngine: " + spec.engine + "\n";
+      "metadata:\n  name: pd\n  namespace: dev\n" +
+      (spec.server_annotation.empty() ? std::string()
+                                      : "  annotations: {" + spec.server_annotation + "}\n") +
+      "spec:\n  model: \"" + spec.model + "\"\n  inferenceEngine: " + spec.engine + "\n";
   if (!spec.kv_connector.empty()) yaml += "  kvConnector: {type: " + spec.kv_connector + "}\n";
   yaml += "  workloadSelector:\n    matchLabels: {app: sim}\n";
   const bool pd = !spec.pods.empty() && !spec.pods[0].role.empty();

@@ -29,7 +29,8 @@ struct ClusterSpec {
   std::string retry_interval = "10ms";
   std::string model = "deepseek-ai/DeepSeekV2";
   std::vector<PodSpec> pods;
-  std::string extra_settings;  // appended to the RouterConfiguration spec
+  std::string extra_settings;     // appended to the RouterConfiguration spec
+  std::string server_annotation;  // one "key: value" annotation on the ModelServer
 };
 
 class Cluster {

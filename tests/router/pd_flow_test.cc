@@ -264,3 +264,34 @@ TEST_CASE("every leg carries the client's X-Request-Id, echoed back") {
   // vLLM builds the response id from the request id.
   CHECK(response->body.find("chatcmpl-req-42") != std::string::npos);
 }
+
+TEST_CASE("upstream Authorization: the client's by default; replaced when the ModelServer says") {
+  SECTION("forwarded: the engines' --api-key check sees the client's key") {
+    Cluster cluster(OneGroup("nixl", {"--api-key", "k1"}, {"--api-key", "k1"}));
+    auto ok =
+        cluster.Post("/v1/chat/completions", ChatBody(false), {{"Authorization", "Bearer k1"}});
+    REQUIRE(ok.ok());
+    CHECK(ok->status == 200);
+    auto denied =
+        cluster.Post("/v1/chat/completions", ChatBody(false), {{"Authorization", "Bearer nope"}});
+    REQUIRE(denied.ok());
+    CHECK(denied->status == 401);
+    // vLLM's bare {"error":"Unauthorized"} arrives in the OpenAI shape.
+    CHECK(
+        denied->body ==
+        R"({"error":{"message":"Unauthorized","type":"authentication_error","param":null,"code":401}})");
+  }
+  SECTION("replaced: pdgate sends its own key whatever the client sent") {
+    setenv("PDGATE_TEST_ENGINE_KEY", "k2", 1);
+    ClusterSpec spec = OneGroup("nixl", {"--api-key", "k2"}, {"--api-key", "k2"});
+    spec.server_annotation = "pdgate.io/upstream-authorization: secret-env:PDGATE_TEST_ENGINE_KEY";
+    Cluster cluster(spec);
+    auto anonymous = cluster.Post("/v1/chat/completions", ChatBody(true));
+    REQUIRE(anonymous.ok());
+    CHECK(anonymous->status == 200);
+    auto other = cluster.Post("/v1/chat/completions", ChatBody(false),
+                              {{"Authorization", "Bearer client-key"}});
+    REQUIRE(other.ok());
+    CHECK(other->status == 200);
+  }
+}

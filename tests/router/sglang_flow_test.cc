@@ -35,8 +35,9 @@ TEST_CASE("an SGLang pair serves streaming and non-streaming chats") {
     CHECK_FALSE(GeneratedText(response->body, stream).empty());
     if (stream) CHECK(DataEvents(response->body).back() == "[DONE]");
   }
-  auto completion = cluster.Post(
-      "/v1/completions", R"({"model":"deepseek-ai/DeepSeekV2","prompt":"Once upon","max_tokens":8})");
+  auto completion =
+      cluster.Post("/v1/completions",
+                   R"({"model":"deepseek-ai/DeepSeekV2","prompt":"Once upon","max_tokens":8})");
   REQUIRE(completion.ok());
   CHECK(completion->status == 200);
   CHECK_FALSE(GeneratedText(completion->body, false).empty());
