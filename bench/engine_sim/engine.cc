@@ -114,6 +114,11 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
     event.finish = FinishReason::kAbort;
     metrics_.CountFinished(FinishReason::kAbort);
+    if (seq.spec.pd == PdMode::kVllmDecode && seq.state == State::kWaiting) {
+      // vLLM: a decode aborted before it pulled still notifies the prefill (an empty read) so
+      // the prefill frees its blocks instead of holding them until the timeout.
+      transport_.Pull(*seq.spec.remote, [](TransferResult) {});
+    }
     Remove(seq);
     Emit(seq, event);
     seqs_.erase(it);

@@ -434,3 +434,58 @@ TEST_CASE("faults: injected status, not-ready start, exit after N requests, mid-
   CHECK(client.received().find("[DONE]") == std::string::npos);
   CHECK(dropping.WaitForStat("/finished/abort", 1));
 }
+
+TEST_CASE("faults: stall before the first byte, stall mid-stream, runtime latency multiplier, readiness flip") {
+  auto stalling = StartSim(54, {"--time-scale", "0", "--stall-first-byte", "0.3"});
+  auto start = Clock::now();
+  CHECK(stalling.Post("/v1/completions", R"({"prompt":"x","max_tokens":2})").first == 200);
+  CHECK(Clock::now() - start >= 300ms);
+
+  auto pausing = StartSim(55, {"--time-scale", "0", "--stall-mid-stream", "0.4",
+                               "--mid-stream-after", "2"});
+  RawClient client(pausing.host, pausing.port);
+  client.SendPost("/v1/completions", R"({"prompt":"x","max_tokens":6,"ignore_eos":true,"stream":true})");
+  REQUIRE(client.ReadUntil("\"text\":", 5s));
+  const auto first = Clock::now();
+  REQUIRE(client.ReadUntil("[DONE]", 5s));
+  CHECK(Clock::now() - first >= 350ms);
+  size_t tokens = 0;
+  for (size_t pos = 0; (pos = client.received().find("\"text\":", pos)) != std::string::npos; ++pos) ++tokens;
+  CHECK(tokens == 6);
+
+  auto slow = StartSim(56, {"--time-scale", "1"});
+  const double base = MeasureTtft(slow, TokenArray(1000, 1));
+  REQUIRE(slow.Post("/admin/faults", R"({"prefill_multiplier":3})").first == 200);
+  const double slowed = MeasureTtft(slow, TokenArray(1000, 5000));
+  INFO("TTFT " << base << " s, with prefill_multiplier 3: " << slowed << " s");
+  CHECK(slowed > 2 * base);
+  CHECK(slow.Post("/admin/faults", R"({"fail_rate":2})").first == 400);
+
+  REQUIRE(slow.Post("/admin/ready", R"({"ready":false})").first == 200);
+  CHECK(slow.Get("/health").first == 503);
+  REQUIRE(slow.Post("/admin/ready", R"({"ready":true})").first == 200);
+  CHECK(slow.Get("/health").first == 200);
+}
+
+TEST_CASE("vLLM decode aborted while queued still releases the prefill's KV") {
+  auto prefill = StartSim(57, {"--role", "prefill", "--time-scale", kFast});
+  auto decode = StartSim(58, {"--role", "decode", "--time-scale", "1", "--max-num-seqs", "1"});
+  const std::string content = NonEarlyPrompt("queued decode");
+  auto [status, body] = prefill.Post("/v1/chat/completions", PrefillBody(content));
+  REQUIRE(status == 200);
+  const auto params = JsonValue(body, "/kv_transfer_params");
+  REQUIRE(params);
+  REQUIRE(prefill.Stat("/kv_held_requests") == 1);
+  RawClient busy(decode.host, decode.port);  // occupies the only batch slot
+  busy.SendPost("/v1/completions", R"({"prompt":"busy","max_tokens":2000,"ignore_eos":true})");
+  REQUIRE(decode.WaitForStat("/running", 1));
+  {
+    RawClient queued(decode.host, decode.port);
+    queued.SendPost("/v1/chat/completions",
+                    ChatBody(content, R"("max_tokens":5,"kv_transfer_params":)" + *params));
+    REQUIRE(decode.WaitForStat("/waiting", 1));
+  }
+  REQUIRE(decode.WaitForStat("/finished/abort", 1));
+  CHECK(prefill.WaitForStat("/kv_held_requests", 0));
+  CHECK(prefill.Stat("/kv_used_blocks") == 0);
+}
