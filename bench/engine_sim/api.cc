@@ -194,6 +194,11 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
   const std::string_view path = PathOf(request.target);
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
+  // vLLM's --api-key middleware: only paths under /v1, and a bare-string error body.
+  if (!options_.api_key.empty() && path.starts_with("/v1") &&
+      request.authorization != "Bearer " + options_.api_key) {
+    return responder->Reply(401, std::string(kJson), R"({"error":"Unauthorized"})");
+  }
   if (path == "/v1/chat/completions" || path == "/v1/completions") {
     if (!post) return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
     return Generate(std::move(request), std::move(responder), path == "/v1/chat/completions");

@@ -140,8 +140,9 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
   Header(out, "vllm:request_success_total", "Count of successfully processed requests.",
          "counter");
   for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {
-    fmt::format_to(std::back_inserter(out), "vllm:request_success_total{{{}{}finished_reason=\"{}\"}} {}\n",
-                   legacy ? "" : "engine=\"0\",", "", FinishReasonName(reason),
+    fmt::format_to(std::back_inserter(out),
+                   "vllm:request_success_total{{{}finished_reason=\"{}\",model_name=\"{}\"}} {}\n",
+                   legacy ? "" : "engine=\"0\",", FinishReasonName(reason), model_name,
                    double(Finished(reason)));
   }
   ttft.Render(out, "vllm:time_to_first_token_seconds",

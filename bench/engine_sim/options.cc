@@ -58,6 +58,7 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
   app.add_option("--bootstrap-timeout", e.bootstrap_timeout_s, "SGLang prefill: seconds to wait for the decode (SGLANG_DISAGGREGATION_BOOTSTRAP_TIMEOUT)")->capture_default_str();
   app.add_option("--waiting-timeout", e.waiting_timeout_s, "SGLang decode: seconds to wait for the KV (SGLANG_DISAGGREGATION_WAITING_TIMEOUT)")->capture_default_str();
   app.add_flag("--legacy-metrics", o.legacy_metrics, "Pre-0.11 vLLM metric names (gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds)");
+  app.add_option("--api-key", o.api_key, "Require `Authorization: Bearer KEY` on /v1/* (vLLM --api-key: 401 {\"error\":\"Unauthorized\"})");
   app.add_flag("--flat-errors", o.flat_errors, "Pre-0.10.1 flat error body {\"object\":\"error\",...}");
   app.add_option("--startup-delay", o.startup_delay_s, "Seconds of not-ready start (/health 503, like weights loading)")->capture_default_str();
   app.add_option("--fail-rate", o.faults.fail_rate, "Fraction of completions answered with --fail-status")->capture_default_str();

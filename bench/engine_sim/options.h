@@ -26,6 +26,7 @@ struct Options {
   int bootstrap_port = 8998;
   bool legacy_metrics = false;
   bool flat_errors = false;
+  std::string api_key;  // empty: no auth
   double startup_delay_s = 0;
   FaultConfig faults;
   uint64_t seed = 0;

@@ -2,6 +2,7 @@
 // hand the way a router would drive real engines (the issue's "Done when" list).
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "bench/engine_sim/tokenizer.h"
 #include "tests/engine_sim/sim_harness.h"
 #include "tests/support/net.h"
+#include "tests/support/paths.h"
 
 using namespace pdgate::sim;
 using namespace pdgate::sim::testing;
@@ -309,7 +311,7 @@ TEST_CASE("a client that hangs up mid-stream aborts its request and frees its bl
   CHECK(sim.Stat("/kv_used_blocks") == 0);
   CHECK(sim.Stat("/running") == 0);
   auto [status, metrics] = sim.Get("/metrics");
-  CHECK(metrics.find(R"(vllm:request_success_total{engine="0",finished_reason="abort"} 1)") != std::string::npos);
+  CHECK(metrics.find(R"(vllm:request_success_total{engine="0",finished_reason="abort",model_name="sim-model"} 1)") != std::string::npos);
 
   // A non-streaming request whose client leaves while it waits is aborted too.
   {
@@ -404,6 +406,43 @@ TEST_CASE("metric names: current vLLM, pre-0.11 vLLM, as in the real engines' /m
     CHECK(old.find(std::string("# TYPE ") + name + " ") != std::string::npos);
   }
   CHECK(old.find("vllm:kv_cache_usage_perc") == std::string::npos);
+
+  // Every metric family of the real engines' /metrics (fixtures) exists here with the same type.
+  auto sglang = StartSim(59, {"--time-scale", "0", "--engine", "sglang"});
+  const std::pair<std::string, std::string> pairs[] = {
+      {"vllm_metrics.txt", body},
+      {"vllm_metrics_legacy.txt", old},
+      {"sglang_metrics.txt", sglang.Get("/metrics").second}};
+  for (const auto& [fixture, ours] : pairs) {
+    std::ifstream in(pdgate::testing::SharedPath("fixtures/" + fixture));
+    REQUIRE(in.good());
+    std::string line;
+    int families = 0;
+    while (std::getline(in, line)) {
+      if (!line.starts_with("# TYPE ")) continue;
+      ++families;
+      INFO(fixture << ": " << line);
+      CHECK(ours.find(line + "\n") != std::string::npos);
+    }
+    CHECK(families >= 5);
+  }
+  // Label sets as vLLM writes them.
+  CHECK(body.find(R"(vllm:num_requests_running{engine="0",model_name="sim-model"} )") != std::string::npos);
+  CHECK(old.find(R"(vllm:num_requests_running{model_name="sim-model"} )") != std::string::npos);
+}
+
+TEST_CASE("--api-key guards /v1 only, with vLLM's bare-string 401 body") {
+  auto sim = StartSim(60, {"--time-scale", "0", "--api-key", "secret"});
+  auto [status, body] = sim.Post("/v1/completions", R"({"prompt":"x"})");
+  CHECK(status == 401);
+  CHECK(body == R"({"error":"Unauthorized"})");
+  CHECK(sim.Get("/health").first == 200);
+  CHECK(sim.Get("/metrics").first == 200);
+  auto authorized = pdgate::testing::HttpRequest(sim.host, sim.port, "POST", "/v1/completions",
+                                                 R"({"prompt":"x"})",
+                                                 {{"Authorization", "Bearer secret"}});
+  REQUIRE(authorized.ok());
+  CHECK(authorized->status == 200);
 }
 
 TEST_CASE("faults: injected status, not-ready start, exit after N requests, mid-stream drop") {
