@@ -528,3 +528,21 @@ TEST_CASE("vLLM decode aborted while queued still releases the prefill's KV") {
   CHECK(prefill.WaitForStat("/kv_held_requests", 0));
   CHECK(prefill.Stat("/kv_used_blocks") == 0);
 }
+
+TEST_CASE("vLLM prefill that stops at once (EOS first) returns no kv_transfer_params and holds nothing") {
+  auto prefill = StartSim(61, {"--role", "prefill", "--time-scale", kFast});
+  std::string content;
+  for (int i = 0; content.empty(); ++i) {
+    std::string candidate = "early " + std::to_string(i);
+    if (NaturalLength(MakeGenerationKey(Tokenize(ApplyChatTemplate({{"user", candidate}})), 0)) == 1) {
+      content = candidate;
+    }
+  }
+  auto [status, body] = prefill.Post("/v1/chat/completions", PrefillBody(content));
+  REQUIRE(status == 200);
+  CHECK(JsonString(body, "/choices/0/finish_reason") == "stop");
+  CHECK(JsonString(body, "/choices/0/message/content") == "");
+  CHECK(JsonValue(body, "/kv_transfer_params") == "null");
+  CHECK(prefill.Stat("/kv_held_requests") == 0);
+  CHECK(prefill.Stat("/kv_used_blocks") == 0);
+}
