@@ -1,11 +1,10 @@
 #include "bench/engine_sim/api.h"
 
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <simdjson.h>
-
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -41,7 +40,8 @@ std::string RandomUuid() {
   char buffer[40];
   std::snprintf(buffer, sizeof(buffer), "%08x-%04x-4%03x-%04x-%012llx",
                 static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffff,
-                static_cast<unsigned>(a) & 0xfff, (static_cast<unsigned>(b >> 48) & 0x3fff) | 0x8000,
+                static_cast<unsigned>(a) & 0xfff,
+                (static_cast<unsigned>(b >> 48) & 0x3fff) | 0x8000,
                 static_cast<unsigned long long>(b) & 0xffffffffffffULL);
   return buffer;
 }
@@ -52,9 +52,7 @@ std::string RandomHex8() {
   return buffer;
 }
 
-std::string_view PathOf(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // One request's output: turns engine events into the response, on the engine strand (and on the
 // stall timer, hence the mutex).
@@ -62,8 +60,13 @@ class Generation : public std::enable_shared_from_this<Generation> {
  public:
   Generation(net::io_context& ioc, std::shared_ptr<Responder> out, ResponseContext ctx, bool stream,
              FaultDecision fault, bool flat_errors, Engine& engine)
-      : ioc_(ioc), out_(std::move(out)), ctx_(std::move(ctx)), stream_(stream), fault_(fault),
-        flat_errors_(flat_errors), engine_(engine) {}
+      : ioc_(ioc),
+        out_(std::move(out)),
+        ctx_(std::move(ctx)),
+        stream_(stream),
+        fault_(fault),
+        flat_errors_(flat_errors),
+        engine_(engine) {}
 
   void set_seq(uint64_t id) { seq_ = id; }
 
@@ -95,9 +98,9 @@ class Generation : public std::enable_shared_from_this<Generation> {
         out_->Reply(event.error_status, std::string(kJson),
                     ErrorBody(event.error_status, event.error_message, flat_errors_));
       } else {
-        out_->Reply(200, std::string(kJson),
-                    CompletionBody(ctx_, event.generated, event.finish, usage,
-                                   event.kv_transfer_params));
+        out_->Reply(
+            200, std::string(kJson),
+            CompletionBody(ctx_, event.generated, event.finish, usage, event.kv_transfer_params));
       }
       return;
     }
@@ -129,7 +132,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   void StartStall() {
     stalled_ = true;
     auto timer = std::make_shared<net::steady_timer>(ioc_);
-    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault_.stall_mid_stream_s * 1e9)));
+    timer->expires_after(
+        std::chrono::nanoseconds(static_cast<int64_t>(fault_.stall_mid_stream_s * 1e9)));
     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
       std::lock_guard lock(self->mu_);
       self->stalled_ = false;
@@ -160,7 +164,11 @@ class Generation : public std::enable_shared_from_this<Generation> {
 
 SimApi::SimApi(net::io_context& ioc, const Options& options, Engine& engine, Metrics& metrics,
                Faults& faults)
-    : ioc_(ioc), options_(options), engine_(engine), metrics_(metrics), faults_(faults),
+    : ioc_(ioc),
+      options_(options),
+      engine_(engine),
+      metrics_(metrics),
+      faults_(faults),
       started_at_(UnixNow()) {}
 
 void SimApi::ReplyError(Responder& responder, int status, std::string_view message) {
@@ -200,7 +208,8 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
     return responder->Reply(401, std::string(kJson), R"({"error":"Unauthorized"})");
   }
   if (path == "/v1/chat/completions" || path == "/v1/completions") {
-    if (!post) return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
+    if (!post)
+      return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
     return Generate(std::move(request), std::move(responder), path == "/v1/chat/completions");
   }
   if (path == "/health" && get) {
@@ -235,7 +244,8 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
   }
   if (path == "/admin/ready" && post) {  // flips readiness: {"ready": bool}
     set_ready(request.body.find("false") == std::string::npos);
-    return responder->Reply(200, std::string(kJson), ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
+    return responder->Reply(200, std::string(kJson),
+                            ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
   }
   if (path == "/abort_request" && post && options_.engine == EngineKind::kSglang) {
     std::string body = std::move(request.body);
@@ -270,7 +280,8 @@ void SimApi::Generate(IncomingRequest request, std::shared_ptr<Responder> respon
   if (fault.stall_first_byte_s > 0) {
     metrics_.faults_injected++;
     auto timer = std::make_shared<net::steady_timer>(ioc_);
-    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault.stall_first_byte_s * 1e9)));
+    timer->expires_after(
+        std::chrono::nanoseconds(static_cast<int64_t>(fault.stall_first_byte_s * 1e9)));
     timer->async_wait([this, timer, request = std::move(request), responder = std::move(responder),
                        chat, fault](boost::system::error_code) mutable {
       Admit(std::move(request), std::move(responder), chat, fault);
@@ -283,15 +294,18 @@ void SimApi::Generate(IncomingRequest request, std::shared_ptr<Responder> respon
 void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder, bool chat,
                    const FaultDecision& fault) {
   OpenAiRequest parsed;
-  if (auto error = ParseOpenAiRequest(chat ? Api::kChat : Api::kCompletions, request.body, parsed)) {
+  if (auto error =
+          ParseOpenAiRequest(chat ? Api::kChat : Api::kCompletions, request.body, parsed)) {
     return ReplyError(*responder, error->status, error->message);
   }
   std::string model = options_.primary_model();
   if (parsed.model) {
     const auto& names = options_.served_model_names;
-    const bool known = names.empty() ? *parsed.model == options_.model
-                                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
-    if (!known) return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
+    const bool known = names.empty()
+                           ? *parsed.model == options_.model
+                           : std::find(names.begin(), names.end(), *parsed.model) != names.end();
+    if (!known)
+      return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
     model = *parsed.model;
   }
   const int prompt_tokens = static_cast<int>(parsed.prompt.size());
@@ -324,21 +338,37 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   if (options_.engine == EngineKind::kVllm && parsed.kv_transfer_params) {
     const KvTransferParams& kv = *parsed.kv_transfer_params;
     if (kv.do_remote_decode) {
-      if (role == Role::kDecode) return ReplyError(*responder, 400, "This engine is a decode instance (kv_consumer); it cannot prefill for a remote decode.");
-      if (parsed.stream) return ReplyError(*responder, 400, "Prefill requests with kv_transfer_params.do_remote_decode must not be streamed (stream=false).");
-      if (max_tokens != 1) return ReplyError(*responder, 400, StrCat("Prefill requests with kv_transfer_params.do_remote_decode must have max_tokens=1, got ", max_tokens, "."));
+      if (role == Role::kDecode)
+        return ReplyError(*responder, 400,
+                          "This engine is a decode instance (kv_consumer); it cannot prefill for a "
+                          "remote decode.");
+      if (parsed.stream)
+        return ReplyError(*responder, 400,
+                          "Prefill requests with kv_transfer_params.do_remote_decode must not be "
+                          "streamed (stream=false).");
+      if (max_tokens != 1)
+        return ReplyError(*responder, 400,
+                          StrCat("Prefill requests with kv_transfer_params.do_remote_decode must "
+                                 "have max_tokens=1, got ",
+                                 max_tokens, "."));
       spec.pd = PdMode::kVllmPrefill;
     } else if (kv.do_remote_prefill) {
-      if (role == Role::kPrefill) return ReplyError(*responder, 400, "This engine is a prefill instance (kv_producer); it cannot decode from remote KV.");
+      if (role == Role::kPrefill)
+        return ReplyError(
+            *responder, 400,
+            "This engine is a prefill instance (kv_producer); it cannot decode from remote KV.");
       // vLLM ignores incomplete params (a warning) and prefills locally.
-      if (kv.remote_block_ids && kv.remote_engine_id && kv.remote_request_id && kv.remote_host && kv.remote_port) {
+      if (kv.remote_block_ids && kv.remote_engine_id && kv.remote_request_id && kv.remote_host &&
+          kv.remote_port) {
         spec.pd = PdMode::kVllmDecode;
         spec.remote = kv;
       }
     }
   } else if (options_.engine == EngineKind::kSglang && role != Role::kBoth) {
     if (!parsed.bootstrap) {
-      return ReplyError(*responder, 400, "A disaggregated SGLang engine needs bootstrap_host, bootstrap_port and bootstrap_room.");
+      return ReplyError(
+          *responder, 400,
+          "A disaggregated SGLang engine needs bootstrap_host, bootstrap_port and bootstrap_room.");
     }
     if (parsed.bootstrap->port == 0) parsed.bootstrap->port = options_.bootstrap_port;
     spec.bootstrap = parsed.bootstrap;
@@ -357,7 +387,8 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
     metrics_.requests_plain++;
   }
 
-  ctx.plan = PlanOutput(ctx.key, max_tokens, static_cast<int>(parsed.min_tokens), parsed.ignore_eos);
+  ctx.plan =
+      PlanOutput(ctx.key, max_tokens, static_cast<int>(parsed.min_tokens), parsed.ignore_eos);
   // vLLM PR #27987: the engine-internal id is the API id plus "-" and 8 random hex digits.
   spec.request_id = StrCat(ctx.id, "-", RandomHex8());
   spec.rid = parsed.rid.empty() ? ctx.id : parsed.rid;
@@ -366,8 +397,7 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
 
   if (parsed.stream) responder->StartStream();
   auto generation = std::make_shared<Generation>(ioc_, responder, std::move(ctx), parsed.stream,
-                                                 fault,
-                                                 options_.flat_errors, engine_);
+                                                 fault, options_.flat_errors, engine_);
   spec.sink = [generation](const SeqEvent& event) { generation->OnEvent(event); };
   const uint64_t id = engine_.Submit(std::move(spec));
   generation->set_seq(id);
@@ -387,22 +417,37 @@ void SimApi::HandleSide(IncomingRequest request, std::shared_ptr<Responder> resp
       doc.get_object().get(object)) {
     return responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");
   }
-  auto reply = [responder](PullReply r) { responder->Reply(r.status, std::string(kJson), std::move(r.body)); };
+  auto reply = [responder](PullReply r) {
+    responder->Reply(r.status, std::string(kJson), std::move(r.body));
+  };
   if (path == "/kv/pull") {
     PullRequest pull;
     bool ok = true;
     for (auto field : object) {
       std::string_view key, value;
-      if (field.unescaped_key().get(key)) { ok = false; break; }
+      if (field.unescaped_key().get(key)) {
+        ok = false;
+        break;
+      }
       if (key == "remote_engine_id" || key == "remote_request_id") {
-        if (field.value().get_string().get(value)) { ok = false; break; }
-        (key == "remote_engine_id" ? pull.remote_engine_id : pull.remote_request_id) = std::string(value);
+        if (field.value().get_string().get(value)) {
+          ok = false;
+          break;
+        }
+        (key == "remote_engine_id" ? pull.remote_engine_id : pull.remote_request_id) =
+            std::string(value);
       } else if (key == "remote_block_ids") {
         simdjson::ondemand::array ids;
-        if (field.value().get_array().get(ids)) { ok = false; break; }
+        if (field.value().get_array().get(ids)) {
+          ok = false;
+          break;
+        }
         for (auto id : ids) {
           int64_t v = 0;
-          if (id.get_int64().get(v)) { ok = false; break; }
+          if (id.get_int64().get(v)) {
+            ok = false;
+            break;
+          }
           pull.remote_block_ids.push_back(v);
         }
       }
@@ -423,7 +468,8 @@ void SimApi::HandleSide(IncomingRequest request, std::shared_ptr<Responder> resp
         if (field.value().get_int64().get(timeout_ms)) timeout_ms = 0;
       }
     }
-    if (!have_room) return responder->Reply(400, std::string(kJson), ErrorBody(400, "`room` is required"));
+    if (!have_room)
+      return responder->Reply(400, std::string(kJson), ErrorBody(400, "`room` is required"));
     return engine_.ServeRoomWait(room, double(timeout_ms) / 1000.0, std::move(reply));
   }
   responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");

@@ -1,11 +1,10 @@
 #include "bench/engine_sim/engine.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <unordered_map>
@@ -154,8 +153,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       return fail(404, StrCat("no KV held for ", request.remote_request_id));
     }
     if (request.remote_block_ids != it->second.published) {
-      return fail(400, StrCat("remote_block_ids do not match the blocks of ",
-                              request.remote_request_id));
+      return fail(
+          400, StrCat("remote_block_ids do not match the blocks of ", request.remote_request_id));
     }
     Held held = std::move(it->second);
     held_.erase(it);
@@ -190,8 +189,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       it->second.waiter = nullptr;
       if (it->second.seq_id == 0) self->rooms_.erase(it);
       self->metrics_.pulls_served_failed++;
-      waiter(PullReply{404, ErrorBody(404, StrCat("bootstrap room ", room_id,
-                                                  " was not prefilled in time"))});
+      waiter(PullReply{
+          404, ErrorBody(404, StrCat("bootstrap room ", room_id, " was not prefilled in time"))});
     });
   }
 
@@ -319,8 +318,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       if (seq.spec.pd == PdMode::kSglangDecode) metrics_.bootstrap_failed++;
       if (!config_.recompute_on_load_failure || seq.spec.pd == PdMode::kSglangDecode) {
         seq.state = State::kWaiting;  // not queued: Remove() finds nothing to unlink
-        Fail(seq, 500, StrCat("KV transfer failed for request ", seq.spec.request_id, ": ",
-                              result.error));
+        Fail(seq, 500,
+             StrCat("KV transfer failed for request ", seq.spec.request_id, ": ", result.error));
         Schedule();
         return;
       }
@@ -355,10 +354,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     step_timer_.expires_after(ToDuration(seconds));
-    step_timer_.async_wait(
-        [self = shared_from_this(), batch = std::move(batch)](boost::system::error_code) {
-          self->FinishStep(batch);
-        });
+    step_timer_.async_wait([self = shared_from_this(), batch = std::move(batch)](
+                               boost::system::error_code) { self->FinishStep(batch); });
   }
 
   void FinishStep(const std::vector<uint64_t>& batch) {
@@ -407,7 +404,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       if (room.waiter) return StartRoomTransfer(seq.spec.bootstrap->room);
       seq.hold_timer = std::make_shared<net::steady_timer>(strand_);
       seq.hold_timer->expires_after(ToDuration(config_.bootstrap_timeout_s));
-      seq.hold_timer->async_wait([self = shared_from_this(), id = seq.id](boost::system::error_code ec) {
+      seq.hold_timer->async_wait([self = shared_from_this(),
+                                  id = seq.id](boost::system::error_code ec) {
         if (ec) return;
         auto it = self->seqs_.find(id);
         if (it == self->seqs_.end()) return;
@@ -534,15 +532,15 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   std::atomic<uint64_t> next_id_{1};
 };
 
-Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics,
-               KvTransport& transport)
+Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics, KvTransport& transport)
     : impl_(std::make_shared<Impl>(ioc, std::move(config), metrics, transport)) {}
 
 Engine::~Engine() = default;
 
 uint64_t Engine::Submit(SeqSpec spec) {
   const uint64_t id = impl_->next_id_.fetch_add(1, std::memory_order_relaxed);
-  impl_->Post([impl = impl_, id, spec = std::move(spec)]() mutable { impl->Add(id, std::move(spec)); });
+  impl_->Post(
+      [impl = impl_, id, spec = std::move(spec)]() mutable { impl->Add(id, std::move(spec)); });
   return id;
 }
 

@@ -80,7 +80,7 @@ struct SeqSpec {
   std::vector<TokenId> prompt;
   OutputPlan plan;
   PdMode pd = PdMode::kNone;
-  std::optional<KvTransferParams> remote;  // kVllmDecode
+  std::optional<KvTransferParams> remote;    // kVllmDecode
   std::optional<SglangBootstrap> bootstrap;  // kSglang*
   SeqSink sink;
 };

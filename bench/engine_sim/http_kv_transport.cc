@@ -11,7 +11,8 @@ std::function<void(HttpResult)> ToTransfer(TransferDone done, std::string peer) 
   return [done = std::move(done), peer = std::move(peer)](HttpResult result) {
     if (!result.transport_ok) return done(TransferResult{false, StrCat(peer, ": ", result.error)});
     if (result.status != 200) {
-      return done(TransferResult{false, StrCat(peer, " answered ", result.status, " ", result.body)});
+      return done(
+          TransferResult{false, StrCat(peer, " answered ", result.status, " ", result.body)});
     }
     done(TransferResult{true, ""});
   };

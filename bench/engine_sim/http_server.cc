@@ -18,7 +18,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cerrno>
 #include <charconv>
 #include <optional>
@@ -46,8 +45,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(uint64_t exchange, int status, std::string content_type, std::string body) {
     if (!Current(exchange) || started_) return;
     started_ = true;
-    auto response = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(status), 11);
+    auto response =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     response->set(http::field::server, "pdgate-engine-sim");
     if (!content_type.empty()) response->set(http::field::content_type, content_type);
     response->keep_alive(keep_alive_);
@@ -65,9 +64,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!Current(exchange) || started_) return;
     started_ = true;
     streaming_ = true;
-    pending_ += "HTTP/1.1 200 OK\r\nServer: pdgate-engine-sim\r\n"
-                "Content-Type: text/event-stream; charset=utf-8\r\n"
-                "Transfer-Encoding: chunked\r\n";
+    pending_ +=
+        "HTTP/1.1 200 OK\r\nServer: pdgate-engine-sim\r\n"
+        "Content-Type: text/event-stream; charset=utf-8\r\n"
+        "Transfer-Encoding: chunked\r\n";
     pending_ += keep_alive_ ? "\r\n" : "Connection: close\r\n\r\n";
     Flush();
   }
@@ -118,10 +118,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(limits_.header_limit);
     stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -169,8 +168,8 @@ class Session : public std::enable_shared_from_this<Session> {
         tcp::socket::wait_read, [self = shared_from_this(), watch](beast::error_code ec) {
           if (ec || watch != self->watch_ || self->done_ || self->gone_) return;
           char byte;
-          const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1,
-                                   MSG_PEEK | MSG_DONTWAIT);
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             return self->ClientGone();
           }
@@ -251,10 +250,10 @@ class ExchangeResponder : public Responder {
       : session_(std::move(session)), exchange_(exchange) {}
 
   void Reply(int status, std::string content_type, std::string body) override {
-    net::dispatch(session_->executor(), [s = session_, e = exchange_, status,
-                                         ct = std::move(content_type), b = std::move(body)]() mutable {
-      s->Reply(e, status, std::move(ct), std::move(b));
-    });
+    net::dispatch(
+        session_->executor(),
+        [s = session_, e = exchange_, status, ct = std::move(content_type),
+         b = std::move(body)]() mutable { s->Reply(e, status, std::move(ct), std::move(b)); });
   }
   void StartStream() override {
     net::dispatch(session_->executor(), [s = session_, e = exchange_] { s->StartStream(e); });
@@ -272,10 +271,10 @@ class ExchangeResponder : public Responder {
     net::dispatch(session_->executor(), [s = session_, e = exchange_] { s->Drop(e); });
   }
   void OnClientGone(std::function<void()> callback) override {
-    net::dispatch(session_->executor(), [s = session_, e = exchange_,
-                                         c = std::move(callback)]() mutable {
-      s->SetOnClientGone(e, std::move(c));
-    });
+    net::dispatch(session_->executor(),
+                  [s = session_, e = exchange_, c = std::move(callback)]() mutable {
+                    s->SetOnClientGone(e, std::move(c));
+                  });
   }
 
  private:
@@ -292,7 +291,10 @@ std::shared_ptr<Responder> Session::MakeResponder() {
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& ioc, RequestHandler handler, HttpServerLimits limits)
-      : ioc_(ioc), acceptor_(net::make_strand(ioc)), handler_(std::move(handler)), limits_(limits) {}
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        handler_(std::move(handler)),
+        limits_(limits) {}
 
   bool Listen(const std::string& address, uint16_t port, std::string& error) {
     beast::error_code ec;
@@ -321,8 +323,8 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void DoAccept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
-                                                       beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<Session>(std::move(socket), self->handler_, self->limits_)->Run();

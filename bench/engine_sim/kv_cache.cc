@@ -21,8 +21,8 @@ std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int 
   uint64_t parent = 0;
   for (size_t b = 0; b < full; ++b) {
     // Chained: the parent block's hash seeds this block's hash.
-    parent = XXH3_64bits_withSeed(tokens.data() + b * block_size, block_size * sizeof(TokenId),
-                                  parent);
+    parent =
+        XXH3_64bits_withSeed(tokens.data() + b * block_size, block_size * sizeof(TokenId), parent);
     hashes.push_back(parent);
   }
   return hashes;

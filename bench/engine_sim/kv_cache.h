@@ -63,7 +63,7 @@ class KvCache {
   int block_size_;
   bool prefix_caching_;
   std::vector<Block> blocks_;
-  std::vector<int> free_;  // never hashed (or hash evicted), ref 0
+  std::vector<int> free_;     // never hashed (or hash evicted), ref 0
   std::list<int> evictable_;  // hashed, ref 0; front = least recently freed
   std::unordered_map<uint64_t, int> by_hash_;
   int used_ = 0;

@@ -36,7 +36,7 @@ struct Metrics {
   std::atomic<int64_t> waiting{0};
   std::atomic<int64_t> kv_used_blocks{0};
   std::atomic<int64_t> kv_total_blocks{0};
-  std::atomic<int64_t> kv_held_blocks{0};     // prefill: blocks kept for a remote decode
+  std::atomic<int64_t> kv_held_blocks{0};  // prefill: blocks kept for a remote decode
   std::atomic<int64_t> kv_held_requests{0};
   // Counters.
   std::array<std::atomic<uint64_t>, 4> finished{};  // by FinishReason
@@ -50,7 +50,7 @@ struct Metrics {
   std::atomic<uint64_t> rejected{0};          // 4xx/5xx before the engine
   std::atomic<uint64_t> pulls_ok{0};          // decode: KV pulled from a prefill
   std::atomic<uint64_t> pulls_failed{0};
-  std::atomic<uint64_t> pulls_served_ok{0};   // prefill: KV pulled by a decode
+  std::atomic<uint64_t> pulls_served_ok{0};  // prefill: KV pulled by a decode
   std::atomic<uint64_t> pulls_served_failed{0};
   std::atomic<uint64_t> kv_expired{0};        // prefill: held KV freed by --kv-hold-timeout
   std::atomic<uint64_t> recomputed{0};        // decode: pull failed, prefilled locally

@@ -1,7 +1,6 @@
 // Integration tests: real pdgate-engine-sim processes on distinct 127.0.0.x addresses, driven by
 // hand the way a router would drive real engines (the issue's "Done when" list).
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <future>
 #include <thread>
@@ -89,7 +88,9 @@ TEST_CASE("vLLM NIXL by hand: prefill, then decode with the prefill params, and 
   CHECK(prefill.Stat("/requests/prefill") == 1);
 
   const std::string decode_body = ChatBody(
-      content, R"("max_tokens":20,"stream":true,"stream_options":{"include_usage":true},"kv_transfer_params":)" + *params);
+      content,
+      R"("max_tokens":20,"stream":true,"stream_options":{"include_usage":true},"kv_transfer_params":)" +
+          *params);
   auto [d_status, d_body] = decode.Post("/v1/chat/completions", decode_body);
   REQUIRE(d_status == 200);
   bool framing = false;
@@ -106,23 +107,26 @@ TEST_CASE("vLLM NIXL by hand: prefill, then decode with the prefill params, and 
   CHECK(prefill.Stat("/kv_used_blocks") == 0);
 
   // The same params again: the KV is gone; policy fail → an error for the client.
-  auto [again_status, again_body] = decode.Post(
-      "/v1/chat/completions", ChatBody(content, R"("max_tokens":5,"kv_transfer_params":)" + *params));
+  auto [again_status, again_body] =
+      decode.Post("/v1/chat/completions",
+                  ChatBody(content, R"("max_tokens":5,"kv_transfer_params":)" + *params));
   CHECK(again_status == 500);
   CHECK(JsonNumber(again_body, "/error/code") == 500);
   CHECK(decode.Stat("/pulls_failed") == 1);
   CHECK(prefill.Stat("/pulls_served_failed") == 1);
 }
 
-TEST_CASE("vLLM decode: fabricated params fail (policy fail) or are recomputed (policy recompute)") {
+TEST_CASE(
+    "vLLM decode: fabricated params fail (policy fail) or are recomputed (policy recompute)") {
   auto prefill = StartSim(33, {"--role", "prefill", "--time-scale", kFast});
   auto decode = StartSim(34, {"--role", "decode", "--time-scale", kFast});
-  auto recompute = StartSim(35, {"--role", "decode", "--time-scale", kFast,
-                                 "--kv-load-failure-policy", "recompute"});
-  const std::string fake = R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[1,2]],)"
-                           R"("remote_engine_id":"not-an-engine","remote_request_id":"chatcmpl-x-12345678",)"
-                           R"("remote_host":")" + prefill.host + R"(","remote_port":)" +
-                           std::to_string(prefill.side_port) + R"(,"tp_size":1})";
+  auto recompute = StartSim(
+      35, {"--role", "decode", "--time-scale", kFast, "--kv-load-failure-policy", "recompute"});
+  const std::string fake =
+      R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[1,2]],)"
+      R"("remote_engine_id":"not-an-engine","remote_request_id":"chatcmpl-x-12345678",)"
+      R"("remote_host":")" +
+      prefill.host + R"(","remote_port":)" + std::to_string(prefill.side_port) + R"(,"tp_size":1})";
   const std::string body = ChatBody("hello", R"("max_tokens":4,"kv_transfer_params":)" + fake);
   auto [status, error] = decode.Post("/v1/chat/completions", body);
   CHECK(status == 500);
@@ -146,16 +150,18 @@ TEST_CASE("vLLM decode: fabricated params fail (policy fail) or are recomputed (
   CHECK(recompute.Stat("/recomputed") == 1);
 
   // A side channel nobody listens on fails too.
-  const std::string nowhere = R"({"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e",)"
-                              R"("remote_request_id":"r","remote_host":"127.0.0.36","remote_port":)" +
-                              std::to_string(pdgate::testing::FreePort("127.0.0.36")) + "}";
-  auto [n_status, n_body] = decode.Post("/v1/chat/completions",
-                                        ChatBody("hello", R"("kv_transfer_params":)" + nowhere));
+  const std::string nowhere =
+      R"({"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e",)"
+      R"("remote_request_id":"r","remote_host":"127.0.0.36","remote_port":)" +
+      std::to_string(pdgate::testing::FreePort("127.0.0.36")) + "}";
+  auto [n_status, n_body] =
+      decode.Post("/v1/chat/completions", ChatBody("hello", R"("kv_transfer_params":)" + nowhere));
   CHECK(n_status == 500);
 }
 
 TEST_CASE("vLLM prefill: held KV expires after --kv-hold-timeout, then the pull fails") {
-  auto prefill = StartSim(37, {"--role", "prefill", "--time-scale", kFast, "--kv-hold-timeout", "0.3"});
+  auto prefill =
+      StartSim(37, {"--role", "prefill", "--time-scale", kFast, "--kv-hold-timeout", "0.3"});
   auto decode = StartSim(38, {"--role", "decode", "--time-scale", kFast});
   const std::string content = NonEarlyPrompt("stranded");
   auto [status, body] = prefill.Post("/v1/chat/completions", PrefillBody(content));
@@ -167,22 +173,27 @@ TEST_CASE("vLLM prefill: held KV expires after --kv-hold-timeout, then the pull 
   CHECK(metrics.find("pdgate_sim:kv_held_blocks{") != std::string::npos);
   REQUIRE(prefill.WaitForStat("/kv_expired", 1, 5s));
   CHECK(prefill.Stat("/kv_held_blocks") == 0);
-  auto [d_status, d_body] = decode.Post(
-      "/v1/chat/completions", ChatBody(content, R"("kv_transfer_params":)" + *params));
+  auto [d_status, d_body] =
+      decode.Post("/v1/chat/completions", ChatBody(content, R"("kv_transfer_params":)" + *params));
   CHECK(d_status == 500);
   CHECK(d_body.find("expired") != std::string::npos);
 }
 
 TEST_CASE("vLLM prefill legs are validated like vLLM: no streaming, max_tokens 1") {
   auto prefill = StartSim(39, {"--role", "prefill", "--time-scale", kFast});
-  auto streamed = prefill.Post("/v1/chat/completions",
-                               ChatBody("hi", R"("max_tokens":1,"stream":true,"stream_options":{"include_usage":true},"kv_transfer_params":{"do_remote_decode":true})"));
+  auto streamed = prefill.Post(
+      "/v1/chat/completions",
+      ChatBody(
+          "hi",
+          R"("max_tokens":1,"stream":true,"stream_options":{"include_usage":true},"kv_transfer_params":{"do_remote_decode":true})"));
   CHECK(streamed.first == 400);
   CHECK(JsonString(streamed.second, "/error/type") == "BadRequestError");
-  auto long_prefill = prefill.Post("/v1/chat/completions",
-                                   ChatBody("hi", R"("max_tokens":2,"kv_transfer_params":{"do_remote_decode":true})"));
+  auto long_prefill = prefill.Post(
+      "/v1/chat/completions",
+      ChatBody("hi", R"("max_tokens":2,"kv_transfer_params":{"do_remote_decode":true})"));
   CHECK(long_prefill.first == 400);
-  auto options_without_stream = prefill.Post("/v1/completions", R"({"prompt":"hi","stream_options":{"include_usage":true}})");
+  auto options_without_stream =
+      prefill.Post("/v1/completions", R"({"prompt":"hi","stream_options":{"include_usage":true}})");
   CHECK(options_without_stream.first == 400);
   CHECK(JsonString(options_without_stream.second, "/error/message") ==
         "Stream options can only be defined when `stream=True`.");
@@ -203,11 +214,13 @@ TEST_CASE("OpenAI surface: models, health, deterministic completions, usage, fla
   CHECK(JsonString(models, "/data/0/owned_by") == "vllm");
   CHECK(sim.Get("/health").first == 200);
 
-  const std::string body = R"({"model":"alias-b","prompt":"Once upon a time","max_tokens":30,"seed":3})";
+  const std::string body =
+      R"({"model":"alias-b","prompt":"Once upon a time","max_tokens":30,"seed":3})";
   auto first = sim.Post("/v1/completions", body);
   auto second = sim.Post("/v1/completions", body);
   REQUIRE(first.first == 200);
-  CHECK(JsonString(first.second, "/choices/0/text") == JsonString(second.second, "/choices/0/text"));
+  CHECK(JsonString(first.second, "/choices/0/text") ==
+        JsonString(second.second, "/choices/0/text"));
   CHECK(JsonString(first.second, "/model") == "alias-b");
   CHECK(JsonString(first.second, "/object") == "text_completion");
   ResponseContext ctx;
@@ -224,7 +237,8 @@ TEST_CASE("OpenAI surface: models, health, deterministic completions, usage, fla
   REQUIRE(ignore.first == 200);
   CHECK(JsonNumber(ignore.second, "/usage/completion_tokens") == 300);
   CHECK(JsonString(ignore.second, "/choices/0/finish_reason") == "length");
-  auto continuous = sim.Post("/v1/completions",
+  auto continuous = sim.Post(
+      "/v1/completions",
       R"({"prompt":"abc","max_tokens":3,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}})");
   auto events = SseEvents(continuous.second);
   REQUIRE(events.size() == 5);
@@ -248,12 +262,15 @@ TEST_CASE("SGLang PD: a matching room succeeds, an unmatched room times out, abo
                               "--waiting-timeout", "0.5"});
   const std::string bootstrap = R"("bootstrap_host":")" + prefill.host + R"(","bootstrap_port":)" +
                                 std::to_string(prefill.side_port);
-  const std::string body = ChatBody("Where is the capital of China?",
-                                    R"("max_tokens":12,"stream":true,)" + bootstrap +
-                                        R"(,"bootstrap_room":5837461092837465123,"rid":"gw-1-0001")");
+  const std::string body =
+      ChatBody("Where is the capital of China?",
+               R"("max_tokens":12,"stream":true,)" + bootstrap +
+                   R"(,"bootstrap_room":5837461092837465123,"rid":"gw-1-0001")");
   // Concurrent legs, as SGLang routers send them.
-  auto decode_leg = std::async(std::launch::async, [&] { return decode.Post("/v1/chat/completions", body); });
-  auto prefill_leg = std::async(std::launch::async, [&] { return prefill.Post("/v1/chat/completions", body); });
+  auto decode_leg =
+      std::async(std::launch::async, [&] { return decode.Post("/v1/chat/completions", body); });
+  auto prefill_leg =
+      std::async(std::launch::async, [&] { return prefill.Post("/v1/chat/completions", body); });
   auto [d_status, d_body] = decode_leg.get();
   auto [p_status, p_body] = prefill_leg.get();
   CHECK(p_status == 200);
@@ -265,8 +282,8 @@ TEST_CASE("SGLang PD: a matching room succeeds, an unmatched room times out, abo
 
   // Decode alone: nobody prefills room 7, the decode gives up after --waiting-timeout.
   const auto start = Clock::now();
-  auto [u_status, u_body] = decode.Post(
-      "/v1/chat/completions", ChatBody("lonely", bootstrap + R"(,"bootstrap_room":7)"));
+  auto [u_status, u_body] =
+      decode.Post("/v1/chat/completions", ChatBody("lonely", bootstrap + R"(,"bootstrap_room":7)"));
   const auto waited = Clock::now() - start;
   CHECK(u_status == 500);
   CHECK(waited >= 400ms);
@@ -277,8 +294,9 @@ TEST_CASE("SGLang PD: a matching room succeeds, an unmatched room times out, abo
   auto patient = StartSim(44, {"--engine", "sglang", "--role", "decode", "--time-scale", kFast,
                                "--waiting-timeout", "30"});
   auto waiting = std::async(std::launch::async, [&] {
-    return patient.Post("/v1/chat/completions",
-                        ChatBody("abort me", bootstrap + R"(,"bootstrap_room":8,"rid":"gw-2-0001","stream":true)"));
+    return patient.Post(
+        "/v1/chat/completions",
+        ChatBody("abort me", bootstrap + R"(,"bootstrap_room":8,"rid":"gw-2-0001","stream":true)"));
   });
   REQUIRE(patient.WaitForStat("/waiting", 1));
   auto [a_status, a_body] = patient.Post("/abort_request", R"({"rid":"gw-2"})");
@@ -301,8 +319,9 @@ TEST_CASE("a client that hangs up mid-stream aborts its request and frees its bl
   {
     RawClient client(sim.host, sim.port);
     REQUIRE(client.connected());
-    client.SendPost("/v1/chat/completions",
-                    ChatBody("a long story", R"("max_tokens":2000,"ignore_eos":true,"stream":true)"));
+    client.SendPost(
+        "/v1/chat/completions",
+        ChatBody("a long story", R"("max_tokens":2000,"ignore_eos":true,"stream":true)"));
     REQUIRE(client.ReadUntil("\"content\":\" ", 5s));  // a first real token arrived
     CHECK(sim.Stat("/running") == 1);
     CHECK(sim.Stat("/kv_used_blocks") > 0);
@@ -311,7 +330,10 @@ TEST_CASE("a client that hangs up mid-stream aborts its request and frees its bl
   CHECK(sim.Stat("/kv_used_blocks") == 0);
   CHECK(sim.Stat("/running") == 0);
   auto [status, metrics] = sim.Get("/metrics");
-  CHECK(metrics.find(R"(vllm:request_success_total{engine="0",finished_reason="abort",model_name="sim-model"} 1)") != std::string::npos);
+  CHECK(
+      metrics.find(
+          R"(vllm:request_success_total{engine="0",finished_reason="abort",model_name="sim-model"} 1)") !=
+      std::string::npos);
 
   // A non-streaming request whose client leaves while it waits is aborted too.
   {
@@ -329,8 +351,10 @@ namespace {
 double MeasureTtft(const Sim& sim, const std::string& prompt_json, std::string* body = nullptr) {
   RawClient client(sim.host, sim.port);
   const auto start = Clock::now();
-  client.SendPost("/v1/completions", R"({"prompt":)" + prompt_json +
-                                         R"(,"max_tokens":2,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}})");
+  client.SendPost(
+      "/v1/completions",
+      R"({"prompt":)" + prompt_json +
+          R"(,"max_tokens":2,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}})");
   if (!client.ReadUntil("\"text\":", 10s)) return -1;
   const double ttft = std::chrono::duration<double>(Clock::now() - start).count();
   client.ReadUntil("[DONE]", 10s);
@@ -346,7 +370,9 @@ std::string TokenArray(int n, int start) {
 
 }  // namespace
 
-TEST_CASE("timing model: a cold 2000-token prompt's TTFT matches the formula, and a cached prefix is faster") {
+TEST_CASE(
+    "timing model: a cold 2000-token prompt's TTFT matches the formula, and a cached prefix is "
+    "faster") {
   auto sim = StartSim(46, {"--time-scale", "1"});
   const double formula = 0.015 + 2000 * 60e-6;  // prefill overhead + per token × uncached
   std::string cold_body;
@@ -367,7 +393,8 @@ TEST_CASE("timing model: a cold 2000-token prompt's TTFT matches the formula, an
   CHECK(warm_body.find(R"("cached_tokens":2000)") != std::string::npos);
   CHECK(sim.Stat("/prefix_hits") == 2000);
   auto [status, metrics] = sim.Get("/metrics");
-  CHECK(metrics.find("vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"sim-model\"} 2000") != std::string::npos);
+  CHECK(metrics.find("vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"sim-model\"} 2000") !=
+        std::string::npos);
 }
 
 TEST_CASE("continuous batching: requests beyond --max-num-seqs wait") {
@@ -381,7 +408,8 @@ TEST_CASE("continuous batching: requests beyond --max-num-seqs wait") {
   REQUIRE(sim.WaitForStat("/waiting", 2));
   CHECK(sim.Stat("/running") == 2);
   auto [status, metrics] = sim.Get("/metrics");
-  CHECK(metrics.find("vllm:num_requests_waiting{engine=\"0\",model_name=\"sim-model\"} 2") != std::string::npos);
+  CHECK(metrics.find("vllm:num_requests_waiting{engine=\"0\",model_name=\"sim-model\"} 2") !=
+        std::string::npos);
   clients.clear();
   CHECK(sim.WaitForStat("/finished/abort", 4));
 }
@@ -390,18 +418,19 @@ TEST_CASE("metric names: current vLLM, pre-0.11 vLLM, as in the real engines' /m
   auto current = StartSim(48, {"--time-scale", "0"});
   auto legacy = StartSim(49, {"--time-scale", "0", "--legacy-metrics"});
   auto body = current.Get("/metrics").second;
-  for (const char* name : {"vllm:num_requests_running", "vllm:num_requests_waiting",
-                           "vllm:kv_cache_usage_perc", "vllm:prefix_cache_queries_total",
-                           "vllm:prefix_cache_hits_total", "vllm:time_to_first_token_seconds",
-                           "vllm:inter_token_latency_seconds", "vllm:e2e_request_latency_seconds",
-                           "vllm:request_success_total", "vllm:prompt_tokens_total",
-                           "vllm:generation_tokens_total", "vllm:cache_config_info"}) {
+  for (const char* name :
+       {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+        "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total",
+        "vllm:time_to_first_token_seconds", "vllm:inter_token_latency_seconds",
+        "vllm:e2e_request_latency_seconds", "vllm:request_success_total",
+        "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:cache_config_info"}) {
     INFO(name);
     CHECK(body.find(std::string("# TYPE ") + name + " ") != std::string::npos);
   }
   auto old = legacy.Get("/metrics").second;
-  for (const char* name : {"vllm:gpu_cache_usage_perc", "vllm:gpu_prefix_cache_queries_total",
-                           "vllm:gpu_prefix_cache_hits_total", "vllm:time_per_output_token_seconds"}) {
+  for (const char* name :
+       {"vllm:gpu_cache_usage_perc", "vllm:gpu_prefix_cache_queries_total",
+        "vllm:gpu_prefix_cache_hits_total", "vllm:time_per_output_token_seconds"}) {
     INFO(name);
     CHECK(old.find(std::string("# TYPE ") + name + " ") != std::string::npos);
   }
@@ -427,7 +456,8 @@ TEST_CASE("metric names: current vLLM, pre-0.11 vLLM, as in the real engines' /m
     CHECK(families >= 5);
   }
   // Label sets as vLLM writes them.
-  CHECK(body.find(R"(vllm:num_requests_running{engine="0",model_name="sim-model"} )") != std::string::npos);
+  CHECK(body.find(R"(vllm:num_requests_running{engine="0",model_name="sim-model"} )") !=
+        std::string::npos);
   CHECK(old.find(R"(vllm:num_requests_running{model_name="sim-model"} )") != std::string::npos);
 }
 
@@ -438,9 +468,9 @@ TEST_CASE("--api-key guards /v1 only, with vLLM's bare-string 401 body") {
   CHECK(body == R"({"error":"Unauthorized"})");
   CHECK(sim.Get("/health").first == 200);
   CHECK(sim.Get("/metrics").first == 200);
-  auto authorized = pdgate::testing::HttpRequest(sim.host, sim.port, "POST", "/v1/completions",
-                                                 R"({"prompt":"x"})",
-                                                 {{"Authorization", "Bearer secret"}});
+  auto authorized =
+      pdgate::testing::HttpRequest(sim.host, sim.port, "POST", "/v1/completions",
+                                   R"({"prompt":"x"})", {{"Authorization", "Bearer secret"}});
   REQUIRE(authorized.ok());
   CHECK(authorized->status == 200);
 }
@@ -464,32 +494,37 @@ TEST_CASE("faults: injected status, not-ready start, exit after N requests, mid-
   CHECK(crashing.Post("/v1/completions", R"({"prompt":"x"})").first == 0);  // connection dropped
   CHECK(crashing.process.WaitFor(5s) == std::optional<int>(3));
 
-  auto dropping = StartSim(53, {"--time-scale", kFast, "--drop-mid-stream-rate", "1",
-                                "--mid-stream-after", "2"});
+  auto dropping = StartSim(
+      53, {"--time-scale", kFast, "--drop-mid-stream-rate", "1", "--mid-stream-after", "2"});
   RawClient client(dropping.host, dropping.port);
-  client.SendPost("/v1/completions", R"({"prompt":"x","max_tokens":50,"ignore_eos":true,"stream":true})");
+  client.SendPost("/v1/completions",
+                  R"({"prompt":"x","max_tokens":50,"ignore_eos":true,"stream":true})");
   client.ReadToEnd(5s);
   CHECK(client.received().find("data: ") != std::string::npos);
   CHECK(client.received().find("[DONE]") == std::string::npos);
   CHECK(dropping.WaitForStat("/finished/abort", 1));
 }
 
-TEST_CASE("faults: stall before the first byte, stall mid-stream, runtime latency multiplier, readiness flip") {
+TEST_CASE(
+    "faults: stall before the first byte, stall mid-stream, runtime latency multiplier, readiness "
+    "flip") {
   auto stalling = StartSim(54, {"--time-scale", "0", "--stall-first-byte", "0.3"});
   auto start = Clock::now();
   CHECK(stalling.Post("/v1/completions", R"({"prompt":"x","max_tokens":2})").first == 200);
   CHECK(Clock::now() - start >= 300ms);
 
-  auto pausing = StartSim(55, {"--time-scale", "0", "--stall-mid-stream", "0.4",
-                               "--mid-stream-after", "2"});
+  auto pausing =
+      StartSim(55, {"--time-scale", "0", "--stall-mid-stream", "0.4", "--mid-stream-after", "2"});
   RawClient client(pausing.host, pausing.port);
-  client.SendPost("/v1/completions", R"({"prompt":"x","max_tokens":6,"ignore_eos":true,"stream":true})");
+  client.SendPost("/v1/completions",
+                  R"({"prompt":"x","max_tokens":6,"ignore_eos":true,"stream":true})");
   REQUIRE(client.ReadUntil("\"text\":", 5s));
   const auto first = Clock::now();
   REQUIRE(client.ReadUntil("[DONE]", 5s));
   CHECK(Clock::now() - first >= 350ms);
   size_t tokens = 0;
-  for (size_t pos = 0; (pos = client.received().find("\"text\":", pos)) != std::string::npos; ++pos) ++tokens;
+  for (size_t pos = 0; (pos = client.received().find("\"text\":", pos)) != std::string::npos; ++pos)
+    ++tokens;
   CHECK(tokens == 6);
 
   auto slow = StartSim(56, {"--time-scale", "1"});
@@ -529,12 +564,14 @@ TEST_CASE("vLLM decode aborted while queued still releases the prefill's KV") {
   CHECK(prefill.Stat("/kv_used_blocks") == 0);
 }
 
-TEST_CASE("vLLM prefill that stops at once (EOS first) returns no kv_transfer_params and holds nothing") {
+TEST_CASE(
+    "vLLM prefill that stops at once (EOS first) returns no kv_transfer_params and holds nothing") {
   auto prefill = StartSim(61, {"--role", "prefill", "--time-scale", kFast});
   std::string content;
   for (int i = 0; content.empty(); ++i) {
     std::string candidate = "early " + std::to_string(i);
-    if (NaturalLength(MakeGenerationKey(Tokenize(ApplyChatTemplate({{"user", candidate}})), 0)) == 1) {
+    if (NaturalLength(MakeGenerationKey(Tokenize(ApplyChatTemplate({{"user", candidate}})), 0)) ==
+        1) {
       content = candidate;
     }
   }

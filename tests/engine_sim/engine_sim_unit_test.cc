@@ -1,7 +1,6 @@
 // The simulator's pure parts: tokenizer, output plan, KV cache with prefix caching, cost model,
 // request validation, and response shapes checked against what real vLLM sends (shared/fixtures).
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -54,10 +53,10 @@ std::vector<TokenId> Ids(int n, TokenId start = 1) {
 TEST_CASE("tokenizer: at most 4 bytes per token, new token at each word start") {
   CHECK(Tokenize("").empty());
   CHECK(Tokenize("a").size() == 1);
-  CHECK(Tokenize("a b").size() == 2);             // "a", " b"
-  CHECK(Tokenize(" capital").size() == 2);        // " cap", "ital"
+  CHECK(Tokenize("a b").size() == 2);       // "a", " b"
+  CHECK(Tokenize(" capital").size() == 2);  // " cap", "ital"
   CHECK(Tokenize("abcdefgh").size() == 2);
-  CHECK(Tokenize("The cat sat.").size() == 4);    // "The", " cat", " sat", "."
+  CHECK(Tokenize("The cat sat.").size() == 4);  // "The", " cat", " sat", "."
   CHECK(Tokenize("hello world") == Tokenize("hello world"));
   CHECK(Tokenize("hello world") != Tokenize("hello worle"));
   // English prose averages roughly 4 bytes per token.
@@ -103,7 +102,8 @@ TEST_CASE("output plan follows max_tokens, min_tokens and ignore_eos like vLLM")
     b += OutputPiece(other_seed, i);
   }
   CHECK(a != b);
-  CHECK(OutputPiece(key, 3) == OutputPiece(MakeGenerationKey(Tokenize("Where is the capital of China?"), 0), 3));
+  CHECK(OutputPiece(key, 3) ==
+        OutputPiece(MakeGenerationKey(Tokenize("Where is the capital of China?"), 0), 3));
 }
 
 TEST_CASE("some prompts stop at once (EOS first), about one in 256") {
@@ -151,7 +151,8 @@ TEST_CASE("KV cache: refuses what does not fit, evicts least recently freed cach
   const int bs = 4;
   KvCache cache(8, bs);
   auto a = Ids(16, 1), b = Ids(16, 100), c = Ids(16, 200);
-  auto ha = KvCache::BlockHashes(a, bs), hb = KvCache::BlockHashes(b, bs), hc = KvCache::BlockHashes(c, bs);
+  auto ha = KvCache::BlockHashes(a, bs), hb = KvCache::BlockHashes(b, bs),
+       hc = KvCache::BlockHashes(c, bs);
   auto alloc_a = cache.Allocate(ha, 16, 16);
   REQUIRE(alloc_a);
   cache.Commit(*alloc_a, ha);
@@ -191,13 +192,19 @@ TEST_CASE("request validation follows vLLM") {
     return ParseOpenAiRequest(api, body, out);
   };
   OpenAiRequest r;
-  auto error = parse(Api::kChat, R"({"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}})", r);
+  auto error = parse(
+      Api::kChat,
+      R"({"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}})",
+      r);
   REQUIRE(error);
   CHECK(error->status == 400);
   CHECK(error->message == "Stream options can only be defined when `stream=True`.");
 
   OpenAiRequest ok;
-  REQUIRE_FALSE(parse(Api::kChat, R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"continuous_usage_stats":true},"max_completion_tokens":7,"max_tokens":3,"min_tokens":2,"ignore_eos":true,"seed":5,"unknown":{"x":[1]}})", ok));
+  REQUIRE_FALSE(parse(
+      Api::kChat,
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"continuous_usage_stats":true},"max_completion_tokens":7,"max_tokens":3,"min_tokens":2,"ignore_eos":true,"seed":5,"unknown":{"x":[1]}})",
+      ok));
   CHECK(ok.stream);
   CHECK(ok.include_usage);  // defaults true once stream_options is present
   CHECK(ok.continuous_usage_stats);
@@ -213,7 +220,8 @@ TEST_CASE("request validation follows vLLM") {
   CHECK(*completions.max_tokens == 16);  // vLLM's default for completions
 
   OpenAiRequest bad;
-  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":2,"min_tokens":3})", bad)->status == 400);
+  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":2,"min_tokens":3})", bad)->status ==
+        400);
   CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":0})", bad)->status == 400);
   CHECK(parse(Api::kChat, R"({"messages":[]})", bad)->status == 400);
   CHECK(parse(Api::kChat, R"({"messages":)", bad)->status == 400);
@@ -227,8 +235,9 @@ TEST_CASE("request validation follows vLLM") {
   CHECK(kv.rid == "pdgate-7f3e2a1c9b8d4e6f-0000000000000001");
 
   // The decode leg: the prefill's params copied verbatim (fixture), nested block ids flattened.
-  std::string body = R"({"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":)" +
-                     JsonValue(Fixture("vllm_prefill_response.json"), "/kv_transfer_params").value() + "}";
+  std::string body =
+      R"({"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":)" +
+      JsonValue(Fixture("vllm_prefill_response.json"), "/kv_transfer_params").value() + "}";
   OpenAiRequest decode;
   REQUIRE_FALSE(parse(Api::kChat, body, decode));
   REQUIRE(decode.kv_transfer_params);
@@ -258,7 +267,8 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   ctx.plan = OutputPlan{5, FinishReason::kStop, false};
   ctx.include_usage = true;
   const UsageNumbers usage{15, 5, 0};
-  const std::string prefill = CompletionBody(ctx, 1, FinishReason::kLength, usage,
+  const std::string prefill = CompletionBody(
+      ctx, 1, FinishReason::kLength, usage,
       R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[12,13]],"remote_engine_id":"e","remote_request_id":"r","remote_host":"h","remote_port":5600,"tp_size":2})");
   CheckCovers(prefill, Fixture("vllm_prefill_response.json"));
   CheckCovers(CompletionBody(ctx, 1, FinishReason::kStop, usage, ""),
@@ -284,10 +294,11 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   ctx.api = Api::kCompletions;
   ctx.id = "cmpl-1-0";
   ctx.plan = OutputPlan{2, FinishReason::kLength, false};
-  const auto fixture_completions = SseEvents(Fixture("vllm_decode_stream_completions.sse"), &framing);
+  const auto fixture_completions =
+      SseEvents(Fixture("vllm_decode_stream_completions.sse"), &framing);
   REQUIRE(fixture_completions.size() == 4);
-  const auto ours_completions =
-      SseEvents(TokenEvents(ctx, 0, 2, {4, 2, 0}) + UsageEvent(ctx, {4, 2, 0}) + std::string(kDoneEvent));
+  const auto ours_completions = SseEvents(TokenEvents(ctx, 0, 2, {4, 2, 0}) +
+                                          UsageEvent(ctx, {4, 2, 0}) + std::string(kDoneEvent));
   REQUIRE(ours_completions.size() == 4);
   CHECK(JsonPaths(ours_completions[0]) == JsonPaths(fixture_completions[0]));
   CHECK(JsonPaths(ours_completions[1]) == JsonPaths(fixture_completions[1]));
