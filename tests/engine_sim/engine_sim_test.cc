@@ -583,3 +583,34 @@ TEST_CASE(
   CHECK(prefill.Stat("/kv_held_requests") == 0);
   CHECK(prefill.Stat("/kv_used_blocks") == 0);
 }
+
+TEST_CASE("many concurrent streams on several I/O threads each get exactly their own tokens") {
+  auto sim = StartSim(62, {"--time-scale", kFast, "--threads", "3", "--max-num-seqs", "16"});
+  constexpr int kClients = 24;
+  constexpr int kRequests = 4;
+  std::vector<std::future<int>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::async(std::launch::async, [&sim, c] {
+      int good = 0;
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string content = "client " + std::to_string(c) + " request " + std::to_string(r);
+        auto [status, body] = sim.Post(
+            "/v1/chat/completions",
+            ChatBody(content, R"("max_tokens":40,"stream":true,"stream_options":{"include_usage":true})"));
+        bool framing = false;
+        auto events = SseEvents(body, &framing);
+        if (status == 200 && framing && !events.empty() && events.back() == "[DONE]" &&
+            Streamed(body) == ExpectedChatText(content, 40)) {
+          ++good;
+        }
+      }
+      return good;
+    }));
+  }
+  int good = 0;
+  for (auto& client : clients) good += client.get();
+  CHECK(good == kClients * kRequests);
+  CHECK(sim.Stat("/running") == 0);
+  CHECK(sim.Stat("/kv_used_blocks") == 0);
+  CHECK(sim.Stat("/finished/abort") == 0);
+}
