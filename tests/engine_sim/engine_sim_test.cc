@@ -596,7 +596,8 @@ TEST_CASE("many concurrent streams on several I/O threads each get exactly their
         const std::string content = "client " + std::to_string(c) + " request " + std::to_string(r);
         auto [status, body] = sim.Post(
             "/v1/chat/completions",
-            ChatBody(content, R"("max_tokens":40,"stream":true,"stream_options":{"include_usage":true})"));
+            ChatBody(content,
+                     R"("max_tokens":40,"stream":true,"stream_options":{"include_usage":true})"));
         bool framing = false;
         auto events = SseEvents(body, &framing);
         if (status == 200 && framing && !events.empty() && events.back() == "[DONE]" &&
@@ -613,4 +614,22 @@ TEST_CASE("many concurrent streams on several I/O threads each get exactly their
   CHECK(sim.Stat("/running") == 0);
   CHECK(sim.Stat("/kv_used_blocks") == 0);
   CHECK(sim.Stat("/finished/abort") == 0);
+}
+
+TEST_CASE("SGLang decode whose prefill is gone waits for its waiting timeout, then fails") {
+  auto decode = StartSim(63, {"--engine", "sglang", "--role", "decode", "--time-scale", kFast,
+                              "--waiting-timeout", "0.6"});
+  const std::string nobody = pdgate::testing::LoopbackAddress(64);
+  const std::string body = ChatBody(
+      "orphan", R"("bootstrap_host":")" + nobody + R"(","bootstrap_port":)" +
+                    std::to_string(pdgate::testing::FreePort(nobody)) + R"(,"bootstrap_room":9)");
+  const auto start = Clock::now();
+  auto [status, error] = decode.Post("/v1/chat/completions", body);
+  const auto waited = Clock::now() - start;
+  CHECK(status == 500);
+  CHECK(waited >= 500ms);
+  CHECK(waited < 5s);
+  CHECK(JsonString(error, "/error/message").value_or("").find("waiting timeout") !=
+        std::string::npos);
+  CHECK(decode.Stat("/kv_used_blocks") == 0);
 }
