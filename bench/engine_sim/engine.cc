@@ -469,6 +469,14 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       Remember(self->expired_, self->expired_order_, id);
       self->Schedule();
     });
+    // A client may reuse a request id: the older hold is released rather than leaked.
+    if (auto previous = held_.find(seq.spec.request_id); previous != held_.end()) {
+      previous->second.timer->cancel();
+      ReleaseHeld(previous->second);
+      held_.erase(previous);
+    }
+    pulled_.erase(seq.spec.request_id);
+    expired_.erase(seq.spec.request_id);
     held_[seq.spec.request_id] = std::move(held);
   }
 
