@@ -461,7 +461,7 @@ TEST_CASE("metric names: current vLLM, pre-0.11 vLLM, as in the real engines' /m
   CHECK(old.find(R"(vllm:num_requests_running{model_name="sim-model"} )") != std::string::npos);
 }
 
-TEST_CASE("--api-key guards /v1 only, with vLLM's bare-string 401 body") {
+TEST_CASE("the API key (--api-key) guards /v1 only, with vLLM's bare-string 401 body") {
   auto sim = StartSim(60, {"--time-scale", "0", "--api-key", "secret"});
   auto [status, body] = sim.Post("/v1/completions", R"({"prompt":"x"})");
   CHECK(status == 401);
