@@ -77,7 +77,7 @@ EngineConfig Config(double time_scale) {
 
 }  // namespace
 
-TEST_CASE("engine: tokens come one per step, then one finished event; blocks are freed") {
+TEST_CASE("engine: tokens come one per step, then one finished event, and blocks are freed") {
   boost::asio::io_context ioc;
   Metrics metrics;
   FakeTransport transport;
@@ -110,7 +110,7 @@ TEST_CASE("engine: the second identical prompt hits the prefix cache") {
   CHECK(metrics.prefix_hits == 96);
 }
 
-TEST_CASE("engine: beyond max_num_seqs requests wait; abort frees the batch slot") {
+TEST_CASE("engine: beyond max_num_seqs requests wait, and abort frees the batch slot") {
   boost::asio::io_context ioc;
   Metrics metrics;
   FakeTransport transport;
@@ -148,7 +148,7 @@ TEST_CASE(
   CHECK(impossible.finished->error_status == 400);
 }
 
-TEST_CASE("engine: vLLM decode pulls through the transport; a failed pull fails or recomputes") {
+TEST_CASE("engine: vLLM decode pulls through the transport, and a failed pull fails or recomputes") {
   KvTransferParams params;
   params.do_remote_prefill = true;
   params.remote_engine_id = "p";
