@@ -331,23 +331,35 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     Schedule();
   }
 
+  // One step: every decoding sequence gets a token; prefills share what is left of the token
+  // budget (--max-num-batched-tokens) in FCFS order, so a long prompt is prefilled in chunks
+  // (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
   void Schedule() {
     if (stepping_) return;
     Admit();
     UpdateGauges();
     if (running_.empty()) return;
-    int prefill_tokens = 0;
+    std::vector<std::pair<uint64_t, int>> batch;  // (sequence, prefill chunk; 0 = decode)
+    batch.reserve(running_.size());
     int decode_seqs = 0;
     for (uint64_t id : running_) {
-      const Seq& seq = *seqs_.at(id);
-      if (seq.state == State::kPrefill) {
-        prefill_tokens += seq.prefill_tokens;
-      } else {
+      if (seqs_.at(id)->state == State::kDecode) {
         ++decode_seqs;
+        batch.emplace_back(id, 0);
       }
     }
+    int budget = std::max(config_.max_num_batched_tokens - decode_seqs, 0);
+    int prefill_tokens = 0;
+    for (uint64_t id : running_) {
+      const Seq& seq = *seqs_.at(id);
+      if (seq.state != State::kPrefill || budget == 0) continue;
+      const int chunk = std::min(seq.prefill_tokens, budget);
+      budget -= chunk;
+      prefill_tokens += chunk;
+      batch.emplace_back(id, chunk);
+    }
+    if (batch.empty()) return;
     stepping_ = true;
-    std::vector<uint64_t> batch = running_;
     const double seconds = config_.cost.StepSeconds(prefill_tokens, decode_seqs);
     if (seconds <= 0) {
       Post([self = shared_from_this(), batch = std::move(batch)] { self->FinishStep(batch); });
@@ -358,14 +370,16 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
                                boost::system::error_code) { self->FinishStep(batch); });
   }
 
-  void FinishStep(const std::vector<uint64_t>& batch) {
+  void FinishStep(const std::vector<std::pair<uint64_t, int>>& batch) {
     const auto now = Clock::now();
-    for (uint64_t id : batch) {
+    for (const auto& [id, chunk] : batch) {
       auto it = seqs_.find(id);
       if (it == seqs_.end()) continue;
       Seq& seq = *it->second;
       int produced = 0;
       if (seq.state == State::kPrefill) {
+        seq.prefill_tokens -= chunk;
+        if (seq.prefill_tokens > 0) continue;  // more chunks to go
         kv_.Commit(seq.alloc, seq.hashes);
         metrics_.prompt_tokens += seq.spec.prompt.size();
         metrics_.ttft.Observe(SecondsSince(seq.arrival, now));

@@ -3,9 +3,10 @@
 //
 // Continuous batching as vLLM's V1 scheduler does it, simplified: FCFS waiting queue; a request is
 // admitted when the running batch has fewer than max_num_seqs and the KV cache can reserve its
-// blocks (prompt + planned output; prefix-cache hits reused). Each step computes the prefills of
-// newly admitted sequences (uncached tokens only) and one token of every decoding sequence, and
-// lasts CostModel::StepSeconds. The first token of a sequence comes out of its prefill step.
+// blocks (prompt + planned output; prefix-cache hits reused). Each step computes one token of
+// every decoding sequence and, within the max_num_batched_tokens budget, the prefills (uncached
+// tokens only, chunked when the budget runs out), and lasts CostModel::StepSeconds. The first
+// token of a sequence comes out of the step that completes its prefill.
 //
 // PD: a prefill for a remote decode (vLLM do_remote_decode) keeps its blocks after finishing with
 // "length" and publishes kv_transfer_params; they are released when the decode pulls them
@@ -37,6 +38,7 @@ class KvTransport;
 
 struct EngineConfig {
   int max_num_seqs = 256;
+  int max_num_batched_tokens = 8192;  // token budget of one step (chunked prefill)
   int kv_blocks = 4096;
   int block_size = 16;
   bool prefix_caching = true;

@@ -48,6 +48,10 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--max-num-seqs", e.max_num_seqs, "Largest running batch (vLLM --max-num-seqs)")
       ->capture_default_str();
+  app.add_option(
+         "--max-num-batched-tokens", e.max_num_batched_tokens,
+         "Token budget of one step; longer prefills are chunked (vLLM --max-num-batched-tokens)")
+      ->capture_default_str();
   app.add_option("--kv-blocks", e.kv_blocks, "KV cache size in blocks (vLLM num_gpu_blocks)")
       ->capture_default_str();
   app.add_option("--block-size", e.block_size, "Tokens per KV block (vLLM --block-size)")
@@ -176,8 +180,11 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
                   static_cast<unsigned long long>(h * 0x9e3779b97f4a7c15ULL) & 0xffffffffffffULL);
     e.engine_id = buffer;
   }
-  if (o.threads < 1 || e.max_num_seqs < 1 || e.kv_blocks < 1 || e.block_size < 1) {
-    std::fprintf(stderr, "--threads, --max-num-seqs, --kv-blocks, --block-size must be >= 1\n");
+  if (o.threads < 1 || e.max_num_seqs < 1 || e.max_num_batched_tokens < 1 || e.kv_blocks < 1 ||
+      e.block_size < 1) {
+    std::fprintf(stderr,
+                 "--threads, --max-num-seqs, --max-num-batched-tokens, --kv-blocks, --block-size "
+                 "must be >= 1\n");
     return 2;
   }
   return std::nullopt;

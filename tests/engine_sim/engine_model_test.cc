@@ -148,7 +148,8 @@ TEST_CASE(
   CHECK(impossible.finished->error_status == 400);
 }
 
-TEST_CASE("engine: vLLM decode pulls through the transport, and a failed pull fails or recomputes") {
+TEST_CASE(
+    "engine: vLLM decode pulls through the transport, and a failed pull fails or recomputes") {
   KvTransferParams params;
   params.do_remote_prefill = true;
   params.remote_engine_id = "p";
@@ -237,4 +238,28 @@ TEST_CASE("engine: a vLLM prefill holds its blocks until one matching pull, or u
   engine.ServeKvPull(PullRequest{"engine-a", expired_id, {}}, reply);
   REQUIRE(RunUntil(ioc, [&] { return replies.size() == 5; }));
   CHECK(replies[4].status == 410);
+}
+
+TEST_CASE(
+    "engine: a prefill longer than the step budget is chunked, each chunk paying the overhead") {
+  auto first_token_seconds = [](int budget) {
+    boost::asio::io_context ioc;
+    Metrics metrics;
+    FakeTransport transport;
+    EngineConfig config = Config(1.0);
+    config.cost.prefill_overhead_s = 0.05;
+    config.max_num_batched_tokens = budget;
+    Engine engine(ioc, config, metrics, transport);
+    Outcome outcome;
+    const auto start = std::chrono::steady_clock::now();
+    engine.Submit(Spec(Prompt(250, 1), 1, outcome));
+    if (!RunUntil(ioc, [&] { return outcome.finished.has_value(); })) return -1.0;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const double whole = first_token_seconds(8192);   // one step: 0.05 + 250 × 60 µs = 0.065 s
+  const double chunked = first_token_seconds(100);  // 100 + 100 + 50: 3 × 0.05 + 0.015 = 0.165 s
+  INFO("whole " << whole << " s, chunked " << chunked << " s");
+  CHECK(whole >= 0.065);
+  CHECK(whole < 0.14);
+  CHECK(chunked >= 0.165);
 }
