@@ -22,6 +22,7 @@
 #include <charconv>
 #include <optional>
 
+#include "bench/engine_sim/json_writer.h"
 #include "config/strings.h"
 
 namespace pdgate::sim {
@@ -127,7 +128,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::end_of_stream) return DoClose();
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
-        return ReplyAndClose(413, "request too large");
+        return ReplyAndClose(413, ErrorBody(413, "The request is larger than the server accepts."));
       }
       return;  // timeout, reset, bad request: drop the connection
     }
@@ -153,11 +154,11 @@ class Session : public std::enable_shared_from_this<Session> {
     handler_(std::move(incoming), MakeResponder());
   }
 
-  void ReplyAndClose(int status, std::string_view message) {
+  void ReplyAndClose(int status, std::string body) {
     keep_alive_ = false;
     ++exchange_;
     started_ = streaming_ = ending_ = done_ = false;
-    Reply(exchange_, status, "text/plain", std::string(message));
+    Reply(exchange_, status, "application/json", std::move(body));
   }
 
   std::shared_ptr<Responder> MakeResponder();

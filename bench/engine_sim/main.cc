@@ -27,9 +27,14 @@ int main(int argc, char** argv) {
   Faults faults(options.faults, options.seed);
   SimApi api(ioc, options, engine, metrics, faults);
 
-  HttpServer server(ioc, [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
-    api.Handle(std::move(request), std::move(responder));
-  });
+  HttpServerLimits limits;
+  limits.body_limit = static_cast<uint64_t>(options.max_request_body_mb * 1024 * 1024);
+  HttpServer server(
+      ioc,
+      [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
+        api.Handle(std::move(request), std::move(responder));
+      },
+      limits);
   std::string error;
   if (!server.Listen(options.host, static_cast<uint16_t>(options.port), error)) {
     std::fprintf(stderr, "pdgate-engine-sim: %s\n", error.c_str());

@@ -115,6 +115,9 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
   app.add_option("--api-key", o.api_key,
                  "Require `Authorization: Bearer KEY` on /v1/* (vLLM --api-key: 401 "
                  "{\"error\":\"Unauthorized\"})");
+  app.add_option("--max-request-body-mb", o.max_request_body_mb,
+                 "Largest request body; larger ones get 413 (the server's body limit)")
+      ->capture_default_str();
   app.add_flag("--flat-errors", o.flat_errors,
                "Pre-0.10.1 flat error body {\"object\":\"error\",...}");
   app.add_option("--startup-delay", o.startup_delay_s,

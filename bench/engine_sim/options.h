@@ -27,6 +27,7 @@ struct Options {
   bool legacy_metrics = false;
   bool flat_errors = false;
   std::string api_key;  // empty: no auth
+  double max_request_body_mb = 64;
   double startup_delay_s = 0;
   FaultConfig faults;
   uint64_t seed = 0;

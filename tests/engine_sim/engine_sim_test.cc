@@ -633,3 +633,13 @@ TEST_CASE("SGLang decode whose prefill is gone waits for its waiting timeout, th
         std::string::npos);
   CHECK(decode.Stat("/kv_used_blocks") == 0);
 }
+
+TEST_CASE("a body over --max-request-body-mb gets a 413 in the OpenAI error shape") {
+  auto sim = StartSim(65, {"--time-scale", "0", "--max-request-body-mb", "1"});
+  const std::string big = R"({"prompt":")" + std::string(1100 * 1024, 'a') + R"("})";
+  auto [status, body] = sim.Post("/v1/completions", big);
+  CHECK(status == 413);
+  CHECK(JsonNumber(body, "/error/code") == 413);
+  const std::string fits = R"({"prompt":")" + std::string(900 * 1024, 'a') + R"(","max_tokens":1})";
+  CHECK(sim.Post("/v1/completions", fits).first == 400);  // parsed: over --max-model-len
+}
