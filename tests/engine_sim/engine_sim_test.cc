@@ -1,8 +1,12 @@
 // Integration tests: real pdgate-engine-sim processes on distinct 127.0.0.x addresses, driven by
 // hand the way a router would drive real engines (the issue's "Done when" list).
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "bench/engine_sim/generation.h"
@@ -21,9 +25,10 @@ namespace {
 
 const char* kFast = "0.01";  // --time-scale for tests that do not measure time
 
-std::string ChatBody(const std::string& content, const std::string& extra) {
-  return R"({"model":"sim-model","messages":[{"role":"user","content":")" + content + R"("}])" +
-         (extra.empty() ? "" : "," + extra) + "}";
+std::string ChatBody(const std::string& content, const std::string& extra,
+                     const std::string& model = "sim-model") {
+  return R"({"model":")" + model + R"(","messages":[{"role":"user","content":")" + content +
+         R"("}])" + (extra.empty() ? "" : "," + extra) + "}";
 }
 
 // What the sim must generate for a chat prompt (the deterministic function of prompt and seed).
@@ -44,11 +49,12 @@ std::string NonEarlyPrompt(const std::string& base) {
   }
 }
 
-std::string PrefillBody(const std::string& content) {
+std::string PrefillBody(const std::string& content, const std::string& model = "sim-model") {
   return ChatBody(content,
                   R"("max_tokens":1,"stream":false,"kv_transfer_params":{"do_remote_decode":true,)"
                   R"("do_remote_prefill":false,"remote_engine_id":null,"remote_block_ids":null,)"
-                  R"("remote_host":null,"remote_port":null})");
+                  R"("remote_host":null,"remote_port":null})",
+                  model);
 }
 
 std::string Streamed(const std::string& sse_body) {
@@ -642,4 +648,86 @@ TEST_CASE("a body over --max-request-body-mb gets a 413 in the OpenAI error shap
   CHECK(JsonNumber(body, "/error/code") == 413);
   const std::string fits = R"({"prompt":")" + std::string(900 * 1024, 'a') + R"(","max_tokens":1})";
   CHECK(sim.Post("/v1/completions", fits).first == 400);  // parsed: over --max-model-len
+}
+
+TEST_CASE("launch_cluster.sh starts G x (P + D) sims on loopback and writes their Pod YAML") {
+  const std::string state = "/tmp/pdgate-sim-cluster-test-" + std::to_string(getpid());
+  const std::string script = pdgate::testing::SourcePath("bench/engine_sim/launch_cluster.sh");
+  const std::string first = pdgate::testing::LoopbackAddress(90);
+  const uint16_t port = pdgate::testing::FreePort(first);
+  const uint16_t kv_port = pdgate::testing::FreePort(first);
+  struct Stop {
+    std::string script, state;
+    ~Stop() {
+      (void)pdgate::testing::RunCommand({script, "--stop", "--state", state});
+      std::error_code ignored;
+      std::filesystem::remove_all(state, ignored);
+    }
+  } stop{script, state};
+  auto started = pdgate::testing::RunCommand({script,
+                                              "-g",
+                                              "2",
+                                              "-p",
+                                              "1",
+                                              "-d",
+                                              "1",
+                                              "--port",
+                                              std::to_string(port),
+                                              "--first",
+                                              "90",
+                                              "--model",
+                                              "org/Tiny_Model",
+                                              "--state",
+                                              state,
+                                              "--bin",
+                                              pdgate::testing::BinaryPath("pdgate-engine-sim"),
+                                              "--",
+                                              "--time-scale",
+                                              "0.01",
+                                              "--kv-port",
+                                              std::to_string(kv_port)},
+                                             std::chrono::seconds(20));
+  REQUIRE(started.ok());
+  INFO(started->out << started->err);
+  REQUIRE(started->exit_code == 0);
+
+  std::ifstream in(state + "/pods.yaml");
+  std::stringstream yaml;
+  yaml << in.rdbuf();
+  const std::string pods = yaml.str();
+  size_t count = 0;
+  for (size_t pos = 0; (pos = pods.find("kind: Pod", pos)) != std::string::npos; ++pos) ++count;
+  CHECK(count == 4);
+  CHECK(pods.find("name: tiny-model-1-decode-0") != std::string::npos);
+  CHECK(pods.find("modelserving.volcano.sh/name: tiny-model") != std::string::npos);
+  CHECK(pods.find("modelserving.volcano.sh/group-name: tiny-model-1") != std::string::npos);
+  CHECK(pods.find("modelserving.volcano.sh/role: prefill") != std::string::npos);
+  CHECK(pods.find("podIP: 127.0.0.93") != std::string::npos);
+  CHECK(pods.find("phase: Running") != std::string::npos);
+  CHECK(pods.find("- type: Ready\n      status: \"True\"") != std::string::npos);
+
+  // Group 1 is 127.0.0.92 (prefill) + 127.0.0.93 (decode): a NIXL exchange across them.
+  const std::string content = NonEarlyPrompt("cluster");
+  auto prefill = pdgate::testing::HttpRequest("127.0.0.92", port, "POST", "/v1/chat/completions",
+                                              PrefillBody(content, "org/Tiny_Model"));
+  REQUIRE(prefill.ok());
+  REQUIRE(prefill->status == 200);
+  const auto params = JsonValue(prefill->body, "/kv_transfer_params");
+  REQUIRE(params);
+  CHECK(JsonString(*params, "/remote_host") == "127.0.0.92");
+  auto decode = pdgate::testing::HttpRequest(
+      "127.0.0.93", port, "POST", "/v1/chat/completions",
+      ChatBody(content, R"("max_tokens":8,"kv_transfer_params":)" + *params, "org/Tiny_Model"));
+  REQUIRE(decode.ok());
+  CHECK(decode->status == 200);
+  CHECK(JsonString(decode->body, "/choices/0/message/content") == ExpectedChatText(content, 8));
+
+  auto stopped = pdgate::testing::RunCommand({script, "--stop", "--state", state});
+  REQUIRE(stopped.ok());
+  CHECK(stopped->exit_code == 0);
+  const auto deadline = Clock::now() + 5s;
+  while (pdgate::testing::WaitForPort("127.0.0.93", port, 10ms) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK_FALSE(pdgate::testing::WaitForPort("127.0.0.93", port, 10ms));
 }

@@ -2,6 +2,7 @@
 // request validation, and response shapes checked against what real vLLM sends (shared/fixtures).
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "bench/engine_sim/cost_model.h"
@@ -310,4 +311,50 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   REQUIRE(error.size() == 2);
   REQUIRE(fixture_error.size() == 3);
   CHECK(JsonPaths(error[0]) == JsonPaths(fixture_error[1]));
+}
+
+TEST_CASE(
+    "request parser survives mutated and truncated bodies (never crashes, errors are 4xx/5xx)") {
+  const std::string seeds[] = {
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1,2]],"remote_port":5600}})",
+      R"({"prompt":[[1,2,3]],"max_tokens":3,"min_tokens":1,"bootstrap_host":"h","bootstrap_port":8998,"bootstrap_room":12,"rid":"r"})"};
+  std::mt19937_64 rng(42);
+  int parsed_ok = 0;
+  int rejected = 0;
+  for (const std::string& seed : seeds) {
+    for (int i = 0; i < 5000; ++i) {
+      std::string body = seed;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !body.empty(); ++e) {
+        const size_t at = rng() % body.size();
+        switch (rng() % 4) {
+          case 0:
+            body[at] = static_cast<char>(rng() % 256);
+            break;
+          case 1:
+            body.erase(at, 1 + rng() % 8);
+            break;
+          case 2:
+            body.insert(at, 1, "{}[],:\"0-e\\"[rng() % 11]);
+            break;
+          default:
+            body.resize(at);
+        }
+      }
+      OpenAiRequest request;
+      auto error =
+          ParseOpenAiRequest(seed[2] == 'm' ? Api::kChat : Api::kCompletions, body, request);
+      if (!error) {
+        ++parsed_ok;
+        CHECK_FALSE(request.prompt.empty());
+      } else {
+        ++rejected;
+        CHECK(error->status >= 400);
+        CHECK(error->status < 600);
+        CHECK_FALSE(error->message.empty());
+      }
+    }
+  }
+  CHECK(rejected > 1000);
+  CHECK(parsed_ok + rejected == 10000);
 }
