@@ -13,6 +13,7 @@
 #include "bench/engine_sim/faults.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/metrics.h"
+#include "bench/engine_sim/pd_leg.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
 #include "config/strings.h"
@@ -333,51 +334,9 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   ctx.key = MakeGenerationKey(parsed.prompt, parsed.seed);
   int max_tokens = static_cast<int>(*parsed.max_tokens);
 
-  // PD legs.
-  const Role role = options_.role;
-  if (options_.engine == EngineKind::kVllm && parsed.kv_transfer_params) {
-    const KvTransferParams& kv = *parsed.kv_transfer_params;
-    if (kv.do_remote_decode) {
-      if (role == Role::kDecode)
-        return ReplyError(*responder, 400,
-                          "This engine is a decode instance (kv_consumer); it cannot prefill for a "
-                          "remote decode.");
-      if (parsed.stream)
-        return ReplyError(*responder, 400,
-                          "Prefill requests with kv_transfer_params.do_remote_decode must not be "
-                          "streamed (stream=false).");
-      if (max_tokens != 1)
-        return ReplyError(*responder, 400,
-                          StrCat("Prefill requests with kv_transfer_params.do_remote_decode must "
-                                 "have max_tokens=1, got ",
-                                 max_tokens, "."));
-      spec.pd = PdMode::kVllmPrefill;
-    } else if (kv.do_remote_prefill) {
-      if (role == Role::kPrefill)
-        return ReplyError(
-            *responder, 400,
-            "This engine is a prefill instance (kv_producer); it cannot decode from remote KV.");
-      // vLLM ignores incomplete params (a warning) and prefills locally.
-      if (kv.remote_block_ids && kv.remote_engine_id && kv.remote_request_id && kv.remote_host &&
-          kv.remote_port) {
-        spec.pd = PdMode::kVllmDecode;
-        spec.remote = kv;
-      }
-    }
-  } else if (options_.engine == EngineKind::kSglang && role != Role::kBoth) {
-    if (!parsed.bootstrap) {
-      return ReplyError(
-          *responder, 400,
-          "A disaggregated SGLang engine needs bootstrap_host, bootstrap_port and bootstrap_room.");
-    }
-    if (parsed.bootstrap->port == 0) parsed.bootstrap->port = options_.bootstrap_port;
-    spec.bootstrap = parsed.bootstrap;
-    if (role == Role::kPrefill) {
-      spec.pd = PdMode::kSglangPrefill;
-      max_tokens = 1;  // the prefill server only prefills; its answer is not the client's
-    } else {
-      spec.pd = PdMode::kSglangDecode;
-    }
+  if (auto error = ChoosePdLeg(parsed, options_.engine, options_.role, options_.bootstrap_port,
+                               max_tokens, spec)) {
+    return ReplyError(*responder, error->status, error->message);
   }
   if (spec.pd == PdMode::kVllmPrefill || spec.pd == PdMode::kSglangPrefill) {
     metrics_.requests_prefill++;

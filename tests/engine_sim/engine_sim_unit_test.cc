@@ -9,6 +9,7 @@
 #include "bench/engine_sim/generation.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/kv_cache.h"
+#include "bench/engine_sim/pd_leg.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
 #include "bench/engine_sim/tokenizer.h"
@@ -357,4 +358,57 @@ TEST_CASE(
   }
   CHECK(rejected > 1000);
   CHECK(parsed_ok + rejected == 10000);
+}
+
+TEST_CASE("PD leg choice: vLLM params and SGLang bootstrap, validated per role") {
+  auto choose = [](const std::string& body, EngineKind engine, Role role, int& max_tokens,
+                   SeqSpec& spec) {
+    OpenAiRequest request;
+    std::string copy = body;
+    REQUIRE_FALSE(ParseOpenAiRequest(Api::kCompletions, copy, request));
+    max_tokens = static_cast<int>(request.max_tokens.value_or(16));
+    return ChoosePdLeg(request, engine, role, 8998, max_tokens, spec);
+  };
+  int max_tokens = 0;
+  SeqSpec prefill;
+  CHECK_FALSE(
+      choose(R"({"prompt":"x","max_tokens":1,"kv_transfer_params":{"do_remote_decode":true}})",
+             EngineKind::kVllm, Role::kPrefill, max_tokens, prefill));
+  CHECK(prefill.pd == PdMode::kVllmPrefill);
+  SeqSpec rejected;
+  CHECK(choose(R"({"prompt":"x","max_tokens":1,"kv_transfer_params":{"do_remote_decode":true}})",
+               EngineKind::kVllm, Role::kDecode, max_tokens, rejected)
+            ->status == 400);
+  CHECK(
+      choose(
+          R"({"prompt":"x","max_tokens":1,"stream":true,"kv_transfer_params":{"do_remote_decode":true}})",
+          EngineKind::kVllm, Role::kBoth, max_tokens, rejected)
+          ->status == 400);
+  CHECK(choose(R"({"prompt":"x","max_tokens":4,"kv_transfer_params":{"do_remote_decode":true}})",
+               EngineKind::kVllm, Role::kBoth, max_tokens, rejected)
+            ->status == 400);
+  SeqSpec decode;
+  CHECK_FALSE(choose(
+      R"({"prompt":"x","kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e","remote_request_id":"r","remote_host":"h","remote_port":1}})",
+      EngineKind::kVllm, Role::kDecode, max_tokens, decode));
+  CHECK(decode.pd == PdMode::kVllmDecode);
+  SeqSpec incomplete;  // no remote_host: vLLM warns and prefills locally
+  CHECK_FALSE(choose(
+      R"({"prompt":"x","kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e","remote_request_id":"r","remote_port":1}})",
+      EngineKind::kVllm, Role::kDecode, max_tokens, incomplete));
+  CHECK(incomplete.pd == PdMode::kNone);
+
+  SeqSpec sglang_prefill;
+  CHECK_FALSE(choose(R"({"prompt":"x","max_tokens":30,"bootstrap_host":"h","bootstrap_room":5})",
+                     EngineKind::kSglang, Role::kPrefill, max_tokens, sglang_prefill));
+  CHECK(sglang_prefill.pd == PdMode::kSglangPrefill);
+  CHECK(sglang_prefill.bootstrap->port == 8998);  // the default bootstrap port
+  CHECK(max_tokens == 1);
+  SeqSpec sglang_missing;
+  CHECK(choose(R"({"prompt":"x"})", EngineKind::kSglang, Role::kDecode, max_tokens, sglang_missing)
+            ->status == 400);
+  SeqSpec sglang_both;
+  CHECK_FALSE(
+      choose(R"({"prompt":"x"})", EngineKind::kSglang, Role::kBoth, max_tokens, sglang_both));
+  CHECK(sglang_both.pd == PdMode::kNone);
 }
