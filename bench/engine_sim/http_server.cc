@@ -14,6 +14,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -220,9 +221,21 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Lingering close: after our FIN, read and discard what the client still sends (e.g. the rest
+  // of an oversized body) until it closes, so the kernel does not answer it with a reset that
+  // could destroy our response before the client read it.
   void DoClose() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(5));
+    Drain();
+  }
+
+  void Drain() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) self->Drain();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -241,6 +254,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool write_in_flight_ = false;
   std::string pending_;
   std::string writing_;
+  std::array<char, 4096> drain_;
   std::function<void()> on_gone_;
 };
 
