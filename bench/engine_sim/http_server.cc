@@ -102,8 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SetOnClientGone(uint64_t exchange, std::function<void()> callback) {
-    if (!Current(exchange)) return;
-    if (gone_) {
+    if (exchange != exchange_ || done_) return;
+    if (gone_) {  // the client left before the handler registered: abort at once
       callback();
       return;
     }

@@ -731,3 +731,16 @@ TEST_CASE("launch_cluster.sh starts G x (P + D) sims on loopback and writes thei
   }
   CHECK_FALSE(pdgate::testing::WaitForPort("127.0.0.93", port, 10ms));
 }
+
+TEST_CASE("a client that leaves during a first-byte stall still aborts its request") {
+  auto sim = StartSim(66, {"--time-scale", "1", "--stall-first-byte", "0.3"});
+  {
+    RawClient client(sim.host, sim.port);
+    client.SendPost("/v1/completions", R"({"prompt":"x","max_tokens":3000,"ignore_eos":true})");
+    REQUIRE(sim.WaitForStat("/faults_injected", 1));  // read and stalled, not yet admitted
+    CHECK(sim.Stat("/running") == 0);
+  }
+  REQUIRE(sim.WaitForStat("/finished/abort", 1, 5s));
+  CHECK(sim.Stat("/running") == 0);
+  CHECK(sim.Stat("/kv_used_blocks") == 0);
+}
