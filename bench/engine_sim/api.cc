@@ -248,6 +248,40 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
     return responder->Reply(200, std::string(kJson),
                             ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
   }
+  // Small endpoints routers and scripts call: vLLM's /ping, /version, /reset_prefix_cache;
+  // SGLang's /health_generate, /get_model_info, /get_server_info, /flush_cache.
+  const bool sglang = options_.engine == EngineKind::kSglang;
+  if ((path == "/reset_prefix_cache" && post && !sglang) || (path == "/flush_cache" && sglang)) {
+    engine_.ResetPrefixCache();
+    return responder->Reply(200, "", "");
+  }
+  if (path == "/ping" && !sglang) return responder->Reply(ready_.load() ? 200 : 503, "", "");
+  if (path == "/version" && get && !sglang) {
+    return responder->Reply(200, std::string(kJson), R"({"version":"0.11.0+pdgate-sim"})");
+  }
+  if (path == "/health_generate" && get && sglang) {
+    return responder->Reply(ready_.load() ? 200 : 503, "", "");
+  }
+  if (path == "/get_model_info" && get && sglang) {
+    std::string body = R"({"model_path":)";
+    AppendJsonString(body, options_.model);
+    body += R"(,"tokenizer_path":)";
+    AppendJsonString(body, options_.model);
+    body += R"(,"is_generation":true})";
+    return responder->Reply(200, std::string(kJson), std::move(body));
+  }
+  if (path == "/get_server_info" && get && sglang) {
+    const char* mode = options_.role == Role::kPrefill  ? R"("prefill")"
+                       : options_.role == Role::kDecode ? R"("decode")"
+                                                        : "null";
+    std::string body = R"({"model_path":)";
+    AppendJsonString(body, options_.model);
+    StrAppend(body, R"(,"disaggregation_mode":)", std::string_view(mode),
+              R"(,"disaggregation_bootstrap_port":)", options_.bootstrap_port,
+              R"(,"max_running_requests":)", options_.engine_config.max_num_seqs,
+              R"(,"page_size":)", options_.engine_config.block_size, "}");
+    return responder->Reply(200, std::string(kJson), std::move(body));
+  }
   if (path == "/abort_request" && post && options_.engine == EngineKind::kSglang) {
     std::string body = std::move(request.body);
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);

@@ -195,6 +195,7 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void SetCost(const CostModel& cost) { config_.cost = cost; }
+  void ResetPrefixCache() { kv_.ResetPrefixCache(); }
 
   const EngineConfig& config() const { return config_; }
 
@@ -584,6 +585,10 @@ void Engine::ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply) {
   impl_->Post([impl = impl_, room, timeout_s, reply = std::move(reply)]() mutable {
     impl->ServeRoomWait(room, timeout_s, std::move(reply));
   });
+}
+
+void Engine::ResetPrefixCache() {
+  impl_->Post([impl = impl_] { impl->ResetPrefixCache(); });
 }
 
 void Engine::SetCost(CostModel cost) {

@@ -114,6 +114,7 @@ class Engine {
   void ServeKvPull(PullRequest request, PullReplyFn reply);
   void ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply);
   void SetCost(CostModel cost);
+  void ResetPrefixCache();
   // Tokens a prompt would find cached now (for tests); blocking round trip through the strand.
   const EngineConfig& config() const;
 

@@ -118,4 +118,11 @@ void KvCache::Free(const std::vector<int>& blocks) {
   }
 }
 
+void KvCache::ResetPrefixCache() {
+  for (int id : evictable_) free_.push_back(id);
+  evictable_.clear();
+  for (Block& block : blocks_) block.hashed = false;
+  by_hash_.clear();
+}
+
 }  // namespace pdgate::sim

@@ -43,6 +43,9 @@ class KvCache {
   // After the prompt was computed: its full blocks become findable by later prompts.
   void Commit(const Allocation& allocation, std::span<const uint64_t> hashes);
   void Free(const std::vector<int>& blocks);
+  // Forgets every cached prefix (vLLM POST /reset_prefix_cache, SGLang /flush_cache): blocks in
+  // use stay allocated but can no longer be hit.
+  void ResetPrefixCache();
 
   int num_blocks() const { return static_cast<int>(blocks_.size()); }
   int block_size() const { return block_size_; }

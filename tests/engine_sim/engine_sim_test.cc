@@ -744,3 +744,26 @@ TEST_CASE("a client that leaves during a first-byte stall still aborts its reque
   CHECK(sim.Stat("/running") == 0);
   CHECK(sim.Stat("/kv_used_blocks") == 0);
 }
+
+TEST_CASE(
+    "auxiliary endpoints: vLLM reset_prefix_cache, ping, version; SGLang info and flush_cache") {
+  auto vllm = StartSim(67, {"--time-scale", "0"});
+  const std::string body = R"({"prompt":)" + TokenArray(64, 1) + R"(,"max_tokens":1})";
+  REQUIRE(vllm.Post("/v1/completions", body).first == 200);
+  auto warm = vllm.Post("/v1/completions", body);
+  CHECK(JsonNumber(warm.second, "/usage/prompt_tokens_details/cached_tokens") == 48);
+  CHECK(vllm.Post("/reset_prefix_cache", "").first == 200);
+  auto cold = vllm.Post("/v1/completions", body);
+  CHECK(JsonNumber(cold.second, "/usage/prompt_tokens_details/cached_tokens") == 0);
+  CHECK(vllm.Get("/ping").first == 200);
+  CHECK(JsonString(vllm.Get("/version").second, "/version").has_value());
+
+  auto sglang = StartSim(68, {"--time-scale", "0", "--engine", "sglang", "--role", "prefill"});
+  auto info = sglang.Get("/get_server_info");
+  CHECK(info.first == 200);
+  CHECK(JsonString(info.second, "/disaggregation_mode") == "prefill");
+  CHECK(JsonNumber(info.second, "/disaggregation_bootstrap_port") == sglang.side_port);
+  CHECK(JsonString(sglang.Get("/get_model_info").second, "/model_path") == "sim-model");
+  CHECK(sglang.Get("/health_generate").first == 200);
+  CHECK(sglang.Post("/flush_cache", "").first == 200);
+}

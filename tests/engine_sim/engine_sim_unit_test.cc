@@ -412,3 +412,23 @@ TEST_CASE("PD leg choice: vLLM params and SGLang bootstrap, validated per role")
       choose(R"({"prompt":"x"})", EngineKind::kSglang, Role::kBoth, max_tokens, sglang_both));
   CHECK(sglang_both.pd == PdMode::kNone);
 }
+
+TEST_CASE("KV cache: resetting the prefix cache forgets every hash, keeps blocks in use") {
+  KvCache cache(16, 4);
+  auto a = Ids(16, 1);
+  auto hashes = KvCache::BlockHashes(a, 4);
+  auto first = cache.Allocate(hashes, 16, 16);
+  REQUIRE(first);
+  cache.Commit(*first, hashes);
+  auto held = cache.Allocate(KvCache::BlockHashes(Ids(8, 500), 4), 8, 8);
+  REQUIRE(held);
+  cache.Free(first->blocks);
+  CHECK(cache.CachedTokens(hashes, 16) == 12);
+  cache.ResetPrefixCache();
+  CHECK(cache.CachedTokens(hashes, 16) == 0);
+  CHECK(cache.cached_blocks() == 0);
+  CHECK(cache.used_blocks() == 2);
+  cache.Free(held->blocks);
+  CHECK(cache.used_blocks() == 0);
+  CHECK(cache.Allocate(hashes, 16, 64).has_value());  // all 16 blocks are free again
+}
