@@ -746,7 +746,7 @@ TEST_CASE("a client that leaves during a first-byte stall still aborts its reque
 }
 
 TEST_CASE(
-    "auxiliary endpoints: vLLM reset_prefix_cache, ping, version; SGLang info and flush_cache") {
+    "auxiliary endpoints: vLLM reset_prefix_cache, ping, version, and SGLang info and flush_cache") {
   auto vllm = StartSim(67, {"--time-scale", "0"});
   const std::string body = R"({"prompt":)" + TokenArray(64, 1) + R"(,"max_tokens":1})";
   REQUIRE(vllm.Post("/v1/completions", body).first == 200);
