@@ -120,6 +120,31 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(limits_.header_limit);
     stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_s));
+    // Header first: a client that sent "Expect: 100-continue" (curl does for bodies over 1 KB)
+    // waits for "100 Continue" before it sends the body (Beast's "Expect 100-continue" example).
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    const auto& header = parser_->get();
+    auto expect = header.find(http::field::expect);
+    if (expect != header.end() && beast::iequals(expect->value(), "100-continue") &&
+        !parser_->is_done()) {
+      continue_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(continue_),
+                       [self = shared_from_this()](beast::error_code ec2, size_t) {
+                         if (ec2) return;
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -255,6 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string pending_;
   std::string writing_;
   std::array<char, 4096> drain_;
+  std::string continue_;
   std::function<void()> on_gone_;
 };
 
