@@ -195,6 +195,16 @@ std::string SimApi::ModelsBody() const {
               R"("allow_search_indices":false,"allow_view":true,"allow_fine_tuning":false,)"
               R"("organization":"*","group":null,"is_blocking":false}]})");
   }
+  // LoRA adapters as vLLM lists them: parent = the base model, no max_model_len, no permissions.
+  for (const Options::Lora& lora : options_.lora_modules) {
+    out += R"(,{"id":)";
+    AppendJsonString(out, lora.name);
+    StrAppend(out, R"(,"object":"model","created":)", started_at_, R"(,"owned_by":"vllm","root":)");
+    AppendJsonString(out, lora.path);
+    out += R"(,"parent":)";
+    AppendJsonString(out, options_.primary_model());
+    out += R"(,"max_model_len":null,"permission":[]})";
+  }
   out += "]}";
   return out;
 }
@@ -334,11 +344,18 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
     return ReplyError(*responder, error->status, error->message);
   }
   std::string model = options_.primary_model();
+  std::string lora;
   if (parsed.model) {
     const auto& names = options_.served_model_names;
-    const bool known = names.empty()
-                           ? *parsed.model == options_.model
-                           : std::find(names.begin(), names.end(), *parsed.model) != names.end();
+    bool known = names.empty()
+                     ? *parsed.model == options_.model
+                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
+    for (const Options::Lora& adapter : options_.lora_modules) {
+      if (!known && adapter.name == *parsed.model) {
+        known = true;
+        lora = adapter.name;
+      }
+    }
     if (!known)
       return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
     model = *parsed.model;
@@ -385,6 +402,7 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   // vLLM PR #27987: the engine-internal id is the API id plus "-" and 8 random hex digits.
   spec.request_id = StrCat(ctx.id, "-", RandomHex8());
   spec.rid = parsed.rid.empty() ? ctx.id : parsed.rid;
+  spec.lora = std::move(lora);
   spec.prompt = std::move(parsed.prompt);
   spec.plan = ctx.plan;
 

@@ -1,5 +1,7 @@
 #include "bench/engine_sim/engine.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -7,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -87,7 +90,9 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     seq->id = id;
     seq->spec = std::move(spec);
     seq->arrival = Clock::now();
-    seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size);
+    const uint64_t lora_seed =
+        seq->spec.lora.empty() ? 0 : XXH3_64bits(seq->spec.lora.data(), seq->spec.lora.size());
+    seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size, lora_seed);
     const int total = static_cast<int>(seq->spec.prompt.size()) + seq->spec.plan.tokens;
     Seq& ref = *seq;
     seqs_.emplace(id, std::move(seq));
@@ -263,6 +268,17 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     metrics_.running = static_cast<int64_t>(running_.size());
     metrics_.waiting = static_cast<int64_t>(waiting_.size()) + fetching_;
     metrics_.kv_used_blocks = kv_.used_blocks();
+    if (config_.track_loras) {
+      std::set<std::string> running, waiting;
+      for (uint64_t id : running_) {
+        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) running.insert(lora);
+      }
+      for (uint64_t id : waiting_) {
+        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) waiting.insert(lora);
+      }
+      metrics_.SetLoras(StrJoin({running.begin(), running.end()}, ","),
+                        StrJoin({waiting.begin(), waiting.end()}, ","));
+    }
   }
 
   void Admit() {

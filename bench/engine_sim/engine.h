@@ -48,6 +48,7 @@ struct EngineConfig {
   std::string kv_host;
   int kv_port = 5600;
   int tp_size = 1;
+  bool track_loras = false;  // publish running/waiting adapters (vllm:lora_requests_info)
   double kv_hold_timeout_s = 480;
   bool recompute_on_load_failure = false;  // --kv-load-failure-policy recompute
   // SGLang.
@@ -79,6 +80,7 @@ enum class PdMode {
 struct SeqSpec {
   std::string request_id;  // engine-internal id (vLLM: API id + 9-char suffix)
   std::string rid;         // SGLang abort key
+  std::string lora;        // LoRA adapter name, or empty for the base model
   std::vector<TokenId> prompt;
   OutputPlan plan;
   PdMode pd = PdMode::kNone;

@@ -14,11 +14,12 @@ KvCache::KvCache(int num_blocks, int block_size, bool prefix_caching)
   for (int i = static_cast<int>(blocks_.size()) - 1; i >= 0; --i) free_.push_back(i);
 }
 
-std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int block_size) {
+std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int block_size,
+                                           uint64_t seed) {
   std::vector<uint64_t> hashes;
   const size_t full = tokens.size() / static_cast<size_t>(block_size);
   hashes.reserve(full);
-  uint64_t parent = 0;
+  uint64_t parent = seed;
   for (size_t b = 0; b < full; ++b) {
     // Chained: the parent block's hash seeds this block's hash.
     parent =

@@ -24,8 +24,10 @@ class KvCache {
  public:
   KvCache(int num_blocks, int block_size, bool prefix_caching = true);
 
-  // Chained hashes of the full blocks of `tokens`.
-  static std::vector<uint64_t> BlockHashes(std::span<const TokenId> tokens, int block_size);
+  // Chained hashes of the full blocks of `tokens`. `seed` starts the chain: vLLM mixes the LoRA
+  // adapter into block hashes, so equal prompts on different adapters share nothing.
+  static std::vector<uint64_t> BlockHashes(std::span<const TokenId> tokens, int block_size,
+                                           uint64_t seed = 0);
 
   struct Allocation {
     std::vector<int> blocks;  // first `hit_blocks` are prefix-cache hits

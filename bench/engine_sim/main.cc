@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context ioc(options.threads);
   Metrics metrics;
+  if (!options.lora_modules.empty()) metrics.max_loras = options.max_loras;
   HttpKvTransport transport(ioc);
   Engine engine(ioc, options.engine_config, metrics, transport);
   Faults faults(options.faults, options.seed);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "bench/engine_sim/json_writer.h"
 
 namespace pdgate::sim {
@@ -156,6 +158,15 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
         fmt::format("block_size=\"{}\",enable_prefix_caching=\"True\",num_gpu_blocks=\"{}\"",
                     block_size, Load(kv_total_blocks)),
         1.0);
+  if (max_loras > 0) {
+    std::lock_guard lock(lora_mu_);
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    Gauge(out, "vllm:lora_requests_info", "Running stats on lora requests.",
+          fmt::format("max_lora=\"{}\",running_lora_adapters=\"{}\",waiting_lora_adapters=\"{}\"",
+                      max_loras, running_loras_, waiting_loras_),
+          now);
+  }
   Gauge(out, "pdgate_sim:kv_held_blocks",
         "Simulator: KV blocks held for a remote decode (stranded until pulled or expired).", labels,
         double(Load(kv_held_blocks)));

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,14 @@ struct Metrics {
   Histogram itl;
   Histogram e2e;
 
+  // vllm:lora_requests_info (rendered when max_loras > 0).
+  int max_loras = 0;
+  void SetLoras(std::string running_adapters, std::string waiting_adapters) {
+    std::lock_guard lock(lora_mu_);
+    running_loras_ = std::move(running_adapters);
+    waiting_loras_ = std::move(waiting_adapters);
+  }
+
   void CountFinished(FinishReason reason) {
     finished[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -72,6 +81,11 @@ struct Metrics {
                                int block_size) const;
   // The counters tests and scripts read (GET /admin/stats).
   std::string RenderJson() const;
+
+ private:
+  mutable std::mutex lora_mu_;
+  std::string running_loras_;
+  std::string waiting_loras_;
 };
 
 }  // namespace pdgate::sim

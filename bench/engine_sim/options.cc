@@ -43,6 +43,13 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
   app.add_option("--model", o.model, "Model name (vLLM --model)")->capture_default_str();
   app.add_option("--served-model-name", o.served_model_names,
                  "Names accepted in `model` (vLLM --served-model-name); default: --model");
+  std::vector<std::string> loras;
+  app.add_option("--lora-modules", loras,
+                 "LoRA adapters NAME=PATH served besides the base model (vLLM --enable-lora "
+                 "--lora-modules): accepted in `model`, listed in /v1/models with parent = base, "
+                 "reported in vllm:lora_requests_info; prefix cache separate per adapter");
+  app.add_option("--max-loras", o.max_loras, "max_lora reported in vllm:lora_requests_info")
+      ->capture_default_str();
   app.add_option("--max-model-len", o.max_model_len,
                  "Context length: prompt + max_tokens above it is a 400 (vLLM --max-model-len)")
       ->capture_default_str();
@@ -158,6 +165,13 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
+  for (const std::string& lora : loras) {
+    const size_t eq = lora.find('=');
+    o.lora_modules.push_back(eq == std::string::npos
+                                 ? Options::Lora{lora, lora}
+                                 : Options::Lora{lora.substr(0, eq), lora.substr(eq + 1)});
+  }
+  e.track_loras = !o.lora_modules.empty();
   o.role = role == "prefill" ? Role::kPrefill : role == "decode" ? Role::kDecode : Role::kBoth;
   o.engine = engine == "sglang" ? EngineKind::kSglang : EngineKind::kVllm;
   if (zero_latency) c.time_scale = 0;

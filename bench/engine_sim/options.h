@@ -21,6 +21,12 @@ struct Options {
   EngineKind engine = EngineKind::kVllm;
   std::string model = "sim-model";
   std::vector<std::string> served_model_names;  // empty: model
+  struct Lora {
+    std::string name;
+    std::string path;
+  };
+  std::vector<Lora> lora_modules;  // vLLM --lora-modules name=path
+  int max_loras = 4;
   int max_model_len = 8192;
   EngineConfig engine_config;
   int bootstrap_port = 8998;

@@ -746,7 +746,8 @@ TEST_CASE("a client that leaves during a first-byte stall still aborts its reque
 }
 
 TEST_CASE(
-    "auxiliary endpoints: vLLM reset_prefix_cache, ping, version, and SGLang info and flush_cache") {
+    "auxiliary endpoints: vLLM reset_prefix_cache, ping, version, and SGLang info and "
+    "flush_cache") {
   auto vllm = StartSim(67, {"--time-scale", "0"});
   const std::string body = R"({"prompt":)" + TokenArray(64, 1) + R"(,"max_tokens":1})";
   REQUIRE(vllm.Post("/v1/completions", body).first == 200);
@@ -766,4 +767,56 @@ TEST_CASE(
   CHECK(JsonString(sglang.Get("/get_model_info").second, "/model_path") == "sim-model");
   CHECK(sglang.Get("/health_generate").first == 200);
   CHECK(sglang.Post("/flush_cache", "").first == 200);
+}
+
+TEST_CASE("a client that sends Expect: 100-continue gets 100 Continue before it sends the body") {
+  auto sim = StartSim(69, {"--time-scale", "0"});
+  RawClient client(sim.host, sim.port);
+  const std::string body = R"({"prompt":"hello","max_tokens":2})";
+  const std::string head =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  REQUIRE(client.SendRaw(head));
+  REQUIRE(client.ReadUntil("HTTP/1.1 100 Continue\r\n\r\n", 5s));
+  REQUIRE(client.SendRaw(body));
+  REQUIRE(client.ReadUntil("\"finish_reason\"", 5s));
+  CHECK(client.received().find("HTTP/1.1 200 OK") != std::string::npos);
+}
+
+TEST_CASE(
+    "LoRA adapters: listed like vLLM lists them, routable by name, own prefix cache, in metrics") {
+  auto sim = StartSim(
+      70, {"--time-scale", "1", "--lora-modules", "sql-lora=/adapters/sql", "--max-loras", "2"});
+  auto [status, models] = sim.Get("/v1/models");
+  REQUIRE(status == 200);
+  CHECK(JsonString(models, "/data/1/id") == "sql-lora");
+  CHECK(JsonString(models, "/data/1/parent") == "sim-model");
+  CHECK(JsonString(models, "/data/1/root") == "/adapters/sql");
+  // The same fields as the LoRA entry of a real vLLM's /v1/models.
+  std::ifstream in(pdgate::testing::SharedPath("fixtures/vllm_models.json"));
+  std::stringstream fixture;
+  fixture << in.rdbuf();
+  CHECK(JsonPaths(JsonValue(models, "/data/1").value()) ==
+        JsonPaths(JsonValue(fixture.str(), "/data/1").value()));
+
+  const std::string prompt = TokenArray(64, 1);
+  REQUIRE(sim.Post("/v1/completions", R"({"prompt":)" + prompt + R"(,"max_tokens":1})").first ==
+          200);
+  auto lora = sim.Post("/v1/completions",
+                       R"({"model":"sql-lora","prompt":)" + prompt + R"(,"max_tokens":1})");
+  REQUIRE(lora.first == 200);
+  CHECK(JsonString(lora.second, "/model") == "sql-lora");
+  // Same tokens, other adapter: nothing cached.
+  CHECK(JsonNumber(lora.second, "/usage/prompt_tokens_details/cached_tokens") == 0);
+
+  RawClient busy(sim.host, sim.port);
+  busy.SendPost("/v1/completions",
+                R"({"model":"sql-lora","prompt":"x","max_tokens":2000,"ignore_eos":true})");
+  REQUIRE(sim.WaitForStat("/running", 1));
+  auto metrics = sim.Get("/metrics").second;
+  CHECK(
+      metrics.find(
+          R"(vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql-lora",waiting_lora_adapters=""})") !=
+      std::string::npos);
 }

@@ -157,16 +157,19 @@ void RawClient::Close() {
 }
 
 void RawClient::SendPost(const std::string& target, const std::string& body) {
-  std::string request =
-      "POST " + target + " HTTP/1.1\r\nHost: " + host_ +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\n\r\n" + body;
+  SendRaw("POST " + target + " HTTP/1.1\r\nHost: " + host_ +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body);
+}
+
+bool RawClient::SendRaw(const std::string& bytes) {
   size_t sent = 0;
-  while (fd_ >= 0 && sent < request.size()) {
-    ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+  while (fd_ >= 0 && sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
     sent += static_cast<size_t>(n);
   }
+  return fd_ >= 0;
 }
 
 bool RawClient::ReadUntil(const std::string& needle, std::chrono::milliseconds timeout) {
