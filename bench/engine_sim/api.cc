@@ -70,11 +70,20 @@ class Generation : public std::enable_shared_from_this<Generation> {
         engine_(engine) {}
 
   void set_seq(uint64_t id) { seq_ = id; }
+  // One line per finished request on stderr (--log-requests): what this pod served.
+  void set_log(std::string leg) { log_leg_ = std::move(leg); }
 
   void OnEvent(const SeqEvent& event) {
     std::lock_guard lock(mu_);
     if (dropped_) return;
     const UsageNumbers usage{event.prompt_tokens, event.generated, event.cached_tokens};
+    if (event.kind == SeqEvent::Kind::kFinished && !log_leg_.empty()) {
+      std::fprintf(
+          stderr, "request %s leg=%s stream=%d prompt=%d cached=%d generated=%d finish=%s%s%s\n",
+          ctx_.id.c_str(), log_leg_.c_str(), stream_ ? 1 : 0, event.prompt_tokens,
+          event.cached_tokens, event.generated, std::string(FinishReasonName(event.finish)).c_str(),
+          event.error_message.empty() ? "" : " error=", event.error_message.c_str());
+    }
     if (event.kind == SeqEvent::Kind::kTokens) {
       if (!stream_) return;
       std::string bytes;
@@ -159,6 +168,7 @@ class Generation : public std::enable_shared_from_this<Generation> {
   bool stalled_ = false;
   bool end_deferred_ = false;
   std::string deferred_;
+  std::string log_leg_;
 };
 
 }  // namespace
@@ -409,6 +419,12 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   if (parsed.stream) responder->StartStream();
   auto generation = std::make_shared<Generation>(ioc_, responder, std::move(ctx), parsed.stream,
                                                  fault, options_.flat_errors, engine_);
+  if (options_.log_requests) {
+    generation->set_log(
+        spec.pd == PdMode::kVllmPrefill || spec.pd == PdMode::kSglangPrefill ? "prefill"
+        : spec.pd == PdMode::kVllmDecode || spec.pd == PdMode::kSglangDecode ? "decode"
+                                                                             : "whole");
+  }
   spec.sink = [generation](const SeqEvent& event) { generation->OnEvent(event); };
   const uint64_t id = engine_.Submit(std::move(spec));
   generation->set_seq(id);

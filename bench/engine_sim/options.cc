@@ -158,6 +158,8 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the fault RNG and the default engine id")
       ->capture_default_str();
+  app.add_flag("--log-requests", o.log_requests,
+               "One stderr line per finished request (id, PD leg, tokens, finish reason)");
   app.add_flag("--quiet", o.quiet, "No startup line on stderr");
 
   try {

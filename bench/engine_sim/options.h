@@ -38,6 +38,7 @@ struct Options {
   FaultConfig faults;
   uint64_t seed = 0;
   bool quiet = false;
+  bool log_requests = false;
 
   const std::string& primary_model() const {
     return served_model_names.empty() ? model : served_model_names.front();

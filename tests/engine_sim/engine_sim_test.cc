@@ -820,3 +820,16 @@ TEST_CASE(
           R"(vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql-lora",waiting_lora_adapters=""})") !=
       std::string::npos);
 }
+
+TEST_CASE("request logging (--log-requests) writes one line per finished request") {
+  auto sim = StartSim(71, {"--time-scale", "0", "--log-requests"});
+  REQUIRE(sim.Post("/v1/completions", R"({"prompt":"the cat","max_tokens":3,"ignore_eos":true})").first == 200);
+  const auto deadline = Clock::now() + 5s;
+  while (sim.process.Stderr().find("request cmpl-") == std::string::npos &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const std::string log = sim.process.Stderr();
+  CHECK(log.find("leg=whole stream=0 prompt=2 cached=0 generated=3 finish=length") !=
+        std::string::npos);
+}
