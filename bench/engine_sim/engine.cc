@@ -202,8 +202,6 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   void SetCost(const CostModel& cost) { config_.cost = cost; }
   void ResetPrefixCache() { kv_.ResetPrefixCache(); }
 
-  const EngineConfig& config() const { return config_; }
-
  private:
   static SeqEvent BaseEvent(const Seq& seq, SeqEvent::Kind kind) {
     SeqEvent event;
@@ -572,7 +570,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics, KvTransport& transport)
-    : impl_(std::make_shared<Impl>(ioc, std::move(config), metrics, transport)) {}
+    : initial_config_(config),
+      impl_(std::make_shared<Impl>(ioc, std::move(config), metrics, transport)) {}
 
 Engine::~Engine() = default;
 
@@ -610,7 +609,5 @@ void Engine::ResetPrefixCache() {
 void Engine::SetCost(CostModel cost) {
   impl_->Post([impl = impl_, cost] { impl->SetCost(cost); });
 }
-
-const EngineConfig& Engine::config() const { return impl_->config(); }
 
 }  // namespace pdgate::sim

@@ -117,11 +117,12 @@ class Engine {
   void ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply);
   void SetCost(CostModel cost);
   void ResetPrefixCache();
-  // Tokens a prompt would find cached now (for tests); blocking round trip through the strand.
-  const EngineConfig& config() const;
+  // The configuration it started with (immutable; SetCost changes the running engine's copy).
+  const EngineConfig& config() const { return initial_config_; }
 
  private:
   class Impl;
+  const EngineConfig initial_config_;
   std::shared_ptr<Impl> impl_;
 };
 

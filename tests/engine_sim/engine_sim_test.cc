@@ -533,7 +533,7 @@ TEST_CASE(
     ++tokens;
   CHECK(tokens == 6);
 
-  auto slow = StartSim(56, {"--time-scale", "1"});
+  auto slow = StartSim(56, {"--time-scale", "1", "--threads", "2"});
   const double base = MeasureTtft(slow, TokenArray(1000, 1));
   REQUIRE(slow.Post("/admin/faults", R"({"prefill_multiplier":3})").first == 200);
   const double slowed = MeasureTtft(slow, TokenArray(1000, 5000));
