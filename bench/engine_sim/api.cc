@@ -1,11 +1,10 @@
 #include "bench/engine_sim/api.h"
 
+#include <simdjson.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <simdjson.h>
-
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -14,6 +13,7 @@
 #include "bench/engine_sim/faults.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/metrics.h"
+#include "bench/engine_sim/pd_leg.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
 #include "config/strings.h"
@@ -41,7 +41,8 @@ std::string RandomUuid() {
   char buffer[40];
   std::snprintf(buffer, sizeof(buffer), "%08x-%04x-4%03x-%04x-%012llx",
                 static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffff,
-                static_cast<unsigned>(a) & 0xfff, (static_cast<unsigned>(b >> 48) & 0x3fff) | 0x8000,
+                static_cast<unsigned>(a) & 0xfff,
+                (static_cast<unsigned>(b >> 48) & 0x3fff) | 0x8000,
                 static_cast<unsigned long long>(b) & 0xffffffffffffULL);
   return buffer;
 }
@@ -52,9 +53,7 @@ std::string RandomHex8() {
   return buffer;
 }
 
-std::string_view PathOf(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // One request's output: turns engine events into the response, on the engine strand (and on the
 // stall timer, hence the mutex).
@@ -62,15 +61,29 @@ class Generation : public std::enable_shared_from_this<Generation> {
  public:
   Generation(net::io_context& ioc, std::shared_ptr<Responder> out, ResponseContext ctx, bool stream,
              FaultDecision fault, bool flat_errors, Engine& engine)
-      : ioc_(ioc), out_(std::move(out)), ctx_(std::move(ctx)), stream_(stream), fault_(fault),
-        flat_errors_(flat_errors), engine_(engine) {}
+      : ioc_(ioc),
+        out_(std::move(out)),
+        ctx_(std::move(ctx)),
+        stream_(stream),
+        fault_(fault),
+        flat_errors_(flat_errors),
+        engine_(engine) {}
 
   void set_seq(uint64_t id) { seq_ = id; }
+  // One line per finished request on stderr (--log-requests): what this pod served.
+  void set_log(std::string leg) { log_leg_ = std::move(leg); }
 
   void OnEvent(const SeqEvent& event) {
     std::lock_guard lock(mu_);
     if (dropped_) return;
     const UsageNumbers usage{event.prompt_tokens, event.generated, event.cached_tokens};
+    if (event.kind == SeqEvent::Kind::kFinished && !log_leg_.empty()) {
+      std::fprintf(
+          stderr, "request %s leg=%s stream=%d prompt=%d cached=%d generated=%d finish=%s%s%s\n",
+          ctx_.id.c_str(), log_leg_.c_str(), stream_ ? 1 : 0, event.prompt_tokens,
+          event.cached_tokens, event.generated, std::string(FinishReasonName(event.finish)).c_str(),
+          event.error_message.empty() ? "" : " error=", event.error_message.c_str());
+    }
     if (event.kind == SeqEvent::Kind::kTokens) {
       if (!stream_) return;
       std::string bytes;
@@ -95,9 +108,9 @@ class Generation : public std::enable_shared_from_this<Generation> {
         out_->Reply(event.error_status, std::string(kJson),
                     ErrorBody(event.error_status, event.error_message, flat_errors_));
       } else {
-        out_->Reply(200, std::string(kJson),
-                    CompletionBody(ctx_, event.generated, event.finish, usage,
-                                   event.kv_transfer_params));
+        out_->Reply(
+            200, std::string(kJson),
+            CompletionBody(ctx_, event.generated, event.finish, usage, event.kv_transfer_params));
       }
       return;
     }
@@ -129,7 +142,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   void StartStall() {
     stalled_ = true;
     auto timer = std::make_shared<net::steady_timer>(ioc_);
-    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault_.stall_mid_stream_s * 1e9)));
+    timer->expires_after(
+        std::chrono::nanoseconds(static_cast<int64_t>(fault_.stall_mid_stream_s * 1e9)));
     timer->async_wait([self = shared_from_this(), timer](boost::system::error_code) {
       std::lock_guard lock(self->mu_);
       self->stalled_ = false;
@@ -154,13 +168,18 @@ class Generation : public std::enable_shared_from_this<Generation> {
   bool stalled_ = false;
   bool end_deferred_ = false;
   std::string deferred_;
+  std::string log_leg_;
 };
 
 }  // namespace
 
 SimApi::SimApi(net::io_context& ioc, const Options& options, Engine& engine, Metrics& metrics,
                Faults& faults)
-    : ioc_(ioc), options_(options), engine_(engine), metrics_(metrics), faults_(faults),
+    : ioc_(ioc),
+      options_(options),
+      engine_(engine),
+      metrics_(metrics),
+      faults_(faults),
       started_at_(UnixNow()) {}
 
 void SimApi::ReplyError(Responder& responder, int status, std::string_view message) {
@@ -186,6 +205,16 @@ std::string SimApi::ModelsBody() const {
               R"("allow_search_indices":false,"allow_view":true,"allow_fine_tuning":false,)"
               R"("organization":"*","group":null,"is_blocking":false}]})");
   }
+  // LoRA adapters as vLLM lists them: parent = the base model, no max_model_len, no permissions.
+  for (const Options::Lora& lora : options_.lora_modules) {
+    out += R"(,{"id":)";
+    AppendJsonString(out, lora.name);
+    StrAppend(out, R"(,"object":"model","created":)", started_at_, R"(,"owned_by":"vllm","root":)");
+    AppendJsonString(out, lora.path);
+    out += R"(,"parent":)";
+    AppendJsonString(out, options_.primary_model());
+    out += R"(,"max_model_len":null,"permission":[]})";
+  }
   out += "]}";
   return out;
 }
@@ -194,8 +223,14 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
   const std::string_view path = PathOf(request.target);
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
+  // vLLM's --api-key middleware: only paths under /v1, and a bare-string error body.
+  if (!options_.api_key.empty() && path.starts_with("/v1") &&
+      request.authorization != "Bearer " + options_.api_key) {
+    return responder->Reply(401, std::string(kJson), R"({"error":"Unauthorized"})");
+  }
   if (path == "/v1/chat/completions" || path == "/v1/completions") {
-    if (!post) return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
+    if (!post)
+      return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
     return Generate(std::move(request), std::move(responder), path == "/v1/chat/completions");
   }
   if (path == "/health" && get) {
@@ -230,7 +265,42 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
   }
   if (path == "/admin/ready" && post) {  // flips readiness: {"ready": bool}
     set_ready(request.body.find("false") == std::string::npos);
-    return responder->Reply(200, std::string(kJson), ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
+    return responder->Reply(200, std::string(kJson),
+                            ready_.load() ? R"({"ready":true})" : R"({"ready":false})");
+  }
+  // Small endpoints routers and scripts call: vLLM's /ping, /version, /reset_prefix_cache;
+  // SGLang's /health_generate, /get_model_info, /get_server_info, /flush_cache.
+  const bool sglang = options_.engine == EngineKind::kSglang;
+  if ((path == "/reset_prefix_cache" && post && !sglang) || (path == "/flush_cache" && sglang)) {
+    engine_.ResetPrefixCache();
+    return responder->Reply(200, "", "");
+  }
+  if (path == "/ping" && !sglang) return responder->Reply(ready_.load() ? 200 : 503, "", "");
+  if (path == "/version" && get && !sglang) {
+    return responder->Reply(200, std::string(kJson), R"({"version":"0.11.0+pdgate-sim"})");
+  }
+  if (path == "/health_generate" && get && sglang) {
+    return responder->Reply(ready_.load() ? 200 : 503, "", "");
+  }
+  if (path == "/get_model_info" && get && sglang) {
+    std::string body = R"({"model_path":)";
+    AppendJsonString(body, options_.model);
+    body += R"(,"tokenizer_path":)";
+    AppendJsonString(body, options_.model);
+    body += R"(,"is_generation":true})";
+    return responder->Reply(200, std::string(kJson), std::move(body));
+  }
+  if (path == "/get_server_info" && get && sglang) {
+    const char* mode = options_.role == Role::kPrefill  ? R"("prefill")"
+                       : options_.role == Role::kDecode ? R"("decode")"
+                                                        : "null";
+    std::string body = R"({"model_path":)";
+    AppendJsonString(body, options_.model);
+    StrAppend(body, R"(,"disaggregation_mode":)", std::string_view(mode),
+              R"(,"disaggregation_bootstrap_port":)", options_.bootstrap_port,
+              R"(,"max_running_requests":)", options_.engine_config.max_num_seqs,
+              R"(,"page_size":)", options_.engine_config.block_size, "}");
+    return responder->Reply(200, std::string(kJson), std::move(body));
   }
   if (path == "/abort_request" && post && options_.engine == EngineKind::kSglang) {
     std::string body = std::move(request.body);
@@ -265,7 +335,8 @@ void SimApi::Generate(IncomingRequest request, std::shared_ptr<Responder> respon
   if (fault.stall_first_byte_s > 0) {
     metrics_.faults_injected++;
     auto timer = std::make_shared<net::steady_timer>(ioc_);
-    timer->expires_after(std::chrono::nanoseconds(static_cast<int64_t>(fault.stall_first_byte_s * 1e9)));
+    timer->expires_after(
+        std::chrono::nanoseconds(static_cast<int64_t>(fault.stall_first_byte_s * 1e9)));
     timer->async_wait([this, timer, request = std::move(request), responder = std::move(responder),
                        chat, fault](boost::system::error_code) mutable {
       Admit(std::move(request), std::move(responder), chat, fault);
@@ -278,15 +349,25 @@ void SimApi::Generate(IncomingRequest request, std::shared_ptr<Responder> respon
 void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder, bool chat,
                    const FaultDecision& fault) {
   OpenAiRequest parsed;
-  if (auto error = ParseOpenAiRequest(chat ? Api::kChat : Api::kCompletions, request.body, parsed)) {
+  if (auto error =
+          ParseOpenAiRequest(chat ? Api::kChat : Api::kCompletions, request.body, parsed)) {
     return ReplyError(*responder, error->status, error->message);
   }
   std::string model = options_.primary_model();
+  std::string lora;
   if (parsed.model) {
     const auto& names = options_.served_model_names;
-    const bool known = names.empty() ? *parsed.model == options_.model
-                                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
-    if (!known) return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
+    bool known = names.empty()
+                     ? *parsed.model == options_.model
+                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
+    for (const Options::Lora& adapter : options_.lora_modules) {
+      if (!known && adapter.name == *parsed.model) {
+        known = true;
+        lora = adapter.name;
+      }
+    }
+    if (!known)
+      return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
     model = *parsed.model;
   }
   const int prompt_tokens = static_cast<int>(parsed.prompt.size());
@@ -314,35 +395,9 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   ctx.key = MakeGenerationKey(parsed.prompt, parsed.seed);
   int max_tokens = static_cast<int>(*parsed.max_tokens);
 
-  // PD legs.
-  const Role role = options_.role;
-  if (options_.engine == EngineKind::kVllm && parsed.kv_transfer_params) {
-    const KvTransferParams& kv = *parsed.kv_transfer_params;
-    if (kv.do_remote_decode) {
-      if (role == Role::kDecode) return ReplyError(*responder, 400, "This engine is a decode instance (kv_consumer); it cannot prefill for a remote decode.");
-      if (parsed.stream) return ReplyError(*responder, 400, "Prefill requests with kv_transfer_params.do_remote_decode must not be streamed (stream=false).");
-      if (max_tokens != 1) return ReplyError(*responder, 400, StrCat("Prefill requests with kv_transfer_params.do_remote_decode must have max_tokens=1, got ", max_tokens, "."));
-      spec.pd = PdMode::kVllmPrefill;
-    } else if (kv.do_remote_prefill) {
-      if (role == Role::kPrefill) return ReplyError(*responder, 400, "This engine is a prefill instance (kv_producer); it cannot decode from remote KV.");
-      // vLLM ignores incomplete params (a warning) and prefills locally.
-      if (kv.remote_block_ids && kv.remote_engine_id && kv.remote_request_id && kv.remote_host && kv.remote_port) {
-        spec.pd = PdMode::kVllmDecode;
-        spec.remote = kv;
-      }
-    }
-  } else if (options_.engine == EngineKind::kSglang && role != Role::kBoth) {
-    if (!parsed.bootstrap) {
-      return ReplyError(*responder, 400, "A disaggregated SGLang engine needs bootstrap_host, bootstrap_port and bootstrap_room.");
-    }
-    if (parsed.bootstrap->port == 0) parsed.bootstrap->port = options_.bootstrap_port;
-    spec.bootstrap = parsed.bootstrap;
-    if (role == Role::kPrefill) {
-      spec.pd = PdMode::kSglangPrefill;
-      max_tokens = 1;  // the prefill server only prefills; its answer is not the client's
-    } else {
-      spec.pd = PdMode::kSglangDecode;
-    }
+  if (auto error = ChoosePdLeg(parsed, options_.engine, options_.role, options_.bootstrap_port,
+                               max_tokens, spec)) {
+    return ReplyError(*responder, error->status, error->message);
   }
   if (spec.pd == PdMode::kVllmPrefill || spec.pd == PdMode::kSglangPrefill) {
     metrics_.requests_prefill++;
@@ -352,17 +407,24 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
     metrics_.requests_plain++;
   }
 
-  ctx.plan = PlanOutput(ctx.key, max_tokens, static_cast<int>(parsed.min_tokens), parsed.ignore_eos);
+  ctx.plan =
+      PlanOutput(ctx.key, max_tokens, static_cast<int>(parsed.min_tokens), parsed.ignore_eos);
   // vLLM PR #27987: the engine-internal id is the API id plus "-" and 8 random hex digits.
   spec.request_id = StrCat(ctx.id, "-", RandomHex8());
   spec.rid = parsed.rid.empty() ? ctx.id : parsed.rid;
+  spec.lora = std::move(lora);
   spec.prompt = std::move(parsed.prompt);
   spec.plan = ctx.plan;
 
   if (parsed.stream) responder->StartStream();
   auto generation = std::make_shared<Generation>(ioc_, responder, std::move(ctx), parsed.stream,
-                                                 fault,
-                                                 options_.flat_errors, engine_);
+                                                 fault, options_.flat_errors, engine_);
+  if (options_.log_requests) {
+    generation->set_log(
+        spec.pd == PdMode::kVllmPrefill || spec.pd == PdMode::kSglangPrefill ? "prefill"
+        : spec.pd == PdMode::kVllmDecode || spec.pd == PdMode::kSglangDecode ? "decode"
+                                                                             : "whole");
+  }
   spec.sink = [generation](const SeqEvent& event) { generation->OnEvent(event); };
   const uint64_t id = engine_.Submit(std::move(spec));
   generation->set_seq(id);
@@ -382,22 +444,37 @@ void SimApi::HandleSide(IncomingRequest request, std::shared_ptr<Responder> resp
       doc.get_object().get(object)) {
     return responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");
   }
-  auto reply = [responder](PullReply r) { responder->Reply(r.status, std::string(kJson), std::move(r.body)); };
+  auto reply = [responder](PullReply r) {
+    responder->Reply(r.status, std::string(kJson), std::move(r.body));
+  };
   if (path == "/kv/pull") {
     PullRequest pull;
     bool ok = true;
     for (auto field : object) {
       std::string_view key, value;
-      if (field.unescaped_key().get(key)) { ok = false; break; }
+      if (field.unescaped_key().get(key)) {
+        ok = false;
+        break;
+      }
       if (key == "remote_engine_id" || key == "remote_request_id") {
-        if (field.value().get_string().get(value)) { ok = false; break; }
-        (key == "remote_engine_id" ? pull.remote_engine_id : pull.remote_request_id) = std::string(value);
+        if (field.value().get_string().get(value)) {
+          ok = false;
+          break;
+        }
+        (key == "remote_engine_id" ? pull.remote_engine_id : pull.remote_request_id) =
+            std::string(value);
       } else if (key == "remote_block_ids") {
         simdjson::ondemand::array ids;
-        if (field.value().get_array().get(ids)) { ok = false; break; }
+        if (field.value().get_array().get(ids)) {
+          ok = false;
+          break;
+        }
         for (auto id : ids) {
           int64_t v = 0;
-          if (id.get_int64().get(v)) { ok = false; break; }
+          if (id.get_int64().get(v)) {
+            ok = false;
+            break;
+          }
           pull.remote_block_ids.push_back(v);
         }
       }
@@ -418,7 +495,8 @@ void SimApi::HandleSide(IncomingRequest request, std::shared_ptr<Responder> resp
         if (field.value().get_int64().get(timeout_ms)) timeout_ms = 0;
       }
     }
-    if (!have_room) return responder->Reply(400, std::string(kJson), ErrorBody(400, "`room` is required"));
+    if (!have_room)
+      return responder->Reply(400, std::string(kJson), ErrorBody(400, "`room` is required"));
     return engine_.ServeRoomWait(room, double(timeout_ms) / 1000.0, std::move(reply));
   }
   responder->Reply(404, std::string(kJson), R"({"detail":"Not Found"})");

@@ -1,13 +1,15 @@
 #include "bench/engine_sim/engine.h"
 
+#include <xxhash.h>
+
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -88,7 +90,9 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     seq->id = id;
     seq->spec = std::move(spec);
     seq->arrival = Clock::now();
-    seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size);
+    const uint64_t lora_seed =
+        seq->spec.lora.empty() ? 0 : XXH3_64bits(seq->spec.lora.data(), seq->spec.lora.size());
+    seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size, lora_seed);
     const int total = static_cast<int>(seq->spec.prompt.size()) + seq->spec.plan.tokens;
     Seq& ref = *seq;
     seqs_.emplace(id, std::move(seq));
@@ -114,6 +118,11 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
     event.finish = FinishReason::kAbort;
     metrics_.CountFinished(FinishReason::kAbort);
+    if (seq.spec.pd == PdMode::kVllmDecode && seq.state == State::kWaiting) {
+      // vLLM: a decode aborted before it pulled still notifies the prefill (an empty read) so
+      // the prefill frees its blocks instead of holding them until the timeout.
+      transport_.Pull(*seq.spec.remote, [](TransferResult) {});
+    }
     Remove(seq);
     Emit(seq, event);
     seqs_.erase(it);
@@ -149,8 +158,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       return fail(404, StrCat("no KV held for ", request.remote_request_id));
     }
     if (request.remote_block_ids != it->second.published) {
-      return fail(400, StrCat("remote_block_ids do not match the blocks of ",
-                              request.remote_request_id));
+      return fail(
+          400, StrCat("remote_block_ids do not match the blocks of ", request.remote_request_id));
     }
     Held held = std::move(it->second);
     held_.erase(it);
@@ -185,14 +194,13 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       it->second.waiter = nullptr;
       if (it->second.seq_id == 0) self->rooms_.erase(it);
       self->metrics_.pulls_served_failed++;
-      waiter(PullReply{404, ErrorBody(404, StrCat("bootstrap room ", room_id,
-                                                  " was not prefilled in time"))});
+      waiter(PullReply{
+          404, ErrorBody(404, StrCat("bootstrap room ", room_id, " was not prefilled in time"))});
     });
   }
 
   void SetCost(const CostModel& cost) { config_.cost = cost; }
-
-  const EngineConfig& config() const { return config_; }
+  void ResetPrefixCache() { kv_.ResetPrefixCache(); }
 
  private:
   static SeqEvent BaseEvent(const Seq& seq, SeqEvent::Kind kind) {
@@ -258,6 +266,17 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     metrics_.running = static_cast<int64_t>(running_.size());
     metrics_.waiting = static_cast<int64_t>(waiting_.size()) + fetching_;
     metrics_.kv_used_blocks = kv_.used_blocks();
+    if (config_.track_loras) {
+      std::set<std::string> running, waiting;
+      for (uint64_t id : running_) {
+        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) running.insert(lora);
+      }
+      for (uint64_t id : waiting_) {
+        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) waiting.insert(lora);
+      }
+      metrics_.SetLoras(StrJoin({running.begin(), running.end()}, ","),
+                        StrJoin({waiting.begin(), waiting.end()}, ","));
+    }
   }
 
   void Admit() {
@@ -314,8 +333,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       if (seq.spec.pd == PdMode::kSglangDecode) metrics_.bootstrap_failed++;
       if (!config_.recompute_on_load_failure || seq.spec.pd == PdMode::kSglangDecode) {
         seq.state = State::kWaiting;  // not queued: Remove() finds nothing to unlink
-        Fail(seq, 500, StrCat("KV transfer failed for request ", seq.spec.request_id, ": ",
-                              result.error));
+        Fail(seq, 500,
+             StrCat("KV transfer failed for request ", seq.spec.request_id, ": ", result.error));
         Schedule();
         return;
       }
@@ -327,43 +346,55 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
     Schedule();
   }
 
+  // One step: every decoding sequence gets a token; prefills share what is left of the token
+  // budget (--max-num-batched-tokens) in FCFS order, so a long prompt is prefilled in chunks
+  // (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
   void Schedule() {
     if (stepping_) return;
     Admit();
     UpdateGauges();
     if (running_.empty()) return;
-    int prefill_tokens = 0;
+    std::vector<std::pair<uint64_t, int>> batch;  // (sequence, prefill chunk; 0 = decode)
+    batch.reserve(running_.size());
     int decode_seqs = 0;
     for (uint64_t id : running_) {
-      const Seq& seq = *seqs_.at(id);
-      if (seq.state == State::kPrefill) {
-        prefill_tokens += seq.prefill_tokens;
-      } else {
+      if (seqs_.at(id)->state == State::kDecode) {
         ++decode_seqs;
+        batch.emplace_back(id, 0);
       }
     }
+    int budget = std::max(config_.max_num_batched_tokens - decode_seqs, 0);
+    int prefill_tokens = 0;
+    for (uint64_t id : running_) {
+      const Seq& seq = *seqs_.at(id);
+      if (seq.state != State::kPrefill || budget == 0) continue;
+      const int chunk = std::min(seq.prefill_tokens, budget);
+      budget -= chunk;
+      prefill_tokens += chunk;
+      batch.emplace_back(id, chunk);
+    }
+    if (batch.empty()) return;
     stepping_ = true;
-    std::vector<uint64_t> batch = running_;
     const double seconds = config_.cost.StepSeconds(prefill_tokens, decode_seqs);
     if (seconds <= 0) {
       Post([self = shared_from_this(), batch = std::move(batch)] { self->FinishStep(batch); });
       return;
     }
     step_timer_.expires_after(ToDuration(seconds));
-    step_timer_.async_wait(
-        [self = shared_from_this(), batch = std::move(batch)](boost::system::error_code) {
-          self->FinishStep(batch);
-        });
+    step_timer_.async_wait([self = shared_from_this(), batch = std::move(batch)](
+                               boost::system::error_code) { self->FinishStep(batch); });
   }
 
-  void FinishStep(const std::vector<uint64_t>& batch) {
+  void FinishStep(const std::vector<std::pair<uint64_t, int>>& batch) {
     const auto now = Clock::now();
-    for (uint64_t id : batch) {
+    for (const auto& [id, chunk] : batch) {
       auto it = seqs_.find(id);
       if (it == seqs_.end()) continue;
       Seq& seq = *it->second;
       int produced = 0;
       if (seq.state == State::kPrefill) {
+        seq.prefill_tokens -= chunk;
+        if (seq.prefill_tokens > 0) continue;  // more chunks to go
         kv_.Commit(seq.alloc, seq.hashes);
         metrics_.prompt_tokens += seq.spec.prompt.size();
         metrics_.ttft.Observe(SecondsSince(seq.arrival, now));
@@ -402,7 +433,8 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       if (room.waiter) return StartRoomTransfer(seq.spec.bootstrap->room);
       seq.hold_timer = std::make_shared<net::steady_timer>(strand_);
       seq.hold_timer->expires_after(ToDuration(config_.bootstrap_timeout_s));
-      seq.hold_timer->async_wait([self = shared_from_this(), id = seq.id](boost::system::error_code ec) {
+      seq.hold_timer->async_wait([self = shared_from_this(),
+                                  id = seq.id](boost::system::error_code ec) {
         if (ec) return;
         auto it = self->seqs_.find(id);
         if (it == self->seqs_.end()) return;
@@ -466,6 +498,14 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
       Remember(self->expired_, self->expired_order_, id);
       self->Schedule();
     });
+    // A client may reuse a request id: the older hold is released rather than leaked.
+    if (auto previous = held_.find(seq.spec.request_id); previous != held_.end()) {
+      previous->second.timer->cancel();
+      ReleaseHeld(previous->second);
+      held_.erase(previous);
+    }
+    pulled_.erase(seq.spec.request_id);
+    expired_.erase(seq.spec.request_id);
     held_[seq.spec.request_id] = std::move(held);
   }
 
@@ -529,15 +569,16 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   std::atomic<uint64_t> next_id_{1};
 };
 
-Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics,
-               KvTransport& transport)
-    : impl_(std::make_shared<Impl>(ioc, std::move(config), metrics, transport)) {}
+Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics, KvTransport& transport)
+    : initial_config_(config),
+      impl_(std::make_shared<Impl>(ioc, std::move(config), metrics, transport)) {}
 
 Engine::~Engine() = default;
 
 uint64_t Engine::Submit(SeqSpec spec) {
   const uint64_t id = impl_->next_id_.fetch_add(1, std::memory_order_relaxed);
-  impl_->Post([impl = impl_, id, spec = std::move(spec)]() mutable { impl->Add(id, std::move(spec)); });
+  impl_->Post(
+      [impl = impl_, id, spec = std::move(spec)]() mutable { impl->Add(id, std::move(spec)); });
   return id;
 }
 
@@ -561,10 +602,12 @@ void Engine::ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply) {
   });
 }
 
+void Engine::ResetPrefixCache() {
+  impl_->Post([impl = impl_] { impl->ResetPrefixCache(); });
+}
+
 void Engine::SetCost(CostModel cost) {
   impl_->Post([impl = impl_, cost] { impl->SetCost(cost); });
 }
-
-const EngineConfig& Engine::config() const { return impl_->config(); }
 
 }  // namespace pdgate::sim

@@ -3,9 +3,10 @@
 //
 // Continuous batching as vLLM's V1 scheduler does it, simplified: FCFS waiting queue; a request is
 // admitted when the running batch has fewer than max_num_seqs and the KV cache can reserve its
-// blocks (prompt + planned output; prefix-cache hits reused). Each step computes the prefills of
-// newly admitted sequences (uncached tokens only) and one token of every decoding sequence, and
-// lasts CostModel::StepSeconds. The first token of a sequence comes out of its prefill step.
+// blocks (prompt + planned output; prefix-cache hits reused). Each step computes one token of
+// every decoding sequence and, within the max_num_batched_tokens budget, the prefills (uncached
+// tokens only, chunked when the budget runs out), and lasts CostModel::StepSeconds. The first
+// token of a sequence comes out of the step that completes its prefill.
 //
 // PD: a prefill for a remote decode (vLLM do_remote_decode) keeps its blocks after finishing with
 // "length" and publishes kv_transfer_params; they are released when the decode pulls them
@@ -37,6 +38,7 @@ class KvTransport;
 
 struct EngineConfig {
   int max_num_seqs = 256;
+  int max_num_batched_tokens = 8192;  // token budget of one step (chunked prefill)
   int kv_blocks = 4096;
   int block_size = 16;
   bool prefix_caching = true;
@@ -46,6 +48,7 @@ struct EngineConfig {
   std::string kv_host;
   int kv_port = 5600;
   int tp_size = 1;
+  bool track_loras = false;  // publish running/waiting adapters (vllm:lora_requests_info)
   double kv_hold_timeout_s = 480;
   bool recompute_on_load_failure = false;  // --kv-load-failure-policy recompute
   // SGLang.
@@ -77,10 +80,11 @@ enum class PdMode {
 struct SeqSpec {
   std::string request_id;  // engine-internal id (vLLM: API id + 9-char suffix)
   std::string rid;         // SGLang abort key
+  std::string lora;        // LoRA adapter name, or empty for the base model
   std::vector<TokenId> prompt;
   OutputPlan plan;
   PdMode pd = PdMode::kNone;
-  std::optional<KvTransferParams> remote;  // kVllmDecode
+  std::optional<KvTransferParams> remote;    // kVllmDecode
   std::optional<SglangBootstrap> bootstrap;  // kSglang*
   SeqSink sink;
 };
@@ -112,11 +116,13 @@ class Engine {
   void ServeKvPull(PullRequest request, PullReplyFn reply);
   void ServeRoomWait(uint64_t room, double timeout_s, PullReplyFn reply);
   void SetCost(CostModel cost);
-  // Tokens a prompt would find cached now (for tests); blocking round trip through the strand.
-  const EngineConfig& config() const;
+  void ResetPrefixCache();
+  // The configuration it started with (immutable; SetCost changes the running engine's copy).
+  const EngineConfig& config() const { return initial_config_; }
 
  private:
   class Impl;
+  const EngineConfig initial_config_;
   std::shared_ptr<Impl> impl_;
 };
 

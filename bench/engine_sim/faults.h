@@ -9,14 +9,14 @@
 namespace pdgate::sim {
 
 struct FaultConfig {
-  double fail_rate = 0;          // fraction of requests answered with fail_status
-  int fail_status = 503;         // 429, 500 or 503
-  double stall_first_byte_s = 0; // delay before anything is sent
-  double stall_mid_stream_s = 0; // pause of a stream after mid_stream_after_tokens tokens
+  double fail_rate = 0;             // fraction of requests answered with fail_status
+  int fail_status = 503;            // 429, 500 or 503
+  double stall_first_byte_s = 0;    // delay before anything is sent
+  double stall_mid_stream_s = 0;    // pause of a stream after mid_stream_after_tokens tokens
   double drop_mid_stream_rate = 0;  // fraction of streams whose connection is cut mid-way
   int mid_stream_after_tokens = 3;
-  int64_t exit_after = 0;        // the process exits (code 3) when request exit_after+1 arrives
-  double prefill_multiplier = 1; // latency multipliers on the cost model
+  int64_t exit_after = 0;         // the process exits (code 3) when request exit_after+1 arrives
+  double prefill_multiplier = 1;  // latency multipliers on the cost model
   double decode_multiplier = 1;
 };
 

@@ -4,7 +4,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <memory>
 
 namespace pdgate::sim {
@@ -17,7 +16,8 @@ using tcp = net::ip::tcp;
 
 class Call : public std::enable_shared_from_this<Call> {
  public:
-  Call(net::io_context& ioc, std::chrono::milliseconds timeout, std::function<void(HttpResult)> done)
+  Call(net::io_context& ioc, std::chrono::milliseconds timeout,
+       std::function<void(HttpResult)> done)
       : resolver_(net::make_strand(ioc)),
         stream_(resolver_.get_executor()),
         timeout_(timeout),
@@ -32,17 +32,16 @@ class Call : public std::enable_shared_from_this<Call> {
     request_.keep_alive(false);
     request_.body() = std::move(body);
     request_.prepare_payload();
-    resolver_.async_resolve(host, std::to_string(port),
-                            [self = shared_from_this()](beast::error_code ec,
-                                                        tcp::resolver::results_type results) {
-                              if (ec) return self->Finish(ec, "resolve");
-                              self->stream_.expires_after(self->timeout_);
-                              self->stream_.async_connect(
-                                  results, [self](beast::error_code ec2, const tcp::endpoint&) {
-                                    if (ec2) return self->Finish(ec2, "connect");
-                                    self->Write();
-                                  });
-                            });
+    resolver_.async_resolve(
+        host, std::to_string(port),
+        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+          if (ec) return self->Finish(ec, "resolve");
+          self->stream_.expires_after(self->timeout_);
+          self->stream_.async_connect(results, [self](beast::error_code ec2, const tcp::endpoint&) {
+            if (ec2) return self->Finish(ec2, "connect");
+            self->Write();
+          });
+        });
   }
 
  private:

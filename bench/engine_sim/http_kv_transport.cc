@@ -1,5 +1,9 @@
 #include "bench/engine_sim/http_kv_transport.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+
 #include "bench/engine_sim/http_client.h"
 #include "bench/engine_sim/json_writer.h"
 #include "config/strings.h"
@@ -11,7 +15,8 @@ std::function<void(HttpResult)> ToTransfer(TransferDone done, std::string peer) 
   return [done = std::move(done), peer = std::move(peer)](HttpResult result) {
     if (!result.transport_ok) return done(TransferResult{false, StrCat(peer, ": ", result.error)});
     if (result.status != 200) {
-      return done(TransferResult{false, StrCat(peer, " answered ", result.status, " ", result.body)});
+      return done(
+          TransferResult{false, StrCat(peer, " answered ", result.status, " ", result.body)});
     }
     done(TransferResult{true, ""});
   };
@@ -39,14 +44,60 @@ void HttpKvTransport::Pull(const KvTransferParams& params, TransferDone done) {
                 ToTransfer(std::move(done), std::move(peer)));
 }
 
+// SGLang's decode has no failure signal from the prefill: while the bootstrap server cannot be
+// reached (prefill down or restarting) it keeps trying until its waiting timeout, as the real
+// decode keeps polling; a router that loses the prefill leg sees the decode hang that long.
+class RoomWait : public std::enable_shared_from_this<RoomWait> {
+ public:
+  RoomWait(boost::asio::io_context& ioc, SglangBootstrap bootstrap, double timeout_s,
+           TransferDone done)
+      : ioc_(ioc),
+        timer_(ioc),
+        bootstrap_(std::move(bootstrap)),
+        deadline_(Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000))),
+        done_(std::move(done)) {}
+
+  void Attempt() {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    if (left.count() <= 0) {
+      return done_(TransferResult{
+          false, StrCat("bootstrap room ", bootstrap_.room,
+                        " not served before the waiting timeout (", last_error_, ")")});
+    }
+    std::string body =
+        StrCat(R"({"room":)", bootstrap_.room, R"(,"timeout_ms":)", left.count(), "}");
+    AsyncHttpPost(ioc_, bootstrap_.host, static_cast<uint16_t>(bootstrap_.port), "/bootstrap/wait",
+                  std::move(body), left + std::chrono::seconds(5),
+                  [self = shared_from_this()](HttpResult result) { self->OnResult(result); });
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void OnResult(const HttpResult& result) {
+    const std::string peer = StrCat(bootstrap_.host, ":", bootstrap_.port);
+    if (result.transport_ok) {
+      if (result.status == 200) return done_(TransferResult{true, ""});
+      return done_(
+          TransferResult{false, StrCat(peer, " answered ", result.status, " ", result.body)});
+    }
+    last_error_ = StrCat(peer, ": ", result.error);
+    timer_.expires_after(std::chrono::milliseconds(100));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->Attempt(); });
+  }
+
+  boost::asio::io_context& ioc_;
+  boost::asio::steady_timer timer_;
+  SglangBootstrap bootstrap_;
+  Clock::time_point deadline_;
+  TransferDone done_;
+  std::string last_error_ = "no answer";
+};
+
 void HttpKvTransport::WaitRoom(const SglangBootstrap& bootstrap, double timeout_s,
                                TransferDone done) {
-  const auto timeout_ms = static_cast<int64_t>(timeout_s * 1000);
-  std::string body = StrCat(R"({"room":)", bootstrap.room, R"(,"timeout_ms":)", timeout_ms, "}");
-  std::string peer = StrCat(bootstrap.host, ":", bootstrap.port);
-  AsyncHttpPost(ioc_, bootstrap.host, static_cast<uint16_t>(bootstrap.port), "/bootstrap/wait",
-                std::move(body), std::chrono::milliseconds(timeout_ms + 5000),
-                ToTransfer(std::move(done), std::move(peer)));
+  std::make_shared<RoomWait>(ioc_, bootstrap, timeout_s, std::move(done))->Attempt();
 }
 
 }  // namespace pdgate::sim

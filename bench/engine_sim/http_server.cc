@@ -14,15 +14,16 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cerrno>
 #include <charconv>
 #include <optional>
 
+#include "bench/engine_sim/json_writer.h"
 #include "config/strings.h"
 
 namespace pdgate::sim {
@@ -46,8 +47,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(uint64_t exchange, int status, std::string content_type, std::string body) {
     if (!Current(exchange) || started_) return;
     started_ = true;
-    auto response = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(status), 11);
+    auto response =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     response->set(http::field::server, "pdgate-engine-sim");
     if (!content_type.empty()) response->set(http::field::content_type, content_type);
     response->keep_alive(keep_alive_);
@@ -65,9 +66,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!Current(exchange) || started_) return;
     started_ = true;
     streaming_ = true;
-    pending_ += "HTTP/1.1 200 OK\r\nServer: pdgate-engine-sim\r\n"
-                "Content-Type: text/event-stream; charset=utf-8\r\n"
-                "Transfer-Encoding: chunked\r\n";
+    pending_ +=
+        "HTTP/1.1 200 OK\r\nServer: pdgate-engine-sim\r\n"
+        "Content-Type: text/event-stream; charset=utf-8\r\n"
+        "Transfer-Encoding: chunked\r\n";
     pending_ += keep_alive_ ? "\r\n" : "Connection: close\r\n\r\n";
     Flush();
   }
@@ -100,8 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SetOnClientGone(uint64_t exchange, std::function<void()> callback) {
-    if (!Current(exchange)) return;
-    if (gone_) {
+    if (exchange != exchange_ || done_) return;
+    if (gone_) {  // the client left before the handler registered: abort at once
       callback();
       return;
     }
@@ -118,17 +120,41 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(limits_.header_limit);
     stream_.expires_after(std::chrono::seconds(limits_.idle_timeout_s));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    // Header first: a client that sent "Expect: 100-continue" (curl does for bodies over 1 KB)
+    // waits for "100 Continue" before it sends the body (Beast's "Expect 100-continue" example).
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    const auto& header = parser_->get();
+    auto expect = header.find(http::field::expect);
+    if (expect != header.end() && beast::iequals(expect->value(), "100-continue") &&
+        !parser_->is_done()) {
+      continue_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(continue_),
+                       [self = shared_from_this()](beast::error_code ec2, size_t) {
+                         if (ec2) return;
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return DoClose();
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
-        return ReplyAndClose(413, "request too large");
+        return ReplyAndClose(413, ErrorBody(413, "The request is larger than the server accepts."));
       }
       return;  // timeout, reset, bad request: drop the connection
     }
@@ -154,11 +180,11 @@ class Session : public std::enable_shared_from_this<Session> {
     handler_(std::move(incoming), MakeResponder());
   }
 
-  void ReplyAndClose(int status, std::string_view message) {
+  void ReplyAndClose(int status, std::string body) {
     keep_alive_ = false;
     ++exchange_;
     started_ = streaming_ = ending_ = done_ = false;
-    Reply(exchange_, status, "text/plain", std::string(message));
+    Reply(exchange_, status, "application/json", std::move(body));
   }
 
   std::shared_ptr<Responder> MakeResponder();
@@ -169,8 +195,8 @@ class Session : public std::enable_shared_from_this<Session> {
         tcp::socket::wait_read, [self = shared_from_this(), watch](beast::error_code ec) {
           if (ec || watch != self->watch_ || self->done_ || self->gone_) return;
           char byte;
-          const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1,
-                                   MSG_PEEK | MSG_DONTWAIT);
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             return self->ClientGone();
           }
@@ -220,9 +246,21 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Lingering close: after our FIN, read and discard what the client still sends (e.g. the rest
+  // of an oversized body) until it closes, so the kernel does not answer it with a reset that
+  // could destroy our response before the client read it.
   void DoClose() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(5));
+    Drain();
+  }
+
+  void Drain() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (!ec) self->Drain();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -241,6 +279,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool write_in_flight_ = false;
   std::string pending_;
   std::string writing_;
+  std::array<char, 4096> drain_;
+  std::string continue_;
   std::function<void()> on_gone_;
 };
 
@@ -251,10 +291,10 @@ class ExchangeResponder : public Responder {
       : session_(std::move(session)), exchange_(exchange) {}
 
   void Reply(int status, std::string content_type, std::string body) override {
-    net::dispatch(session_->executor(), [s = session_, e = exchange_, status,
-                                         ct = std::move(content_type), b = std::move(body)]() mutable {
-      s->Reply(e, status, std::move(ct), std::move(b));
-    });
+    net::dispatch(
+        session_->executor(),
+        [s = session_, e = exchange_, status, ct = std::move(content_type),
+         b = std::move(body)]() mutable { s->Reply(e, status, std::move(ct), std::move(b)); });
   }
   void StartStream() override {
     net::dispatch(session_->executor(), [s = session_, e = exchange_] { s->StartStream(e); });
@@ -272,10 +312,10 @@ class ExchangeResponder : public Responder {
     net::dispatch(session_->executor(), [s = session_, e = exchange_] { s->Drop(e); });
   }
   void OnClientGone(std::function<void()> callback) override {
-    net::dispatch(session_->executor(), [s = session_, e = exchange_,
-                                         c = std::move(callback)]() mutable {
-      s->SetOnClientGone(e, std::move(c));
-    });
+    net::dispatch(session_->executor(),
+                  [s = session_, e = exchange_, c = std::move(callback)]() mutable {
+                    s->SetOnClientGone(e, std::move(c));
+                  });
   }
 
  private:
@@ -292,7 +332,10 @@ std::shared_ptr<Responder> Session::MakeResponder() {
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(net::io_context& ioc, RequestHandler handler, HttpServerLimits limits)
-      : ioc_(ioc), acceptor_(net::make_strand(ioc)), handler_(std::move(handler)), limits_(limits) {}
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        handler_(std::move(handler)),
+        limits_(limits) {}
 
   bool Listen(const std::string& address, uint16_t port, std::string& error) {
     beast::error_code ec;
@@ -321,8 +364,8 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void DoAccept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
-                                                       beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<Session>(std::move(socket), self->handler_, self->limits_)->Run();

@@ -14,15 +14,16 @@ KvCache::KvCache(int num_blocks, int block_size, bool prefix_caching)
   for (int i = static_cast<int>(blocks_.size()) - 1; i >= 0; --i) free_.push_back(i);
 }
 
-std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int block_size) {
+std::vector<uint64_t> KvCache::BlockHashes(std::span<const TokenId> tokens, int block_size,
+                                           uint64_t seed) {
   std::vector<uint64_t> hashes;
   const size_t full = tokens.size() / static_cast<size_t>(block_size);
   hashes.reserve(full);
-  uint64_t parent = 0;
+  uint64_t parent = seed;
   for (size_t b = 0; b < full; ++b) {
     // Chained: the parent block's hash seeds this block's hash.
-    parent = XXH3_64bits_withSeed(tokens.data() + b * block_size, block_size * sizeof(TokenId),
-                                  parent);
+    parent =
+        XXH3_64bits_withSeed(tokens.data() + b * block_size, block_size * sizeof(TokenId), parent);
     hashes.push_back(parent);
   }
   return hashes;
@@ -116,6 +117,13 @@ void KvCache::Free(const std::vector<int>& blocks) {
       free_.push_back(*it);
     }
   }
+}
+
+void KvCache::ResetPrefixCache() {
+  for (int id : evictable_) free_.push_back(id);
+  evictable_.clear();
+  for (Block& block : blocks_) block.hashed = false;
+  by_hash_.clear();
 }
 
 }  // namespace pdgate::sim

@@ -24,8 +24,10 @@ class KvCache {
  public:
   KvCache(int num_blocks, int block_size, bool prefix_caching = true);
 
-  // Chained hashes of the full blocks of `tokens`.
-  static std::vector<uint64_t> BlockHashes(std::span<const TokenId> tokens, int block_size);
+  // Chained hashes of the full blocks of `tokens`. `seed` starts the chain: vLLM mixes the LoRA
+  // adapter into block hashes, so equal prompts on different adapters share nothing.
+  static std::vector<uint64_t> BlockHashes(std::span<const TokenId> tokens, int block_size,
+                                           uint64_t seed = 0);
 
   struct Allocation {
     std::vector<int> blocks;  // first `hit_blocks` are prefix-cache hits
@@ -43,6 +45,9 @@ class KvCache {
   // After the prompt was computed: its full blocks become findable by later prompts.
   void Commit(const Allocation& allocation, std::span<const uint64_t> hashes);
   void Free(const std::vector<int>& blocks);
+  // Forgets every cached prefix (vLLM POST /reset_prefix_cache, SGLang /flush_cache): blocks in
+  // use stay allocated but can no longer be hit.
+  void ResetPrefixCache();
 
   int num_blocks() const { return static_cast<int>(blocks_.size()); }
   int block_size() const { return block_size_; }
@@ -63,7 +68,7 @@ class KvCache {
   int block_size_;
   bool prefix_caching_;
   std::vector<Block> blocks_;
-  std::vector<int> free_;  // never hashed (or hash evicted), ref 0
+  std::vector<int> free_;     // never hashed (or hash evicted), ref 0
   std::list<int> evictable_;  // hashed, ref 0; front = least recently freed
   std::unordered_map<uint64_t, int> by_hash_;
   int used_ = 0;

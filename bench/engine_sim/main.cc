@@ -2,7 +2,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -23,14 +22,20 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context ioc(options.threads);
   Metrics metrics;
+  if (!options.lora_modules.empty()) metrics.max_loras = options.max_loras;
   HttpKvTransport transport(ioc);
   Engine engine(ioc, options.engine_config, metrics, transport);
   Faults faults(options.faults, options.seed);
   SimApi api(ioc, options, engine, metrics, faults);
 
-  HttpServer server(ioc, [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
-    api.Handle(std::move(request), std::move(responder));
-  });
+  HttpServerLimits limits;
+  limits.body_limit = static_cast<uint64_t>(options.max_request_body_mb * 1024 * 1024);
+  HttpServer server(
+      ioc,
+      [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
+        api.Handle(std::move(request), std::move(responder));
+      },
+      limits);
   std::string error;
   if (!server.Listen(options.host, static_cast<uint16_t>(options.port), error)) {
     std::fprintf(stderr, "pdgate-engine-sim: %s\n", error.c_str());
@@ -55,7 +60,8 @@ int main(int argc, char** argv) {
 
   boost::asio::steady_timer startup(ioc);
   if (options.startup_delay_s > 0) {
-    startup.expires_after(std::chrono::nanoseconds(static_cast<int64_t>(options.startup_delay_s * 1e9)));
+    startup.expires_after(
+        std::chrono::nanoseconds(static_cast<int64_t>(options.startup_delay_s * 1e9)));
     startup.async_wait([&api](boost::system::error_code ec) {
       if (!ec) api.set_ready(true);
     });
@@ -66,17 +72,18 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&ioc](boost::system::error_code, int) { ioc.stop(); });
 
-  if (!options.quiet) std::fprintf(stderr,
-               "pdgate-engine-sim: %s %s on %s:%d (engine id %s, side port %d), model %s, "
-               "time-scale %g\n",
-               options.engine == EngineKind::kSglang ? "sglang" : "vllm",
-               options.role == Role::kPrefill  ? "prefill"
-               : options.role == Role::kDecode ? "decode"
-                                               : "both",
-               options.host.c_str(), options.port, options.engine_config.engine_id.c_str(),
-               options.engine == EngineKind::kSglang ? options.bootstrap_port
-                                                     : options.engine_config.kv_port,
-               options.primary_model().c_str(), options.engine_config.cost.time_scale);
+  if (!options.quiet)
+    std::fprintf(stderr,
+                 "pdgate-engine-sim: %s %s on %s:%d (engine id %s, side port %d), model %s, "
+                 "time-scale %g\n",
+                 options.engine == EngineKind::kSglang ? "sglang" : "vllm",
+                 options.role == Role::kPrefill  ? "prefill"
+                 : options.role == Role::kDecode ? "decode"
+                                                 : "both",
+                 options.host.c_str(), options.port, options.engine_config.engine_id.c_str(),
+                 options.engine == EngineKind::kSglang ? options.bootstrap_port
+                                                       : options.engine_config.kv_port,
+                 options.primary_model().c_str(), options.engine_config.cost.time_scale);
 
   std::vector<std::thread> threads;
   for (int i = 1; i < options.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "bench/engine_sim/json_writer.h"
 
 namespace pdgate::sim {
@@ -60,12 +62,12 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
 }
 
 Metrics::Metrics()
-    : ttft({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
-            10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}),
+    : ttft({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,   0.75,
+            1.0,   2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}),
       itl({0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
            20.0, 40.0, 80.0}),
-      e2e({0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
-           120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}) {}
+      e2e({0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,   15.0,  20.0,
+           30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}) {}
 
 std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view model_name,
                                       int block_size) const {
@@ -90,8 +92,8 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
             double(Load(prefix_hits)));
     Counter(out, "sglang:prompt_tokens_total", "Number of prefill tokens processed.", labels,
             double(Load(prompt_tokens)));
-    Counter(out, "sglang:generation_tokens_total", "Number of generation tokens processed.",
-            labels, double(Load(generation_tokens)));
+    Counter(out, "sglang:generation_tokens_total", "Number of generation tokens processed.", labels,
+            double(Load(generation_tokens)));
     uint64_t total = 0;
     for (const auto& f : finished) total += Load(f);
     Counter(out, "sglang:num_requests_total", "Number of requests processed.", labels,
@@ -107,11 +109,10 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
     return out;
   }
   const bool legacy = flavor == MetricsFlavor::kVllmLegacy;
-  const std::string labels =
-      legacy ? fmt::format("model_name=\"{}\"", model_name)
-             : fmt::format("engine=\"0\",model_name=\"{}\"", model_name);
-  Gauge(out, "vllm:num_requests_running", "Number of requests in model execution batches.",
-        labels, double(Load(running)));
+  const std::string labels = legacy ? fmt::format("model_name=\"{}\"", model_name)
+                                    : fmt::format("engine=\"0\",model_name=\"{}\"", model_name);
+  Gauge(out, "vllm:num_requests_running", "Number of requests in model execution batches.", labels,
+        double(Load(running)));
   Gauge(out, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", labels,
         double(Load(waiting)));
   if (legacy) {
@@ -137,11 +138,11 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
           double(Load(prompt_tokens)));
   Counter(out, "vllm:generation_tokens_total", "Number of generation tokens processed.", labels,
           double(Load(generation_tokens)));
-  Header(out, "vllm:request_success_total", "Count of successfully processed requests.",
-         "counter");
+  Header(out, "vllm:request_success_total", "Count of successfully processed requests.", "counter");
   for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {
-    fmt::format_to(std::back_inserter(out), "vllm:request_success_total{{{}{}finished_reason=\"{}\"}} {}\n",
-                   legacy ? "" : "engine=\"0\",", "", FinishReasonName(reason),
+    fmt::format_to(std::back_inserter(out),
+                   "vllm:request_success_total{{{}finished_reason=\"{}\",model_name=\"{}\"}} {}\n",
+                   legacy ? "" : "engine=\"0\",", FinishReasonName(reason), model_name,
                    double(Finished(reason)));
   }
   ttft.Render(out, "vllm:time_to_first_token_seconds",
@@ -157,6 +158,15 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
         fmt::format("block_size=\"{}\",enable_prefix_caching=\"True\",num_gpu_blocks=\"{}\"",
                     block_size, Load(kv_total_blocks)),
         1.0);
+  if (max_loras > 0) {
+    std::lock_guard lock(lora_mu_);
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    Gauge(out, "vllm:lora_requests_info", "Running stats on lora requests.",
+          fmt::format("max_lora=\"{}\",running_lora_adapters=\"{}\",waiting_lora_adapters=\"{}\"",
+                      max_loras, running_loras_, waiting_loras_),
+          now);
+  }
   Gauge(out, "pdgate_sim:kv_held_blocks",
         "Simulator: KV blocks held for a remote decode (stranded until pulled or expired).", labels,
         double(Load(kv_held_blocks)));
@@ -174,12 +184,11 @@ std::string Metrics::RenderJson() const {
       R"("prompt_tokens":{},"generation_tokens":{},"faults_injected":{}}})",
       Load(requests_prefill), Load(requests_decode), Load(requests_plain), Load(rejected),
       Finished(FinishReason::kStop), Finished(FinishReason::kLength),
-      Finished(FinishReason::kAbort), Finished(FinishReason::kError), Load(running),
-      Load(waiting), Load(kv_used_blocks), Load(kv_total_blocks), Load(kv_held_blocks),
-      Load(kv_held_requests), Load(kv_expired), Load(pulls_ok), Load(pulls_failed),
-      Load(pulls_served_ok), Load(pulls_served_failed), Load(recomputed), Load(bootstrap_failed),
-      Load(prefix_queries), Load(prefix_hits), Load(prompt_tokens), Load(generation_tokens),
-      Load(faults_injected));
+      Finished(FinishReason::kAbort), Finished(FinishReason::kError), Load(running), Load(waiting),
+      Load(kv_used_blocks), Load(kv_total_blocks), Load(kv_held_blocks), Load(kv_held_requests),
+      Load(kv_expired), Load(pulls_ok), Load(pulls_failed), Load(pulls_served_ok),
+      Load(pulls_served_failed), Load(recomputed), Load(bootstrap_failed), Load(prefix_queries),
+      Load(prefix_hits), Load(prompt_tokens), Load(generation_tokens), Load(faults_injected));
 }
 
 }  // namespace pdgate::sim

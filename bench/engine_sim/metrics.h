@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,7 @@ struct Metrics {
   std::atomic<int64_t> waiting{0};
   std::atomic<int64_t> kv_used_blocks{0};
   std::atomic<int64_t> kv_total_blocks{0};
-  std::atomic<int64_t> kv_held_blocks{0};     // prefill: blocks kept for a remote decode
+  std::atomic<int64_t> kv_held_blocks{0};  // prefill: blocks kept for a remote decode
   std::atomic<int64_t> kv_held_requests{0};
   // Counters.
   std::array<std::atomic<uint64_t>, 4> finished{};  // by FinishReason
@@ -50,7 +51,7 @@ struct Metrics {
   std::atomic<uint64_t> rejected{0};          // 4xx/5xx before the engine
   std::atomic<uint64_t> pulls_ok{0};          // decode: KV pulled from a prefill
   std::atomic<uint64_t> pulls_failed{0};
-  std::atomic<uint64_t> pulls_served_ok{0};   // prefill: KV pulled by a decode
+  std::atomic<uint64_t> pulls_served_ok{0};  // prefill: KV pulled by a decode
   std::atomic<uint64_t> pulls_served_failed{0};
   std::atomic<uint64_t> kv_expired{0};        // prefill: held KV freed by --kv-hold-timeout
   std::atomic<uint64_t> recomputed{0};        // decode: pull failed, prefilled locally
@@ -60,6 +61,14 @@ struct Metrics {
   Histogram ttft;
   Histogram itl;
   Histogram e2e;
+
+  // vllm:lora_requests_info (rendered when max_loras > 0).
+  int max_loras = 0;
+  void SetLoras(std::string running_adapters, std::string waiting_adapters) {
+    std::lock_guard lock(lora_mu_);
+    running_loras_ = std::move(running_adapters);
+    waiting_loras_ = std::move(waiting_adapters);
+  }
 
   void CountFinished(FinishReason reason) {
     finished[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
@@ -72,6 +81,11 @@ struct Metrics {
                                int block_size) const;
   // The counters tests and scripts read (GET /admin/stats).
   std::string RenderJson() const;
+
+ private:
+  mutable std::mutex lora_mu_;
+  std::string running_loras_;
+  std::string waiting_loras_;
 };
 
 }  // namespace pdgate::sim

@@ -21,15 +21,24 @@ struct Options {
   EngineKind engine = EngineKind::kVllm;
   std::string model = "sim-model";
   std::vector<std::string> served_model_names;  // empty: model
+  struct Lora {
+    std::string name;
+    std::string path;
+  };
+  std::vector<Lora> lora_modules;  // vLLM --lora-modules name=path
+  int max_loras = 4;
   int max_model_len = 8192;
   EngineConfig engine_config;
   int bootstrap_port = 8998;
   bool legacy_metrics = false;
   bool flat_errors = false;
+  std::string api_key;  // empty: no auth
+  double max_request_body_mb = 64;
   double startup_delay_s = 0;
   FaultConfig faults;
   uint64_t seed = 0;
   bool quiet = false;
+  bool log_requests = false;
 
   const std::string& primary_model() const {
     return served_model_names.empty() ? model : served_model_names.front();

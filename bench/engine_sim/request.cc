@@ -16,7 +16,8 @@ bool IsNull(od::value& value) {
   return !value.type().get(type) && type == od::json_type::null;
 }
 
-std::optional<ParseError> ReadInt(od::value& value, std::string_view name, std::optional<int64_t>& out) {
+std::optional<ParseError> ReadInt(od::value& value, std::string_view name,
+                                  std::optional<int64_t>& out) {
   if (IsNull(value)) return std::nullopt;
   int64_t v = 0;
   if (value.get_int64().get(v)) return Bad(StrCat("`", name, "` must be an integer"));
@@ -133,11 +134,13 @@ std::optional<ParseError> ReadStreamOptions(od::value& value, OpenAiRequest& out
   for (auto field : options) {
     std::string_view key;
     od::value v;
-    if (field.unescaped_key().get(key) || field.value().get(v)) return Bad("invalid stream_options");
+    if (field.unescaped_key().get(key) || field.value().get(v))
+      return Bad("invalid stream_options");
     if (key == "include_usage") {
       if (auto error = ReadBool(v, "include_usage", out.include_usage)) return error;
     } else if (key == "continuous_usage_stats") {
-      if (auto error = ReadBool(v, "continuous_usage_stats", out.continuous_usage_stats)) return error;
+      if (auto error = ReadBool(v, "continuous_usage_stats", out.continuous_usage_stats))
+        return error;
     }
   }
   return std::nullopt;
@@ -169,7 +172,8 @@ std::optional<ParseError> ReadKvTransferParams(od::value& value, OpenAiRequest& 
   for (auto field : object) {
     std::string_view key;
     od::value v;
-    if (field.unescaped_key().get(key) || field.value().get(v)) return Bad("invalid kv_transfer_params");
+    if (field.unescaped_key().get(key) || field.value().get(v))
+      return Bad("invalid kv_transfer_params");
     std::optional<ParseError> error;
     if (key == "do_remote_decode") {
       error = ReadBool(v, key, params.do_remote_decode);
@@ -293,9 +297,11 @@ std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiR
     return Bad("Stream options can only be defined when `stream=True`.");
   }
   if (n && *n != 1) return ParseError{501, "`n` other than 1 is not supported by the simulator"};
-  out.max_tokens = (api == Api::kChat && max_completion_tokens) ? max_completion_tokens : max_tokens;
+  out.max_tokens =
+      (api == Api::kChat && max_completion_tokens) ? max_completion_tokens : max_tokens;
   if (api == Api::kCompletions && !out.max_tokens) out.max_tokens = 16;  // vLLM's default
-  if (out.max_tokens && *out.max_tokens < 1) return Bad("max_tokens must be at least 1, got " + std::to_string(*out.max_tokens) + ".");
+  if (out.max_tokens && *out.max_tokens < 1)
+    return Bad("max_tokens must be at least 1, got " + std::to_string(*out.max_tokens) + ".");
   out.min_tokens = min_tokens.value_or(0);
   if (out.min_tokens < 0) return Bad("min_tokens must be greater than or equal to 0");
   if (out.max_tokens && out.min_tokens > *out.max_tokens) {

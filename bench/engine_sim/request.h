@@ -45,7 +45,7 @@ struct OpenAiRequest {
   uint64_t seed = 0;
   std::optional<KvTransferParams> kv_transfer_params;
   std::optional<SglangBootstrap> bootstrap;
-  std::string rid;  // SGLang's request id (body), used by /abort_request
+  std::string rid;         // SGLang's request id (body), used by /abort_request
   std::string request_id;  // vLLM's body request_id extension
 };
 

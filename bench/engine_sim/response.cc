@@ -37,8 +37,8 @@ void AppendChunkTail(std::string& out, const ResponseContext& ctx, const UsageNu
   out += "}\n\n";
 }
 
-void AppendChoice(std::string& out, const ResponseContext& ctx, std::string_view text,
-                  bool role, const FinishReason* finish) {
+void AppendChoice(std::string& out, const ResponseContext& ctx, std::string_view text, bool role,
+                  const FinishReason* finish) {
   if (ctx.api == Api::kChat) {
     out += R"({"index":0,"delta":{)";
     if (role) out += R"("role":"assistant",)";
@@ -121,13 +121,15 @@ std::string TokenEvents(const ResponseContext& ctx, int from, int to, UsageNumbe
     usage.completion_tokens = i + 1;
     AppendChunkHead(out, ctx);
     const bool last = i == ctx.plan.tokens - 1;
-    AppendChoice(out, ctx, TokenText(ctx.key, ctx.plan, i), false, last ? &ctx.plan.finish : nullptr);
+    AppendChoice(out, ctx, TokenText(ctx.key, ctx.plan, i), false,
+                 last ? &ctx.plan.finish : nullptr);
     AppendChunkTail(out, ctx, usage);
   }
   return out;
 }
 
-std::string FinishEvent(const ResponseContext& ctx, FinishReason finish, const UsageNumbers& usage) {
+std::string FinishEvent(const ResponseContext& ctx, FinishReason finish,
+                        const UsageNumbers& usage) {
   std::string out;
   AppendChunkHead(out, ctx);
   AppendChoice(out, ctx, "", false, &finish);

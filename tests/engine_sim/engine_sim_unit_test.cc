@@ -1,14 +1,15 @@
 // The simulator's pure parts: tokenizer, output plan, KV cache with prefix caching, cost model,
 // request validation, and response shapes checked against what real vLLM sends (shared/fixtures).
 #include <catch2/catch.hpp>
-
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "bench/engine_sim/cost_model.h"
 #include "bench/engine_sim/generation.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/kv_cache.h"
+#include "bench/engine_sim/pd_leg.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
 #include "bench/engine_sim/tokenizer.h"
@@ -54,10 +55,10 @@ std::vector<TokenId> Ids(int n, TokenId start = 1) {
 TEST_CASE("tokenizer: at most 4 bytes per token, new token at each word start") {
   CHECK(Tokenize("").empty());
   CHECK(Tokenize("a").size() == 1);
-  CHECK(Tokenize("a b").size() == 2);             // "a", " b"
-  CHECK(Tokenize(" capital").size() == 2);        // " cap", "ital"
+  CHECK(Tokenize("a b").size() == 2);       // "a", " b"
+  CHECK(Tokenize(" capital").size() == 2);  // " cap", "ital"
   CHECK(Tokenize("abcdefgh").size() == 2);
-  CHECK(Tokenize("The cat sat.").size() == 4);    // "The", " cat", " sat", "."
+  CHECK(Tokenize("The cat sat.").size() == 4);  // "The", " cat", " sat", "."
   CHECK(Tokenize("hello world") == Tokenize("hello world"));
   CHECK(Tokenize("hello world") != Tokenize("hello worle"));
   // English prose averages roughly 4 bytes per token.
@@ -103,7 +104,8 @@ TEST_CASE("output plan follows max_tokens, min_tokens and ignore_eos like vLLM")
     b += OutputPiece(other_seed, i);
   }
   CHECK(a != b);
-  CHECK(OutputPiece(key, 3) == OutputPiece(MakeGenerationKey(Tokenize("Where is the capital of China?"), 0), 3));
+  CHECK(OutputPiece(key, 3) ==
+        OutputPiece(MakeGenerationKey(Tokenize("Where is the capital of China?"), 0), 3));
 }
 
 TEST_CASE("some prompts stop at once (EOS first), about one in 256") {
@@ -151,7 +153,8 @@ TEST_CASE("KV cache: refuses what does not fit, evicts least recently freed cach
   const int bs = 4;
   KvCache cache(8, bs);
   auto a = Ids(16, 1), b = Ids(16, 100), c = Ids(16, 200);
-  auto ha = KvCache::BlockHashes(a, bs), hb = KvCache::BlockHashes(b, bs), hc = KvCache::BlockHashes(c, bs);
+  auto ha = KvCache::BlockHashes(a, bs), hb = KvCache::BlockHashes(b, bs),
+       hc = KvCache::BlockHashes(c, bs);
   auto alloc_a = cache.Allocate(ha, 16, 16);
   REQUIRE(alloc_a);
   cache.Commit(*alloc_a, ha);
@@ -191,13 +194,19 @@ TEST_CASE("request validation follows vLLM") {
     return ParseOpenAiRequest(api, body, out);
   };
   OpenAiRequest r;
-  auto error = parse(Api::kChat, R"({"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}})", r);
+  auto error = parse(
+      Api::kChat,
+      R"({"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}})",
+      r);
   REQUIRE(error);
   CHECK(error->status == 400);
   CHECK(error->message == "Stream options can only be defined when `stream=True`.");
 
   OpenAiRequest ok;
-  REQUIRE_FALSE(parse(Api::kChat, R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"continuous_usage_stats":true},"max_completion_tokens":7,"max_tokens":3,"min_tokens":2,"ignore_eos":true,"seed":5,"unknown":{"x":[1]}})", ok));
+  REQUIRE_FALSE(parse(
+      Api::kChat,
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"continuous_usage_stats":true},"max_completion_tokens":7,"max_tokens":3,"min_tokens":2,"ignore_eos":true,"seed":5,"unknown":{"x":[1]}})",
+      ok));
   CHECK(ok.stream);
   CHECK(ok.include_usage);  // defaults true once stream_options is present
   CHECK(ok.continuous_usage_stats);
@@ -213,7 +222,8 @@ TEST_CASE("request validation follows vLLM") {
   CHECK(*completions.max_tokens == 16);  // vLLM's default for completions
 
   OpenAiRequest bad;
-  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":2,"min_tokens":3})", bad)->status == 400);
+  CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":2,"min_tokens":3})", bad)->status ==
+        400);
   CHECK(parse(Api::kCompletions, R"({"prompt":"x","max_tokens":0})", bad)->status == 400);
   CHECK(parse(Api::kChat, R"({"messages":[]})", bad)->status == 400);
   CHECK(parse(Api::kChat, R"({"messages":)", bad)->status == 400);
@@ -227,8 +237,9 @@ TEST_CASE("request validation follows vLLM") {
   CHECK(kv.rid == "pdgate-7f3e2a1c9b8d4e6f-0000000000000001");
 
   // The decode leg: the prefill's params copied verbatim (fixture), nested block ids flattened.
-  std::string body = R"({"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":)" +
-                     JsonValue(Fixture("vllm_prefill_response.json"), "/kv_transfer_params").value() + "}";
+  std::string body =
+      R"({"messages":[{"role":"user","content":"hi"}],"kv_transfer_params":)" +
+      JsonValue(Fixture("vllm_prefill_response.json"), "/kv_transfer_params").value() + "}";
   OpenAiRequest decode;
   REQUIRE_FALSE(parse(Api::kChat, body, decode));
   REQUIRE(decode.kv_transfer_params);
@@ -258,7 +269,8 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   ctx.plan = OutputPlan{5, FinishReason::kStop, false};
   ctx.include_usage = true;
   const UsageNumbers usage{15, 5, 0};
-  const std::string prefill = CompletionBody(ctx, 1, FinishReason::kLength, usage,
+  const std::string prefill = CompletionBody(
+      ctx, 1, FinishReason::kLength, usage,
       R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[12,13]],"remote_engine_id":"e","remote_request_id":"r","remote_host":"h","remote_port":5600,"tp_size":2})");
   CheckCovers(prefill, Fixture("vllm_prefill_response.json"));
   CheckCovers(CompletionBody(ctx, 1, FinishReason::kStop, usage, ""),
@@ -284,10 +296,11 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   ctx.api = Api::kCompletions;
   ctx.id = "cmpl-1-0";
   ctx.plan = OutputPlan{2, FinishReason::kLength, false};
-  const auto fixture_completions = SseEvents(Fixture("vllm_decode_stream_completions.sse"), &framing);
+  const auto fixture_completions =
+      SseEvents(Fixture("vllm_decode_stream_completions.sse"), &framing);
   REQUIRE(fixture_completions.size() == 4);
-  const auto ours_completions =
-      SseEvents(TokenEvents(ctx, 0, 2, {4, 2, 0}) + UsageEvent(ctx, {4, 2, 0}) + std::string(kDoneEvent));
+  const auto ours_completions = SseEvents(TokenEvents(ctx, 0, 2, {4, 2, 0}) +
+                                          UsageEvent(ctx, {4, 2, 0}) + std::string(kDoneEvent));
   REQUIRE(ours_completions.size() == 4);
   CHECK(JsonPaths(ours_completions[0]) == JsonPaths(fixture_completions[0]));
   CHECK(JsonPaths(ours_completions[1]) == JsonPaths(fixture_completions[1]));
@@ -299,4 +312,123 @@ TEST_CASE("response bodies and SSE chunks have the fields real vLLM sends") {
   REQUIRE(error.size() == 2);
   REQUIRE(fixture_error.size() == 3);
   CHECK(JsonPaths(error[0]) == JsonPaths(fixture_error[1]));
+}
+
+TEST_CASE(
+    "request parser survives mutated and truncated bodies (never crashes, errors are 4xx/5xx)") {
+  const std::string seeds[] = {
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1,2]],"remote_port":5600}})",
+      R"({"prompt":[[1,2,3]],"max_tokens":3,"min_tokens":1,"bootstrap_host":"h","bootstrap_port":8998,"bootstrap_room":12,"rid":"r"})"};
+  std::mt19937_64 rng(42);
+  int parsed_ok = 0;
+  int rejected = 0;
+  for (const std::string& seed : seeds) {
+    for (int i = 0; i < 5000; ++i) {
+      std::string body = seed;
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits && !body.empty(); ++e) {
+        const size_t at = rng() % body.size();
+        switch (rng() % 4) {
+          case 0:
+            body[at] = static_cast<char>(rng() % 256);
+            break;
+          case 1:
+            body.erase(at, 1 + rng() % 8);
+            break;
+          case 2:
+            body.insert(at, 1, "{}[],:\"0-e\\"[rng() % 11]);
+            break;
+          default:
+            body.resize(at);
+        }
+      }
+      OpenAiRequest request;
+      auto error =
+          ParseOpenAiRequest(seed[2] == 'm' ? Api::kChat : Api::kCompletions, body, request);
+      if (!error) {
+        ++parsed_ok;
+        CHECK_FALSE(request.prompt.empty());
+      } else {
+        ++rejected;
+        CHECK(error->status >= 400);
+        CHECK(error->status < 600);
+        CHECK_FALSE(error->message.empty());
+      }
+    }
+  }
+  CHECK(rejected > 1000);
+  CHECK(parsed_ok + rejected == 10000);
+}
+
+TEST_CASE("PD leg choice: vLLM params and SGLang bootstrap, validated per role") {
+  auto choose = [](const std::string& body, EngineKind engine, Role role, int& max_tokens,
+                   SeqSpec& spec) {
+    OpenAiRequest request;
+    std::string copy = body;
+    REQUIRE_FALSE(ParseOpenAiRequest(Api::kCompletions, copy, request));
+    max_tokens = static_cast<int>(request.max_tokens.value_or(16));
+    return ChoosePdLeg(request, engine, role, 8998, max_tokens, spec);
+  };
+  int max_tokens = 0;
+  SeqSpec prefill;
+  CHECK_FALSE(
+      choose(R"({"prompt":"x","max_tokens":1,"kv_transfer_params":{"do_remote_decode":true}})",
+             EngineKind::kVllm, Role::kPrefill, max_tokens, prefill));
+  CHECK(prefill.pd == PdMode::kVllmPrefill);
+  SeqSpec rejected;
+  CHECK(choose(R"({"prompt":"x","max_tokens":1,"kv_transfer_params":{"do_remote_decode":true}})",
+               EngineKind::kVllm, Role::kDecode, max_tokens, rejected)
+            ->status == 400);
+  CHECK(
+      choose(
+          R"({"prompt":"x","max_tokens":1,"stream":true,"kv_transfer_params":{"do_remote_decode":true}})",
+          EngineKind::kVllm, Role::kBoth, max_tokens, rejected)
+          ->status == 400);
+  CHECK(choose(R"({"prompt":"x","max_tokens":4,"kv_transfer_params":{"do_remote_decode":true}})",
+               EngineKind::kVllm, Role::kBoth, max_tokens, rejected)
+            ->status == 400);
+  SeqSpec decode;
+  CHECK_FALSE(choose(
+      R"({"prompt":"x","kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e","remote_request_id":"r","remote_host":"h","remote_port":1}})",
+      EngineKind::kVllm, Role::kDecode, max_tokens, decode));
+  CHECK(decode.pd == PdMode::kVllmDecode);
+  SeqSpec incomplete;  // no remote_host: vLLM warns and prefills locally
+  CHECK_FALSE(choose(
+      R"({"prompt":"x","kv_transfer_params":{"do_remote_prefill":true,"remote_block_ids":[[1]],"remote_engine_id":"e","remote_request_id":"r","remote_port":1}})",
+      EngineKind::kVllm, Role::kDecode, max_tokens, incomplete));
+  CHECK(incomplete.pd == PdMode::kNone);
+
+  SeqSpec sglang_prefill;
+  CHECK_FALSE(choose(R"({"prompt":"x","max_tokens":30,"bootstrap_host":"h","bootstrap_room":5})",
+                     EngineKind::kSglang, Role::kPrefill, max_tokens, sglang_prefill));
+  CHECK(sglang_prefill.pd == PdMode::kSglangPrefill);
+  CHECK(sglang_prefill.bootstrap->port == 8998);  // the default bootstrap port
+  CHECK(max_tokens == 1);
+  SeqSpec sglang_missing;
+  CHECK(choose(R"({"prompt":"x"})", EngineKind::kSglang, Role::kDecode, max_tokens, sglang_missing)
+            ->status == 400);
+  SeqSpec sglang_both;
+  CHECK_FALSE(
+      choose(R"({"prompt":"x"})", EngineKind::kSglang, Role::kBoth, max_tokens, sglang_both));
+  CHECK(sglang_both.pd == PdMode::kNone);
+}
+
+TEST_CASE("KV cache: resetting the prefix cache forgets every hash, keeps blocks in use") {
+  KvCache cache(16, 4);
+  auto a = Ids(16, 1);
+  auto hashes = KvCache::BlockHashes(a, 4);
+  auto first = cache.Allocate(hashes, 16, 16);
+  REQUIRE(first);
+  cache.Commit(*first, hashes);
+  auto held = cache.Allocate(KvCache::BlockHashes(Ids(8, 500), 4), 8, 8);
+  REQUIRE(held);
+  cache.Free(first->blocks);
+  CHECK(cache.CachedTokens(hashes, 16) == 12);
+  cache.ResetPrefixCache();
+  CHECK(cache.CachedTokens(hashes, 16) == 0);
+  CHECK(cache.cached_blocks() == 0);
+  CHECK(cache.used_blocks() == 2);
+  cache.Free(held->blocks);
+  CHECK(cache.used_blocks() == 0);
+  CHECK(cache.Allocate(hashes, 16, 64).has_value());  // all 16 blocks are free again
 }

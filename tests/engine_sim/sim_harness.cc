@@ -3,10 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <cstring>
@@ -33,16 +32,17 @@ Sim StartSim(int address_index, const std::vector<std::string>& args, bool wait_
   uint16_t side_port = FreePort(host);
   while (side_port == port) side_port = FreePort(host);
   const bool sglang = std::find(args.begin(), args.end(), "sglang") != args.end();
-  std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"), "--host", host, "--port",
-                                   std::to_string(port), "--quiet"};
+  std::vector<std::string> argv = {
+      BinaryPath("pdgate-engine-sim"), "--host", host, "--port", std::to_string(port), "--quiet"};
   argv.push_back(sglang ? "--bootstrap-port" : "--kv-port");
   argv.push_back(std::to_string(side_port));
   argv.insert(argv.end(), args.begin(), args.end());
   auto process = ChildProcess::Start(argv);
   if (!process.ok()) throw std::runtime_error("cannot start pdgate-engine-sim");
   Sim sim{std::move(*process), host, port, side_port};
-  const bool up = wait_ready ? WaitForHttpStatus(host, port, "/health", 200, std::chrono::seconds(10))
-                             : WaitForPort(host, port, std::chrono::seconds(10));
+  const bool up = wait_ready
+                      ? WaitForHttpStatus(host, port, "/health", 200, std::chrono::seconds(10))
+                      : WaitForPort(host, port, std::chrono::seconds(10));
   if (!up) {
     throw std::runtime_error("pdgate-engine-sim did not come up: " + sim.process.Stderr());
   }
@@ -94,8 +94,8 @@ void Paths(simdjson::dom::element element, const std::string& prefix, std::set<s
   simdjson::dom::array array;
   if (!element.get_object().get(object)) {
     for (auto field : object) {
-      std::string path = prefix.empty() ? std::string(field.key)
-                                        : prefix + "." + std::string(field.key);
+      std::string path =
+          prefix.empty() ? std::string(field.key) : prefix + "." + std::string(field.key);
       out.insert(path);
       Paths(field.value, path, out);
     }
@@ -157,15 +157,19 @@ void RawClient::Close() {
 }
 
 void RawClient::SendPost(const std::string& target, const std::string& body) {
-  std::string request = "POST " + target + " HTTP/1.1\r\nHost: " + host_ +
-                        "\r\nContent-Type: application/json\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
+  SendRaw("POST " + target + " HTTP/1.1\r\nHost: " + host_ +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body);
+}
+
+bool RawClient::SendRaw(const std::string& bytes) {
   size_t sent = 0;
-  while (fd_ >= 0 && sent < request.size()) {
-    ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return;
+  while (fd_ >= 0 && sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
     sent += static_cast<size_t>(n);
   }
+  return fd_ >= 0;
 }
 
 bool RawClient::ReadUntil(const std::string& needle, std::chrono::milliseconds timeout) {

@@ -47,6 +47,8 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
   bool connected() const { return fd_ >= 0; }
   void SendPost(const std::string& target, const std::string& body);
+  // Sends bytes as they are; false when the connection is gone.
+  bool SendRaw(const std::string& bytes);
   // Reads until `needle` appears in everything received, or the deadline. Returns whether found.
   bool ReadUntil(const std::string& needle, std::chrono::milliseconds timeout);
   // Reads to EOF (or the deadline).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Zero-latency throughput of one pdgate-engine-sim on one core: tiny non-streaming completions
 # driven by wrk (apt-get install wrk) pinned to another core. Usage:
-#   bench/engine_sim/scripts/zero_latency_bench.sh [build-dir] [seconds] [connections]
+#   [SCRIPT=tiny_stream.lua] bench/engine_sim/scripts/zero_latency_bench.sh [build-dir] [seconds] [connections]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build}"
@@ -17,5 +17,5 @@ for _ in $(seq 100); do
   curl -sf "http://$host:$port/health" >/dev/null && break
   sleep 0.05
 done
-taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" -s "$here/tiny_completion.lua" \
+taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" -s "$here/${SCRIPT:-tiny_completion.lua}" \
   "http://$host:$port/v1/completions"
