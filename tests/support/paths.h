@@ -10,9 +10,10 @@ inline std::string SourcePath(const std::string& relative) {
 inline std::string BinaryPath(const std::string& name) {
   return std::string(PDGATE_BIN_DIR) + "/" + name;
 }
-// shared/ sits beside the repository (fixtures recorded from real engines).
+// Wire fixtures recorded from real vLLM and SGLang engines ("fixtures/NAME"). They come from the
+// research share and are copied into tests/fixtures/ so that a clone tests on its own.
 inline std::string SharedPath(const std::string& relative) {
-  return std::string(PDGATE_SOURCE_DIR) + "/../shared/" + relative;
+  return std::string(PDGATE_SOURCE_DIR) + "/tests/" + relative;
 }
 
 }  // namespace pdgate::testing
