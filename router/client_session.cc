@@ -50,6 +50,7 @@ Route Classify(http::verb method, std::string_view path) {
 net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
   ++worker.connections;
   beast::tcp_stream stream(std::move(socket));
+  worker.sessions.emplace(&stream, false);
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
   beast::flat_buffer buffer;  // kept across requests: it may hold the next pipelined one
@@ -92,11 +93,13 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }
+    worker.sessions[&stream] = true;  // busy until its response is out
     auto& request = parser.get();
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const Route route = Classify(request.method(), path);
-    bool keep_alive = request.keep_alive();
+    // A draining router answers what it has and closes each connection after it.
+    bool keep_alive = request.keep_alive() && !worker.draining();
     const std::string too_large = StrCat("The request body is larger than ",
                                          settings.limits.max_request_body_bytes, " bytes.");
 
@@ -139,10 +142,15 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
                                      keep_alive, kNoHeaders);
         break;
       case Route::kHealth:
-      case Route::kReady:
         response_body = R"({"status":"ok"})";
         sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
                                      keep_alive, kNoHeaders);
+        break;
+      case Route::kReady:
+        response_body = worker.draining() ? R"({"status":"draining"})" : R"({"status":"ok"})";
+        sent = co_await SendResponse(
+            stream, worker.draining() ? http::status::service_unavailable : http::status::ok,
+            "application/json", response_body, keep_alive, kNoHeaders);
         break;
       case Route::kMethodNotAllowed:
         error = {405, StrCat("Method ", request.method_string(), " is not allowed on ", path, "."),
@@ -154,8 +162,11 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
         sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
         break;
     }
-    if (!sent || !keep_alive) break;
+    worker.sessions[&stream] = false;
+    // A request that began before the drain still closes its connection once answered.
+    if (!sent || !keep_alive || worker.draining()) break;
   }
+  worker.sessions.erase(&stream);
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.socket().close(ignored);
   --worker.connections;

@@ -6,82 +6,174 @@
 #include <thread>
 #include <vector>
 
+#include "router/admin_session.h"
 #include "router/client_session.h"
+#include "router/lifecycle.h"
 #include "router/net.h"
 #include "router/worker.h"
 
 namespace pdgate::router {
 namespace {
 
-net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor) {
+using Clock = std::chrono::steady_clock;
+
+net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor, bool admin) {
   const size_t max_connections = worker.settings().limits.max_connections;
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
-      if (ec == net::error::operation_aborted) break;
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) break;
       continue;  // e.g. EMFILE: keep serving the connections we have
+    }
+    if (admin) {
+      net::co_spawn(worker.ioc, RunAdminSession(worker, std::move(socket)), net::detached);
+      continue;
     }
     if (worker.connections >= max_connections) continue;  // closed by the socket's destructor
     net::co_spawn(worker.ioc, RunClientSession(worker, std::move(socket)), net::detached);
   }
 }
 
+std::unique_ptr<tcp::acceptor> Listen(net::io_context& context, const tcp::endpoint& endpoint,
+                                      bool reuse_port, beast::error_code& ec) {
+  auto acceptor = std::make_unique<tcp::acceptor>(context);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    int one = 1;
+    ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  }
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
+  return acceptor;
+}
+
+// The process: io threads, listeners, signals and the drain sequence.
+class Server {
+ public:
+  explicit Server(const std::shared_ptr<const RouterState>& state)
+      : settings_(state->config->settings),
+        threads_(settings_.threads > 0 ? unsigned(settings_.threads)
+                                       : std::max(1u, std::thread::hardware_concurrency())) {
+    std::random_device seed;
+    for (unsigned i = 0; i < threads_; ++i) {
+      contexts_.push_back(std::make_unique<net::io_context>(1));
+      workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
+    }
+  }
+
+  int Run() {
+    beast::error_code ec;
+    const net::ip::address address = net::ip::make_address(settings_.listen.address, ec);
+    const net::ip::address admin_address =
+        net::ip::make_address(settings_.listen.admin_address, ec);
+    if (ec) {
+      spdlog::error("listen address: {}", ec.message());
+      return 1;
+    }
+    for (unsigned i = 0; i < threads_; ++i) {
+      auto acceptor =
+          Listen(*contexts_[i], tcp::endpoint(address, settings_.listen.port), true, ec);
+      if (ec) {
+        spdlog::error("cannot listen on {}:{}: {}", settings_.listen.address, settings_.listen.port,
+                      ec.message());
+        return 1;
+      }
+      net::co_spawn(*contexts_[i], AcceptLoop(*workers_[i], *acceptor, false), net::detached);
+      acceptors_.push_back(std::move(acceptor));
+    }
+    admin_ =
+        Listen(*contexts_[0], tcp::endpoint(admin_address, settings_.listen.admin_port), false, ec);
+    if (ec) {
+      spdlog::error("cannot listen on admin {}:{}: {}", settings_.listen.admin_address,
+                    settings_.listen.admin_port, ec.message());
+      return 1;
+    }
+    net::co_spawn(*contexts_[0], AcceptLoop(*workers_[0], *admin_, true), net::detached);
+
+    net::signal_set signals(*contexts_[0], SIGINT, SIGTERM);
+    WaitForSignal(signals);
+    spdlog::info("listening on {}:{} (admin {}:{}) with {} io thread{}", settings_.listen.address,
+                 settings_.listen.port, settings_.listen.admin_address, settings_.listen.admin_port,
+                 threads_, threads_ == 1 ? "" : "s");
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads_; ++i) {
+      pool.emplace_back([this, i] { contexts_[i]->run(); });
+    }
+    contexts_[0]->run();
+    StopAll();
+    for (std::thread& thread : pool) thread.join();
+    // Pooled sockets must go while their io_context still exists.
+    for (auto& worker : workers_) worker->pool.Clear();
+    return exit_code_;
+  }
+
+ private:
+  void WaitForSignal(net::signal_set& signals) {
+    signals.async_wait([this, &signals](const beast::error_code& error, int signal) {
+      if (error) return;
+      if (lifecycle_.draining) {
+        spdlog::warn("signal {} while draining: exiting now", signal);
+        exit_code_ = 1;
+        StopAll();
+        return;
+      }
+      spdlog::info("signal {}: draining (readiness 503 now, listeners close in {} ms)", signal,
+                   settings_.timeouts.drain_delay.count());
+      lifecycle_.draining = true;
+      WaitForSignal(signals);  // a second signal exits at once
+      net::co_spawn(*contexts_[0], Drain(), net::detached);
+    });
+  }
+
+  net::awaitable<void> Drain() {
+    net::steady_timer timer(*contexts_[0]);
+    timer.expires_after(settings_.timeouts.drain_delay);
+    co_await timer.async_wait(kTuple);
+    // Stop accepting, and close connections idle between requests, on each worker's own thread.
+    for (unsigned i = 0; i < threads_; ++i) {
+      net::post(*contexts_[i], [this, i] {
+        beast::error_code ignored;
+        acceptors_[i]->close(ignored);
+        workers_[i]->CloseIdleConnections();
+      });
+    }
+    const auto deadline = Clock::now() + settings_.timeouts.drain;
+    while (Clock::now() < deadline) {
+      size_t open = 0;
+      for (const auto& worker : workers_) open += worker->connections.load();
+      if (open == 0) break;
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(kTuple);
+    }
+    size_t left = 0;
+    for (const auto& worker : workers_) left += worker->connections.load();
+    if (left > 0) spdlog::warn("drain timeout: closing {} connection(s) still open", left);
+    spdlog::info("drained; exiting");
+    StopAll();
+  }
+
+  void StopAll() {
+    for (auto& context : contexts_) context->stop();
+  }
+
+  const config::RouterSettings& settings_;
+  const unsigned threads_;
+  Lifecycle lifecycle_;
+  // Destroyed in reverse: listeners, then the contexts (with the coroutine frames they still hold,
+  // which refer to workers), then the workers.
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::unique_ptr<tcp::acceptor> admin_;
+  int exit_code_ = 0;
+};
+
 }  // namespace
 
 int RunServer(const std::shared_ptr<const RouterState>& state) {
-  const config::RouterSettings& settings = state->config->settings;
-  unsigned threads = settings.threads > 0 ? unsigned(settings.threads)
-                                          : std::max(1u, std::thread::hardware_concurrency());
-  beast::error_code ec;
-  const net::ip::address address = net::ip::make_address(settings.listen.address, ec);
-  if (ec) {
-    spdlog::error("listen address {}: {}", settings.listen.address, ec.message());
-    return 1;
-  }
-  const tcp::endpoint endpoint(address, settings.listen.port);
-
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::random_device seed;
-  for (unsigned i = 0; i < threads; ++i) {
-    contexts.push_back(std::make_unique<net::io_context>(1));
-    workers.push_back(std::make_unique<Worker>(*contexts.back(), state, seed()));
-    auto acceptor = std::make_unique<tcp::acceptor>(*contexts.back());
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-      acceptor->bind(endpoint, ec);
-    }
-    if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
-    if (ec) {
-      spdlog::error("cannot listen on {}:{}: {}", settings.listen.address, settings.listen.port,
-                    ec.message());
-      return 1;
-    }
-    net::co_spawn(*contexts.back(), AcceptLoop(*workers.back(), *acceptor), net::detached);
-    acceptors.push_back(std::move(acceptor));
-  }
-
-  net::signal_set signals(*contexts[0], SIGINT, SIGTERM);
-  signals.async_wait([&](const beast::error_code& error, int signal) {
-    if (error) return;
-    spdlog::info("signal {}: stopping", signal);
-    for (auto& context : contexts) context->stop();
-  });
-  spdlog::info("listening on {}:{} with {} io thread{}", settings.listen.address,
-               settings.listen.port, threads, threads == 1 ? "" : "s");
-
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) {
-    pool.emplace_back([&contexts, i] { contexts[i]->run(); });
-  }
-  contexts[0]->run();
-  for (auto& context : contexts) context->stop();
-  for (std::thread& thread : pool) thread.join();
-  return 0;
+  Server server(state);
+  return server.Run();
 }
 
 }  // namespace pdgate::router

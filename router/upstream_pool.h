@@ -25,6 +25,8 @@ class UpstreamPool {
   void Give(std::string_view key, beast::tcp_stream stream, Clock::time_point now);
 
   size_t idle_count() const;
+  // Closes every idle connection (at exit, while the io_context still exists).
+  void Clear() { idle_.clear(); }
 
  private:
   struct Idle {

@@ -65,11 +65,11 @@ server() {  # name app connector|plain
 { server agg agg plain; pods s0 127.0.0.61 both agg; } >"$work/agg.yaml"
 { server pd pd http; pods p0 127.0.0.62 prefill pd; pods d0 127.0.0.63 decode pd; } >"$work/pd.yaml"
 { server pd pd nixl; pods p0 127.0.0.62 prefill pd; pods d0 127.0.0.63 decode pd; } >"$work/nixl.yaml"
-taskset -c 1 "$build/bin/pdgate" --config "$work/agg.yaml" --port "$agg_port" --threads 1 >"$work/agg.log" 2>&1 &
+taskset -c 1 "$build/bin/pdgate" --config "$work/agg.yaml" --port "$agg_port" --admin-port $((agg_port + 100)) --threads 1 >"$work/agg.log" 2>&1 &
 pids+=($!)
-taskset -c 1 "$build/bin/pdgate" --config "$work/pd.yaml" --port "$pd_port" --threads 1 >"$work/pd.log" 2>&1 &
+taskset -c 1 "$build/bin/pdgate" --config "$work/pd.yaml" --port "$pd_port" --admin-port $((pd_port + 100)) --threads 1 >"$work/pd.log" 2>&1 &
 pids+=($!)
-taskset -c 1 "$build/bin/pdgate" --config "$work/nixl.yaml" --port "$nixl_port" --threads 1 >"$work/nixl.log" 2>&1 &
+taskset -c 1 "$build/bin/pdgate" --config "$work/nixl.yaml" --port "$nixl_port" --admin-port $((nixl_port + 100)) --threads 1 >"$work/nixl.log" 2>&1 &
 pids+=($!)
 up "http://127.0.0.1:$nginx_port/health"; up "http://127.0.0.1:$agg_port/healthz"; up "http://127.0.0.1:$pd_port/healthz"; up "http://127.0.0.1:$nixl_port/healthz"
 

@@ -113,8 +113,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
     }
   }
   router_port_ = FreePort();
-  auto router = ChildProcess::Start(
-      {BinaryPath("pdgate"), "--config", config_path_, "--port", std::to_string(router_port_)});
+  admin_port_ = FreePort();
+  auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config", config_path_, "--port",
+                                     std::to_string(router_port_), "--admin-port",
+                                     std::to_string(admin_port_)});
   if (!router.ok()) throw std::runtime_error("cannot start pdgate");
   router_.emplace(std::move(*router));
   if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {

@@ -39,6 +39,7 @@ class Cluster {
   ~Cluster();
 
   uint16_t router_port() const { return router_port_; }
+  uint16_t admin_port() const { return admin_port_; }
   const std::string& pod_address(size_t i) const { return addresses_[i]; }
   uint16_t pod_port() const { return pod_port_; }
   ChildProcess& router() { return *router_; }
@@ -56,6 +57,7 @@ class Cluster {
   std::vector<std::string> addresses_;
   uint16_t pod_port_ = 0;
   uint16_t router_port_ = 0;
+  uint16_t admin_port_ = 0;
   std::string config_path_;
   std::vector<std::optional<ChildProcess>> sims_;
   std::optional<ChildProcess> router_;

@@ -80,7 +80,8 @@ TEST_CASE("the Kthena PD guide's request through examples/kthena-pd") {
   const uint16_t port = FreePort();
   auto router = ChildProcess::Start(
       {BinaryPath("pdgate"), "--config", SourcePath("examples/kthena-pd/kthena-pd.yaml"),
-       "--config", SourcePath("examples/kthena-pd/pods.yaml"), "--port", std::to_string(port)});
+       "--config", SourcePath("examples/kthena-pd/pods.yaml"), "--port", std::to_string(port),
+       "--admin-port", std::to_string(FreePort())});
   REQUIRE(router.ok());
   REQUIRE(WaitForHttpStatus("127.0.0.1", port, "/healthz", 200, 10s));
 

@@ -1,0 +1,46 @@
+#include "router/admin_session.h"
+
+#include "router/client_io.h"
+
+namespace pdgate::router {
+
+net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  ErrorInfo error;
+  std::string body;
+  while (true) {
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(16 * 1024);
+    stream.expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    if (ec) break;
+    const auto& request = parser.get();
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool keep_alive = request.keep_alive();
+    bool sent = false;
+    if (request.method() != http::verb::get) {
+      error = {405, "Only GET is served on the admin port.", "", "", ""};
+      sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+    } else if (path == "/healthz") {
+      body = R"({"status":"ok"})";
+      sent = co_await SendResponse(stream, http::status::ok, "application/json", body, keep_alive,
+                                   kNoHeaders);
+    } else if (path == "/readyz") {
+      const bool ready = !worker.draining();
+      body = ready ? R"({"status":"ok"})" : R"({"status":"draining"})";
+      sent = co_await SendResponse(stream,
+                                   ready ? http::status::ok : http::status::service_unavailable,
+                                   "application/json", body, keep_alive, kNoHeaders);
+    } else {
+      error = {404, "No such admin path.", "", "", ""};
+      sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+    }
+    if (!sent || !keep_alive) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace pdgate::router
