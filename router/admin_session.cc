@@ -27,6 +27,11 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
       body = R"({"status":"ok"})";
       sent = co_await SendResponse(stream, http::status::ok, "application/json", body, keep_alive,
                                    kNoHeaders);
+    } else if (path == "/metrics") {
+      body = worker.state->metrics_registry->Serialize();
+      sent = co_await SendResponse(stream, http::status::ok,
+                                   "text/plain; version=0.0.4; charset=utf-8", body, keep_alive,
+                                   kNoHeaders);
     } else if (path == "/readyz") {
       const bool ready = !worker.draining();
       body = ready ? R"({"status":"ok"})" : R"({"status":"draining"})";

@@ -16,6 +16,7 @@
 #include "router/openai_error.h"
 #include "router/openai_request.h"
 #include "router/request_id.h"
+#include "router/router_metrics.h"
 #include "router/sglang_abort.h"
 #include "router/sse_filter.h"
 #include "router/upstream_leg.h"
@@ -33,8 +34,9 @@ struct AttemptError {
   std::string_view leg;  // "prefill" or "decode"
   std::string endpoint;  // "ns/pod (host:port)"
   std::string detail;
-  int status = 0;    // the engine's own answer, when it gave one
-  std::string body;  // normalised error body to pass on
+  LegOutcomeLabel label = LegOutcomeLabel::kTransport;  // for pdgate_upstream_requests_total
+  int status = 0;                                       // the engine's own answer, when it gave one
+  std::string body;                                     // normalised error body to pass on
 };
 
 // Header lists are built outside coroutines: GCC 12 rejects initializer lists (arrays) held in
@@ -71,6 +73,14 @@ struct Flow {
   LegContext leg;
   bool inject_usage = false;
   bool committed = false;  // response bytes reached the client: no retry from here on
+  const MetricHandles* metrics = nullptr;
+  const ModelMetrics* model_metrics = nullptr;
+  Clock::time_point start = Clock::now();
+  int status_sent = 0;  // what the client got, for pdgate_requests_total
+
+  void RecordLeg(const discovery::Endpoint& endpoint, LegOutcomeLabel label) const {
+    if (const EndpointMetrics* e = metrics->Endpoint(&endpoint)) Increment(e->legs[size_t(label)]);
+  }
 
   Clock::duration LegTimeout() const {
     if (server->timeout) return std::chrono::duration_cast<Clock::duration>(*server->timeout);
@@ -131,6 +141,9 @@ AttemptError FromOutcome(std::string_view leg, const discovery::Endpoint& endpoi
   // Connect failures, timeouts and broken connections are what retries are for; an oversized
   // answer would be just as oversized elsewhere.
   error.retryable = outcome.status != LegStatus::kTooLarge;
+  error.label = outcome.status == LegStatus::kConnectFailed ? LegOutcomeLabel::kConnectFailed
+                : outcome.status == LegStatus::kTimeout     ? LegOutcomeLabel::kTimeout
+                                                            : LegOutcomeLabel::kTransport;
   return error;
 }
 
@@ -143,6 +156,7 @@ AttemptError FromStatus(std::string_view leg, const discovery::Endpoint& endpoin
   error.status = status;
   error.body = NormalizeEngineError(status, body);
   error.retryable = IsRetryableStatus(status);
+  error.label = LegOutcomeLabel::kHttpError;
   return error;
 }
 
@@ -175,7 +189,7 @@ std::string ExtractKvTransferParams(std::string& body) {
 
 using PrefillResult = std::variant<std::string, AttemptError>;
 
-net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& endpoint) {
+net::awaitable<PrefillResult> RunPrefillLeg(Flow& flow, const discovery::Endpoint& endpoint) {
   std::optional<LegTarget> target = TargetOf(endpoint);
   if (!target)
     co_return FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
@@ -225,7 +239,7 @@ bool IsEventStream(std::string_view content_type) {
 // The decode leg (or the only leg of an aggregated server): sends, and once the engine answers
 // 2xx, relays its body to the client chunk by chunk. Returns an error only while nothing has
 // reached the client.
-net::awaitable<std::optional<AttemptError>> RunDecode(
+net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
     Flow& flow, const discovery::Endpoint& endpoint, std::string& body, std::string_view leg_name,
     const std::shared_ptr<DisconnectWatch>& legs) {
   std::optional<LegTarget> target = TargetOf(endpoint);
@@ -263,7 +277,12 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
   }
   http::response_serializer<http::buffer_body> serializer{response};
   auto write = [&](std::string_view data, bool more) -> net::awaitable<bool> {
+    if (!flow.committed && event_stream) {
+      Observe(flow.model_metrics->ttft,
+              std::chrono::duration<double>(Clock::now() - flow.start).count());
+    }
     flow.committed = true;  // from the first byte on, the response belongs to the client
+    flow.status_sent = status;
     // Beast 1.81 writes two empty chunks for a final buffer with non-null data (beast#3032).
     response.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
     response.body().size = data.size();
@@ -309,6 +328,10 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
     co_return std::nullopt;
   }
   if (filter) filter->Finish(last);
+  if (filter && filter->usage()) {
+    Increment(flow.model_metrics->prompt_tokens, double(filter->usage()->prompt_tokens));
+    Increment(flow.model_metrics->completion_tokens, double(filter->usage()->completion_tokens));
+  }
   if (upstream_failed) {
     if (!flow.committed) {
       // Nothing reached the client yet: as good as a failure before the response.
@@ -335,6 +358,24 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
   }
   if (upstream.keep_alive()) leg.Release();
   co_return std::nullopt;
+}
+
+// The legs, counted in pdgate_upstream_requests_total by endpoint, role and outcome.
+net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& endpoint) {
+  PrefillResult result = co_await RunPrefillLeg(flow, endpoint);
+  const auto* error = std::get_if<AttemptError>(&result);
+  if (!flow.watch->client_gone)
+    flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
+  co_return result;
+}
+
+net::awaitable<std::optional<AttemptError>> RunDecode(
+    Flow& flow, const discovery::Endpoint& endpoint, std::string& body, std::string_view leg_name,
+    const std::shared_ptr<DisconnectWatch>& legs) {
+  std::optional<AttemptError> error = co_await RunDecodeLeg(flow, endpoint, body, leg_name, legs);
+  if (!flow.watch->client_gone)
+    flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
+  co_return error;
 }
 
 // --- SGLang: prefill and decode at once ---------------------------------------------------------
@@ -426,6 +467,7 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
   if (error.status != 0 && !error.retryable) {
     // The engine's own answer (e.g. 400 prompt too long) with its status and message.
     std::string body = error.body;
+    flow.status_sent = error.status;
     co_await SendResponse(flow.client, http::status(error.status), "application/json", body,
                           flow.keep_alive, headers);
     co_return;
@@ -435,6 +477,7 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
       StrCat("The ", error.leg, " leg to ", error.endpoint, " failed: ", error.detail, " (",
              attempts, attempts == 1 ? " attempt)" : " attempts)"),
       "", "", "upstream_error"};
+  flow.status_sent = info.status;
   co_await SendError(flow.client, info, flow.keep_alive, headers);
 }
 
@@ -443,6 +486,7 @@ net::awaitable<void> SendUnavailable(Flow& flow, std::string_view what) {
   const HeaderList headers = UnavailableHeaders(flow.request_id);
   const ErrorInfo info{503, StrCat("No ", what, " of ", flow.server->meta.Key(), " can serve now."),
                        "", "", "no_available_endpoint"};
+  flow.status_sent = info.status;
   co_await SendError(flow.client, info, flow.keep_alive, headers);
 }
 
@@ -466,7 +510,10 @@ net::awaitable<void> RunAttempts(Flow& flow) {
       co_return;
     }
     for (size_t i = 0; i < tries; ++i) {
-      if (i > 0) co_await Wait(flow.worker, server.retry.interval);
+      if (i > 0) {
+        Increment(flow.model_metrics->retries);
+        co_await Wait(flow.worker, server.retry.interval);
+      }
       if (flow.watch->client_gone) co_return;
       const pd_scheduler::PdPair& pair = pairs[i % pairs.size()];
       const discovery::Endpoint& prefill = flow.endpoints->endpoints[pair.prefill];
@@ -501,7 +548,10 @@ net::awaitable<void> RunAttempts(Flow& flow) {
       co_return;
     }
     for (size_t i = 0; i < tries; ++i) {
-      if (i > 0) co_await Wait(flow.worker, server.retry.interval);
+      if (i > 0) {
+        Increment(flow.model_metrics->retries);
+        co_await Wait(flow.worker, server.retry.interval);
+      }
       if (flow.watch->client_gone) co_return;
       const discovery::Endpoint& endpoint = flow.endpoints->endpoints[(sequence + i) % n];
       ++attempts;
@@ -518,9 +568,36 @@ net::awaitable<void> RunAttempts(Flow& flow) {
 
 }  // namespace
 
+// Counts a request when it ends, however it ends: status class, duration, active gauge.
+struct RequestRecord {
+  RequestRecord(const MetricHandles& handles, const ModelMetrics& model_metrics, ApiPath api_path)
+      : metrics(handles), model(&model_metrics), path(api_path) {
+    Add(metrics.active_requests, 1);
+  }
+  ~RequestRecord() {
+    Add(metrics.active_requests, -1);
+    if (status == 0) return;  // the client left before any answer
+    const size_t status_class = status < 400 ? 0 : status < 500 ? 1 : 2;
+    Increment(model->requests[size_t(path)][status_class]);
+    Observe(model->duration, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  RequestRecord(const RequestRecord&) = delete;
+  RequestRecord& operator=(const RequestRecord&) = delete;
+
+  const MetricHandles& metrics;
+  const ModelMetrics* model;
+  ApiPath path;
+  Clock::time_point start = Clock::now();
+  int status = 0;
+};
+
 net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
                                       const http::request<http::string_body>& request,
                                       std::string& body, bool& keep_alive) {
+  const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
+  const std::string_view target = request.target();
+  RequestRecord record(*state->metrics, state->metrics->other,
+                       target.starts_with("/v1/chat/") ? ApiPath::kChat : ApiPath::kCompletions);
   std::string request_id(request["x-request-id"]);
   if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId(worker.rng);
   const HeaderList id_header = IdHeader(request_id);
@@ -529,10 +606,11 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   ErrorInfo error;  // a named local: see client_io.h on GCC 12 and co_await temporaries
   if (!parsed.ok()) {
     error = {400, std::string(parsed.status().message()), "", "", ""};
+    record.status = error.status;
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
-  const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
+  record.model = &state->metrics->Model(parsed->model);
   auto header = [&](std::string_view name) -> std::string_view { return request[name]; };
   absl::StatusOr<config::RouteDecision> decision = state->routes->Resolve(
       {parsed->model,
@@ -540,6 +618,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
        header, worker.rng()});
   if (!decision.ok()) {
     error = {404, std::string(decision.status().message()), "", "model", "model_not_found"};
+    record.status = error.status;
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
@@ -554,9 +633,13 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.leg.body = body;
   flow.leg.request = &flow.parsed;
   flow.leg.model_json = std::move(model_json);
+  flow.metrics = state->metrics.get();
+  flow.model_metrics = record.model;
+  flow.start = record.start;
   // Watch for the client leaving while engines work; cancelled when the request is done.
   net::co_spawn(worker.ioc, WatchClient(client.socket(), flow.watch), net::detached);
   co_await RunAttempts(flow);
+  record.status = flow.status_sent;
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (flow.watch->client_gone) keep_alive = false;

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/route_table.h"
 #include "discovery/endpoint_snapshot.h"
+#include "router/router_metrics.h"
 
 namespace pdgate::router {
 
@@ -13,9 +14,13 @@ struct RouterState {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const config::RouteTable> routes;
   std::shared_ptr<const discovery::EndpointSnapshot> endpoints;
+  std::shared_ptr<RouterMetrics> metrics_registry;  // process-wide; serialised on /metrics
+  std::shared_ptr<const MetricHandles> metrics;     // resolved for this state's models/endpoints
 };
 
+// `metrics`: the process's registry (a new one when null).
 std::shared_ptr<const RouterState> MakeRouterState(
-    const std::shared_ptr<const config::Config>& config);
+    const std::shared_ptr<const config::Config>& config,
+    std::shared_ptr<RouterMetrics> metrics = nullptr);
 
 }  // namespace pdgate::router

@@ -95,3 +95,55 @@ TEST_CASE("the admin port answers probes") {
   REQUIRE(unknown.ok());
   CHECK(unknown->status == 404);
 }
+
+namespace {
+
+// The value of one exposition line, e.g. `pdgate_active_requests`, or -1 when absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, active") {
+  Cluster cluster(DrainCluster());
+  const std::string stream_body =
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":7,"ignore_eos":true,"stream":true})";
+  auto ok = cluster.Post("/v1/chat/completions", stream_body);
+  REQUIRE(ok.ok());
+  REQUIRE(ok->status == 200);
+  auto unknown = cluster.Post("/v1/chat/completions", R"({"model":"nope","messages":[]})");
+  REQUIRE(unknown.ok());
+  REQUIRE(unknown->status == 404);
+
+  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+  REQUIRE(metrics.ok());
+  REQUIRE(metrics->status == 200);
+  const std::string& text = metrics->body;
+  INFO(text);
+  const std::string model = R"(model="deepseek-ai/DeepSeekV2")";
+  CHECK(MetricValue(text, R"(pdgate_requests_total{code="2xx",)" + model +
+                              R"(,path="/v1/chat/completions"})") == 1);
+  CHECK(MetricValue(
+            text,
+            R"(pdgate_requests_total{code="4xx",model="other",path="/v1/chat/completions"})") == 1);
+  CHECK(MetricValue(text, "pdgate_request_duration_seconds_count{" + model + "}") == 1);
+  CHECK(MetricValue(text, "pdgate_time_to_first_token_seconds_count{" + model + "}") == 1);
+  // The usage chunk pdgate asked for, though the client never saw it.
+  CHECK(MetricValue(text, "pdgate_tokens_total{" + model + R"(,type="completion"})") == 7);
+  CHECK(MetricValue(text, "pdgate_tokens_total{" + model + R"(,type="prompt"})") > 0);
+  CHECK(
+      MetricValue(
+          text,
+          R"(pdgate_upstream_requests_total{endpoint="dev/pod-0",outcome="ok",role="prefill"})") ==
+      1);
+  CHECK(MetricValue(
+            text,
+            R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="ok",role="decode"})") ==
+        1);
+  CHECK(MetricValue(text, "pdgate_active_requests") == 0);
+  CHECK(text.find("pdgate_build_info{") != std::string::npos);
+  CHECK(ok->body.find("\"choices\":[]") == std::string::npos);
+}

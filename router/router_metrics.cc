@@ -1,0 +1,134 @@
+#include "router/router_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+#include "router/build_info.h"
+
+namespace pdgate::router {
+
+namespace {
+
+// 5 ms to 5 min: prefill legs and TTFTs are milliseconds to seconds; long generations minutes.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+}
+
+constexpr std::array<std::string_view, 2> kPaths = {"/v1/chat/completions", "/v1/completions"};
+constexpr std::array<std::string_view, 3> kClasses = {"2xx", "4xx", "5xx"};
+constexpr std::array<std::string_view, size_t(LegOutcomeLabel::kCount)> kOutcomes = {
+    "ok", "http_error", "connect_failed", "timeout", "transport"};
+
+}  // namespace
+
+struct RouterMetrics::Families {
+  prometheus::Family<prometheus::Counter>* requests;
+  prometheus::Family<prometheus::Histogram>* duration;
+  prometheus::Family<prometheus::Histogram>* ttft;
+  prometheus::Family<prometheus::Counter>* tokens;
+  prometheus::Family<prometheus::Counter>* retries;
+  prometheus::Family<prometheus::Counter>* upstream;
+  prometheus::Gauge* active_requests;
+};
+
+RouterMetrics::RouterMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()), families_(std::make_unique<Families>()) {
+  auto& r = *registry_;
+  families_->requests = &prometheus::BuildCounter()
+                             .Name("pdgate_requests_total")
+                             .Help("Completion requests answered, by model, path and status class")
+                             .Register(r);
+  families_->duration = &prometheus::BuildHistogram()
+                             .Name("pdgate_request_duration_seconds")
+                             .Help("Time from the request's arrival to the end of its response")
+                             .Register(r);
+  families_->ttft = &prometheus::BuildHistogram()
+                         .Name("pdgate_time_to_first_token_seconds")
+                         .Help("Router-observed time to the first streamed output byte")
+                         .Register(r);
+  families_->tokens = &prometheus::BuildCounter()
+                           .Name("pdgate_tokens_total")
+                           .Help("Tokens by model and type (prompt, completion), from usage")
+                           .Register(r);
+  families_->retries = &prometheus::BuildCounter()
+                            .Name("pdgate_retries_total")
+                            .Help("Attempts made again on another pair or endpoint")
+                            .Register(r);
+  families_->upstream = &prometheus::BuildCounter()
+                             .Name("pdgate_upstream_requests_total")
+                             .Help("Upstream legs by endpoint, role and outcome")
+                             .Register(r);
+  families_->active_requests = &prometheus::BuildGauge()
+                                    .Name("pdgate_active_requests")
+                                    .Help("Completion requests in progress")
+                                    .Register(r)
+                                    .Add({});
+  prometheus::BuildGauge()
+      .Name("pdgate_build_info")
+      .Help("pdgate's version and simdjson kernel")
+      .Register(r)
+      .Add({{"version", std::string(Version())}, {"simdjson", std::string(SimdjsonKernel())}})
+      .Set(1);
+}
+
+RouterMetrics::~RouterMetrics() = default;
+
+std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
+    const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot) {
+  auto handles = std::make_shared<MetricHandles>();
+  auto resolve_model = [&](const std::string& model) {
+    ModelMetrics m;
+    for (size_t p = 0; p < kPaths.size(); ++p) {
+      for (size_t c = 0; c < kClasses.size(); ++c) {
+        m.requests[p][c] = &families_->requests->Add({{"model", model},
+                                                      {"path", std::string(kPaths[p])},
+                                                      {"code", std::string(kClasses[c])}});
+      }
+    }
+    m.duration = &families_->duration->Add({{"model", model}}, LatencyBuckets());
+    m.ttft = &families_->ttft->Add({{"model", model}}, LatencyBuckets());
+    m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
+    m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
+    m.retries = &families_->retries->Add({{"model", model}});
+    return m;
+  };
+  for (const std::string& model : model_names) handles->models.emplace(model, resolve_model(model));
+  handles->other = resolve_model("other");
+  for (const discovery::ServerEndpoints& server : snapshot.servers) {
+    for (const discovery::Endpoint& endpoint : server.endpoints) {
+      EndpointMetrics e;
+      for (size_t o = 0; o < kOutcomes.size(); ++o) {
+        e.legs[o] =
+            &families_->upstream->Add({{"endpoint", endpoint.pod},
+                                       {"role", std::string(discovery::ToString(endpoint.role))},
+                                       {"outcome", std::string(kOutcomes[o])}});
+      }
+      handles->endpoints.emplace(&endpoint, e);
+    }
+  }
+  handles->active_requests = families_->active_requests;
+  return handles;
+}
+
+std::string RouterMetrics::Serialize() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+void Increment(prometheus::Counter* counter, double by) {
+  if (counter != nullptr) counter->Increment(by);
+}
+void Observe(prometheus::Histogram* histogram, double value) {
+  if (histogram != nullptr) histogram->Observe(value);
+}
+void Add(prometheus::Gauge* gauge, double by) {
+  if (gauge != nullptr) gauge->Increment(by);
+}
+
+}  // namespace pdgate::router

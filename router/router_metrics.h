@@ -1,0 +1,81 @@
+#pragma once
+// pdgate's Prometheus metrics. Families live in one process-wide registry; the handles a request
+// touches are resolved when a RouterState is built (model names from the routes, endpoints from
+// the snapshot), never per request, and label sets stay bounded: unknown model names count as
+// "other". Served as text on the admin port.
+#include <absl/container/flat_hash_map.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/strings.h"
+#include "discovery/endpoint_snapshot.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
+namespace pdgate::router {
+
+enum class ApiPath { kChat = 0, kCompletions = 1 };
+enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
+
+struct ModelMetrics {
+  // [path][status class 2xx, 4xx, 5xx]
+  std::array<std::array<prometheus::Counter*, 3>, 2> requests{};
+  prometheus::Histogram* duration = nullptr;  // seconds, whole request
+  prometheus::Histogram* ttft = nullptr;      // seconds to the first streamed byte of output
+  prometheus::Counter* prompt_tokens = nullptr;
+  prometheus::Counter* completion_tokens = nullptr;
+  prometheus::Counter* retries = nullptr;
+};
+
+struct EndpointMetrics {
+  std::array<prometheus::Counter*, size_t(LegOutcomeLabel::kCount)> legs{};
+};
+
+// The handles of one RouterState.
+struct MetricHandles {
+  absl::flat_hash_map<std::string, ModelMetrics, StringViewHash, std::equal_to<>> models;
+  ModelMetrics other;  // model names no route knows
+  absl::flat_hash_map<const discovery::Endpoint*, EndpointMetrics> endpoints;
+  prometheus::Gauge* active_requests = nullptr;
+
+  const ModelMetrics& Model(std::string_view name) const {
+    auto it = models.find(name);
+    return it == models.end() ? other : it->second;
+  }
+  const EndpointMetrics* Endpoint(const discovery::Endpoint* endpoint) const {
+    auto it = endpoints.find(endpoint);
+    return it == endpoints.end() ? nullptr : &it->second;
+  }
+};
+
+class RouterMetrics {
+ public:
+  RouterMetrics();
+  ~RouterMetrics();
+
+  // Resolves the handles for these model names and endpoints (off the request path).
+  std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
+                                               const discovery::EndpointSnapshot& snapshot);
+  // Prometheus text exposition of everything.
+  std::string Serialize() const;
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+};
+
+// Increments; the thin wrappers keep prometheus headers out of the callers.
+void Increment(prometheus::Counter* counter, double by = 1);
+void Observe(prometheus::Histogram* histogram, double value);
+void Add(prometheus::Gauge* gauge, double by);
+
+}  // namespace pdgate::router
