@@ -43,7 +43,7 @@ int Serve(const std::vector<std::string>& files,
   if (!result.errors.empty()) return 1;
   auto state = pdgate::router::MakeRouterState(result.config);
   std::cout << pdgate::router::DescribeConfig(*state->endpoints) << std::flush;
-  return pdgate::router::RunServer(state);
+  return pdgate::router::RunServer(state, {files, overrides});
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
   prometheus::Gauge* active_requests;
+  prometheus::Counter* reload_success;
+  prometheus::Counter* reload_failure;
 };
 
 RouterMetrics::RouterMetrics()
@@ -68,6 +70,12 @@ RouterMetrics::RouterMetrics()
                                     .Help("Completion requests in progress")
                                     .Register(r)
                                     .Add({});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("pdgate_config_reloads_total")
+                      .Help("Configuration reloads by result; a failed one leaves the old serving")
+                      .Register(r);
+  families_->reload_success = &reloads.Add({{"result", "success"}});
+  families_->reload_failure = &reloads.Add({{"result", "failure"}});
   prometheus::BuildGauge()
       .Name("pdgate_build_info")
       .Help("pdgate's version and simdjson kernel")
@@ -113,6 +121,10 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
   }
   handles->active_requests = families_->active_requests;
   return handles;
+}
+
+void RouterMetrics::CountReload(bool success) {
+  (success ? families_->reload_success : families_->reload_failure)->Increment();
 }
 
 std::string RouterMetrics::Serialize() const {

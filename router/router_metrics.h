@@ -66,6 +66,8 @@ class RouterMetrics {
                                                const discovery::EndpointSnapshot& snapshot);
   // Prometheus text exposition of everything.
   std::string Serialize() const;
+  // pdgate_config_reloads_total{result="success"|"failure"}.
+  void CountReload(bool success);
 
  private:
   struct Families;

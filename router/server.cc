@@ -1,7 +1,9 @@
 #include "router/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <array>
 #include <boost/asio/signal_set.hpp>
 #include <thread>
 #include <vector>
@@ -51,8 +53,11 @@ std::unique_ptr<tcp::acceptor> Listen(net::io_context& context, const tcp::endpo
 // The process: io threads, listeners, signals and the drain sequence.
 class Server {
  public:
-  explicit Server(const std::shared_ptr<const RouterState>& state)
-      : settings_(state->config->settings),
+  Server(const std::shared_ptr<const RouterState>& state, ConfigSource source)
+      : initial_(state),
+        current_(state),
+        source_(std::move(source)),
+        settings_(state->config->settings),
         threads_(settings_.threads > 0 ? unsigned(settings_.threads)
                                        : std::max(1u, std::thread::hardware_concurrency())) {
     std::random_device seed;
@@ -93,6 +98,9 @@ class Server {
 
     net::signal_set signals(*contexts_[0], SIGINT, SIGTERM);
     WaitForSignal(signals);
+    net::signal_set hangup(*contexts_[0], SIGHUP);
+    WaitForHangup(hangup);
+    net::co_spawn(*contexts_[0], WatchFiles(), net::detached);
     spdlog::info("listening on {}:{} (admin {}:{}) with {} io thread{}", settings_.listen.address,
                  settings_.listen.port, settings_.listen.admin_address, settings_.listen.admin_port,
                  threads_, threads_ == 1 ? "" : "s");
@@ -109,6 +117,75 @@ class Server {
   }
 
  private:
+  // --- Hot reload: SIGHUP, or a configuration file that changed (polled each second). ----------
+  void WaitForHangup(net::signal_set& hangup) {
+    hangup.async_wait([this, &hangup](const beast::error_code& error, int) {
+      if (error) return;
+      Reload("SIGHUP");
+      WaitForHangup(hangup);
+    });
+  }
+
+  // What identifies a file's content cheaply: modification time, size, inode (editors that
+  // write a new file and rename it change the inode; Kubernetes ConfigMap updates swap a symlink).
+  std::vector<std::array<int64_t, 3>> Stamp() const {
+    std::vector<std::array<int64_t, 3>> stamp;
+    for (const std::string& file : source_.files) {
+      struct stat info {};
+      if (::stat(file.c_str(), &info) != 0) {
+        stamp.push_back({-1, -1, -1});
+        continue;
+      }
+      stamp.push_back({int64_t(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec,
+                       int64_t(info.st_size), int64_t(info.st_ino)});
+    }
+    return stamp;
+  }
+
+  net::awaitable<void> WatchFiles() {
+    net::steady_timer timer(*contexts_[0]);
+    auto last = Stamp();
+    while (!lifecycle_.draining) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(kTuple);
+      auto now = Stamp();
+      if (now == last) continue;
+      last = std::move(now);
+      Reload("file change");
+    }
+  }
+
+  // Loads the files again; a valid configuration replaces the state on every io thread (requests
+  // in flight keep the state they pinned), an invalid one is refused and the old one serves on.
+  void Reload(std::string_view why) {
+    config::LoadResult result = config::LoadConfigFiles(source_.files, source_.overrides);
+    for (const std::string& warning : result.warnings) spdlog::warn("reload: {}", warning);
+    if (!result.errors.empty()) {
+      for (const std::string& error : result.errors) spdlog::error("reload refused: {}", error);
+      spdlog::error("configuration reload ({}) refused; the previous configuration keeps serving",
+                    why);
+      current_->metrics_registry->CountReload(false);
+      return;
+    }
+    const config::RouterSettings& next = result.config->settings;
+    if (next.listen.address != settings_.listen.address ||
+        next.listen.port != settings_.listen.port ||
+        next.listen.admin_port != settings_.listen.admin_port ||
+        next.threads != settings_.threads) {
+      spdlog::warn("reload: listener and thread settings take effect at the next start");
+    }
+    std::shared_ptr<const RouterState> state =
+        MakeRouterState(result.config, current_->metrics_registry);
+    current_ = state;
+    for (unsigned i = 0; i < threads_; ++i) {
+      net::post(*contexts_[i], [worker = workers_[i].get(), state] { worker->state = state; });
+    }
+    current_->metrics_registry->CountReload(true);
+    spdlog::info("configuration reloaded ({}): {} ModelServers, {} ModelRoutes, {} Pods", why,
+                 result.config->model_servers.size(), result.config->model_routes.size(),
+                 result.config->pods.size());
+  }
+
   void WaitForSignal(net::signal_set& signals) {
     signals.async_wait([this, &signals](const beast::error_code& error, int signal) {
       if (error) return;
@@ -157,7 +234,10 @@ class Server {
     for (auto& context : contexts_) context->stop();
   }
 
-  const config::RouterSettings& settings_;
+  const std::shared_ptr<const RouterState> initial_;  // keeps settings_ alive
+  std::shared_ptr<const RouterState> current_;        // the newest state (control side only)
+  ConfigSource source_;
+  const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
   const unsigned threads_;
   Lifecycle lifecycle_;
   // Destroyed in reverse: listeners, then the contexts (with the coroutine frames they still hold,
@@ -171,8 +251,8 @@ class Server {
 
 }  // namespace
 
-int RunServer(const std::shared_ptr<const RouterState>& state) {
-  Server server(state);
+int RunServer(const std::shared_ptr<const RouterState>& state, ConfigSource source) {
+  Server server(state, std::move(source));
   return server.Run();
 }
 

@@ -3,12 +3,21 @@
 // own SO_REUSEPORT acceptor, so the kernel spreads connections and no two threads share a
 // connection, a pool or a counter.
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "config/loader.h"
 #include "router/router_state.h"
 
 namespace pdgate::router {
 
 // Serves until SIGINT/SIGTERM. Returns the process exit code.
-int RunServer(const std::shared_ptr<const RouterState>& state);
+// Where the configuration came from, to load it again on SIGHUP or when a file changes.
+struct ConfigSource {
+  std::vector<std::string> files;
+  config::SettingsOverrides overrides;
+};
+
+int RunServer(const std::shared_ptr<const RouterState>& state, ConfigSource source);
 
 }  // namespace pdgate::router

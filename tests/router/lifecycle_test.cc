@@ -2,8 +2,12 @@
 // requests in flight finish, exit 0); a second signal exits at once.
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -146,4 +150,111 @@ TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, a
   CHECK(MetricValue(text, "pdgate_active_requests") == 0);
   CHECK(text.find("pdgate_build_info{") != std::string::npos);
   CHECK(ok->body.find("\"choices\":[]") == std::string::npos);
+}
+
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Replaces the file the way editors and ConfigMap updates do: a new file renamed over the old.
+void WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string temporary = path + ".new";
+  std::ofstream(temporary) << text;
+  std::rename(temporary.c_str(), path.c_str());
+}
+
+// The Pod documents of pods `from`..`to` removed from a cluster's configuration.
+std::string WithoutPods(std::string yaml, const std::vector<int>& pods) {
+  for (int pod : pods) {
+    const std::string marker =
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-" + std::to_string(pod) + "\n";
+    const size_t start = yaml.find(marker);
+    REQUIRE(start != std::string::npos);
+    const size_t end = yaml.find("---\n", start + 4);
+    yaml.erase(start, end - start);
+  }
+  return yaml;
+}
+
+double Reloads(const Cluster& cluster, const std::string& result) {
+  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+  if (!metrics.ok()) return -1;
+  return MetricValue(metrics->body, R"(pdgate_config_reloads_total{result=")" + result + R"("})");
+}
+
+bool WaitForReloads(const Cluster& cluster, const std::string& result, double count) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Reloads(cluster, result) == count) return true;
+    std::this_thread::sleep_for(20ms);  // poll interval
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "hot reload: pods come and go without a restart, an invalid file is refused, no request "
+    "fails") {
+  ClusterSpec spec;
+  spec.pods = {
+      {"g0", "prefill", {}}, {"g0", "decode", {}}, {"g1", "prefill", {}}, {"g1", "decode", {}}};
+  Cluster cluster(spec);
+  const std::string full = ReadText(cluster.config_path());
+  const std::string body =
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":4})";
+
+  // Requests run throughout; none may fail.
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, failed{0};
+  std::thread load([&] {
+    while (!stop) {
+      auto response = cluster.Post("/v1/chat/completions", body);
+      ++sent;
+      if (!response.ok() || response->status != 200) ++failed;
+    }
+  });
+
+  // Only g0: g1's pods leave.
+  WriteAtomically(cluster.config_path(), WithoutPods(full, {2, 3}));
+  REQUIRE(WaitForReloads(cluster, "success", 1));
+  const double g1_before = cluster.Stat(3, "/requests/decode");
+  const double g0_before = cluster.Stat(1, "/requests/decode");
+  for (int i = 0; i < 10; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
+  CHECK(cluster.Stat(3, "/requests/decode") == g1_before);  // removed: no traffic
+  CHECK(cluster.Stat(1, "/requests/decode") >= g0_before + 10);
+
+  // Only g1: g0's pods leave, g1's come back.
+  WriteAtomically(cluster.config_path(), WithoutPods(full, {0, 1}));
+  REQUIRE(WaitForReloads(cluster, "success", 2));
+  const double g0_after = cluster.Stat(1, "/requests/decode");
+  const double g1_after = cluster.Stat(3, "/requests/decode");
+  for (int i = 0; i < 10; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
+  CHECK(cluster.Stat(3, "/requests/decode") >= g1_after + 10);  // added: it gets the traffic
+  CHECK(cluster.Stat(1, "/requests/decode") == g0_after);
+
+  // An invalid file is refused; the last good configuration serves on.
+  std::string broken = WithoutPods(full, {0, 1});
+  broken.replace(broken.find("inferenceEngine: vLLM"), 21, "inferenceEngine: TGI");
+  WriteAtomically(cluster.config_path(), broken);
+  REQUIRE(WaitForReloads(cluster, "failure", 1));
+  CHECK(Reloads(cluster, "success") == 2);
+  for (int i = 0; i < 5; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
+  CHECK(cluster.Stat(3, "/requests/decode") >= g1_after + 15);
+
+  // Back to the full file; then SIGHUP alone reloads too (the file is unchanged).
+  WriteAtomically(cluster.config_path(), full);
+  REQUIRE(WaitForReloads(cluster, "success", 3));
+  cluster.router().Signal(SIGHUP);
+  CHECK(WaitForReloads(cluster, "success", 4));
+
+  stop = true;
+  load.join();
+  CHECK(sent > 0);
+  CHECK(failed == 0);
 }

@@ -40,6 +40,7 @@ class Cluster {
 
   uint16_t router_port() const { return router_port_; }
   uint16_t admin_port() const { return admin_port_; }
+  const std::string& config_path() const { return config_path_; }
   const std::string& pod_address(size_t i) const { return addresses_[i]; }
   uint16_t pod_port() const { return pod_port_; }
   ChildProcess& router() { return *router_; }
