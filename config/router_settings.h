@@ -69,12 +69,19 @@ struct SchedulerSettings {
       {"least-request", 1}, {"gpu-usage", 1}, {"least-latency", 1}, {"prefix-cache", 1}};
 };
 
+struct AccessLogSettings {
+  bool enabled = true;
+  bool json = true;               // false: one text line per request
+  std::string output = "stdout";  // "stdout", "stderr" or a file path (appended to)
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
   LimitSettings limits;
   TimeoutSettings timeouts;
   SchedulerSettings scheduler;
+  AccessLogSettings access_log;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

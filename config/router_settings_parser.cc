@@ -187,6 +187,25 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
   ReadMilliseconds(timeouts, "drainDelay", t.drain_delay, /*allow_zero=*/true);
   timeouts.Finish();
 
+  MapReader access_log(spec.Child("accessLog"), spec.PathOf("accessLog"), doc.scope());
+  if (auto enabled = access_log.Bool("enabled")) settings.access_log.enabled = *enabled;
+  if (auto format = access_log.String("format")) {
+    if (*format == "json" || *format == "text") {
+      settings.access_log.json = *format == "json";
+    } else {
+      doc.scope().Error(access_log.PathOf("format"),
+                        "must be json or text, not \"" + *format + "\"");
+    }
+  }
+  if (auto output = access_log.String("output")) {
+    if (output->empty()) {
+      doc.scope().Error(access_log.PathOf("output"), "must be stdout, stderr or a file path");
+    } else {
+      settings.access_log.output = *output;
+    }
+  }
+  access_log.Finish();
+
   ParseKthenaRouterConfiguration(spec, settings.scheduler);
   spec.Finish();
 }

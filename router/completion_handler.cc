@@ -9,6 +9,7 @@
 
 #include "config/strings.h"
 #include "pd_scheduler/pair_candidates.h"
+#include "router/access_log.h"
 #include "router/client_io.h"
 #include "router/disconnect_watch.h"
 #include "router/json_text.h"
@@ -77,6 +78,7 @@ struct Flow {
   const ModelMetrics* model_metrics = nullptr;
   Clock::time_point start = Clock::now();
   int status_sent = 0;  // what the client got, for pdgate_requests_total
+  AccessRecord access;  // what the access log line says of the legs
 
   void RecordLeg(const discovery::Endpoint& endpoint, LegOutcomeLabel label) const {
     if (const EndpointMetrics* e = metrics->Endpoint(&endpoint)) Increment(e->legs[size_t(label)]);
@@ -283,6 +285,10 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
     }
     flow.committed = true;  // from the first byte on, the response belongs to the client
     flow.status_sent = status;
+    if (flow.access.ttft_ms < 0 && event_stream) {
+      flow.access.ttft_ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - flow.start).count();
+    }
     // Beast 1.81 writes two empty chunks for a final buffer with non-null data (beast#3032).
     response.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
     response.body().size = data.size();
@@ -331,6 +337,8 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
   if (filter && filter->usage()) {
     Increment(flow.model_metrics->prompt_tokens, double(filter->usage()->prompt_tokens));
     Increment(flow.model_metrics->completion_tokens, double(filter->usage()->completion_tokens));
+    flow.access.input_tokens = filter->usage()->prompt_tokens;
+    flow.access.output_tokens = filter->usage()->completion_tokens;
   }
   if (upstream_failed) {
     if (!flow.committed) {
@@ -360,10 +368,34 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
   co_return std::nullopt;
 }
 
+// What the access log keeps of a leg: its endpoint, duration and answer.
+void NoteLeg(Flow& flow, std::string_view leg, const discovery::Endpoint& endpoint,
+             Clock::time_point started, const AttemptError* error) {
+  AccessRecord& access = flow.access;
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  if (leg == "prefill") {
+    access.prefill = endpoint.pod;
+    access.prefill_ms = ms;
+  } else {
+    access.decode = endpoint.pod;
+    access.decode_ms = ms;
+  }
+  if (!access.upstream_statuses.empty()) access.upstream_statuses += ",";
+  StrAppend(access.upstream_statuses, leg, ":",
+            error == nullptr ? std::string("200")
+            : error->status != 0
+                ? StrCat(error->status)
+                : std::string(error->label == LegOutcomeLabel::kTimeout         ? "timeout"
+                              : error->label == LegOutcomeLabel::kConnectFailed ? "connect_failed"
+                                                                                : "transport"));
+}
+
 // The legs, counted in pdgate_upstream_requests_total by endpoint, role and outcome.
 net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& endpoint) {
+  const Clock::time_point started = Clock::now();
   PrefillResult result = co_await RunPrefillLeg(flow, endpoint);
   const auto* error = std::get_if<AttemptError>(&result);
+  NoteLeg(flow, "prefill", endpoint, started, error);
   if (!flow.watch->client_gone)
     flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
   co_return result;
@@ -372,7 +404,9 @@ net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& 
 net::awaitable<std::optional<AttemptError>> RunDecode(
     Flow& flow, const discovery::Endpoint& endpoint, std::string& body, std::string_view leg_name,
     const std::shared_ptr<DisconnectWatch>& legs) {
+  const Clock::time_point started = Clock::now();
   std::optional<AttemptError> error = co_await RunDecodeLeg(flow, endpoint, body, leg_name, legs);
+  NoteLeg(flow, leg_name, endpoint, started, error ? &*error : nullptr);
   if (!flow.watch->client_gone)
     flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
   co_return error;
@@ -468,6 +502,7 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
     // The engine's own answer (e.g. 400 prompt too long) with its status and message.
     std::string body = error.body;
     flow.status_sent = error.status;
+    flow.access.error_origin = error.leg;
     co_await SendResponse(flow.client, http::status(error.status), "application/json", body,
                           flow.keep_alive, headers);
     co_return;
@@ -478,6 +513,7 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
              attempts, attempts == 1 ? " attempt)" : " attempts)"),
       "", "", "upstream_error"};
   flow.status_sent = info.status;
+  flow.access.error_origin = error.leg;
   co_await SendError(flow.client, info, flow.keep_alive, headers);
 }
 
@@ -487,6 +523,7 @@ net::awaitable<void> SendUnavailable(Flow& flow, std::string_view what) {
   const ErrorInfo info{503, StrCat("No ", what, " of ", flow.server->meta.Key(), " can serve now."),
                        "", "", "no_available_endpoint"};
   flow.status_sent = info.status;
+  flow.access.error_origin = "router";
   co_await SendError(flow.client, info, flow.keep_alive, headers);
 }
 
@@ -519,6 +556,7 @@ net::awaitable<void> RunAttempts(Flow& flow) {
       const discovery::Endpoint& prefill = flow.endpoints->endpoints[pair.prefill];
       const discovery::Endpoint& decode = flow.endpoints->endpoints[pair.decode];
       ++attempts;
+      flow.access.attempts = int(attempts);
       if (server.kv_connector == config::KvConnector::kSglang) {
         std::optional<AttemptError> error = co_await RunSglangAttempt(flow, prefill, decode);
         if (flow.committed || flow.watch->client_gone) co_return;
@@ -555,6 +593,7 @@ net::awaitable<void> RunAttempts(Flow& flow) {
       if (flow.watch->client_gone) co_return;
       const discovery::Endpoint& endpoint = flow.endpoints->endpoints[(sequence + i) % n];
       ++attempts;
+      flow.access.attempts = int(attempts);
       std::string upstream_body = BuildDecodeBody(flow.leg, "", flow.inject_usage);
       std::optional<AttemptError> error =
           co_await RunDecode(flow, endpoint, upstream_body, "upstream", flow.watch);
@@ -570,12 +609,20 @@ net::awaitable<void> RunAttempts(Flow& flow) {
 
 // Counts a request when it ends, however it ends: status class, duration, active gauge.
 struct RequestRecord {
-  RequestRecord(const MetricHandles& handles, const ModelMetrics& model_metrics, ApiPath api_path)
-      : metrics(handles), model(&model_metrics), path(api_path) {
+  RequestRecord(const MetricHandles& handles, const ModelMetrics& model_metrics, ApiPath api_path,
+                AccessLog* log)
+      : metrics(handles), model(&model_metrics), path(api_path), access_log(log) {
     Add(metrics.active_requests, 1);
   }
   ~RequestRecord() {
     Add(metrics.active_requests, -1);
+    if (access_log != nullptr && access_log->enabled()) {
+      // 499: the client closed the connection before its answer (nginx's convention).
+      access.status = status != 0 ? status : 499;
+      if (status == 0) access.error_origin = "client";
+      access.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      access_log->Submit(std::move(access));
+    }
     if (status == 0) return;  // the client left before any answer
     const size_t status_class = status < 400 ? 0 : status < 500 ? 1 : 2;
     Increment(model->requests[size_t(path)][status_class]);
@@ -587,8 +634,10 @@ struct RequestRecord {
   const MetricHandles& metrics;
   const ModelMetrics* model;
   ApiPath path;
+  AccessLog* access_log;
   Clock::time_point start = Clock::now();
   int status = 0;
+  AccessRecord access;
 };
 
 net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
@@ -597,9 +646,13 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
   const std::string_view target = request.target();
   RequestRecord record(*state->metrics, state->metrics->other,
-                       target.starts_with("/v1/chat/") ? ApiPath::kChat : ApiPath::kCompletions);
+                       target.starts_with("/v1/chat/") ? ApiPath::kChat : ApiPath::kCompletions,
+                       worker.access_log);
   std::string request_id(request["x-request-id"]);
   if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId(worker.rng);
+  record.access.request_id = request_id;
+  record.access.method = "POST";
+  record.access.path = std::string(target.substr(0, target.find('?')));
   const HeaderList id_header = IdHeader(request_id);
 
   absl::StatusOr<OpenAIRequest> parsed = ParseOpenAIRequest(body, body.capacity());
@@ -607,10 +660,12 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   if (!parsed.ok()) {
     error = {400, std::string(parsed.status().message()), "", "", ""};
     record.status = error.status;
+    record.access.error_origin = "client";
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
   record.model = &state->metrics->Model(parsed->model);
+  record.access.model = parsed->model;
   auto header = [&](std::string_view name) -> std::string_view { return request[name]; };
   absl::StatusOr<config::RouteDecision> decision = state->routes->Resolve(
       {parsed->model,
@@ -619,6 +674,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   if (!decision.ok()) {
     error = {404, std::string(decision.status().message()), "", "model", "model_not_found"};
     record.status = error.status;
+    record.access.error_origin = "client";
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
@@ -640,6 +696,14 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   net::co_spawn(worker.ioc, WatchClient(client.socket(), flow.watch), net::detached);
   co_await RunAttempts(flow);
   record.status = flow.status_sent;
+  flow.access.request_id = std::move(record.access.request_id);
+  flow.access.method = std::move(record.access.method);
+  flow.access.path = std::move(record.access.path);
+  flow.access.model = std::move(record.access.model);
+  flow.access.route = decision->route->meta.Key();
+  flow.access.server = decision->server->meta.Key();
+  if (flow.watch->client_gone && flow.status_sent == 0) flow.access.error_origin = "client";
+  record.access = std::move(flow.access);
   beast::error_code ignored;
   client.socket().cancel(ignored);
   if (flow.watch->client_gone) keep_alive = false;

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "router/access_log.h"
 #include "router/admin_session.h"
 #include "router/client_session.h"
 #include "router/lifecycle.h"
@@ -58,12 +59,14 @@ class Server {
         current_(state),
         source_(std::move(source)),
         settings_(state->config->settings),
+        access_log_(settings_.access_log),
         threads_(settings_.threads > 0 ? unsigned(settings_.threads)
                                        : std::max(1u, std::thread::hardware_concurrency())) {
     std::random_device seed;
     for (unsigned i = 0; i < threads_; ++i) {
       contexts_.push_back(std::make_unique<net::io_context>(1));
       workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
+      workers_.back()->access_log = &access_log_;
     }
   }
 
@@ -238,6 +241,7 @@ class Server {
   std::shared_ptr<const RouterState> current_;        // the newest state (control side only)
   ConfigSource source_;
   const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
+  AccessLog access_log_;                    // outlives the io threads that submit to it
   const unsigned threads_;
   Lifecycle lifecycle_;
   // Destroyed in reverse: listeners, then the contexts (with the coroutine frames they still hold,

@@ -338,16 +338,28 @@ TEST_CASE("warns: a route target naming a missing ModelServer") {
 
 TEST_CASE("rejects: an upstream key from an unset environment variable") {
   unsetenv("PDGATE_TEST_UNSET_KEY");
-  ExpectError(Server("  namespace: dev\n", "  namespace: dev\n  annotations:\n    "
-                                           "pdgate.io/upstream-authorization: "
-                                           "secret-env:PDGATE_TEST_UNSET_KEY\n"),
-              kServer + "metadata.annotations.pdgate.io/upstream-authorization: environment "
-                        "variable PDGATE_TEST_UNSET_KEY is not set");
+  ExpectError(Server("  namespace: dev\n",
+                     "  namespace: dev\n  annotations:\n    "
+                     "pdgate.io/upstream-authorization: "
+                     "secret-env:PDGATE_TEST_UNSET_KEY\n"),
+              kServer +
+                  "metadata.annotations.pdgate.io/upstream-authorization: environment "
+                  "variable PDGATE_TEST_UNSET_KEY is not set");
 }
 
 TEST_CASE("rejects: an unknown upstream Authorization policy") {
-  ExpectError(Server("  namespace: dev\n", "  namespace: dev\n  annotations:\n    "
-                                           "pdgate.io/upstream-authorization: replace\n"),
-              kServer + "metadata.annotations.pdgate.io/upstream-authorization: must be forward, "
-                        "strip or secret-env:NAME, not \"replace\"");
+  ExpectError(Server("  namespace: dev\n",
+                     "  namespace: dev\n  annotations:\n    "
+                     "pdgate.io/upstream-authorization: replace\n"),
+              kServer +
+                  "metadata.annotations.pdgate.io/upstream-authorization: must be forward, "
+                  "strip or secret-env:NAME, not \"replace\"");
+}
+
+TEST_CASE("rejects: an unknown access log format") {
+  ExpectError(
+      "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+      "spec:\n  accessLog: {format: xml}\n",
+      "pd.yaml: document 1 (RouterConfiguration default/r): spec.accessLog.format: must be "
+      "json or text, not \"xml\"");
 }

@@ -262,3 +262,21 @@ TEST_CASE("upstream Authorization: forward by default, strip, or a secret from t
         config::UpstreamAuthorization::kReplace);
   CHECK(replace.config->model_servers[0].upstream_authorization_value == "Bearer sk-engine");
 }
+
+TEST_CASE("access log settings") {
+  auto result = LoadYaml(R"(apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: r}
+spec:
+  accessLog: {enabled: false, format: text, output: /var/log/pdgate.log}
+)");
+  REQUIRE(result.errors.empty());
+  const auto& log = result.config->settings.access_log;
+  CHECK_FALSE(log.enabled);
+  CHECK_FALSE(log.json);
+  CHECK(log.output == "/var/log/pdgate.log");
+  auto defaults = LoadYaml(kServerYaml);
+  CHECK(defaults.config->settings.access_log.enabled);
+  CHECK(defaults.config->settings.access_log.json);
+  CHECK(defaults.config->settings.access_log.output == "stdout");
+}

@@ -258,3 +258,46 @@ TEST_CASE(
   CHECK(sent > 0);
   CHECK(failed == 0);
 }
+
+TEST_CASE("the access log line of a PD request carries both endpoints and plausible timings") {
+  const std::string log_path = "/tmp/pdgate-access-" + std::to_string(getpid()) + ".log";
+  std::remove(log_path.c_str());
+  ClusterSpec spec;
+  spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
+  spec.extra_settings = "  accessLog: {output: " + log_path + "}\n";
+  Cluster cluster(spec);
+  const std::string body =
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"ignore_eos":true,"stream":true})";
+  auto response = cluster.Post("/v1/chat/completions", body, {{"X-Request-Id", "access-1"}});
+  REQUIRE(response.ok());
+  REQUIRE(response->status == 200);
+  // The writer thread appends asynchronously: poll for the line.
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (line.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::string text = ReadText(log_path);
+    size_t at = text.find(R"({"request_id":"access-1")");
+    if (at != std::string::npos) line = text.substr(at, text.find('\n', at) - at);
+    if (line.empty()) std::this_thread::sleep_for(20ms);  // poll interval
+  }
+  REQUIRE_FALSE(line.empty());
+  INFO(line);
+  CHECK(line.find(R"("prefill":"dev/pod-0")") != std::string::npos);
+  CHECK(line.find(R"("decode":"dev/pod-1")") != std::string::npos);
+  CHECK(line.find(R"("server":"dev/pd")") != std::string::npos);
+  CHECK(line.find(R"("route":"dev/route")") != std::string::npos);
+  CHECK(line.find(R"("upstream_statuses":"prefill:200,decode:200")") != std::string::npos);
+  CHECK(JsonNumberAt(line, "/status") == 200);
+  CHECK(JsonNumberAt(line, "/attempts") == 1);
+  CHECK(JsonNumberAt(line, "/output_tokens") == 5);
+  const double ttft = JsonNumberAt(line, "/ttft_ms").value_or(-1);
+  const double prefill = JsonNumberAt(line, "/prefill_ms").value_or(-1);
+  const double decode = JsonNumberAt(line, "/decode_ms").value_or(-1);
+  const double total = JsonNumberAt(line, "/total_ms").value_or(-1);
+  CHECK(prefill > 0);
+  CHECK(ttft > prefill);  // the first token comes after the prefill leg
+  CHECK(decode > 0);
+  CHECK(total >= prefill + decode - 1);
+  CHECK(total < 10000);
+  std::remove(log_path.c_str());
+}
