@@ -1,6 +1,7 @@
 #include "router/admin_session.h"
 
 #include "router/client_io.h"
+#include "router/debug_views.h"
 
 namespace pdgate::router {
 
@@ -19,12 +20,27 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const bool keep_alive = request.keep_alive();
+    beast::error_code peer_error;
+    const auto peer = stream.socket().remote_endpoint(peer_error);
+    // /debug/* shows the whole configuration: loopback peers only, unless configured otherwise.
+    const bool debug_allowed = worker.settings().listen.debug_endpoints_remote ||
+                               (!peer_error && peer.address().is_loopback());
     bool sent = false;
     if (request.method() != http::verb::get) {
       error = {405, "Only GET is served on the admin port.", "", "", ""};
       sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
     } else if (path == "/healthz") {
       body = R"({"status":"ok"})";
+      sent = co_await SendResponse(stream, http::status::ok, "application/json", body, keep_alive,
+                                   kNoHeaders);
+    } else if (path.starts_with("/debug/") && !debug_allowed) {
+      error = {403, "The debug endpoints answer loopback clients only.", "", "", ""};
+      sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+    } else if (path == "/debug/config" || path == "/debug/routes" || path == "/debug/endpoints") {
+      const std::shared_ptr<const RouterState> state = worker.state;
+      body = path == "/debug/config"   ? DebugConfigJson(*state)
+             : path == "/debug/routes" ? DebugRoutesJson(*state)
+                                       : DebugEndpointsJson(*state);
       sent = co_await SendResponse(stream, http::status::ok, "application/json", body, keep_alive,
                                    kNoHeaders);
     } else if (path == "/metrics") {

@@ -301,3 +301,30 @@ TEST_CASE("the access log line of a PD request carries both endpoints and plausi
   CHECK(total < 10000);
   std::remove(log_path.c_str());
 }
+
+TEST_CASE("/debug/config, /debug/routes and /debug/endpoints describe the running state") {
+  ClusterSpec spec;
+  spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}, {"g1", "prefill", {}}};
+  Cluster cluster(spec);
+  auto get = [&](const std::string& path) {
+    auto response = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", path);
+    REQUIRE(response.ok());
+    REQUIRE(response->status == 200);
+    REQUIRE(JsonNumberAt(response->body, "/nothing") == std::nullopt);  // it parses as JSON
+    return response->body;
+  };
+  const std::string config = get("/debug/config");
+  CHECK(JsonNumberAt(config, "/listen/adminPort") == cluster.admin_port());
+  CHECK(JsonNumberAt(config, "/timeoutsMs/drainDelay") == 5000);
+  CHECK(JsonNumberAt(config, "/pods") == 3);
+  const std::string routes = get("/debug/routes");
+  CHECK(routes.find(R"("route":"dev/route")") != std::string::npos);
+  CHECK(routes.find(R"("modelServer":"pd","weight":1,"exists":true)") != std::string::npos);
+  const std::string endpoints = get("/debug/endpoints");
+  INFO(endpoints);
+  CHECK(endpoints.find(
+            R"({"name":"g0","canServe":true,"prefill":["dev/pod-0"],"decode":["dev/pod-1"]})") !=
+        std::string::npos);
+  CHECK(endpoints.find(R"({"name":"g1","canServe":false,"prefill":["dev/pod-2"],"decode":[]})") !=
+        std::string::npos);
+}
