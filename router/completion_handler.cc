@@ -77,8 +77,9 @@ struct Flow {
   const MetricHandles* metrics = nullptr;
   const ModelMetrics* model_metrics = nullptr;
   Clock::time_point start = Clock::now();
-  int status_sent = 0;  // what the client got, for pdgate_requests_total
-  AccessRecord access;  // what the access log line says of the legs
+  Clock::time_point last_write;  // for inter-token latency
+  int status_sent = 0;           // what the client got, for pdgate_requests_total
+  AccessRecord access;           // what the access log line says of the legs
 
   void RecordLeg(const discovery::Endpoint& endpoint, LegOutcomeLabel label) const {
     if (const EndpointMetrics* e = metrics->Endpoint(&endpoint)) Increment(e->legs[size_t(label)]);
@@ -283,6 +284,12 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
       Observe(flow.model_metrics->ttft,
               std::chrono::duration<double>(Clock::now() - flow.start).count());
     }
+    if (flow.committed && event_stream) {
+      const Clock::time_point now = Clock::now();
+      Observe(flow.model_metrics->itl,
+              std::chrono::duration<double>(now - flow.last_write).count());
+    }
+    flow.last_write = Clock::now();
     flow.committed = true;  // from the first byte on, the response belongs to the client
     flow.status_sent = status;
     if (flow.access.ttft_ms < 0 && event_stream) {
@@ -376,9 +383,11 @@ void NoteLeg(Flow& flow, std::string_view leg, const discovery::Endpoint& endpoi
   if (leg == "prefill") {
     access.prefill = endpoint.pod;
     access.prefill_ms = ms;
+    Observe(flow.model_metrics->prefill_leg, ms / 1000);
   } else {
     access.decode = endpoint.pod;
     access.decode_ms = ms;
+    Observe(flow.model_metrics->decode_leg, ms / 1000);
   }
   if (!access.upstream_statuses.empty()) access.upstream_statuses += ",";
   StrAppend(access.upstream_statuses, leg, ":",
@@ -540,8 +549,12 @@ net::awaitable<void> RunAttempts(Flow& flow) {
   std::optional<AttemptError> last;
   size_t attempts = 0;
   if (server.disaggregated()) {
+    const Clock::time_point pick_start = Clock::now();
     std::vector<pd_scheduler::PdPair> pairs =
         pd_scheduler::RoundRobinPairs(*flow.endpoints, sequence, tries);
+    Observe(flow.metrics->pick_duration,
+            std::chrono::duration<double>(Clock::now() - pick_start).count());
+    Increment(flow.model_metrics->disaggregated);
     if (pairs.empty()) {
       co_await SendUnavailable(flow, "prefill/decode pair");
       co_return;
@@ -581,6 +594,7 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     }
   } else {
     const size_t n = flow.endpoints->endpoints.size();
+    Increment(flow.model_metrics->aggregated);
     if (n == 0) {
       co_await SendUnavailable(flow, "endpoint");
       co_return;

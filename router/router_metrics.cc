@@ -30,6 +30,10 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* requests;
   prometheus::Family<prometheus::Histogram>* duration;
   prometheus::Family<prometheus::Histogram>* ttft;
+  prometheus::Family<prometheus::Histogram>* itl;
+  prometheus::Family<prometheus::Histogram>* legs;
+  prometheus::Family<prometheus::Counter>* decisions;
+  prometheus::Histogram* pick_duration;
   prometheus::Family<prometheus::Counter>* tokens;
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
@@ -53,6 +57,25 @@ RouterMetrics::RouterMetrics()
                          .Name("pdgate_time_to_first_token_seconds")
                          .Help("Router-observed time to the first streamed output byte")
                          .Register(r);
+  families_->itl = &prometheus::BuildHistogram()
+                        .Name("pdgate_inter_token_latency_seconds")
+                        .Help("Router-observed time between streamed output chunks")
+                        .Register(r);
+  families_->legs = &prometheus::BuildHistogram()
+                         .Name("pdgate_leg_duration_seconds")
+                         .Help("Upstream leg durations by model and leg (prefill, decode)")
+                         .Register(r);
+  families_->decisions = &prometheus::BuildCounter()
+                              .Name("pdgate_pd_decisions_total")
+                              .Help("How requests were served: disaggregated or aggregated")
+                              .Register(r);
+  families_->pick_duration =
+      &prometheus::BuildHistogram()
+           .Name("pdgate_scheduler_pick_duration_seconds")
+           .Help("Time to choose a request's endpoints or prefill/decode pairs")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
+                                                            1e-4, 1e-3});
   families_->tokens = &prometheus::BuildCounter()
                            .Name("pdgate_tokens_total")
                            .Help("Tokens by model and type (prompt, completion), from usage")
@@ -100,6 +123,13 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     }
     m.duration = &families_->duration->Add({{"model", model}}, LatencyBuckets());
     m.ttft = &families_->ttft->Add({{"model", model}}, LatencyBuckets());
+    m.itl = &families_->itl->Add(
+        {{"model", model}}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.02, 0.04,
+                                                                    0.08, 0.16, 0.5, 1});
+    m.prefill_leg = &families_->legs->Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
+    m.decode_leg = &families_->legs->Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
+    m.disaggregated = &families_->decisions->Add({{"model", model}, {"decision", "disaggregated"}});
+    m.aggregated = &families_->decisions->Add({{"model", model}, {"decision", "aggregated"}});
     m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
     m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
     m.retries = &families_->retries->Add({{"model", model}});
@@ -120,6 +150,7 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     }
   }
   handles->active_requests = families_->active_requests;
+  handles->pick_duration = families_->pick_duration;
   return handles;
 }
 

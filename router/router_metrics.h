@@ -28,8 +28,13 @@ enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTra
 struct ModelMetrics {
   // [path][status class 2xx, 4xx, 5xx]
   std::array<std::array<prometheus::Counter*, 3>, 2> requests{};
-  prometheus::Histogram* duration = nullptr;  // seconds, whole request
-  prometheus::Histogram* ttft = nullptr;      // seconds to the first streamed byte of output
+  prometheus::Histogram* duration = nullptr;     // seconds, whole request
+  prometheus::Histogram* ttft = nullptr;         // seconds to the first streamed byte of output
+  prometheus::Histogram* itl = nullptr;          // seconds between streamed output chunks
+  prometheus::Histogram* prefill_leg = nullptr;  // seconds, prefill leg (whole answer)
+  prometheus::Histogram* decode_leg = nullptr;   // seconds, decode leg (to the end of the relay)
+  prometheus::Counter* disaggregated = nullptr;  // PD decisions: both legs
+  prometheus::Counter* aggregated = nullptr;     // one leg (a server without pdGroup)
   prometheus::Counter* prompt_tokens = nullptr;
   prometheus::Counter* completion_tokens = nullptr;
   prometheus::Counter* retries = nullptr;
@@ -45,6 +50,7 @@ struct MetricHandles {
   ModelMetrics other;  // model names no route knows
   absl::flat_hash_map<const discovery::Endpoint*, EndpointMetrics> endpoints;
   prometheus::Gauge* active_requests = nullptr;
+  prometheus::Histogram* pick_duration = nullptr;  // seconds to choose the candidates
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);

@@ -148,6 +148,12 @@ TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, a
             R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="ok",role="decode"})") ==
         1);
   CHECK(MetricValue(text, "pdgate_active_requests") == 0);
+  CHECK(MetricValue(text, "pdgate_pd_decisions_total{decision=\"disaggregated\"," + model + "}") ==
+        1);
+  CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"prefill\"," + model + "}") == 1);
+  CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"decode\"," + model + "}") == 1);
+  CHECK(MetricValue(text, "pdgate_inter_token_latency_seconds_count{" + model + "}") >= 1);
+  CHECK(MetricValue(text, "pdgate_scheduler_pick_duration_seconds_count") == 1);
   CHECK(text.find("pdgate_build_info{") != std::string::npos);
   CHECK(ok->body.find("\"choices\":[]") == std::string::npos);
 }
