@@ -12,6 +12,7 @@
 
 #include "bench/loadgen/client.h"
 #include "bench/loadgen/dataset.h"
+#include "bench/loadgen/html_report.h"
 #include "bench/loadgen/metrics.h"
 #include "bench/loadgen/report.h"
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   std::string dataset = "random";
   std::string dataset_path;
   std::string json_out;
+  std::string html_out;
   std::vector<std::string> goodput;
   std::vector<double> percentiles{99};
   LoadOptions o;
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
   app.add_option("--goodput", goodput, "SLOs for goodput: ttft:MS tpot:MS e2el:MS");
   app.add_option("--metric-percentiles", percentiles, "Percentiles to report (comma-separated or repeated)")->delimiter(',')->capture_default_str();
   app.add_option("--json-out", json_out, "Write vLLM-style JSON results (with per-request records)");
+  app.add_option("--html-out", html_out, "Write a self-contained HTML report (inline SVG charts)");
   app.add_flag("--quiet", quiet, "No progress line");
   CLI11_PARSE(app, argc, argv);
 
@@ -132,6 +135,14 @@ int main(int argc, char** argv) {
     file << JsonReport(summary, info, run.records);
     if (!file.good()) {
       std::fprintf(stderr, "pdgate-bench: cannot write %s\n", json_out.c_str());
+      return 1;
+    }
+  }
+  if (!html_out.empty()) {
+    std::ofstream file(html_out, std::ios::binary | std::ios::trunc);
+    file << HtmlReport(summary, info, run.records);
+    if (!file.good()) {
+      std::fprintf(stderr, "pdgate-bench: cannot write %s\n", html_out.c_str());
       return 1;
     }
   }

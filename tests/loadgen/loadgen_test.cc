@@ -126,6 +126,18 @@ TEST_CASE("Non-streaming completions against a zero-latency sim, with usage and 
   CHECK(doc["p90_e2el_ms"].error() == simdjson::SUCCESS);
   CHECK(run.command.out.find("Successful requests:                    200") != std::string::npos);
   std::remove(run.json_path.c_str());
+
+  const std::string html_path = "/tmp/pdgate_loadgen_test_" + std::to_string(getpid()) + ".html";
+  BenchRun with_html = RunBench({"--url", sim.url(), "--num-prompts", "20", "--html-out",
+                                 html_path});
+  REQUIRE(with_html.command.exit_code == 0);
+  std::ifstream f(html_path);
+  std::stringstream html;
+  html << f.rdbuf();
+  CHECK(html.str().find("<polyline") != std::string::npos);
+  CHECK(html.str().find("</html>") != std::string::npos);
+  std::remove(html_path.c_str());
+  std::remove(with_html.json_path.c_str());
 }
 
 TEST_CASE("Failures are counted by class") {

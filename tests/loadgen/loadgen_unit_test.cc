@@ -12,6 +12,7 @@
 #include "bench/loadgen/arrivals.h"
 #include "bench/loadgen/client.h"
 #include "bench/loadgen/dataset.h"
+#include "bench/loadgen/html_report.h"
 #include "bench/loadgen/metrics.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/response_parse.h"
@@ -363,6 +364,39 @@ TEST_CASE("JsonReport has vLLM's keys and parses") {
   CHECK(table.find("Mean TTFT (ms):") != std::string::npos);
   CHECK(table.find("P99.9 ITL (ms):") != std::string::npos);
   CHECK(table.find("Request goodput (req/s):") != std::string::npos);
+}
+
+size_t Count(const std::string& haystack, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+TEST_CASE("HtmlReport is self-contained: inline SVG CDFs and throughput, nothing fetched") {
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 100; ++i) {
+    const double t = i * 0.01;
+    records.push_back(Streamed(t, {t + 0.1, t + 0.12, t + 0.15}, t + 0.15, 3));
+  }
+  RunInfo info;
+  info.url = "http://127.0.0.1:1/<x>";
+  const Summary s = Summarize(records, 1.15, {99}, GoodputSlo{});
+  const std::string html = HtmlReport(s, info, records);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(Count(html, "<svg") == 6);      // 4 CDFs + 2 throughput charts
+  CHECK(Count(html, "<polyline") == 6);  // each with data
+  CHECK(Count(html, "<script") == 0);
+  CHECK(Count(html, "<link") == 0);
+  CHECK(Count(html, "src=") == 0);
+  CHECK(Count(html, "<x>") == 0);  // escaped
+  CHECK(Count(html, "&lt;x&gt;") == 1);
+  CHECK(html.find("request throughput (req/s)") != std::string::npos);
+  // Without successful requests the charts say so instead of drawing.
+  const std::string empty = HtmlReport(Summarize({}, 0, {}, GoodputSlo{}), info, {});
+  CHECK(Count(empty, "<polyline") == 0);
+  CHECK(Count(empty, "no data") == 6);
 }
 
 }  // namespace
