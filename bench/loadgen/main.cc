@@ -14,6 +14,7 @@
 #include "bench/loadgen/dataset.h"
 #include "bench/loadgen/html_report.h"
 #include "bench/loadgen/metrics.h"
+#include "bench/loadgen/overhead.h"
 #include "bench/loadgen/report.h"
 
 namespace {
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   std::string dataset_path;
   std::string json_out;
   std::string html_out;
+  std::string direct_url;
+  int router_pid = 0;
+  int repeats = 3;
   std::vector<std::string> goodput;
   std::vector<double> percentiles{99};
   LoadOptions o;
@@ -79,6 +83,10 @@ int main(int argc, char** argv) {
   app.add_option("--metric-percentiles", percentiles, "Percentiles to report (comma-separated or repeated)")->delimiter(',')->capture_default_str();
   app.add_option("--json-out", json_out, "Write vLLM-style JSON results (with per-request records)");
   app.add_option("--html-out", html_out, "Write a self-contained HTML report (inline SVG charts)");
+  app.add_option("--direct-url", direct_url,
+                 "Overhead mode: the engine's URL; --url is the router in front of it");
+  app.add_option("--router-pid", router_pid, "Overhead mode: the router's pid (CPU, peak RSS)");
+  app.add_option("--repeats", repeats, "Overhead mode: rotated repeats")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--quiet", quiet, "No progress line");
   CLI11_PARSE(app, argc, argv);
 
@@ -115,6 +123,47 @@ int main(int argc, char** argv) {
   if (prompts.empty()) {
     std::fprintf(stderr, "pdgate-bench: the dataset is empty\n");
     return 2;
+  }
+
+  if (!direct_url.empty()) {
+    auto direct = ParseUrl(direct_url);
+    if (!direct.ok()) {
+      std::fprintf(stderr, "pdgate-bench: %s\n", std::string(direct.status().message()).c_str());
+      return 2;
+    }
+    std::vector<OverheadRepeat> results;
+    bool all_ok = true;
+    for (int i = 0; i < repeats; ++i) {
+      OverheadRepeat r;
+      r.direct_first = i % 2 == 0;
+      for (int leg = 0; leg < 2; ++leg) {
+        const bool routed = (leg == 0) != r.direct_first;
+        LoadOptions run_options = o;
+        run_options.target = routed ? *target : *direct;
+        const std::optional<double> cpu_before = routed && router_pid > 0 ? ProcessCpuMs(router_pid) : std::nullopt;
+        const RunResult run = RunLoad(run_options, prompts);
+        const Summary summary = Summarize(run.records, run.duration_s, percentiles, *slo);
+        all_ok = all_ok && summary.failed == 0 && summary.completed > 0;
+        if (routed) {
+          r.router_mean_us = summary.e2el_ms.mean * 1000;
+          r.router_requests = summary.completed;
+          const std::optional<double> cpu_after = cpu_before ? ProcessCpuMs(router_pid) : std::nullopt;
+          if (cpu_before && cpu_after) r.router_cpu_ms = *cpu_after - *cpu_before;
+        } else {
+          r.direct_mean_us = summary.e2el_ms.mean * 1000;
+        }
+      }
+      results.push_back(r);
+    }
+    const OverheadSummary overhead = SummarizeOverhead(
+        std::move(results), router_pid > 0 ? ProcessPeakRssKb(router_pid) : std::nullopt);
+    std::fputs(OverheadTable(overhead).c_str(), stdout);
+    if (!json_out.empty()) {
+      std::ofstream file(json_out, std::ios::binary | std::ios::trunc);
+      file << OverheadJson(overhead);
+    }
+    if (!all_ok) std::fprintf(stderr, "pdgate-bench: some requests failed\n");
+    return all_ok ? 0 : 1;
   }
 
   const RunResult run = RunLoad(o, prompts);

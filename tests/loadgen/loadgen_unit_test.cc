@@ -14,6 +14,7 @@
 #include "bench/loadgen/dataset.h"
 #include "bench/loadgen/html_report.h"
 #include "bench/loadgen/metrics.h"
+#include "bench/loadgen/overhead.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/response_parse.h"
 
@@ -397,6 +398,40 @@ TEST_CASE("HtmlReport is self-contained: inline SVG CDFs and throughput, nothing
   const std::string empty = HtmlReport(Summarize({}, 0, {}, GoodputSlo{}), info, {});
   CHECK(Count(empty, "<polyline") == 0);
   CHECK(Count(empty, "no data") == 6);
+}
+
+TEST_CASE("Overhead: /proc parsing, median of mean differences, spread, CPU per 1000") {
+  // A command name with spaces and parentheses; utime 250 and stime 50 ticks at 100 Hz.
+  const std::string stat =
+      "1234 (my (odd) router) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 4 0 100 0 0";
+  REQUIRE(CpuMsFromStat(stat, 100));
+  CHECK_THAT(*CpuMsFromStat(stat, 100), WithinAbs(3000, 1e-9));
+  CHECK_FALSE(CpuMsFromStat("garbage", 100));
+  CHECK_FALSE(CpuMsFromStat("1 (x) S 1 2", 100));
+  CHECK(PeakRssKbFromStatus("Name:\tpdgate\nVmPeak:\t  9000 kB\nVmHWM:\t    5608 kB\n") == 5608);
+  CHECK_FALSE(PeakRssKbFromStatus("Name:\tx\n"));
+  // This process reads its own counters.
+  REQUIRE(ProcessPeakRssKb(getpid()));
+  CHECK(*ProcessPeakRssKb(getpid()) > 0);
+  CHECK(ProcessCpuMs(getpid()).has_value());
+
+  std::vector<OverheadRepeat> repeats(3);
+  repeats[0] = {100, 150, 20, 1000, true};   // +50
+  repeats[1] = {110, 170, 30, 1000, false};  // +60
+  repeats[2] = {90, 130, 10, 1000, true};    // +40
+  const OverheadSummary s = SummarizeOverhead(repeats, 4096);
+  CHECK_THAT(s.mean_minus_direct_us, WithinAbs(50, 1e-9));
+  CHECK_THAT(s.spread, WithinAbs(0.4, 1e-9));
+  CHECK_THAT(s.router_cpu_ms_per_1000_requests, WithinAbs(20, 1e-9));
+  const std::string json = OverheadJson(s);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(json).get(doc) == simdjson::SUCCESS);
+  CHECK(double(doc["mean_minus_direct_us"]) == Approx(50));
+  CHECK(int64_t(doc["router_peak_rss_kb"]) == 4096);
+  CHECK(simdjson::dom::array(doc["repeats"]).size() == 3);
+  CHECK_FALSE(bool(doc.at_pointer("/repeats/1/direct_first")));
+  CHECK(OverheadTable(s).find("| 2 | router, direct | 110.0 | 170.0 | 60.0 |") != std::string::npos);
 }
 
 }  // namespace
