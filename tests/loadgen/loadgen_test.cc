@@ -210,6 +210,43 @@ TEST_CASE("Open loop: requests go out on the seeded Poisson schedule") {
   std::remove(run.json_path.c_str());
 }
 
+TEST_CASE("One thread holds a thousand concurrent streams") {
+  Sim sim = StartSim({"--max-num-seqs", "2000", "--kv-blocks", "40000", "--prefill-overhead-ms",
+                      "5", "--prefill-per-token-us", "0", "--decode-base-ms", "20",
+                      "--decode-per-seq-us", "0"});
+  BenchRun run = RunBench({"--url", sim.url(), "--api", "completions", "--concurrency", "1000",
+                           "--num-prompts", "1000", "--random-input-len", "16",
+                           "--random-output-len", "20", "--ignore-eos", "--timeout", "30"});
+  INFO(run.command.out << run.command.err);
+  REQUIRE(run.command.exit_code == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(run.json).get(doc) == simdjson::SUCCESS);
+  CHECK(Number(doc, "/completed") == 1000);
+  CHECK(Number(doc, "/failed") == 0);
+  CHECK(Number(doc, "/total_output_tokens") == 20000);
+  std::remove(run.json_path.c_str());
+}
+
+TEST_CASE("Shared-prefix chat for a duration: the prefix cache shows in the cached-token ratio") {
+  Sim sim = StartSim({"--zero-latency"});
+  BenchRun run = RunBench({"--url", sim.url(), "--dataset", "shared-prefix", "--sp-num-groups",
+                           "2", "--sp-prompts-per-group", "8", "--sp-system-prompt-len", "256",
+                           "--sp-question-len", "16", "--sp-output-len", "4", "--duration", "0.5",
+                           "--concurrency", "2"});
+  INFO(run.command.out << run.command.err);
+  REQUIRE(run.command.exit_code == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(run.json).get(doc) == simdjson::SUCCESS);
+  CHECK(Number(doc, "/completed") > 16);  // cycles through the 16 prompts
+  CHECK(Number(doc, "/failed") == 0);
+  CHECK(Number(doc, "/duration") >= 0.5);
+  CHECK(Number(doc, "/duration") < 5);
+  CHECK(Number(doc, "/cached_token_ratio") > 0.8);
+  std::remove(run.json_path.c_str());
+}
+
 TEST_CASE("Overhead mode: rotated repeats, the added mean latency, the router's CPU and RSS") {
   // A second sim stands in for a router that adds 5 ms (one 5 ms prefill step per request):
   // the method, not pdgate, is under test here.
