@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -207,6 +208,36 @@ TEST_CASE("Open loop: requests go out on the seeded Poisson schedule") {
   CHECK(last_send < 1.5);
   // Sends are spread, not all at once.
   CHECK(Number(doc, "/requests/20/send_s") > 0.2);
+  std::remove(run.json_path.c_str());
+}
+
+TEST_CASE("Open loop with --concurrency never has more requests in flight than the cap") {
+  // Every request takes ~50 ms; 200 req/s would want ~10 in flight, the cap allows 3.
+  Sim sim = StartSim({"--time-scale", "1", "--prefill-overhead-ms", "50", "--prefill-per-token-us",
+                      "0", "--decode-base-ms", "0", "--decode-per-seq-us", "0"});
+  BenchRun run = RunBench({"--url", sim.url(), "--api", "completions", "--no-stream",
+                           "--request-rate", "200", "--concurrency", "3", "--num-prompts", "30",
+                           "--random-output-len", "1", "--ignore-eos"});
+  INFO(run.command.out << run.command.err);
+  REQUIRE(run.command.exit_code == 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(run.json).get(doc) == simdjson::SUCCESS);
+  REQUIRE(Number(doc, "/completed") == 30);
+  std::vector<std::pair<double, int>> edges;  // (time, +1 send / -1 end)
+  for (simdjson::dom::element r : simdjson::dom::array(doc["requests"])) {
+    edges.emplace_back(double(r["send_s"]), 1);
+    edges.emplace_back(double(r["end_s"]), -1);
+  }
+  std::sort(edges.begin(), edges.end());  // an end sorts before a send at the same time
+  int in_flight = 0, peak = 0;
+  for (const auto& [t, delta] : edges) {
+    in_flight += delta;
+    peak = std::max(peak, in_flight);
+  }
+  CHECK(peak == 3);
+  // Capped at 3 × 1/50 ms = 60 req/s, not 200.
+  CHECK(Number(doc, "/request_throughput") < 70);
   std::remove(run.json_path.c_str());
 }
 
