@@ -11,7 +11,8 @@ namespace pdgate::loadgen {
 class Arrivals {
  public:
   Arrivals(double rate, double burstiness, uint64_t seed)
-      : rate_(rate), rng_(seed),
+      : rate_(rate),
+        rng_(seed),
         gap_(burstiness > 0 ? burstiness : 1.0,
              1.0 / ((rate > 0 ? rate : 1.0) * (burstiness > 0 ? burstiness : 1.0))) {}
   // Seconds from the start of the run at which the next request goes out.

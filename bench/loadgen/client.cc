@@ -1,8 +1,5 @@
 #include "bench/loadgen/client.h"
 
-#include <netinet/tcp.h>
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -79,7 +76,7 @@ struct Phase {
   const std::vector<Prompt>& prompts;
   tcp::endpoint endpoint;
   Clock::time_point t0;
-  size_t count = 0;        // requests to send (0: until duration)
+  size_t count = 0;  // requests to send (0: until duration)
   double duration_s = 0;
   size_t next = 0;
   std::deque<RequestRecord> records;
@@ -263,8 +260,8 @@ net::awaitable<void> Dispatcher(Phase& phase, uint64_t seed) {
     const double at = arrivals.Next();
     std::optional<size_t> index = phase.Next(at);
     if (!index) break;
-    timer.expires_at(phase.t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(at)));
+    timer.expires_at(
+        phase.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at)));
     auto [ec] = co_await timer.async_wait(kTuple);
     (void)ec;  // only cancelled at shutdown; sending on time is all that matters
     while (phase.options.concurrency > 0 && phase.in_flight >= phase.options.concurrency) {
@@ -287,7 +284,8 @@ net::awaitable<void> Dispatcher(Phase& phase, uint64_t seed) {
 }
 
 void RunPhase(Phase& phase, std::vector<std::unique_ptr<Connection>>& pool) {
-  const bool open_loop = std::isfinite(phase.options.request_rate) && phase.options.request_rate > 0;
+  const bool open_loop =
+      std::isfinite(phase.options.request_rate) && phase.options.request_rate > 0;
   phase.t0 = Clock::now();
   if (open_loop) {
     phase.pool = &pool;
@@ -351,7 +349,8 @@ std::string RequestBody(const LoadOptions& options, const Prompt& prompt) {
     body += "}]";
   } else {
     body += ",\"prompt\":";
-    AppendJsonString(body, prompt.system.empty() ? prompt.text : StrCat(prompt.system, "\n", prompt.text));
+    AppendJsonString(
+        body, prompt.system.empty() ? prompt.text : StrCat(prompt.system, "\n", prompt.text));
   }
   if (prompt.output_tokens > 0) StrAppend(body, ",\"max_tokens\":", prompt.output_tokens);
   if (options.ignore_eos) body += ",\"ignore_eos\":true";

@@ -31,14 +31,14 @@ struct LoadOptions {
   bool stream = true;
   bool ignore_eos = false;
   double timeout_s = 600;
-  int concurrency = 0;        // closed loop when request_rate is infinite; else the cap (0 = none)
-  double request_rate = 0;    // requests/s; inf or 0 = closed loop
+  int concurrency = 0;      // closed loop when request_rate is infinite; else the cap (0 = none)
+  double request_rate = 0;  // requests/s; inf or 0 = closed loop
   double burstiness = 1;
   uint64_t seed = 0;
-  size_t num_prompts = 0;     // requests to measure (when duration_s is 0)
-  double duration_s = 0;      // measure for this long instead
+  size_t num_prompts = 0;  // requests to measure (when duration_s is 0)
+  double duration_s = 0;   // measure for this long instead
   size_t warmup_requests = 0;
-  bool progress = false;      // a progress line on stderr
+  bool progress = false;  // a progress line on stderr
 };
 
 struct RunResult {

@@ -84,7 +84,8 @@ absl::StatusOr<std::vector<Prompt>> ShareGptPrompts(const std::string& path, siz
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto error = parser.load(path).get(doc); error != simdjson::SUCCESS)
-    return absl::InvalidArgumentError(StrCat("cannot read ", path, ": ", simdjson::error_message(error)));
+    return absl::InvalidArgumentError(
+        StrCat("cannot read ", path, ": ", simdjson::error_message(error)));
   simdjson::dom::array entries;
   if (doc.get_array().get(entries) != simdjson::SUCCESS)
     return absl::InvalidArgumentError(StrCat(path, ": not a JSON array of conversations"));

@@ -15,11 +15,20 @@ std::string Escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -57,7 +66,8 @@ std::string Chart(std::string_view title, std::string_view x_label, std::string_
     const auto& [lx, ly] = points.back();
     svg += fmt::format("{:.1f},{:.1f}\"/>", kLeft + (lx - x0) / (x1 - x0) * plot_w,
                        kTop + plot_h - (ly - y0) / (y1 - y0) * plot_h);
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"a\">{:.4g}</text>", kLeft, kHeight - 22, x0);
+    svg +=
+        fmt::format("<text x=\"{}\" y=\"{}\" class=\"a\">{:.4g}</text>", kLeft, kHeight - 22, x0);
     svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"a\" text-anchor=\"end\">{:.4g}</text>",
                        kWidth - kRight, kHeight - 22, x1);
     svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"a\" text-anchor=\"end\">{:.4g}</text>",
@@ -124,8 +134,8 @@ std::string HtmlReport(const Summary& s, const RunInfo& info,
       ".line{fill:none;stroke:#1f77b4;stroke-width:1.5}.t{font-size:14px;font-weight:bold}"
       ".a{font-size:11px;fill:#555}</style></head><body>\n";
   html += fmt::format("<h1>pdgate-bench</h1><p>{} · {} · {} API · {} · {}</p>\n", Escape(info.date),
-                      Escape(info.url), Escape(info.api), info.stream ? "streaming" : "non-streaming",
-                      Escape(info.model));
+                      Escape(info.url), Escape(info.api),
+                      info.stream ? "streaming" : "non-streaming", Escape(info.model));
   html += "<table>";
   auto row = [&](std::string_view k, std::string v) {
     html += fmt::format("<tr><th>{}</th><td>{}</td></tr>", Escape(k), Escape(v));
@@ -140,8 +150,11 @@ std::string HtmlReport(const Summary& s, const RunInfo& info,
   row("total token throughput (tok/s)", fmt::format("{:.2f}", s.total_token_throughput));
   row("cached token ratio", fmt::format("{:.4f}", s.cached_token_ratio));
   for (const auto& [name, d] : {std::pair<const char*, const Distribution*>{"TTFT", &s.ttft_ms},
-                                {"TPOT", &s.tpot_ms}, {"ITL", &s.itl_ms}, {"E2EL", &s.e2el_ms}}) {
-    std::string v = fmt::format("mean {:.2f} · median {:.2f} · std {:.2f}", d->mean, d->median, d->std);
+                                {"TPOT", &s.tpot_ms},
+                                {"ITL", &s.itl_ms},
+                                {"E2EL", &s.e2el_ms}}) {
+    std::string v =
+        fmt::format("mean {:.2f} · median {:.2f} · std {:.2f}", d->mean, d->median, d->std);
     for (const auto& [p, value] : d->percentiles)
       v += fmt::format(" · {} {:.2f}", PercentileKey(p), value);
     row(fmt::format("{} (ms)", name), v);

@@ -9,12 +9,18 @@ namespace pdgate::loadgen {
 
 std::string_view FailureName(Failure failure) {
   switch (failure) {
-    case Failure::kNone: return "none";
-    case Failure::kStatus: return "status";
-    case Failure::kTimeout: return "timeout";
-    case Failure::kConnection: return "connection";
-    case Failure::kMalformed: return "malformed_stream";
-    case Failure::kStreamError: return "stream_error";
+    case Failure::kNone:
+      return "none";
+    case Failure::kStatus:
+      return "status";
+    case Failure::kTimeout:
+      return "timeout";
+    case Failure::kConnection:
+      return "connection";
+    case Failure::kMalformed:
+      return "malformed_stream";
+    case Failure::kStreamError:
+      return "stream_error";
   }
   return "unknown";
 }

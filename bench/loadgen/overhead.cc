@@ -78,13 +78,15 @@ OverheadSummary SummarizeOverhead(std::vector<OverheadRepeat> repeats,
     auto [lo, hi] = std::minmax_element(diffs.begin(), diffs.end());
     s.spread = s.mean_minus_direct_us != 0 ? (*hi - *lo) / std::fabs(s.mean_minus_direct_us) : 0;
   }
-  if (requests > 0) s.router_cpu_ms_per_1000_requests = cpu * 1000.0 / static_cast<double>(requests);
+  if (requests > 0)
+    s.router_cpu_ms_per_1000_requests = cpu * 1000.0 / static_cast<double>(requests);
   return s;
 }
 
 std::string OverheadTable(const OverheadSummary& s) {
-  std::string out = "| repeat | order | direct mean (µs) | router mean (µs) | mean_minus_direct_us |\n"
-                    "|---|---|---|---|---|\n";
+  std::string out =
+      "| repeat | order | direct mean (µs) | router mean (µs) | mean_minus_direct_us |\n"
+      "|---|---|---|---|---|\n";
   for (size_t i = 0; i < s.repeats.size(); ++i) {
     const OverheadRepeat& r = s.repeats[i];
     out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} |\n", i + 1,
@@ -93,7 +95,8 @@ std::string OverheadTable(const OverheadSummary& s) {
   }
   out += fmt::format("\nmean_minus_direct_us (median): {:.1f}  spread: {:.2f}\n",
                      s.mean_minus_direct_us, s.spread);
-  out += fmt::format("router CPU ms per 1000 requests: {:.1f}\n", s.router_cpu_ms_per_1000_requests);
+  out +=
+      fmt::format("router CPU ms per 1000 requests: {:.1f}\n", s.router_cpu_ms_per_1000_requests);
   out += s.router_peak_rss_kb ? fmt::format("router peak RSS: {} kB\n", *s.router_peak_rss_kb)
                               : std::string("router peak RSS: unknown\n");
   return out;
@@ -109,10 +112,11 @@ std::string OverheadJson(const OverheadSummary& s) {
         i ? "," : "", r.direct_first ? "true" : "false", r.direct_mean_us, r.router_mean_us,
         r.router_mean_us - r.direct_mean_us, r.router_cpu_ms, r.router_requests);
   }
-  out += fmt::format("],\n  \"mean_minus_direct_us\":{},\n  \"spread\":{},\n"
-                     "  \"router_cpu_ms_per_1000_requests\":{},\n  \"router_peak_rss_kb\":{}\n}}\n",
-                     s.mean_minus_direct_us, s.spread, s.router_cpu_ms_per_1000_requests,
-                     s.router_peak_rss_kb ? fmt::format("{}", *s.router_peak_rss_kb) : "null");
+  out += fmt::format(
+      "],\n  \"mean_minus_direct_us\":{},\n  \"spread\":{},\n"
+      "  \"router_cpu_ms_per_1000_requests\":{},\n  \"router_peak_rss_kb\":{}\n}}\n",
+      s.mean_minus_direct_us, s.spread, s.router_cpu_ms_per_1000_requests,
+      s.router_peak_rss_kb ? fmt::format("{}", *s.router_peak_rss_kb) : "null");
   return out;
 }
 

@@ -24,15 +24,15 @@ std::optional<int64_t> ProcessPeakRssKb(int pid);
 struct OverheadRepeat {
   double direct_mean_us = 0;
   double router_mean_us = 0;
-  double router_cpu_ms = 0;      // during the routed run
-  size_t router_requests = 0;    // completed in the routed run
+  double router_cpu_ms = 0;    // during the routed run
+  size_t router_requests = 0;  // completed in the routed run
   bool direct_first = true;
 };
 
 struct OverheadSummary {
   std::vector<OverheadRepeat> repeats;
-  double mean_minus_direct_us = 0;  // median over repeats
-  double spread = 0;                // (max − min) / |median| of mean_minus_direct_us
+  double mean_minus_direct_us = 0;             // median over repeats
+  double spread = 0;                           // (max − min) / |median| of mean_minus_direct_us
   double router_cpu_ms_per_1000_requests = 0;  // over all routed runs
   std::optional<int64_t> router_peak_rss_kb;
 };

@@ -16,13 +16,13 @@ std::string_view FailureName(Failure failure);
 
 struct RequestRecord {
   double send_s = 0;
-  double first_token_s = -1;     // first event carrying content; -1 when none came
+  double first_token_s = -1;  // first event carrying content; -1 when none came
   double end_s = 0;
-  std::vector<double> token_s;   // arrival of each content-carrying event (the first included)
+  std::vector<double> token_s;  // arrival of each content-carrying event (the first included)
   int status = 0;
   Failure failure = Failure::kNone;
-  std::string error;             // a short description when failed
-  int64_t prompt_tokens = -1;    // from usage; -1 when the server sent none
+  std::string error;           // a short description when failed
+  int64_t prompt_tokens = -1;  // from usage; -1 when the server sent none
   int64_t completion_tokens = -1;
   int64_t cached_tokens = 0;
   int64_t expected_prompt_tokens = 0;  // the dataset's estimate (used when usage is missing)

@@ -11,11 +11,21 @@ void AppendString(std::string& out, std::string_view value) {
   out.push_back('"');
   for (char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
@@ -45,9 +55,18 @@ class Object {
     AppendString(out_, key);
     out_.push_back(':');
   }
-  void Num(std::string_view key, double v) { Key(key); AppendNumber(out_, v); }
-  void Int(std::string_view key, int64_t v) { Key(key); out_ += fmt::format("{}", v); }
-  void Str(std::string_view key, std::string_view v) { Key(key); AppendString(out_, v); }
+  void Num(std::string_view key, double v) {
+    Key(key);
+    AppendNumber(out_, v);
+  }
+  void Int(std::string_view key, int64_t v) {
+    Key(key);
+    out_ += fmt::format("{}", v);
+  }
+  void Str(std::string_view key, std::string_view v) {
+    Key(key);
+    AppendString(out_, v);
+  }
   void Close() { out_ += "\n}"; }
 
  private:
@@ -59,7 +78,8 @@ void AppendDistribution(Object& o, std::string_view name, const Distribution& d)
   o.Num(fmt::format("mean_{}_ms", name), d.mean);
   o.Num(fmt::format("median_{}_ms", name), d.median);
   o.Num(fmt::format("std_{}_ms", name), d.std);
-  for (const auto& [p, v] : d.percentiles) o.Num(fmt::format("{}_{}_ms", PercentileKey(p), name), v);
+  for (const auto& [p, v] : d.percentiles)
+    o.Num(fmt::format("{}_{}_ms", PercentileKey(p), name), v);
 }
 
 std::string Row(std::string_view label, std::string value) {
@@ -93,7 +113,8 @@ std::string ConsoleTable(const Summary& s, const RunInfo& info) {
   out += Row("Failed requests:", fmt::format("{}", s.failed));
   for (const auto& [name, n] : s.failures_by_class)
     out += Row(fmt::format("  {}:", name), fmt::format("{}", n));
-  if (info.concurrency > 0) out += Row("Maximum request concurrency:", fmt::format("{}", info.concurrency));
+  if (info.concurrency > 0)
+    out += Row("Maximum request concurrency:", fmt::format("{}", info.concurrency));
   out += Row("Benchmark duration (s):", s.duration_s);
   out += Row("Total input tokens:", fmt::format("{}", s.total_input_tokens));
   out += Row("Total generated tokens:", fmt::format("{}", s.total_output_tokens));
@@ -173,9 +194,8 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
     out.push_back(']');
   };
   array("input_lens", [&](const RequestRecord& r) { out += fmt::format("{}", r.InputTokens()); });
-  array("output_lens", [&](const RequestRecord& r) {
-    out += fmt::format("{}", r.ok() ? r.OutputTokens() : 0);
-  });
+  array("output_lens",
+        [&](const RequestRecord& r) { out += fmt::format("{}", r.ok() ? r.OutputTokens() : 0); });
   array("ttfts", [&](const RequestRecord& r) {
     AppendNumber(out, r.ok() ? (r.first_token_s >= 0 ? r.TtftS() : r.LatencyS()) : 0.0);
   });

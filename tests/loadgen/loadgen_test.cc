@@ -2,8 +2,8 @@
 #include <simdjson.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -24,8 +24,13 @@ struct Sim {
 Sim StartSim(const std::vector<std::string>& extra) {
   const uint16_t port = FreePort();
   const uint16_t kv_port = FreePort();
-  std::vector<std::string> argv{BinaryPath("pdgate-engine-sim"), "--host", "127.0.0.1", "--port",
-                                std::to_string(port), "--kv-port", std::to_string(kv_port),
+  std::vector<std::string> argv{BinaryPath("pdgate-engine-sim"),
+                                "--host",
+                                "127.0.0.1",
+                                "--port",
+                                std::to_string(port),
+                                "--kv-port",
+                                std::to_string(kv_port),
                                 "--quiet"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto process = ChildProcess::Start(argv);
@@ -110,10 +115,10 @@ TEST_CASE("TTFT and ITL measured against a sim with known timing are within 5%")
 TEST_CASE("Non-streaming completions against a zero-latency sim, with usage and cached tokens") {
   Sim sim = StartSim({"--zero-latency"});
   // A shared prefix of 64 tokens: after the first request, the sim's prefix cache hits it.
-  BenchRun run = RunBench({"--url", sim.url(), "--api", "completions", "--no-stream",
-                           "--concurrency", "4", "--num-prompts", "200", "--random-input-len",
-                           "16", "--random-prefix-len", "64", "--random-output-len", "8",
-                           "--ignore-eos", "--metric-percentiles", "50,90"});
+  BenchRun run =
+      RunBench({"--url", sim.url(), "--api", "completions", "--no-stream", "--concurrency", "4",
+                "--num-prompts", "200", "--random-input-len", "16", "--random-prefix-len", "64",
+                "--random-output-len", "8", "--ignore-eos", "--metric-percentiles", "50,90"});
   INFO(run.command.out << run.command.err);
   REQUIRE(run.command.exit_code == 0);
   simdjson::dom::parser parser;
@@ -129,8 +134,8 @@ TEST_CASE("Non-streaming completions against a zero-latency sim, with usage and 
   std::remove(run.json_path.c_str());
 
   const std::string html_path = "/tmp/pdgate_loadgen_test_" + std::to_string(getpid()) + ".html";
-  BenchRun with_html = RunBench({"--url", sim.url(), "--num-prompts", "20", "--html-out",
-                                 html_path});
+  BenchRun with_html =
+      RunBench({"--url", sim.url(), "--num-prompts", "20", "--html-out", html_path});
   REQUIRE(with_html.command.exit_code == 0);
   std::ifstream f(html_path);
   std::stringstream html;
@@ -157,8 +162,8 @@ TEST_CASE("Failures are counted by class") {
   }
   SECTION("connection") {
     const uint16_t port = FreePort();  // nothing listens there
-    BenchRun run = RunBench({"--url", "http://127.0.0.1:" + std::to_string(port), "--num-prompts",
-                             "5"});
+    BenchRun run =
+        RunBench({"--url", "http://127.0.0.1:" + std::to_string(port), "--num-prompts", "5"});
     CHECK(run.command.exit_code == 1);
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -177,10 +182,10 @@ TEST_CASE("Failures are counted by class") {
     std::remove(run.json_path.c_str());
   }
   SECTION("a stream cut before [DONE]") {
-    Sim sim = StartSim({"--zero-latency", "--drop-mid-stream-rate", "1", "--mid-stream-after",
-                        "2"});
-    BenchRun run = RunBench({"--url", sim.url(), "--num-prompts", "3", "--random-output-len",
-                             "10", "--ignore-eos"});
+    Sim sim =
+        StartSim({"--zero-latency", "--drop-mid-stream-rate", "1", "--mid-stream-after", "2"});
+    BenchRun run = RunBench(
+        {"--url", sim.url(), "--num-prompts", "3", "--random-output-len", "10", "--ignore-eos"});
     CHECK(run.command.exit_code == 1);
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -261,10 +266,10 @@ TEST_CASE("One thread holds a thousand concurrent streams") {
 
 TEST_CASE("Shared-prefix chat for a duration: the prefix cache shows in the cached-token ratio") {
   Sim sim = StartSim({"--zero-latency"});
-  BenchRun run = RunBench({"--url", sim.url(), "--dataset", "shared-prefix", "--sp-num-groups",
-                           "2", "--sp-prompts-per-group", "8", "--sp-system-prompt-len", "256",
-                           "--sp-question-len", "16", "--sp-output-len", "4", "--duration", "0.5",
-                           "--concurrency", "2"});
+  BenchRun run =
+      RunBench({"--url", sim.url(), "--dataset", "shared-prefix", "--sp-num-groups", "2",
+                "--sp-prompts-per-group", "8", "--sp-system-prompt-len", "256", "--sp-question-len",
+                "16", "--sp-output-len", "4", "--duration", "0.5", "--concurrency", "2"});
   INFO(run.command.out << run.command.err);
   REQUIRE(run.command.exit_code == 0);
   simdjson::dom::parser parser;
@@ -282,8 +287,9 @@ TEST_CASE("Overhead mode: rotated repeats, the added mean latency, the router's 
   // A second sim stands in for a router that adds 5 ms (one 5 ms prefill step per request):
   // the method, not pdgate, is under test here.
   Sim direct = StartSim({"--zero-latency"});
-  Sim slower = StartSim({"--time-scale", "1", "--prefill-overhead-ms", "5", "--prefill-per-token-us",
-                         "0", "--decode-base-ms", "0", "--decode-per-seq-us", "0"});
+  Sim slower =
+      StartSim({"--time-scale", "1", "--prefill-overhead-ms", "5", "--prefill-per-token-us", "0",
+                "--decode-base-ms", "0", "--decode-per-seq-us", "0"});
   BenchRun run = RunBench({"--url", slower.url(), "--direct-url", direct.url(), "--router-pid",
                            std::to_string(slower.process.pid()), "--no-stream", "--api",
                            "completions", "--num-prompts", "40", "--random-output-len", "4",

@@ -144,8 +144,8 @@ TEST_CASE("SseParser splits events across reads, CRLF and multi-line data") {
 
 TEST_CASE("InspectChunk reads content, usage and errors") {
   // vLLM's first chat chunk carries the role and empty content: not a token.
-  ChunkInfo c = InspectChunk(
-      R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})");
+  ChunkInfo c =
+      InspectChunk(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})");
   CHECK(c.parsed);
   CHECK(c.has_choices);
   CHECK_FALSE(c.has_content);
@@ -339,11 +339,11 @@ TEST_CASE("JsonReport has vLLM's keys and parses") {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   REQUIRE(parser.parse(json).get(doc) == simdjson::SUCCESS);
-  for (const char* key : {"request_throughput", "output_throughput", "total_token_throughput",
-                          "request_goodput", "duration", "completed", "failed",
-                          "total_input_tokens", "total_output_tokens", "input_lens",
-                          "output_lens", "ttfts", "itls", "errors", "requests",
-                          "cached_token_ratio", "failures_by_class"}) {
+  for (const char* key :
+       {"request_throughput", "output_throughput", "total_token_throughput", "request_goodput",
+        "duration", "completed", "failed", "total_input_tokens", "total_output_tokens",
+        "input_lens", "output_lens", "ttfts", "itls", "errors", "requests", "cached_token_ratio",
+        "failures_by_class"}) {
     INFO(key);
     CHECK(doc[key].error() == simdjson::SUCCESS);
   }
@@ -386,7 +386,7 @@ TEST_CASE("HtmlReport is self-contained: inline SVG CDFs and throughput, nothing
   const Summary s = Summarize(records, 1.15, {99}, GoodputSlo{});
   const std::string html = HtmlReport(s, info, records);
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
-  CHECK(Count(html, "<svg") == 6);      // 4 CDFs + 2 throughput charts
+  CHECK(Count(html, "<svg") == 6);       // 4 CDFs + 2 throughput charts
   CHECK(Count(html, "<polyline") == 6);  // each with data
   CHECK(Count(html, "<script") == 0);
   CHECK(Count(html, "<link") == 0);
@@ -431,7 +431,8 @@ TEST_CASE("Overhead: /proc parsing, median of mean differences, spread, CPU per 
   CHECK(int64_t(doc["router_peak_rss_kb"]) == 4096);
   CHECK(simdjson::dom::array(doc["repeats"]).size() == 3);
   CHECK_FALSE(bool(doc.at_pointer("/repeats/1/direct_first")));
-  CHECK(OverheadTable(s).find("| 2 | router, direct | 110.0 | 170.0 | 60.0 |") != std::string::npos);
+  CHECK(OverheadTable(s).find("| 2 | router, direct | 110.0 | 170.0 | 60.0 |") !=
+        std::string::npos);
 }
 
 }  // namespace
