@@ -116,6 +116,29 @@ Summary Summarize(const std::vector<RequestRecord>& records, double duration_s,
       if (good) ++s.good_requests;
     }
   }
+  s.num_prompts = records.size();
+  std::vector<std::pair<double, int>> edges;  // (time, +1 send / −1 end); ends sort first
+  std::map<int64_t, double> tokens_per_second;
+  for (const RequestRecord& r : records) {
+    edges.emplace_back(r.send_s, 1);
+    edges.emplace_back(r.end_s, -1);
+    if (!r.ok()) continue;
+    if (r.token_s.empty()) {
+      tokens_per_second[static_cast<int64_t>(std::floor(r.end_s))] +=
+          static_cast<double>(r.OutputTokens());
+    } else {
+      for (double t : r.token_s) tokens_per_second[static_cast<int64_t>(std::floor(t))] += 1;
+    }
+  }
+  std::sort(edges.begin(), edges.end());
+  int64_t in_flight = 0;
+  for (const auto& [t, delta] : edges) {
+    in_flight += delta;
+    s.max_concurrent_requests =
+        std::max(s.max_concurrent_requests, static_cast<size_t>(std::max<int64_t>(in_flight, 0)));
+  }
+  for (const auto& [second, n] : tokens_per_second)
+    s.max_output_tokens_per_s = std::max(s.max_output_tokens_per_s, n);
   if (duration_s > 0) {
     s.request_throughput = static_cast<double>(s.completed) / duration_s;
     s.output_throughput = static_cast<double>(s.total_output_tokens) / duration_s;

@@ -45,7 +45,10 @@ struct Summary {
   double request_throughput = 0, output_throughput = 0, total_token_throughput = 0;
   std::optional<double> request_goodput;  // only with an SLO
   size_t good_requests = 0;
-  double cached_token_ratio = 0;  // cached / prompt tokens of successful requests
+  size_t num_prompts = 0;              // measured requests, successful or not
+  size_t max_concurrent_requests = 0;  // peak in flight (send → end)
+  double max_output_tokens_per_s = 0;  // busiest whole second of token arrivals
+  double cached_token_ratio = 0;       // cached / prompt tokens of successful requests
   Distribution ttft_ms, tpot_ms, itl_ms, e2el_ms;
 };
 

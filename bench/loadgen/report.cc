@@ -121,6 +121,8 @@ std::string ConsoleTable(const Summary& s, const RunInfo& info) {
   out += Row("Request throughput (req/s):", s.request_throughput);
   if (s.request_goodput) out += Row("Request goodput (req/s):", *s.request_goodput);
   out += Row("Output token throughput (tok/s):", s.output_throughput);
+  out += Row("Peak output token throughput (tok/s):", s.max_output_tokens_per_s);
+  out += Row("Peak concurrent requests:", fmt::format("{}", s.max_concurrent_requests));
   out += Row("Total Token throughput (tok/s):", s.total_token_throughput);
   out += Row("Cached token ratio:", fmt::format("{:.4f}", s.cached_token_ratio));
   AppendDistributionRows(out, "Time to First Token", "TTFT", s.ttft_ms);
@@ -153,6 +155,7 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
   o.Key("stream");
   out += info.stream ? "true" : "false";
   o.Num("duration", s.duration_s);
+  o.Int("num_prompts", static_cast<int64_t>(s.num_prompts));
   o.Int("completed", static_cast<int64_t>(s.completed));
   o.Int("failed", static_cast<int64_t>(s.failed));
   o.Key("failures_by_class");
@@ -178,6 +181,8 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
   }
   o.Num("output_throughput", s.output_throughput);
   o.Num("total_token_throughput", s.total_token_throughput);
+  o.Num("max_output_tokens_per_s", s.max_output_tokens_per_s);
+  o.Int("max_concurrent_requests", static_cast<int64_t>(s.max_concurrent_requests));
   AppendDistribution(o, "ttft", s.ttft_ms);
   AppendDistribution(o, "tpot", s.tpot_ms);
   AppendDistribution(o, "itl", s.itl_ms);

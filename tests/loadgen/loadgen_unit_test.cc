@@ -93,6 +93,26 @@ TEST_CASE("Summarize uses vLLM's definitions of TTFT, TPOT, ITL and E2EL") {
   CHECK_THAT(s.itl_ms.median, WithinAbs(20, 1e-9));
   CHECK_THAT(s.e2el_ms.mean, WithinAbs(195, 1e-9));
   CHECK_FALSE(s.request_goodput.has_value());
+  CHECK(s.num_prompts == 4);
+  // The two failed records have send = end = 0; the successful ones overlap nowhere.
+  CHECK(s.max_concurrent_requests == 1);
+  CHECK(s.max_output_tokens_per_s == 5);  // every token arrived within second 0
+}
+
+TEST_CASE("Peak concurrency and the busiest second of output tokens") {
+  std::vector<RequestRecord> records;
+  records.push_back(Streamed(0.0, {0.5, 1.1, 1.2}, 1.3, 3));
+  records.push_back(Streamed(0.4, {1.5, 1.6, 1.7, 2.1}, 2.2, 4));
+  records.push_back(Streamed(1.0, {1.4}, 1.45, 1));
+  RequestRecord whole;  // non-streamed: its tokens count at its end
+  whole.send_s = 2.0;
+  whole.end_s = 2.5;
+  whole.status = 200;
+  whole.completion_tokens = 9;
+  records.push_back(whole);
+  const Summary s = Summarize(records, 2.5, {}, GoodputSlo{});
+  CHECK(s.max_concurrent_requests == 3);   // at 1.0..1.3
+  CHECK(s.max_output_tokens_per_s == 10);  // second 2: one streamed token + 9
 }
 
 TEST_CASE("Goodput counts successful requests meeting every SLO") {
