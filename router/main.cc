@@ -1,5 +1,6 @@
 // pdgate: the command line. `pdgate --config FILE...` serves; `pdgate validate FILE...` checks.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -13,6 +14,18 @@
 #include "router/server.h"
 
 namespace {
+
+// Every stream holds two descriptors (client and engine): lift the soft limit to the hard one,
+// as most servers do, so 10k streams do not fail on the default 20k (or 1024) soft limit.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::info("open files limit raised from {} to {}", before, limit.rlim_max);
+  }
+}
 
 using pdgate::config::LoadResult;
 
@@ -41,6 +54,7 @@ int Serve(const std::vector<std::string>& files,
   LoadResult result = pdgate::config::LoadConfigFiles(files, overrides);
   PrintDiagnostics(result);
   if (!result.errors.empty()) return 1;
+  RaiseFileLimit();
   auto state = pdgate::router::MakeRouterState(result.config);
   std::cout << pdgate::router::DescribeConfig(*state->endpoints) << std::flush;
   return pdgate::router::RunServer(state, {files, overrides});

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <thread>
 #include <vector>
@@ -180,10 +181,15 @@ class Server {
     std::shared_ptr<const RouterState> state =
         MakeRouterState(result.config, current_->metrics_registry);
     current_ = state;
+    // Counted once every io thread has the new state, so that a client seeing the count knows
+    // that requests starting now use it.
+    auto remaining = std::make_shared<std::atomic<unsigned>>(threads_);
     for (unsigned i = 0; i < threads_; ++i) {
-      net::post(*contexts_[i], [worker = workers_[i].get(), state] { worker->state = state; });
+      net::post(*contexts_[i], [worker = workers_[i].get(), state, remaining] {
+        worker->state = state;
+        if (--*remaining == 0) state->metrics_registry->CountReload(true);
+      });
     }
-    current_->metrics_registry->CountReload(true);
     spdlog::info("configuration reloaded ({}): {} ModelServers, {} ModelRoutes, {} Pods", why,
                  result.config->model_servers.size(), result.config->model_routes.size(),
                  result.config->pods.size());

@@ -217,18 +217,28 @@ TEST_CASE(
 
   // Requests run throughout; none may fail.
   std::atomic<bool> stop{false};
-  std::atomic<int> sent{0}, failed{0};
+  std::atomic<int> sent{0}, failed{0}, done{0};
   std::thread load([&] {
     while (!stop) {
       auto response = cluster.Post("/v1/chat/completions", body);
       ++sent;
       if (!response.ok() || response->status != 200) ++failed;
+      ++done;
     }
   });
+  // A request that began before a swap finishes on the old state; wait for those to end.
+  auto settle = [&] {
+    const int target = done + 2;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (done < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);  // poll interval
+    }
+  };
 
   // Only g0: g1's pods leave.
   WriteAtomically(cluster.config_path(), WithoutPods(full, {2, 3}));
   REQUIRE(WaitForReloads(cluster, "success", 1));
+  settle();
   const double g1_before = cluster.Stat(3, "/requests/decode");
   const double g0_before = cluster.Stat(1, "/requests/decode");
   for (int i = 0; i < 10; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
@@ -238,6 +248,7 @@ TEST_CASE(
   // Only g1: g0's pods leave, g1's come back.
   WriteAtomically(cluster.config_path(), WithoutPods(full, {0, 1}));
   REQUIRE(WaitForReloads(cluster, "success", 2));
+  settle();
   const double g0_after = cluster.Stat(1, "/requests/decode");
   const double g1_after = cluster.Stat(3, "/requests/decode");
   for (int i = 0; i < 10; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
@@ -249,6 +260,7 @@ TEST_CASE(
   broken.replace(broken.find("inferenceEngine: vLLM"), 21, "inferenceEngine: TGI");
   WriteAtomically(cluster.config_path(), broken);
   REQUIRE(WaitForReloads(cluster, "failure", 1));
+  settle();
   CHECK(Reloads(cluster, "success") == 2);
   for (int i = 0; i < 5; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
   CHECK(cluster.Stat(3, "/requests/decode") >= g1_after + 15);
