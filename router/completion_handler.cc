@@ -1,6 +1,8 @@
 #include "router/completion_handler.h"
 
 #include <optional>
+#include <variant>
+#include <vector>
 
 #include "config/strings.h"
 #include "pd_scheduler/pair_candidates.h"
@@ -51,81 +53,74 @@ net::awaitable<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
   co_await timer.async_wait(kTuple);
 }
 
+// Where one attempt goes: a prefill/decode pair, or (aggregated servers) one endpoint.
+struct Candidate {
+  const discovery::Endpoint* prefill = nullptr;  // null: a single-leg attempt
+  const discovery::Endpoint* decode = nullptr;
+};
+
+// The attempts' targets, best first; the i-th retry takes candidates[i % size].
+std::vector<Candidate> PickCandidates(Flow& flow, uint64_t sequence, size_t tries) {
+  std::vector<Candidate> candidates;
+  const auto& endpoints = flow.endpoints->endpoints;
+  if (!flow.server->disaggregated()) {
+    Increment(flow.model_metrics->aggregated);
+    for (size_t k = 0; k < endpoints.size(); ++k) {
+      candidates.push_back({nullptr, &endpoints[(sequence + k) % endpoints.size()]});
+    }
+    return candidates;
+  }
+  const Clock::time_point pick_start = Clock::now();
+  for (const pd_scheduler::PdPair& pair :
+       pd_scheduler::RoundRobinPairs(*flow.endpoints, sequence, tries)) {
+    candidates.push_back({&endpoints[pair.prefill], &endpoints[pair.decode]});
+  }
+  Observe(flow.metrics->pick_duration,
+          std::chrono::duration<double>(Clock::now() - pick_start).count());
+  Increment(flow.model_metrics->disaggregated);
+  return candidates;
+}
+
+// One attempt: the server's PD flow on a pair, or the single leg of an aggregated server.
+// Returns an error only while nothing has reached the client.
+net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candidate& candidate) {
+  if (candidate.prefill == nullptr) {
+    std::string body = BuildDecodeBody(flow.leg, "", flow.inject_usage);
+    co_return co_await RunDecode(flow, *candidate.decode, body, "upstream", flow.watch);
+  }
+  if (flow.server->kv_connector == config::KvConnector::kSglang) {
+    co_return co_await RunSglangAttempt(flow, *candidate.prefill, *candidate.decode);
+  }
+  PrefillResult prefilled = co_await RunPrefill(flow, *candidate.prefill);
+  if (auto* error = std::get_if<AttemptError>(&prefilled)) co_return std::move(*error);
+  if (flow.watch->client_gone) co_return std::nullopt;
+  std::string body = BuildDecodeBody(flow.leg, std::get<std::string>(prefilled), flow.inject_usage);
+  co_return co_await RunDecode(flow, *candidate.decode, body, "decode", flow.watch);
+}
+
 net::awaitable<void> RunAttempts(Flow& flow) {
   const config::ModelServer& server = *flow.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
-  const uint64_t sequence = flow.worker.sequence++;
-  std::optional<AttemptError> last;
-  size_t attempts = 0;
-  if (server.disaggregated()) {
-    const Clock::time_point pick_start = Clock::now();
-    std::vector<pd_scheduler::PdPair> pairs =
-        pd_scheduler::RoundRobinPairs(*flow.endpoints, sequence, tries);
-    Observe(flow.metrics->pick_duration,
-            std::chrono::duration<double>(Clock::now() - pick_start).count());
-    Increment(flow.model_metrics->disaggregated);
-    if (pairs.empty()) {
-      co_await SendUnavailable(flow, "prefill/decode pair");
-      co_return;
-    }
-    for (size_t i = 0; i < tries; ++i) {
-      if (i > 0) {
-        Increment(flow.model_metrics->retries);
-        co_await Wait(flow.worker, server.retry.interval);
-      }
-      if (flow.watch->client_gone) co_return;
-      const pd_scheduler::PdPair& pair = pairs[i % pairs.size()];
-      const discovery::Endpoint& prefill = flow.endpoints->endpoints[pair.prefill];
-      const discovery::Endpoint& decode = flow.endpoints->endpoints[pair.decode];
-      ++attempts;
-      flow.access.attempts = int(attempts);
-      if (server.kv_connector == config::KvConnector::kSglang) {
-        std::optional<AttemptError> error = co_await RunSglangAttempt(flow, prefill, decode);
-        if (flow.committed || flow.watch->client_gone) co_return;
-        if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(attempts));
-        last = std::move(error);
-        continue;
-      }
-      PrefillResult prefilled = co_await RunPrefill(flow, prefill);
-      if (flow.watch->client_gone) co_return;
-      if (auto* error = std::get_if<AttemptError>(&prefilled)) {
-        if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(attempts));
-        last = std::move(*error);
-        continue;
-      }
-      const std::string& kv = std::get<std::string>(prefilled);
-      std::string decode_body = BuildDecodeBody(flow.leg, kv, flow.inject_usage);
-      std::optional<AttemptError> error =
-          co_await RunDecode(flow, decode, decode_body, "decode", flow.watch);
-      if (flow.committed || flow.watch->client_gone) co_return;
-      if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(attempts));
-      last = std::move(error);
-    }
-  } else {
-    const size_t n = flow.endpoints->endpoints.size();
-    Increment(flow.model_metrics->aggregated);
-    if (n == 0) {
-      co_await SendUnavailable(flow, "endpoint");
-      co_return;
-    }
-    for (size_t i = 0; i < tries; ++i) {
-      if (i > 0) {
-        Increment(flow.model_metrics->retries);
-        co_await Wait(flow.worker, server.retry.interval);
-      }
-      if (flow.watch->client_gone) co_return;
-      const discovery::Endpoint& endpoint = flow.endpoints->endpoints[(sequence + i) % n];
-      ++attempts;
-      flow.access.attempts = int(attempts);
-      std::string upstream_body = BuildDecodeBody(flow.leg, "", flow.inject_usage);
-      std::optional<AttemptError> error =
-          co_await RunDecode(flow, endpoint, upstream_body, "upstream", flow.watch);
-      if (flow.committed || flow.watch->client_gone) co_return;
-      if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(attempts));
-      last = std::move(error);
-    }
+  const std::vector<Candidate> candidates = PickCandidates(flow, flow.worker.sequence++, tries);
+  if (candidates.empty()) {
+    co_await SendUnavailable(flow, server.disaggregated() ? "prefill/decode pair" : "endpoint");
+    co_return;
   }
-  if (last) co_await SendAttemptError(flow, *last, int(attempts));
+  std::optional<AttemptError> last;
+  for (size_t i = 0; i < tries; ++i) {
+    if (i > 0) {
+      Increment(flow.model_metrics->retries);
+      co_await Wait(flow.worker, server.retry.interval);
+    }
+    if (flow.watch->client_gone) co_return;
+    flow.access.attempts = int(i + 1);
+    std::optional<AttemptError> error =
+        co_await RunAttempt(flow, candidates[i % candidates.size()]);
+    if (flow.committed || flow.watch->client_gone || !error) co_return;
+    if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(i + 1));
+    last = std::move(error);
+  }
+  co_await SendAttemptError(flow, *last, int(tries));
 }
 
 }  // namespace
