@@ -7,9 +7,14 @@
 
 namespace pdgate::router {
 
+// Readiness also waits for the first pass of endpoint scraping, so a new replica does not take
+// traffic while it knows nothing of the engines' load (as Kthena's router).
 struct Lifecycle {
   std::atomic<bool> draining{false};
-  bool ready() const { return !draining.load(std::memory_order_relaxed); }
+  std::atomic<bool> scraped{false};  // the first scrape pass is done
+  bool ready() const {
+    return !draining.load(std::memory_order_relaxed) && scraped.load(std::memory_order_relaxed);
+  }
 };
 
 }  // namespace pdgate::router

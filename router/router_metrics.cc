@@ -65,10 +65,11 @@ RouterMetrics::RouterMetrics()
                          .Name("pdgate_leg_duration_seconds")
                          .Help("Upstream leg durations by model and leg (prefill, decode)")
                          .Register(r);
-  families_->decisions = &prometheus::BuildCounter()
-                              .Name("pdgate_pd_decisions_total")
-                              .Help("How requests were served: disaggregated or aggregated")
-                              .Register(r);
+  families_->decisions =
+      &prometheus::BuildCounter()
+           .Name("pdgate_pd_decisions_total")
+           .Help("How requests were served (disaggregated, decode_only, aggregated, none) and why")
+           .Register(r);
   families_->pick_duration =
       &prometheus::BuildHistogram()
            .Name("pdgate_scheduler_pick_duration_seconds")
@@ -128,8 +129,12 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
                                                                     0.08, 0.16, 0.5, 1});
     m.prefill_leg = &families_->legs->Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
     m.decode_leg = &families_->legs->Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
-    m.disaggregated = &families_->decisions->Add({{"model", model}, {"decision", "disaggregated"}});
-    m.aggregated = &families_->decisions->Add({{"model", model}, {"decision", "aggregated"}});
+    for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+      m.decisions[d] =
+          &families_->decisions->Add({{"model", model},
+                                      {"decision", std::string(kDecisionLabels[d].first)},
+                                      {"reason", std::string(kDecisionLabels[d].second)}});
+    }
     m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
     m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
     m.retries = &families_->retries->Add({{"model", model}});
@@ -162,6 +167,16 @@ std::string RouterMetrics::Serialize() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   return out.str();
+}
+
+prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                     std::string_view reason) {
+  for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+    if (kDecisionLabels[d].first == decision && kDecisionLabels[d].second == reason) {
+      return model.decisions[d];
+    }
+  }
+  return nullptr;
 }
 
 void Increment(prometheus::Counter* counter, double by) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "config/strings.h"
 #include "discovery/endpoint_snapshot.h"
@@ -25,6 +26,18 @@ namespace pdgate::router {
 enum class ApiPath { kChat = 0, kCompletions = 1 };
 enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
 
+// pdgate_pd_decisions_total's (decision, reason) pairs: pd_scheduler::Decision's mode and reason.
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kDecisionLabels = {{
+    {"disaggregated", "decider_off"},
+    {"disaggregated", "long_prompt"},
+    {"decode_only", "short_prompt"},
+    {"decode_only", "no_prefill"},
+    {"aggregated", "aggregated"},
+    {"none", "no_prefill"},
+    {"none", "no_decode"},
+    {"none", "no_endpoints"},
+}};
+
 struct ModelMetrics {
   // [path][status class 2xx, 4xx, 5xx]
   std::array<std::array<prometheus::Counter*, 3>, 2> requests{};
@@ -33,8 +46,7 @@ struct ModelMetrics {
   prometheus::Histogram* itl = nullptr;          // seconds between streamed output chunks
   prometheus::Histogram* prefill_leg = nullptr;  // seconds, prefill leg (whole answer)
   prometheus::Histogram* decode_leg = nullptr;   // seconds, decode leg (to the end of the relay)
-  prometheus::Counter* disaggregated = nullptr;  // PD decisions: both legs
-  prometheus::Counter* aggregated = nullptr;     // one leg (a server without pdGroup)
+  std::array<prometheus::Counter*, kDecisionLabels.size()> decisions{};  // per kDecisionLabels
   prometheus::Counter* prompt_tokens = nullptr;
   prometheus::Counter* completion_tokens = nullptr;
   prometheus::Counter* retries = nullptr;
@@ -80,6 +92,10 @@ class RouterMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
 };
+
+// The decision counter for (decision, reason); null for a pair outside kDecisionLabels.
+prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                     std::string_view reason);
 
 // Increments; the thin wrappers keep prometheus headers out of the callers.
 void Increment(prometheus::Counter* counter, double by = 1);

@@ -148,7 +148,8 @@ TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, a
             R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="ok",role="decode"})") ==
         1);
   CHECK(MetricValue(text, "pdgate_active_requests") == 0);
-  CHECK(MetricValue(text, "pdgate_pd_decisions_total{decision=\"disaggregated\"," + model + "}") ==
+  CHECK(MetricValue(text, "pdgate_pd_decisions_total{decision=\"disaggregated\"," + model +
+                             ",reason=\"decider_off\"}") ==
         1);
   CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"prefill\"," + model + "}") == 1);
   CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"decode\"," + model + "}") == 1);
