@@ -176,8 +176,18 @@ EngineLoad LoadTracker::Update(const EngineSample& sample) {
   if (sample.cache_hit_rate >= 0) load_.prefix_hit_ratio = sample.cache_hit_rate;
   if (has_previous_) {
     // The first sample gives totals since the engine started, not an interval: no mean yet.
-    if (sample.ttft.present) load_.ttft_s = IntervalMean(sample.ttft, previous_.ttft, load_.ttft_s);
-    if (sample.itl.present) load_.itl_s = IntervalMean(sample.itl, previous_.itl, load_.itl_s);
+    auto update = [](const HistogramTotals& now, const HistogramTotals& before, double& mean,
+                     int& idle) {
+      if (!now.present) return;
+      if (now.count > before.count) {
+        mean = IntervalMean(now, before, mean);
+        idle = 0;
+      } else if (++idle >= kForgetAfter) {
+        mean = -1;
+      }
+    };
+    update(sample.ttft, previous_.ttft, load_.ttft_s, ttft_idle_);
+    update(sample.itl, previous_.itl, load_.itl_s, itl_idle_);
     if (sample.has_prefix_counters) {
       const double queries = sample.prefix_queries - previous_.prefix_queries;
       const double hits = sample.prefix_hits - previous_.prefix_hits;

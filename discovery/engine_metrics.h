@@ -44,13 +44,18 @@ struct EngineLoad {
 
 // Turns consecutive samples of one endpoint into EngineLoad: histogram means are Δsum/Δcount
 // over the last interval, kept from the previous interval when nothing was observed, and a
-// counter that went backwards (engine restart) starts a new baseline.
+// counter that went backwards (engine restart) starts a new baseline. A mean with no new
+// observations for kForgetAfter samples is forgotten: an endpoint that got no traffic must not
+// be judged for ever by an old slow interval.
 class LoadTracker {
  public:
+  static constexpr int kForgetAfter = 10;
   EngineLoad Update(const EngineSample& sample);
   const EngineLoad& load() const { return load_; }
 
  private:
+  int ttft_idle_ = 0;
+  int itl_idle_ = 0;
   bool has_previous_ = false;
   EngineSample previous_;
   EngineLoad load_;

@@ -167,17 +167,19 @@ struct Scheduler::Impl {
     for (uint32_t i : candidates) pick.score[i] += 1e-3 * Uniform(pick.rng);
   }
 
-  // Kthena's least-latency: min–max normalised TTFT and TPOT (lower is better), endpoints
-  // without data at 50; joint mode uses TTFT for prefill and TPOT for decode alone.
+  // Kthena's least-latency: min–max normalised TTFT and TPOT (lower is better); joint mode uses
+  // TTFT for prefill and TPOT for decode alone.
   void ScoreLatency(Pick& pick, std::span<const uint32_t> candidates, Side side,
                     double weight) const {
     const double alpha = side == Side::kPrefill  ? 1.0
                          : side == Side::kDecode ? 0.0
                                                  : settings.ttft_tpot_weight_factor;
     const auto& endpoints = pick.server.endpoints;
+    // Without data an endpoint scores as the best: Kthena gives it 50, which starves a new or
+    // idle endpoint for good once any other has data (it never gets traffic to measure).
     auto normalised = [&](auto get, uint32_t i, double low, double high) {
       const double x = get(endpoints[i].live->load());
-      if (x < 0) return 50.0;
+      if (x < 0) return 100.0;
       return high == low ? 100.0 : 100 * (high - x) / (high - low);
     };
     auto range = [&](auto get) {

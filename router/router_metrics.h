@@ -21,6 +21,10 @@ class Histogram;
 class Registry;
 }  // namespace prometheus
 
+namespace pdgate::pd_scheduler {
+class PrefixIndex;
+}  // namespace pdgate::pd_scheduler
+
 namespace pdgate::router {
 
 enum class ApiPath { kChat = 0, kCompletions = 1 };
@@ -82,8 +86,11 @@ class RouterMetrics {
   // Resolves the handles for these model names and endpoints (off the request path).
   std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
                                                const discovery::EndpointSnapshot& snapshot);
-  // Prometheus text exposition of everything.
-  std::string Serialize() const;
+  // Prometheus text exposition of everything: the registry's families, then the live state of
+  // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
+  // and an endpoint that leaves the snapshot leaves the exposition).
+  std::string Serialize(const discovery::EndpointSnapshot* snapshot = nullptr,
+                        const pd_scheduler::PrefixIndex* prefix_index = nullptr) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
 
