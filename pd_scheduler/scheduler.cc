@@ -77,11 +77,12 @@ struct Scheduler::Impl {
     std::vector<uint32_t> matched;  // prefix blocks held, per endpoint index
     std::vector<uint8_t> affinity;  // 1: the session's rendezvous choice
     size_t total_blocks = 0;
+    std::vector<discovery::EngineLoad> load;  // read once per candidate
   };
 
   // Available endpoints of `role`, after filters. All of the role when none is available:
   // better a suspect endpoint than a certain 503 (Envoy's panic threshold, at 100%).
-  std::vector<uint32_t> Candidates(const Pick& pick, EndpointRole role) const {
+  std::vector<uint32_t> Candidates(Pick& pick, EndpointRole role) const {
     const auto& endpoints = pick.server.endpoints;
     std::vector<uint32_t> all;
     std::vector<uint32_t> available;
@@ -91,14 +92,15 @@ struct Scheduler::Impl {
       if (endpoints[i].live->Available(pick.now)) available.push_back(i);
     }
     std::vector<uint32_t> candidates = available.empty() ? std::move(all) : std::move(available);
+    for (uint32_t i : candidates) pick.load[i] = endpoints[i].live->load();
     if (filter_least_request)
-      Filter(pick, candidates, [&](const Endpoint& e) {
-        const double waiting = e.live->load().waiting;
+      Filter(candidates, [&](uint32_t i) {
+        const double waiting = pick.load[i].waiting;
         return waiting < 0 || waiting < settings.max_waiting_requests;
       });
     if (filter_lora)
-      Filter(pick, candidates, [&](const Endpoint& e) {
-        auto models = e.live->models();
+      Filter(candidates, [&](uint32_t i) {
+        auto models = endpoints[i].live->models();
         return models == nullptr ||
                std::find(models->begin(), models->end(), pick.facts.model) != models->end();
       });
@@ -107,11 +109,11 @@ struct Scheduler::Impl {
 
   // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.
   template <typename Keep>
-  static void Filter(const Pick& pick, std::vector<uint32_t>& candidates, const Keep& keep) {
+  static void Filter(std::vector<uint32_t>& candidates, const Keep& keep) {
     std::vector<uint32_t> kept;
     kept.reserve(candidates.size());
     for (uint32_t i : candidates) {
-      if (keep(pick.server.endpoints[i])) kept.push_back(i);
+      if (keep(i)) kept.push_back(i);
     }
     if (!kept.empty()) candidates = std::move(kept);
   }
@@ -127,9 +129,8 @@ struct Scheduler::Impl {
           thread_local std::vector<double> base;
           base.assign(candidates.size(), 0);
           for (size_t k = 0; k < candidates.size(); ++k) {
-            const Endpoint& e = endpoints[candidates[k]];
-            const double in_flight = InFlight(e);
-            const double running = std::max(0.0, e.live->load().running);
+            const double in_flight = InFlight(endpoints[candidates[k]]);
+            const double running = std::max(0.0, pick.load[candidates[k]].running);
             base[k] = in_flight + 100 * std::max(in_flight - running, 0.0);
             max_base = std::max(max_base, base[k]);
           }
@@ -142,7 +143,7 @@ struct Scheduler::Impl {
         case Plugin::kGpuUsage:
           if (side == Side::kPrefill) break;  // a prefill's KV is released once pulled
           for (uint32_t i : candidates) {
-            const double kv = std::max(0.0, endpoints[i].live->load().kv_usage);
+            const double kv = std::max(0.0, pick.load[i].kv_usage);
             pick.score[i] += wp.weight * 100 * (1 - kv);
           }
           break;
@@ -174,18 +175,17 @@ struct Scheduler::Impl {
     const double alpha = side == Side::kPrefill  ? 1.0
                          : side == Side::kDecode ? 0.0
                                                  : settings.ttft_tpot_weight_factor;
-    const auto& endpoints = pick.server.endpoints;
     // Without data an endpoint scores as the best: Kthena gives it 50, which starves a new or
     // idle endpoint for good once any other has data (it never gets traffic to measure).
     auto normalised = [&](auto get, uint32_t i, double low, double high) {
-      const double x = get(endpoints[i].live->load());
+      const double x = get(pick.load[i]);
       if (x < 0) return 100.0;
       return high == low ? 100.0 : 100 * (high - x) / (high - low);
     };
     auto range = [&](auto get) {
       double low = std::numeric_limits<double>::infinity(), high = -1;
       for (uint32_t i : candidates) {
-        const double x = get(endpoints[i].live->load());
+        const double x = get(pick.load[i]);
         if (x < 0) continue;
         low = std::min(low, x);
         high = std::max(high, x);
@@ -285,7 +285,8 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
                   std::vector<double>(n, kExcluded),
                   std::vector<uint32_t>(n, 0),
                   std::vector<uint8_t>(n, 0),
-                  0};
+                  0,
+                  std::vector<discovery::EngineLoad>(n)};
 
   if (impl.hash_prompts) {
     const config::PrefixCacheArgs& args = settings.prefix_cache;
@@ -330,20 +331,28 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
   const bool joint = settings.pair_selection == config::PairSelection::kJoint;
   std::vector<uint32_t> prefills = impl.Candidates(pick, EndpointRole::kPrefill);
   std::vector<uint32_t> decodes = impl.Candidates(pick, EndpointRole::kDecode);
-  // Group membership of candidates, by group index.
+  // Group membership, by group index; per group its candidates of each role are counted, and
+  // listed only for the few groups that need a list (no allocation per group per pick).
+  const size_t groups = server.groups.size();
   std::vector<int32_t> group_of(n, -1);
-  for (size_t g = 0; g < server.groups.size(); ++g) {
+  for (size_t g = 0; g < groups; ++g) {
     for (uint32_t i : server.groups[g].prefill) group_of[i] = int32_t(g);
     for (uint32_t i : server.groups[g].decode) group_of[i] = int32_t(g);
   }
-  std::vector<std::vector<uint32_t>> group_prefills(server.groups.size());
-  std::vector<std::vector<uint32_t>> group_decodes(server.groups.size());
-  for (uint32_t i : prefills) group_prefills[size_t(group_of[i])].push_back(i);
-  for (uint32_t i : decodes) group_decodes[size_t(group_of[i])].push_back(i);
+  std::vector<uint16_t> prefill_count(groups, 0), decode_count(groups, 0);
+  for (uint32_t i : prefills) ++prefill_count[size_t(group_of[i])];
+  for (uint32_t i : decodes) ++decode_count[size_t(group_of[i])];
   std::vector<uint32_t> servable;  // groups with a candidate of each role
-  for (uint32_t g = 0; g < server.groups.size(); ++g) {
-    if (!group_prefills[g].empty() && !group_decodes[g].empty()) servable.push_back(g);
+  for (uint32_t g = 0; g < groups; ++g) {
+    if (prefill_count[g] > 0 && decode_count[g] > 0) servable.push_back(g);
   }
+  auto members = [&](const std::vector<uint32_t>& role, uint32_t g) {
+    std::vector<uint32_t> out;
+    for (uint32_t i : role) {
+      if (group_of[i] == int32_t(g)) out.push_back(i);
+    }
+    return out;
+  };
 
   if (session != 0 && !servable.empty()) {
     // The session keeps its group while the group can serve, and its members within it.
@@ -357,8 +366,8 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
         chosen = g;
       }
     }
-    pick.affinity[Rendezvous(session, server, group_prefills[chosen])] = 1;
-    pick.affinity[Rendezvous(session, server, group_decodes[chosen])] = 1;
+    pick.affinity[Rendezvous(session, server, members(prefills, chosen))] = 1;
+    pick.affinity[Rendezvous(session, server, members(decodes, chosen))] = 1;
   }
 
   if (!decodes.empty()) impl.Score(pick, decodes, joint ? Side::kDecode : Side::kAll);
@@ -401,6 +410,16 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
 
   if (joint) {
     impl.Score(pick, prefills, Side::kPrefill);
+    // Each group's best prefill and best decode, in one pass over the candidates.
+    std::vector<int64_t> best_prefill(groups, -1), best_decode(groups, -1);
+    for (uint32_t i : prefills) {
+      int64_t& best = best_prefill[size_t(group_of[i])];
+      if (best < 0 || pick.score[i] > pick.score[size_t(best)]) best = i;
+    }
+    for (uint32_t i : decodes) {
+      int64_t& best = best_decode[size_t(group_of[i])];
+      if (best < 0 || pick.score[i] > pick.score[size_t(best)]) best = i;
+    }
     struct GroupPick {
       uint32_t group;
       double score;
@@ -408,29 +427,35 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
     std::vector<GroupPick> ranked;
     ranked.reserve(servable.size());
     for (uint32_t g : servable) {
-      const double score = pick.score[impl.Best(pick, group_prefills[g])] +
-                           pick.score[impl.Best(pick, group_decodes[g])];
-      ranked.push_back({g, score});
+      ranked.push_back(
+          {g, pick.score[size_t(best_prefill[g])] + pick.score[size_t(best_decode[g])]});
     }
-    std::sort(ranked.begin(), ranked.end(),
-              [](const GroupPick& a, const GroupPick& b) { return a.score > b.score; });
-    // Round r pairs the r-th best prefill and decode of each group, groups in rank order, so
-    // the first retries go to other groups.
-    for (const GroupPick& g : ranked) {
-      impl.SortByScore(pick, group_prefills[g.group]);
-      impl.SortByScore(pick, group_decodes[g.group]);
+    auto better = [](const GroupPick& x, const GroupPick& y) { return x.score > y.score; };
+    const size_t first_round = std::min(max_targets, ranked.size());
+    std::partial_sort(ranked.begin(), ranked.begin() + ptrdiff_t(first_round), ranked.end(),
+                      better);
+    for (size_t k = 0; k < first_round; ++k) {
+      const uint32_t g = ranked[k].group;
+      decision.pairs.push_back({uint32_t(best_prefill[g]), uint32_t(best_decode[g])});
     }
-    for (size_t round = 0; decision.pairs.size() < max_targets; ++round) {
-      bool any = false;
-      for (const GroupPick& g : ranked) {
-        const auto& p = group_prefills[g.group];
-        const auto& d = group_decodes[g.group];
-        if (round >= std::max(p.size(), d.size())) continue;
-        any = true;
-        decision.pairs.push_back({p[round % p.size()], d[round % d.size()]});
-        if (decision.pairs.size() == max_targets) break;
+    // More targets than groups: round r pairs the r-th best prefill and decode of each group.
+    if (decision.pairs.size() < max_targets) {
+      std::vector<std::vector<uint32_t>> p(ranked.size()), d(ranked.size());
+      for (size_t k = 0; k < ranked.size(); ++k) {
+        p[k] = members(prefills, ranked[k].group);
+        d[k] = members(decodes, ranked[k].group);
+        impl.SortByScore(pick, p[k]);
+        impl.SortByScore(pick, d[k]);
       }
-      if (!any) break;
+      for (size_t round = 1; decision.pairs.size() < max_targets; ++round) {
+        bool any = false;
+        for (size_t k = 0; k < ranked.size() && decision.pairs.size() < max_targets; ++k) {
+          if (round >= std::max(p[k].size(), d[k].size())) continue;
+          any = true;
+          decision.pairs.push_back({p[k][round % p[k].size()], d[k][round % d[k].size()]});
+        }
+        if (!any) break;
+      }
     }
   } else {
     // Kthena: the top decodes by every plugin, then the best prefill of each one's group,
@@ -440,7 +465,7 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
     impl.SortByScore(pick, top);
     for (uint32_t d : top) {
       if (decision.pairs.size() >= std::max(max_targets, kTopDecodes)) break;
-      const auto& group = group_prefills[size_t(group_of[d])];
+      const std::vector<uint32_t> group = members(prefills, uint32_t(group_of[d]));
       if (group.empty()) continue;
       impl.Score(pick, group, Side::kAll);
       decision.pairs.push_back({impl.Best(pick, group), d});

@@ -126,13 +126,14 @@ TEST_CASE("/debug/endpoints shows an endpoint ejected after repeated failures an
   spec.extra_settings = "  outlierDetection: {baseEjectionTime: 1s}\n";
   Cluster cluster(spec);
   REQUIRE(Eventually([&] { return HealthOf(cluster, "dev/pod-2").scraped; }, 5s));
-  // pod-2 (g1's prefill) answers 503 to every request: three failures eject it.
+  // pod-2 (g1's prefill) answers 503 to every request: three failures eject it (half the
+  // requests try it first).
   auto fault =
       HttpRequest(cluster.pod_address(2), cluster.pod_port(), "POST", "/admin/faults",
                   R"({"fail_rate":1.0,"fail_status":503})", {{"Content-Type", "application/json"}});
   REQUIRE(fault.ok());
   REQUIRE(fault->status == 200);
-  for (int i = 0; i < 12 && !HealthOf(cluster, "dev/pod-2").ejected; ++i) {
+  for (int i = 0; i < 100 && !HealthOf(cluster, "dev/pod-2").ejected; ++i) {
     auto response = cluster.Post("/v1/chat/completions", kBody);
     REQUIRE(response.ok());
     CHECK(response->status == 200);  // retried on g0
