@@ -41,6 +41,9 @@ class LiveEndpoint {
   // the engine's own gauges.
   std::atomic<int32_t> prefill_in_flight{0};
   std::atomic<int32_t> decode_in_flight{0};
+  // Uncached prompt tokens of the prefill legs in flight (the scheduler's estimate): the
+  // prefill queue in units of work.
+  std::atomic<int64_t> prefill_tokens_in_flight{0};
 
   // --- Scraped load (written by the scraper, read by pickers) ---
   void StoreLoad(const EngineLoad& load);

@@ -124,14 +124,30 @@ struct Scheduler::Impl {
     for (const WeightedPlugin& wp : plugins) {
       switch (wp.plugin) {
         case Plugin::kLeastRequest: {
-          // Kthena: base = inFlight + 100·max(inFlight − engineRunning, 0); lower is better.
+          // Lower base is better. Kthena: inFlight + 100·max(inFlight − engineRunning, 0).
+          // Joint mode, prefill: the prompt tokens this endpoint would still have to prefill
+          // before this request's first token (those queued through us, plus this request's
+          // uncached part): a cached prefix is less work, and a deep queue outweighs it.
+          // Joint mode, decode: in-flight decodes alone. The engine's running count lags by a
+          // scrape interval, and against it one new request looked 100× busier.
           double max_base = 0;
           thread_local std::vector<double> base;
           base.assign(candidates.size(), 0);
           for (size_t k = 0; k < candidates.size(); ++k) {
-            const double in_flight = InFlight(endpoints[candidates[k]]);
-            const double running = std::max(0.0, pick.load[candidates[k]].running);
-            base[k] = in_flight + 100 * std::max(in_flight - running, 0.0);
+            const uint32_t i = candidates[k];
+            const discovery::LiveEndpoint& live = *endpoints[i].live;
+            if (side == Side::kPrefill) {
+              // (+ the request count: among equal work, fewer requests.)
+              base[k] = double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
+                        double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
+                        double(UncachedTokens(pick, i));
+            } else if (side == Side::kDecode) {
+              base[k] = live.decode_in_flight.load(std::memory_order_relaxed);
+            } else {
+              const double in_flight = InFlight(endpoints[i]);
+              const double running = std::max(0.0, pick.load[i].running);
+              base[k] = in_flight + 100 * std::max(in_flight - running, 0.0);
+            }
             max_base = std::max(max_base, base[k]);
           }
           for (size_t k = 0; k < candidates.size(); ++k) {
@@ -202,6 +218,15 @@ struct Scheduler::Impl {
       if (alpha < 1) s += (1 - alpha) * normalised(itl, i, itl_low, itl_high);
       pick.score[i] += weight * s;
     }
+  }
+
+  // This request's prompt tokens that endpoint i has not cached (by the prefix index).
+  size_t UncachedTokens(const Pick& pick, uint32_t i) const {
+    const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
+    const size_t prompt = pick.facts.prompt.size() / bytes_per_token;
+    const size_t cached = size_t(pick.matched[i]) *
+                          size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
+    return prompt > cached ? prompt - cached : 0;
   }
 
   uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {
@@ -380,11 +405,7 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
     const uint32_t best =
         *std::max_element(decodes.begin(), decodes.end(),
                           [&](uint32_t a, uint32_t b) { return alone(a) < alone(b); });
-    const size_t bytes_per_token = size_t(std::max(1, decider.bytes_per_token));
-    const size_t prompt_tokens = facts.prompt.size() / bytes_per_token;
-    const size_t cached_tokens = size_t(pick.matched[best]) *
-                                 size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
-    const size_t uncached = prompt_tokens > cached_tokens ? prompt_tokens - cached_tokens : 0;
+    const size_t uncached = impl.UncachedTokens(pick, best);
     std::string_view reason;
     if (decider.enabled && uncached <= size_t(decider.max_uncached_prompt_tokens)) {
       reason = "short_prompt";
@@ -471,6 +492,9 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
       decision.pairs.push_back({impl.Best(pick, group), d});
     }
     if (decision.pairs.size() > max_targets) decision.pairs.resize(max_targets);
+  }
+  for (const PdPair& pair : decision.pairs) {
+    decision.prefill_tokens.push_back(uint32_t(impl.UncachedTokens(pick, pair.prefill)));
   }
   decision.mode = DecisionMode::kDisaggregated;
   decision.reason = decider.enabled ? "long_prompt" : "decider_off";

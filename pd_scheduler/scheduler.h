@@ -44,9 +44,10 @@ enum class DecisionMode { kNone, kDisaggregated, kDecodeOnly, kAggregated };
 
 struct Decision {
   DecisionMode mode = DecisionMode::kNone;
-  std::string_view reason;        // why this mode (a metric label)
-  std::vector<PdPair> pairs;      // kDisaggregated
-  std::vector<uint32_t> singles;  // kDecodeOnly, kAggregated: endpoint indices
+  std::string_view reason;               // why this mode (a metric label)
+  std::vector<PdPair> pairs;             // kDisaggregated
+  std::vector<uint32_t> prefill_tokens;  // per pair: the prompt tokens its prefill must compute
+  std::vector<uint32_t> singles;         // kDecodeOnly, kAggregated: endpoint indices
   std::vector<uint64_t> prompt_hashes;
   double prefix_match_ratio = -1;  // of the first target's prefill (or single); -1: not scored
 };

@@ -55,6 +55,7 @@ net::awaitable<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
 // Where one attempt goes: a prefill/decode pair, or one endpoint (decode-only, aggregated).
 struct Candidate {
   const discovery::Endpoint* prefill = nullptr;  // null: a single-leg attempt
+  int64_t prefill_tokens = 0;                    // the scheduler's estimate of its work
   const discovery::Endpoint* decode = nullptr;
   std::string_view leg = "decode";  // the single leg's name: "decode", or "upstream" (aggregated)
 };
@@ -78,12 +79,16 @@ std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
   flow.access.decision = pd_scheduler::ToString(decision.mode);
   const auto& endpoints = flow.endpoints->endpoints;
   std::vector<Candidate> candidates;
-  for (const pd_scheduler::PdPair& pair : decision.pairs) {
-    candidates.push_back({&endpoints[pair.prefill], &endpoints[pair.decode]});
+  for (size_t k = 0; k < decision.pairs.size(); ++k) {
+    const pd_scheduler::PdPair& pair = decision.pairs[k];
+    candidates.push_back(
+        {&endpoints[pair.prefill], decision.prefill_tokens[k], &endpoints[pair.decode]});
   }
   const std::string_view leg =
       decision.mode == pd_scheduler::DecisionMode::kAggregated ? "upstream" : "decode";
-  for (uint32_t single : decision.singles) candidates.push_back({nullptr, &endpoints[single], leg});
+  for (uint32_t single : decision.singles) {
+    candidates.push_back({nullptr, 0, &endpoints[single], leg});
+  }
   return candidates;
 }
 
@@ -121,13 +126,17 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     if (flow.watch->client_gone) co_return;
     flow.access.attempts = int(i + 1);
     const Candidate& candidate = candidates[i % candidates.size()];
-    std::optional<AttemptError> error = co_await RunAttempt(flow, candidate);
-    if (!error && !flow.watch->client_gone && flow.status_sent / 100 == 2) {
-      // The engines that served now hold the prompt's prefix in their caches.
-      if (candidate.prefill != nullptr)
-        flow.scheduler->RecordServed(flow.decision, *candidate.prefill);
-      flow.scheduler->RecordServed(flow.decision, *candidate.decode);
+    flow.prefill_tokens = candidate.prefill_tokens;
+    // The engines will hold the prompt's prefix once this attempt runs. Recorded now, not when
+    // the answer ends: a burst of requests sharing a new prefix follows the first one instead
+    // of scattering over every prefill while the first still runs (SGLang's cache-aware router
+    // also inserts at routing time). A failed attempt leaves an entry that costs one
+    // less-than-ideal pick and ages out of the LRU.
+    if (candidate.prefill != nullptr) {
+      flow.scheduler->RecordServed(flow.decision, *candidate.prefill);
     }
+    flow.scheduler->RecordServed(flow.decision, *candidate.decode);
+    std::optional<AttemptError> error = co_await RunAttempt(flow, candidate);
     if (flow.committed || flow.watch->client_gone || !error) co_return;
     if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(i + 1));
     last = std::move(error);

@@ -13,18 +13,24 @@ namespace pdgate::router {
 // (decode, decode-only, aggregated) on the decode counter.
 class InFlightLeg {
  public:
-  InFlightLeg(const discovery::Endpoint& endpoint, bool prefill)
+  InFlightLeg(const discovery::Endpoint& endpoint, bool prefill, int64_t prefill_tokens = 0)
       : live_(endpoint.live),
-        counter_(prefill ? &live_->prefill_in_flight : &live_->decode_in_flight) {
+        counter_(prefill ? &live_->prefill_in_flight : &live_->decode_in_flight),
+        tokens_(prefill ? prefill_tokens : 0) {
     counter_->fetch_add(1, std::memory_order_relaxed);
+    if (tokens_ != 0) live_->prefill_tokens_in_flight.fetch_add(tokens_, std::memory_order_relaxed);
   }
-  ~InFlightLeg() { counter_->fetch_sub(1, std::memory_order_relaxed); }
+  ~InFlightLeg() {
+    counter_->fetch_sub(1, std::memory_order_relaxed);
+    if (tokens_ != 0) live_->prefill_tokens_in_flight.fetch_sub(tokens_, std::memory_order_relaxed);
+  }
   InFlightLeg(const InFlightLeg&) = delete;
   InFlightLeg& operator=(const InFlightLeg&) = delete;
 
  private:
   std::shared_ptr<discovery::LiveEndpoint> live_;
   std::atomic<int32_t>* counter_;
+  int64_t tokens_;
 };
 
 // Success, or a failure that says something about the endpoint's health: a connect failure, a

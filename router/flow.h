@@ -54,6 +54,7 @@ struct Flow {
   const discovery::ServerEndpoints* endpoints = nullptr;
   const pd_scheduler::Scheduler* scheduler = nullptr;
   pd_scheduler::Decision decision;  // where the attempts go
+  int64_t prefill_tokens = 0;       // the current attempt's prefill work estimate
   std::shared_ptr<DisconnectWatch> watch = std::make_shared<DisconnectWatch>();
   std::string request_id;
   LegContext leg;

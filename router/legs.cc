@@ -257,7 +257,7 @@ net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& 
   const Clock::time_point started = Clock::now();
   PrefillResult result;
   {
-    InFlightLeg in_flight(endpoint, true);
+    InFlightLeg in_flight(endpoint, true, flow.prefill_tokens);
     result = co_await RunPrefillLeg(flow, endpoint);
   }
   const auto* error = std::get_if<AttemptError>(&result);

@@ -22,8 +22,8 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
                                       std::shared_ptr<DisconnectWatch> legs,
                                       Clock::time_point deadline, size_t limit,
                                       std::shared_ptr<SglangPrefillState> state,
-                                      std::function<void()> on_failure) {
-  InFlightLeg in_flight(endpoint, true);
+                                      std::function<void()> on_failure, int64_t prefill_tokens) {
+  InFlightLeg in_flight(endpoint, true, prefill_tokens);
   UpstreamLeg leg(worker, std::move(target), legs);
   std::optional<http::response_parser<http::string_body>> parser;
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, limit);
@@ -81,7 +81,7 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
                                  MakeLegRequest(flow, prefill, std::move(prefill_body)), legs,
                                  Clock::now() + flow.LegTimeout(),
                                  flow.worker.settings().limits.max_prefill_response_bytes, state,
-                                 on_prefill_failure),
+                                 on_prefill_failure, flow.prefill_tokens),
                 net::detached);
   std::optional<AttemptError> error = co_await RunDecode(flow, decode, decode_body, "decode", legs);
   flow.watch->on_gone.clear();

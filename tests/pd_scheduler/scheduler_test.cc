@@ -107,8 +107,9 @@ TEST_CASE("retries of one request go to other groups first, and pairs stay withi
 }
 
 TEST_CASE("least-request avoids a busy endpoint") {
-  auto server = PdServer(2, 2, 2);  // g0: p0=0 p1=1 d0=2 d1=3; g1: 4 5 6 7
-  server->live(1).prefill_in_flight = 8;
+  auto server = PdServer(2, 2, 2);        // g0: p0=0 p1=1 d0=2 d1=3; g1: 4 5 6 7
+  server->live(1).prefill_in_flight = 8;  // joint mode weighs prefills by queued tokens
+  server->live(1).prefill_tokens_in_flight = 8000;
   server->live(6).decode_in_flight = 8;
   Scheduler scheduler = MakeScheduler(Only({{"least-request", 1}}));
   std::mt19937_64 rng(4);
@@ -188,7 +189,9 @@ TEST_CASE("prefix affinity yields to load: a busy cached prefill loses to idle o
   scheduler.RecordServed(first, server->endpoints.endpoints[0]);
   Decision again = scheduler.Pick(server->endpoints, {"m", prompt, "", true}, Clock::now(), rng, 1);
   CHECK(again.pairs[0].prefill == 0);
-  server->live(0).prefill_in_flight = 4;  // queued beyond what the engine runs
+  // Four uncached 512-token prompts queued ahead: more work than this prompt's 512 elsewhere.
+  server->live(0).prefill_in_flight = 4;
+  server->live(0).prefill_tokens_in_flight = 4 * 512;
   Decision busy = scheduler.Pick(server->endpoints, {"m", prompt, "", true}, Clock::now(), rng, 1);
   CHECK(busy.pairs[0].prefill == 2);
 }
@@ -351,7 +354,7 @@ TEST_CASE("decode-first (Kthena) takes the best decode, then its group's best pr
   auto server = PdServer(3, 2, 1);  // g0: p 0 1 d 2; g1: p 3 4 d 5; g2: p 6 7 d 8
   server->live(2).decode_in_flight = 5;
   server->live(8).decode_in_flight = 5;
-  server->live(4).prefill_in_flight = 5;
+  server->live(4).prefill_in_flight = 5;  // decode-first: Kthena's formula, request counts
   config::SchedulerSettings settings = Only({{"least-request", 1}});
   settings.pair_selection = config::PairSelection::kDecodeFirst;
   Scheduler scheduler = MakeScheduler(settings);
