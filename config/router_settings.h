@@ -99,14 +99,17 @@ struct ScrapeSettings {
   int concurrency = 32;
 };
 
-// Kthena's scheduler section with the defaults of its Helm chart.
+// Kthena's scheduler section; the arguments default as in its Helm chart, the plugin set not.
 struct SchedulerSettings {
   int max_waiting_requests = 10;         // least-request
   double ttft_tpot_weight_factor = 0.5;  // least-latency
   PrefixCacheArgs prefix_cache;
   std::vector<std::string> filters = {"least-request"};
+  // pdgate's default set: Kthena's chart adds least-latency, whose per-interval means lag a
+  // scrape behind and herd a whole interval's traffic onto whichever endpoint looked fastest
+  // (measured in docs/BENCHMARKS.md, scheduler quality). Kthena's set applies as configured.
   std::vector<ScorePluginSetting> scores = {
-      {"least-request", 1}, {"gpu-usage", 1}, {"least-latency", 1}, {"prefix-cache", 1}};
+      {"least-request", 1}, {"prefix-cache", 1}, {"gpu-usage", 1}};
   // pdgate's additions (RouterConfiguration only).
   PairSelection pair_selection = PairSelection::kJoint;
   DeciderSettings decider;

@@ -268,7 +268,13 @@ Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<
     }
     if (score.weight > 0) impl.plugins.push_back({plugin, double(score.weight)});
   }
-  impl.hash_prompts = index_ != nullptr && (impl.prefix_weight > 0 || settings.decider.enabled);
+  // Joint least-request weighs a prefill's uncached tokens, so it needs the prompt's blocks too.
+  const bool joint_least_request =
+      settings.pair_selection == config::PairSelection::kJoint &&
+      std::any_of(impl.plugins.begin(), impl.plugins.end(),
+                  [](const WeightedPlugin& p) { return p.plugin == Plugin::kLeastRequest; });
+  impl.hash_prompts = index_ != nullptr &&
+                      (impl.prefix_weight > 0 || settings.decider.enabled || joint_least_request);
 }
 
 Scheduler::~Scheduler() = default;

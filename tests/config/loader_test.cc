@@ -42,7 +42,11 @@ TEST_CASE("the Kthena PD guide's manifests load unchanged with their pods") {
   // Every setting has a default.
   CHECK(c.settings.listen.port == 8080);
   CHECK(c.settings.limits.max_request_body_bytes == 16u << 20);
-  CHECK(c.settings.scheduler.scores.size() == 4);
+  // pdgate's default scorers (not Kthena chart's four: docs/CONFIGURATION.md says why).
+  REQUIRE(c.settings.scheduler.scores.size() == 3);
+  CHECK(c.settings.scheduler.scores[0].name == "least-request");
+  CHECK(c.settings.scheduler.scores[1].name == "prefix-cache");
+  CHECK(c.settings.scheduler.scores[2].name == "gpu-usage");
 }
 
 TEST_CASE("defaults: connector by engine, retry, namespace") {

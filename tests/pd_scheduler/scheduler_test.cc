@@ -180,15 +180,20 @@ TEST_CASE("prefix-cache keeps a repeated prefix on one pair and spreads distinct
   for (auto [endpoint, count] : first_choice) CHECK(count > 60);  // 100 expected each
 }
 
-TEST_CASE("prefix affinity yields to load: a busy cached prefill loses to idle ones") {
+TEST_CASE("joint least-request prefers a cached prefill, and yields once its queue costs more") {
   auto server = PdServer(2);  // p 0, d 1 | p 2, d 3
-  Scheduler scheduler = MakeScheduler(Only({{"least-request", 1}, {"prefix-cache", 1}}));
+  Scheduler scheduler = MakeScheduler(Only({{"least-request", 1}}));
   std::mt19937_64 rng(7);
   const std::string prompt = Prompt(1, 2048);
   Decision first = scheduler.Pick(server->endpoints, {"m", prompt, "", true}, Clock::now(), rng, 1);
   scheduler.RecordServed(first, server->endpoints.endpoints[0]);
   Decision again = scheduler.Pick(server->endpoints, {"m", prompt, "", true}, Clock::now(), rng, 1);
   CHECK(again.pairs[0].prefill == 0);
+  server->live(0).prefill_in_flight = 1;  // a short queue costs less than recomputing
+  server->live(0).prefill_tokens_in_flight = 200;
+  CHECK(scheduler.Pick(server->endpoints, {"m", prompt, "", true}, Clock::now(), rng, 1)
+            .pairs[0]
+            .prefill == 0);
   // Four uncached 512-token prompts queued ahead: more work than this prompt's 512 elsewhere.
   server->live(0).prefill_in_flight = 4;
   server->live(0).prefill_tokens_in_flight = 4 * 512;
