@@ -3,13 +3,29 @@
 // answer 503 at once (so the Kubernetes endpoint controller takes the pod out of the Service);
 // after drainDelay the listeners close; requests and streams in flight finish, up to the drain
 // timeout; then the process exits. Kthena's router has no such readiness delay.
+//
+// Readiness gates: /readyz is 503 until every gate opened (Kthena's router: informers synced and
+// the first metrics scrape done). One counter holds them all: whoever adds a gate increments it
+// before the listeners open and decrements it once, when its condition first holds. Gates so
+// far: the Kubernetes source's initial lists.
 #include <atomic>
+#include <string_view>
 
 namespace pdgate::router {
 
 struct Lifecycle {
   std::atomic<bool> draining{false};
-  bool ready() const { return !draining.load(std::memory_order_relaxed); }
+  std::atomic<int> pending_gates{0};
+
+  bool ready() const {
+    return !draining.load(std::memory_order_relaxed) &&
+           pending_gates.load(std::memory_order_acquire) == 0;
+  }
+  // The /readyz body.
+  std::string_view ReadinessJson() const {
+    if (draining.load(std::memory_order_relaxed)) return R"({"status":"draining"})";
+    return ready() ? R"({"status":"ok"})" : R"({"status":"syncing"})";
+  }
 };
 
 }  // namespace pdgate::router

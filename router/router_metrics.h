@@ -74,6 +74,8 @@ class RouterMetrics {
   std::string Serialize() const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
+  // For families registered elsewhere (router/kubernetes_metrics.cc).
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   struct Families;
