@@ -31,17 +31,21 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
 }
 
 std::string Scalar(const YAML::Node& map, const char* key) {
+  // Missing keys of a const node are "invalid" nodes: only operator bool may touch them.
   const YAML::Node value = map[key];
-  return value.IsScalar() ? value.Scalar() : std::string();
+  return value && value.IsScalar() ? value.Scalar() : std::string();
 }
 
 // The entry of a named list (`clusters`, `users`, `contexts`) with this name, as its inner map.
 YAML::Node FindNamed(const YAML::Node& root, const char* list, const char* inner,
                      const std::string& name) {
   const YAML::Node entries = root[list];
-  if (!entries.IsSequence()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!entries || !entries.IsSequence()) return YAML::Node(YAML::NodeType::Undefined);
   for (const YAML::Node& entry : entries) {
-    if (entry.IsMap() && Scalar(entry, "name") == name) return entry[inner];
+    if (entry.IsMap() && Scalar(entry, "name") == name) {
+      const YAML::Node found = entry[inner];
+      if (found) return found;
+    }
   }
   return YAML::Node(YAML::NodeType::Undefined);
 }
@@ -65,6 +69,11 @@ absl::StatusOr<std::string> DataOrFile(const YAML::Node& map, const std::string&
 }
 
 }  // namespace
+
+// Internal: ParseKubeconfig without the exception boundary.
+absl::StatusOr<KubeEndpoint> ParseKubeconfigOrThrow(std::string_view text,
+                                                    const std::string& base_dir,
+                                                    std::string_view context_name);
 
 std::string KubeEndpoint::CurrentToken() const {
   if (token_file.empty()) return token;
@@ -129,6 +138,17 @@ absl::Status ParseServerUrl(std::string_view url, KubeEndpoint& endpoint) {
 
 absl::StatusOr<KubeEndpoint> ParseKubeconfig(std::string_view text, const std::string& base_dir,
                                              std::string_view context_name) {
+  // yaml-cpp throws; nothing it throws leaves this function.
+  try {
+    return ParseKubeconfigOrThrow(text, base_dir, context_name);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(StrCat("kubeconfig: ", e.what()));
+  }
+}
+
+absl::StatusOr<KubeEndpoint> ParseKubeconfigOrThrow(std::string_view text,
+                                                    const std::string& base_dir,
+                                                    std::string_view context_name) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));

@@ -176,6 +176,7 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
   const std::string_view resource = ResourceName(watch->resource);
   const std::string path = CollectionPath(watch->resource, watch->namespace_);
   std::string list_reason = "initial";
+  Clock::time_point listed_at;
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   while (!watch->stopped && !stopping) {
     if (watch->resource_version.empty()) {
@@ -189,7 +190,7 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
         continue;
       }
       watch->listed = true;
-      watch->backoff.Reset();
+      listed_at = Clock::now();
       MarkDirty(StrCat(watch->Describe(), " listed"));
     }
 
@@ -214,7 +215,7 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
         list_reason = "decode";
         return false;
       }
-      ++events;
+      if (event->type != WatchEventType::kError) ++events;  // progress: resets the backoff
       if (callbacks.on_event) callbacks.on_event(resource, WatchEventTypeName(event->type));
       switch (event->type) {
         case WatchEventType::kError:
@@ -254,8 +255,11 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
         co_await client->Stream(target, idle, on_line, watch->cancel);
     if (watch->stopped || stopping) break;
     if (events > 0 || Clock::now() - started >= kHealthyWatch) watch->backoff.Reset();
+    // A server that answers a fresh list's version with 410 at once would make this loop spin.
+    const bool at_once = events == 0 && Clock::now() - listed_at < std::chrono::seconds(1);
     if (relist) {
       watch->resource_version.clear();
+      if (at_once) co_await Pause(*watch);
       continue;
     }
     if (!response.ok()) {
@@ -269,6 +273,7 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
       spdlog::info("kubernetes: watch {}: 410 Gone; listing again", watch->Describe());
       watch->resource_version.clear();
       list_reason = "gone";
+      if (at_once) co_await Pause(*watch);
       continue;
     }
     if (response->status != 200) {
