@@ -143,9 +143,8 @@ int Main(int argc, char** argv) {
 
   if (*validate) return Validate(validate_files);
   if (config_files.empty() && !kube.enabled()) {
-    std::cerr
-        << "pdgate: --config FILE (or --kubernetes) is required, or `pdgate validate FILE...`; "
-           "see --help\n";
+    std::cerr << "pdgate: --config FILE is required (or --kubernetes, --kubeconfig FILE); "
+                 "`pdgate validate FILE...` checks files; see --help\n";
     return 2;
   }
   pdgate::config::SettingsOverrides overrides;

@@ -17,11 +17,13 @@ The test drives it through POST /_control/...:
                ERROR 410 event ({"mode": "status"}: drop them instead, and answer the next watch
                with HTTP 410)
   stall        {"on": true|false}: requests wait without an answer while on
-and GET /_control/state for request counts. A bearer token is checked when --token is given.
+and GET /_control/state for request counts. A bearer token is checked when --token is given;
+--tls-cert/--tls-key serve HTTPS (then the control endpoints are HTTPS too: start with --objects).
 """
 import argparse
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -298,12 +300,18 @@ def main():
     parser.add_argument("--bookmark-seconds", type=float, default=1)
     parser.add_argument("--initial-rv", type=int, default=100)
     parser.add_argument("--objects", default="", help="JSON file of objects to start with")
+    parser.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", default="")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     # A restarted API server: versions from before the restart are compacted away.
     server.store = Store(args.initial_rv, compacted=args.initial_rv if args.initial_rv > 100 else 0)
     server.token = args.token

@@ -57,16 +57,29 @@ KubeHarness::KubeHarness(size_t sims) {
   }
   api_port_ = FreePort();
   kubeconfig_ = TempFile(".kubeconfig");
-  std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-                                "contexts: [{name: test, context: {cluster: fake, user: pdgate}}]\n"
-                                "clusters: [{name: fake, cluster: {server: \"http://127.0.0.1:"
-                             << api_port_
-                             << "\"}}]\nusers: [{name: pdgate, user: {token: " << kToken << "}}]\n";
+  WriteKubeconfig("http", "");
   // Static settings combine with the API objects: short drain so that tests stop quickly.
   settings_ = TempFile(".yaml");
   std::ofstream(settings_) << "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\n"
                               "metadata: {name: pdgate}\nspec:\n  threads: 2\n"
                               "  timeouts: {drainDelay: 0s, drain: 2s}\n";
+}
+
+void KubeHarness::WriteKubeconfig(const std::string& scheme, const std::string& ca_file) {
+  std::ofstream out(kubeconfig_);
+  out << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+         "contexts: [{name: test, context: {cluster: fake, user: pdgate}}]\n"
+         "clusters: [{name: fake, cluster: {server: \""
+      << scheme << "://127.0.0.1:" << api_port_ << "\"";
+  if (!ca_file.empty()) out << ", certificate-authority: \"" << ca_file << "\"";
+  out << "}}]\nusers: [{name: pdgate, user: {token: " << kToken << "}}]\n";
+}
+
+void KubeHarness::UseTls(const std::string& cert, const std::string& key,
+                         const std::string& ca_file) {
+  tls_cert_ = cert;
+  tls_key_ = key;
+  WriteKubeconfig("https", ca_file);
 }
 
 KubeHarness::~KubeHarness() {
@@ -94,10 +107,16 @@ void KubeHarness::StartApiServer(const std::string& objects_file, int initial_rv
     argv.push_back("--objects");
     argv.push_back(objects_file);
   }
+  if (!tls_cert_.empty()) {
+    argv.insert(argv.end(), {"--tls-cert", tls_cert_, "--tls-key", tls_key_});
+  }
   auto api = ChildProcess::Start(argv);
   if (!api.ok()) throw std::runtime_error("cannot start fake_apiserver.py");
   api_.emplace(std::move(*api));
-  if (!WaitForHttpStatus("127.0.0.1", api_port_, "/_control/state", 200, 10s)) {
+  const bool up = tls_cert_.empty()
+                      ? WaitForHttpStatus("127.0.0.1", api_port_, "/_control/state", 200, 10s)
+                      : WaitForPort("127.0.0.1", api_port_, 10s);
+  if (!up) {
     throw std::runtime_error("fake API server did not come up: " + api_->Stderr());
   }
 }

@@ -24,6 +24,8 @@ class KubeHarness {
   ~KubeHarness();
 
   void StartApiServer(const std::string& extra_json_objects_file = "", int initial_rv = 100);
+  // Serve the API over HTTPS with this certificate; pdgate trusts `ca_file`.
+  void UseTls(const std::string& cert, const std::string& key, const std::string& ca_file);
   void StopApiServer() { api_.reset(); }
   void StartRouter(const std::vector<std::string>& extra_args = {});
 
@@ -53,6 +55,8 @@ class KubeHarness {
   const std::string& kubeconfig() const { return kubeconfig_; }
 
  private:
+  void WriteKubeconfig(const std::string& scheme, const std::string& ca_file);
+
   std::vector<std::string> addresses_;
   uint16_t pod_port_ = 0;
   uint16_t api_port_ = 0;
@@ -60,6 +64,8 @@ class KubeHarness {
   uint16_t admin_port_ = 0;
   std::string kubeconfig_;
   std::string settings_;
+  std::string tls_cert_;
+  std::string tls_key_;
   std::vector<ChildProcess> sims_;
   std::optional<ChildProcess> api_;
   std::optional<ChildProcess> router_;

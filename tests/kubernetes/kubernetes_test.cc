@@ -260,3 +260,52 @@ TEST_CASE("an invalid object from the API is left out, the others serve", "[kube
 }
 
 }  // namespace pdgate::testing
+
+namespace pdgate::testing {
+namespace {
+
+// A self-signed certificate for 127.0.0.1 (openssl's command line), as an API server's CA.
+bool MakeCertificate(const std::string& cert, const std::string& key) {
+  auto made = RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                          key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                          "subjectAltName=IP:127.0.0.1"});
+  return made.ok() && made->exit_code == 0;
+}
+
+}  // namespace
+
+TEST_CASE("HTTPS: the API server's certificate is verified against the kubeconfig's CA",
+          "[kubernetes]") {
+  KubeHarness h(1);
+  const std::string base = h.kubeconfig();
+  REQUIRE(MakeCertificate(base + ".crt", base + ".key"));
+  REQUIRE(MakeCertificate(base + ".other.crt", base + ".other.key"));
+  const std::string objects = base + ".objects.json";
+  std::ofstream(objects) << "[" << h.ServerJson("srv", "a") << ","
+                         << h.RouteJson("route", kKubeModel, "srv") << ","
+                         << h.PodJson("pod-0", 0, "a", true) << "]";
+
+  SECTION("trusted") {
+    h.UseTls(base + ".crt", base + ".key", base + ".crt");
+    h.StartApiServer(objects);
+    h.StartRouter();
+    REQUIRE(WaitForHttpStatus("127.0.0.1", h.admin_port(), "/readyz", 200, 10s));
+    CHECK(h.Complete() == 200);
+  }
+  SECTION("signed by another CA: never synced") {
+    h.UseTls(base + ".crt", base + ".key", base + ".other.crt");
+    h.StartApiServer(objects);
+    h.StartRouter();
+    REQUIRE(Eventually(
+        [&] { return h.router().Stdout().find("certificate verify failed") != std::string::npos; },
+        5s));
+    auto readyz = HttpRequest("127.0.0.1", h.admin_port(), "GET", "/readyz");
+    REQUIRE(readyz.ok());
+    CHECK(readyz->status == 503);
+  }
+  for (const char* suffix : {".crt", ".key", ".other.crt", ".other.key", ".objects.json"}) {
+    std::remove((base + suffix).c_str());
+  }
+}
+
+}  // namespace pdgate::testing
