@@ -59,6 +59,46 @@ struct PrefixCacheArgs {
   int top_k_matches = 5;
 };
 
+// How a PD pair is chosen. kJoint (pdgate's default) scores prefill and decode members with the
+// signals that matter for each role and picks the best sum across groups; kDecodeFirst is
+// Kthena's: the top decode pods by every plugin, then the best prefill of each one's group.
+enum class PairSelection { kJoint, kDecodeFirst };
+
+// Serving a PD request on a decode endpoint alone (it prefills locally). Off by default.
+struct DeciderSettings {
+  bool enabled = false;
+  int max_uncached_prompt_tokens = 256;      // at or below: decode-only
+  bool decode_only_without_prefill = false;  // when no prefill can serve but a decode can
+  int bytes_per_token = 4;                   // the prompt-length estimate without a tokenizer
+};
+
+// Passive outlier detection (consecutive connect failures, timeouts and 5xx answers).
+struct OutlierDetectionSettings {
+  int consecutive_failures = 3;  // 0: off
+  milliseconds base_ejection = seconds(5);
+  milliseconds max_ejection = seconds(300);
+  int max_ejection_percent = 50;  // of a server's endpoints of one role, at once
+};
+
+// Active health probes; off by default (engines' /health answers while the engine is wedged on
+// some versions, and passive detection sees real traffic).
+struct HealthProbeSettings {
+  bool enabled = false;
+  std::string path = "/health";
+  milliseconds interval = seconds(5);
+  milliseconds timeout = seconds(2);
+  int healthy_threshold = 2;
+  int unhealthy_threshold = 3;
+};
+
+// Scraping each endpoint's /metrics (and /v1/models for lora-affinity).
+struct ScrapeSettings {
+  bool enabled = true;
+  milliseconds interval = seconds(1);
+  milliseconds timeout = milliseconds(800);
+  int concurrency = 32;
+};
+
 // Kthena's scheduler section with the defaults of its Helm chart.
 struct SchedulerSettings {
   int max_waiting_requests = 10;         // least-request
@@ -67,6 +107,9 @@ struct SchedulerSettings {
   std::vector<std::string> filters = {"least-request"};
   std::vector<ScorePluginSetting> scores = {
       {"least-request", 1}, {"gpu-usage", 1}, {"least-latency", 1}, {"prefix-cache", 1}};
+  // pdgate's additions (RouterConfiguration only).
+  PairSelection pair_selection = PairSelection::kJoint;
+  DeciderSettings decider;
 };
 
 struct AccessLogSettings {
@@ -81,6 +124,9 @@ struct RouterSettings {
   LimitSettings limits;
   TimeoutSettings timeouts;
   SchedulerSettings scheduler;
+  OutlierDetectionSettings outlier_detection;
+  HealthProbeSettings health_probe;
+  ScrapeSettings scrape;
   AccessLogSettings access_log;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };

@@ -131,6 +131,67 @@ void ParsePlugins(MapReader& scheduler_reader, SchedulerSettings& scheduler) {
   }
 }
 
+// pdgate's own scheduling and health settings, beside Kthena's `scheduler` section.
+void ParseSchedulingExtensions(MapReader& spec, RouterSettings& settings) {
+  ObjectScope& scope = spec.scope();
+  if (auto selection = spec.String("pairSelection")) {
+    if (*selection == "joint") {
+      settings.scheduler.pair_selection = PairSelection::kJoint;
+    } else if (*selection == "decode-first") {
+      settings.scheduler.pair_selection = PairSelection::kDecodeFirst;
+    } else {
+      scope.Error(spec.PathOf("pairSelection"),
+                  "must be joint or decode-first, not \"" + *selection + "\"");
+    }
+  }
+
+  MapReader decider(spec.Child("decider"), spec.PathOf("decider"), scope);
+  DeciderSettings& d = settings.scheduler.decider;
+  if (auto enabled = decider.Bool("enabled")) d.enabled = *enabled;
+  if (auto n = decider.Int("maxUncachedPromptTokens", 0, 1 << 24)) {
+    d.max_uncached_prompt_tokens = int(*n);
+  }
+  if (auto on = decider.Bool("decodeOnlyWithoutPrefill")) d.decode_only_without_prefill = *on;
+  if (auto n = decider.Int("bytesPerToken", 1, 64)) d.bytes_per_token = int(*n);
+  decider.Finish();
+
+  MapReader outlier(spec.Child("outlierDetection"), spec.PathOf("outlierDetection"), scope);
+  OutlierDetectionSettings& o = settings.outlier_detection;
+  if (auto n = outlier.Int("consecutiveFailures", 0, 1000)) o.consecutive_failures = int(*n);
+  ReadMilliseconds(outlier, "baseEjectionTime", o.base_ejection);
+  ReadMilliseconds(outlier, "maxEjectionTime", o.max_ejection);
+  if (auto n = outlier.Int("maxEjectionPercent", 0, 100)) o.max_ejection_percent = int(*n);
+  outlier.Finish();
+  if (o.max_ejection < o.base_ejection) {
+    scope.Error(spec.PathOf("outlierDetection.maxEjectionTime"),
+                "must not be shorter than baseEjectionTime");
+  }
+
+  MapReader probe(spec.Child("healthProbe"), spec.PathOf("healthProbe"), scope);
+  HealthProbeSettings& h = settings.health_probe;
+  if (auto enabled = probe.Bool("enabled")) h.enabled = *enabled;
+  if (auto path = probe.String("path")) {
+    if (path->empty() || (*path)[0] != '/') {
+      scope.Error(probe.PathOf("path"), "must start with /");
+    } else {
+      h.path = *path;
+    }
+  }
+  ReadMilliseconds(probe, "interval", h.interval);
+  ReadMilliseconds(probe, "timeout", h.timeout);
+  if (auto n = probe.Int("healthyThreshold", 1, 100)) h.healthy_threshold = int(*n);
+  if (auto n = probe.Int("unhealthyThreshold", 1, 100)) h.unhealthy_threshold = int(*n);
+  probe.Finish();
+
+  MapReader scrape(spec.Child("metricsScrape"), spec.PathOf("metricsScrape"), scope);
+  ScrapeSettings& m = settings.scrape;
+  if (auto enabled = scrape.Bool("enabled")) m.enabled = *enabled;
+  ReadMilliseconds(scrape, "interval", m.interval);
+  ReadMilliseconds(scrape, "timeout", m.timeout);
+  if (auto n = scrape.Int("concurrency", 1, 1024)) m.concurrency = int(*n);
+  scrape.Finish();
+}
+
 }  // namespace
 
 void ParseKthenaRouterConfiguration(MapReader& root, SchedulerSettings& scheduler) {
@@ -205,6 +266,8 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
     }
   }
   access_log.Finish();
+
+  ParseSchedulingExtensions(spec, settings);
 
   ParseKthenaRouterConfiguration(spec, settings.scheduler);
   spec.Finish();

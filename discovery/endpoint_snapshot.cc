@@ -58,8 +58,23 @@ Membership ClassifyPod(const config::ModelServer& server, const config::Pod& pod
   return result;
 }
 
+std::string LiveKey(const Endpoint& endpoint) {
+  return StrCat(endpoint.pod, "@", endpoint.HostPort());
+}
+
+bool MayEject(const ServerEndpoints& server, EndpointRole role, SteadyTime now, int max_percent) {
+  int total = 0;
+  int ejected = 0;
+  for (const Endpoint& endpoint : server.endpoints) {
+    if (endpoint.role != role) continue;
+    ++total;
+    if (endpoint.live->Ejected(now)) ++ejected;
+  }
+  return int64_t(ejected + 1) * 100 <= int64_t(max_percent) * total;
+}
+
 std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
-    const std::shared_ptr<const config::Config>& config) {
+    const std::shared_ptr<const config::Config>& config, LiveRegistry* registry) {
   auto snapshot = std::make_shared<EndpointSnapshot>();
   snapshot->config = config;
   for (const config::ModelServer& server : config->model_servers) {
@@ -73,8 +88,11 @@ std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
         continue;
       }
       const auto index = uint32_t(entry.endpoints.size());
-      entry.endpoints.push_back(Endpoint{pod.meta.Key(), pod.pod_ip, server.port, membership.role,
-                                         membership.group, &pod});
+      Endpoint& endpoint = entry.endpoints.emplace_back(Endpoint{
+          pod.meta.Key(), pod.pod_ip, server.port, membership.role, membership.group, &pod, {}});
+      const std::string key = LiveKey(endpoint);
+      endpoint.live =
+          registry != nullptr ? registry->Acquire(key) : std::make_shared<LiveEndpoint>(key, index);
       if (!server.pd_group) continue;
       PdGroup* group = nullptr;
       for (PdGroup& existing : entry.groups) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "discovery/live_endpoint.h"
 
 namespace pdgate::discovery {
 
@@ -22,6 +23,7 @@ struct Endpoint {
   EndpointRole role = EndpointRole::kAggregated;
   std::string group;  // the pdGroup.groupKey label value; empty for aggregated endpoints
   const config::Pod* source = nullptr;  // labels and annotations (e.g. SGLang bootstrap port)
+  std::shared_ptr<LiveEndpoint> live;   // never null; shared with other snapshots listing it
 
   std::string HostPort() const;  // "127.0.0.11:8000", "[::1]:8000"
 };
@@ -58,7 +60,15 @@ struct Membership {
 };
 Membership ClassifyPod(const config::ModelServer& server, const config::Pod& pod);
 
+// `registry` carries live state across snapshots; without one each endpoint starts fresh.
 std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
-    const std::shared_ptr<const config::Config>& config);
+    const std::shared_ptr<const config::Config>& config, LiveRegistry* registry = nullptr);
+
+// Identity of an endpoint's live state: "ns/pod@host:port".
+std::string LiveKey(const Endpoint& endpoint);
+
+// Whether one more of the server's `role` endpoints may be ejected now: at most `max_percent`
+// of them are out at once, so a failing network never empties a role.
+bool MayEject(const ServerEndpoints& server, EndpointRole role, SteadyTime now, int max_percent);
 
 }  // namespace pdgate::discovery

@@ -37,6 +37,7 @@ std::string FormatJson(const AccessRecord& r) {
   Field(out, "server", r.server);
   Field(out, "prefill", r.prefill);
   Field(out, "decode", r.decode);
+  Field(out, "decision", r.decision);
   Integer(out, "status", r.status);
   Field(out, "upstream_statuses", r.upstream_statuses);
   Integer(out, "attempts", r.attempts);
@@ -55,8 +56,8 @@ std::string FormatText(const AccessRecord& r) {
   auto or_dash = [](const std::string& s) -> std::string_view { return s.empty() ? "-" : s; };
   return StrCat(r.method, " ", r.path, " ", r.status, " model=", or_dash(r.model),
                 " server=", or_dash(r.server), " prefill=", or_dash(r.prefill),
-                " decode=", or_dash(r.decode), " attempts=", r.attempts,
-                " upstream=", or_dash(r.upstream_statuses),
+                " decode=", or_dash(r.decode), " decision=", or_dash(r.decision),
+                " attempts=", r.attempts, " upstream=", or_dash(r.upstream_statuses),
                 " error_origin=", or_dash(r.error_origin), " total_ms=", int64_t(r.total_ms),
                 " id=", r.request_id, "\n");
 }

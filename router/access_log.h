@@ -17,11 +17,12 @@ struct AccessRecord {
   std::string request_id;
   std::string method;
   std::string path;
-  std::string model;    // as requested
-  std::string route;    // ModelRoute ns/name
-  std::string server;   // ModelServer ns/name
-  std::string prefill;  // pod of the last attempt's prefill leg
-  std::string decode;   // pod of the last attempt's decode (or only) leg
+  std::string model;     // as requested
+  std::string route;     // ModelRoute ns/name
+  std::string server;    // ModelServer ns/name
+  std::string prefill;   // pod of the last attempt's prefill leg
+  std::string decode;    // pod of the last attempt's decode (or only) leg
+  std::string decision;  // disaggregated, decode_only, aggregated, none
   int status = 0;
   std::string upstream_statuses;  // per leg, in order, e.g. "prefill:503,prefill:200,decode:200"
   int attempts = 0;

@@ -44,7 +44,9 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
       sent = co_await SendResponse(stream, http::status::ok, "application/json", body, keep_alive,
                                    kNoHeaders);
     } else if (path == "/metrics") {
-      body = worker.state->metrics_registry->Serialize();
+      const std::shared_ptr<const RouterState> state = worker.state;
+      body = state->metrics_registry->Serialize(state->endpoints.get(),
+                                                state->scheduler->prefix_index().get());
       sent = co_await SendResponse(stream, http::status::ok,
                                    "text/plain; version=0.0.4; charset=utf-8", body, keep_alive,
                                    kNoHeaders);

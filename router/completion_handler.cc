@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "config/strings.h"
-#include "pd_scheduler/pair_candidates.h"
 #include "router/flow.h"
 #include "router/json_text.h"
 #include "router/legs.h"
@@ -53,31 +52,38 @@ net::awaitable<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
   co_await timer.async_wait(kTuple);
 }
 
-// Where one attempt goes: a prefill/decode pair, or (aggregated servers) one endpoint.
+// Where one attempt goes: a prefill/decode pair, or one endpoint (decode-only, aggregated).
 struct Candidate {
   const discovery::Endpoint* prefill = nullptr;  // null: a single-leg attempt
   const discovery::Endpoint* decode = nullptr;
+  std::string_view leg = "decode";  // the single leg's name: "decode", or "upstream" (aggregated)
 };
 
 // The attempts' targets, best first; the i-th retry takes candidates[i % size].
-std::vector<Candidate> PickCandidates(Flow& flow, uint64_t sequence, size_t tries) {
-  std::vector<Candidate> candidates;
-  const auto& endpoints = flow.endpoints->endpoints;
-  if (!flow.server->disaggregated()) {
-    Increment(flow.model_metrics->aggregated);
-    for (size_t k = 0; k < endpoints.size(); ++k) {
-      candidates.push_back({nullptr, &endpoints[(sequence + k) % endpoints.size()]});
-    }
-    return candidates;
-  }
+std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
   const Clock::time_point pick_start = Clock::now();
-  for (const pd_scheduler::PdPair& pair :
-       pd_scheduler::RoundRobinPairs(*flow.endpoints, sequence, tries)) {
-    candidates.push_back({&endpoints[pair.prefill], &endpoints[pair.decode]});
-  }
+  // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
+  std::string_view session = flow.request["x-session-id"];
+  if (session.empty()) session = flow.parsed.user;
+  const pd_scheduler::RequestFacts facts{
+      flow.parsed.model, flow.parsed.prompt_json, session,
+      // An SGLang decode server in PD mode refuses requests without bootstrap fields.
+      flow.server->kv_connector != config::KvConnector::kSglang};
+  flow.decision = flow.scheduler->Pick(*flow.endpoints, facts, pick_start, flow.worker.rng, tries);
   Observe(flow.metrics->pick_duration,
           std::chrono::duration<double>(Clock::now() - pick_start).count());
-  Increment(flow.model_metrics->disaggregated);
+  const pd_scheduler::Decision& decision = flow.decision;
+  Increment(
+      DecisionCounter(*flow.model_metrics, pd_scheduler::ToString(decision.mode), decision.reason));
+  flow.access.decision = pd_scheduler::ToString(decision.mode);
+  const auto& endpoints = flow.endpoints->endpoints;
+  std::vector<Candidate> candidates;
+  for (const pd_scheduler::PdPair& pair : decision.pairs) {
+    candidates.push_back({&endpoints[pair.prefill], &endpoints[pair.decode]});
+  }
+  const std::string_view leg =
+      decision.mode == pd_scheduler::DecisionMode::kAggregated ? "upstream" : "decode";
+  for (uint32_t single : decision.singles) candidates.push_back({nullptr, &endpoints[single], leg});
   return candidates;
 }
 
@@ -86,7 +92,7 @@ std::vector<Candidate> PickCandidates(Flow& flow, uint64_t sequence, size_t trie
 net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candidate& candidate) {
   if (candidate.prefill == nullptr) {
     std::string body = BuildDecodeBody(flow.leg, "", flow.inject_usage);
-    co_return co_await RunDecode(flow, *candidate.decode, body, "upstream", flow.watch);
+    co_return co_await RunDecode(flow, *candidate.decode, body, candidate.leg, flow.watch);
   }
   if (flow.server->kv_connector == config::KvConnector::kSglang) {
     co_return co_await RunSglangAttempt(flow, *candidate.prefill, *candidate.decode);
@@ -101,7 +107,7 @@ net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candida
 net::awaitable<void> RunAttempts(Flow& flow) {
   const config::ModelServer& server = *flow.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
-  const std::vector<Candidate> candidates = PickCandidates(flow, flow.worker.sequence++, tries);
+  const std::vector<Candidate> candidates = PickCandidates(flow, tries);
   if (candidates.empty()) {
     co_await SendUnavailable(flow, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;
@@ -114,8 +120,14 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     }
     if (flow.watch->client_gone) co_return;
     flow.access.attempts = int(i + 1);
-    std::optional<AttemptError> error =
-        co_await RunAttempt(flow, candidates[i % candidates.size()]);
+    const Candidate& candidate = candidates[i % candidates.size()];
+    std::optional<AttemptError> error = co_await RunAttempt(flow, candidate);
+    if (!error && !flow.watch->client_gone && flow.status_sent / 100 == 2) {
+      // The engines that served now hold the prompt's prefix in their caches.
+      if (candidate.prefill != nullptr)
+        flow.scheduler->RecordServed(flow.decision, *candidate.prefill);
+      flow.scheduler->RecordServed(flow.decision, *candidate.decode);
+    }
     if (flow.committed || flow.watch->client_gone || !error) co_return;
     if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(i + 1));
     last = std::move(error);
@@ -202,6 +214,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   Flow flow(worker, client, request, body, keep_alive, std::move(*parsed));
   flow.server = decision->server;
   flow.endpoints = state->endpoints->Find(decision->server);
+  flow.scheduler = state->scheduler.get();
   flow.request_id = std::move(request_id);
   flow.inject_usage = flow.parsed.stream && !flow.parsed.include_usage;
   flow.leg.body = body;

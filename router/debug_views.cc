@@ -1,5 +1,7 @@
 #include "router/debug_views.h"
 
+#include <chrono>
+
 #include "config/strings.h"
 #include "router/json_text.h"
 
@@ -145,9 +147,34 @@ std::string DebugEndpointsJson(const RouterState& state) {
     j.Key("disaggregated").Bool(server.disaggregated());
     j.Key("kvConnector").String(ToString(server.kv_connector));
     j.Key("endpoints").Open('[');
+    const auto now = std::chrono::steady_clock::now();
+    // -1 means the engine has not said (yet): null.
+    auto number = [&j](double value) -> Json& {
+      return value < 0 ? j.Raw("null") : j.Raw(StrCat(value));
+    };
     for (const discovery::Endpoint& e : entry.endpoints) {
       j.Open('{').Key("pod").String(e.pod).Key("address").String(e.HostPort());
-      j.Key("role").String(ToString(e.role)).Key("group").String(e.group).Close('}');
+      j.Key("role").String(ToString(e.role)).Key("group").String(e.group);
+      const discovery::LiveEndpoint& live = *e.live;
+      j.Key("inFlight").Open('{');
+      j.Key("prefill").Number(live.prefill_in_flight.load(std::memory_order_relaxed));
+      j.Key("decode").Number(live.decode_in_flight.load(std::memory_order_relaxed)).Close('}');
+      const discovery::EngineLoad load = live.load();
+      j.Key("load").Open('{').Key("scraped").Bool(live.scraped()).Key("stale").Bool(live.stale());
+      j.Key("running");
+      number(load.running).Key("waiting");
+      number(load.waiting).Key("kvUsage");
+      number(load.kv_usage).Key("ttftSeconds");
+      number(load.ttft_s).Key("itlSeconds");
+      number(load.itl_s).Key("prefixHitRatio");
+      number(load.prefix_hit_ratio).Close('}');
+      const discovery::HealthView health = live.Health(now);
+      j.Key("health").Open('{').Key("available").Bool(live.Available(now));
+      j.Key("ejected").Bool(health.ejected).Key("ejectedForSeconds");
+      number(health.ejected_for_s).Key("consecutiveFailures").Number(health.consecutive_failures);
+      j.Key("ejections").Number(health.ejections);
+      j.Key("totalEjections").Number(int64_t(health.total_ejections));
+      j.Key("probeHealthy").Bool(health.probe_healthy).Close('}').Close('}');
     }
     j.Close(']');
     j.Key("groups").Open('[');

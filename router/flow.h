@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "pd_scheduler/scheduler.h"
 #include "router/access_log.h"
 #include "router/client_io.h"
 #include "router/disconnect_watch.h"
@@ -51,6 +52,8 @@ struct Flow {
   OpenAIRequest parsed;
   const config::ModelServer* server = nullptr;
   const discovery::ServerEndpoints* endpoints = nullptr;
+  const pd_scheduler::Scheduler* scheduler = nullptr;
+  pd_scheduler::Decision decision;  // where the attempts go
   std::shared_ptr<DisconnectWatch> watch = std::make_shared<DisconnectWatch>();
   std::string request_id;
   LegContext leg;

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "config/strings.h"
+#include "router/endpoint_feedback.h"
 #include "router/openai_error.h"
 #include "router/sse_filter.h"
 
@@ -254,11 +255,17 @@ void NoteLeg(Flow& flow, std::string_view leg, const discovery::Endpoint& endpoi
 // The legs, counted in pdgate_upstream_requests_total by endpoint, role and outcome.
 net::awaitable<PrefillResult> RunPrefill(Flow& flow, const discovery::Endpoint& endpoint) {
   const Clock::time_point started = Clock::now();
-  PrefillResult result = co_await RunPrefillLeg(flow, endpoint);
+  PrefillResult result;
+  {
+    InFlightLeg in_flight(endpoint, true);
+    result = co_await RunPrefillLeg(flow, endpoint);
+  }
   const auto* error = std::get_if<AttemptError>(&result);
   NoteLeg(flow, "prefill", endpoint, started, error);
-  if (!flow.watch->client_gone)
+  if (!flow.watch->client_gone) {
     flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
+    ReportLegOutcome(flow, endpoint, error);
+  }
   co_return result;
 }
 
@@ -266,10 +273,16 @@ net::awaitable<std::optional<AttemptError>> RunDecode(
     Flow& flow, const discovery::Endpoint& endpoint, std::string& body, std::string_view leg_name,
     const std::shared_ptr<DisconnectWatch>& legs) {
   const Clock::time_point started = Clock::now();
-  std::optional<AttemptError> error = co_await RunDecodeLeg(flow, endpoint, body, leg_name, legs);
+  std::optional<AttemptError> error;
+  {
+    InFlightLeg in_flight(endpoint, false);
+    error = co_await RunDecodeLeg(flow, endpoint, body, leg_name, legs);
+  }
   NoteLeg(flow, leg_name, endpoint, started, error ? &*error : nullptr);
-  if (!flow.watch->client_gone)
+  if (!flow.watch->client_gone) {
     flow.RecordLeg(endpoint, error ? error->label : LegOutcomeLabel::kOk);
+    ReportLegOutcome(flow, endpoint, error ? &*error : nullptr);
+  }
   co_return error;
 }
 

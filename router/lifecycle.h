@@ -13,18 +13,23 @@
 
 namespace pdgate::router {
 
+// Readiness also waits for the first pass of endpoint scraping, so a new replica does not take
+// traffic while it knows nothing of the engines' load (as Kthena's router).
 struct Lifecycle {
   std::atomic<bool> draining{false};
-  std::atomic<int> pending_gates{0};
+  std::atomic<bool> scraped{false};   // the first scrape pass is done
+  std::atomic<int> pending_gates{0};  // other gates: the Kubernetes source's initial lists
 
   bool ready() const {
-    return !draining.load(std::memory_order_relaxed) &&
+    return !draining.load(std::memory_order_relaxed) && scraped.load(std::memory_order_relaxed) &&
            pending_gates.load(std::memory_order_acquire) == 0;
   }
   // The /readyz body.
   std::string_view ReadinessJson() const {
     if (draining.load(std::memory_order_relaxed)) return R"({"status":"draining"})";
-    return ready() ? R"({"status":"ok"})" : R"({"status":"syncing"})";
+    if (ready()) return R"({"status":"ok"})";
+    return pending_gates.load(std::memory_order_acquire) > 0 ? R"({"status":"syncing"})"
+                                                             : R"({"status":"starting"})";
   }
 };
 

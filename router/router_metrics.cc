@@ -6,8 +6,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
 #include <sstream>
 
+#include "pd_scheduler/prefix_index.h"
 #include "router/build_info.h"
 
 namespace pdgate::router {
@@ -65,10 +67,11 @@ RouterMetrics::RouterMetrics()
                          .Name("pdgate_leg_duration_seconds")
                          .Help("Upstream leg durations by model and leg (prefill, decode)")
                          .Register(r);
-  families_->decisions = &prometheus::BuildCounter()
-                              .Name("pdgate_pd_decisions_total")
-                              .Help("How requests were served: disaggregated or aggregated")
-                              .Register(r);
+  families_->decisions =
+      &prometheus::BuildCounter()
+           .Name("pdgate_pd_decisions_total")
+           .Help("How requests were served (disaggregated, decode_only, aggregated, none) and why")
+           .Register(r);
   families_->pick_duration =
       &prometheus::BuildHistogram()
            .Name("pdgate_scheduler_pick_duration_seconds")
@@ -128,8 +131,12 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
                                                                     0.08, 0.16, 0.5, 1});
     m.prefill_leg = &families_->legs->Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
     m.decode_leg = &families_->legs->Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
-    m.disaggregated = &families_->decisions->Add({{"model", model}, {"decision", "disaggregated"}});
-    m.aggregated = &families_->decisions->Add({{"model", model}, {"decision", "aggregated"}});
+    for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+      m.decisions[d] =
+          &families_->decisions->Add({{"model", model},
+                                      {"decision", std::string(kDecisionLabels[d].first)},
+                                      {"reason", std::string(kDecisionLabels[d].second)}});
+    }
     m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
     m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
     m.retries = &families_->retries->Add({{"model", model}});
@@ -158,10 +165,144 @@ void RouterMetrics::CountReload(bool success) {
   (success ? families_->reload_success : families_->reload_failure)->Increment();
 }
 
-std::string RouterMetrics::Serialize() const {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric Sample(std::vector<ClientMetric::Label> labels, double value, MetricType type) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return metric;
+}
+
+// Per-endpoint families from live state; each endpoint once, however many servers list it.
+std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapshot,
+                                       const pd_scheduler::PrefixIndex* prefix_index) {
+  MetricFamily in_flight{"pdgate_endpoint_in_flight",
+                         "Legs in flight through this router, by endpoint and leg role",
+                         MetricType::Gauge,
+                         {}};
+  MetricFamily ejected{"pdgate_endpoint_ejected",
+                       "1 while passive outlier detection keeps the endpoint out",
+                       MetricType::Gauge,
+                       {}};
+  MetricFamily ejections{"pdgate_endpoint_ejections_total",
+                         "Times the endpoint was ejected after repeated failures",
+                         MetricType::Counter,
+                         {}};
+  MetricFamily available{"pdgate_endpoint_available",
+                         "1 when the endpoint may be picked (not ejected, passing probes)",
+                         MetricType::Gauge,
+                         {}};
+  MetricFamily engine{"pdgate_endpoint_engine_load",
+                      "The engine's own load from its /metrics (running, waiting, kv_usage, "
+                      "ttft_seconds, itl_seconds); absent until scraped",
+                      MetricType::Gauge,
+                      {}};
+  MetricFamily stale{"pdgate_endpoint_scrape_stale",
+                     "1 when the last /metrics scrape of the endpoint failed",
+                     MetricType::Gauge,
+                     {}};
+  const auto now = std::chrono::steady_clock::now();
+  absl::flat_hash_map<const discovery::LiveEndpoint*, bool> seen;
+  for (const discovery::ServerEndpoints& server : snapshot.servers) {
+    for (const discovery::Endpoint& endpoint : server.endpoints) {
+      const discovery::LiveEndpoint& live = *endpoint.live;
+      if (!seen.emplace(&live, true).second) continue;
+      const std::string role(discovery::ToString(endpoint.role));
+      auto labels = [&]() -> std::vector<ClientMetric::Label> {
+        return {{"endpoint", endpoint.pod}, {"role", role}};
+      };
+      auto with = [&](std::string name, std::string value) {
+        auto l = labels();
+        l.push_back({std::move(name), std::move(value)});
+        return l;
+      };
+      in_flight.metric.push_back(Sample(with("leg", "prefill"),
+                                        live.prefill_in_flight.load(std::memory_order_relaxed),
+                                        MetricType::Gauge));
+      in_flight.metric.push_back(Sample(with("leg", "decode"),
+                                        live.decode_in_flight.load(std::memory_order_relaxed),
+                                        MetricType::Gauge));
+      const discovery::HealthView health = live.Health(now);
+      ejected.metric.push_back(Sample(labels(), health.ejected ? 1 : 0, MetricType::Gauge));
+      ejections.metric.push_back(
+          Sample(labels(), double(health.total_ejections), MetricType::Counter));
+      available.metric.push_back(Sample(labels(), live.Available(now) ? 1 : 0, MetricType::Gauge));
+      if (!live.scraped()) continue;
+      stale.metric.push_back(Sample(labels(), live.stale() ? 1 : 0, MetricType::Gauge));
+      const discovery::EngineLoad load = live.load();
+      const std::pair<const char*, double> signals[] = {{"running", load.running},
+                                                        {"waiting", load.waiting},
+                                                        {"kv_usage", load.kv_usage},
+                                                        {"ttft_seconds", load.ttft_s},
+                                                        {"itl_seconds", load.itl_s}};
+      for (const auto& [signal, value] : signals) {
+        if (value >= 0)
+          engine.metric.push_back(Sample(with("signal", signal), value, MetricType::Gauge));
+      }
+    }
+  }
+  std::vector<MetricFamily> families;
+  for (MetricFamily* family : {&in_flight, &ejected, &ejections, &available, &engine, &stale}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+  if (prefix_index != nullptr) {
+    const pd_scheduler::PrefixIndexStats stats = prefix_index->stats();
+    families.push_back({"pdgate_prefix_index_entries",
+                        "(endpoint, prompt block) entries in the prefix index",
+                        MetricType::Gauge,
+                        {Sample({}, double(stats.entries), MetricType::Gauge)}});
+    families.push_back({"pdgate_prefix_index_evictions_total",
+                        "Entries evicted by the per-endpoint bound (maxHashCacheSize)",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.evictions), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_lookup_blocks_total",
+                        "Prompt blocks looked up at picks; with the matched count, the match ratio",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.looked_up_blocks), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_matched_blocks_total",
+                        "Prompt blocks found (longest match per pick)",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.matched_blocks), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_match_ratio",
+                        "Matched over looked-up prompt blocks since start",
+                        MetricType::Gauge,
+                        {Sample({},
+                                stats.looked_up_blocks == 0
+                                    ? 0
+                                    : double(stats.matched_blocks) / double(stats.looked_up_blocks),
+                                MetricType::Gauge)}});
+  }
+  return families;
+}
+
+}  // namespace
+
+std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot,
+                                     const pd_scheduler::PrefixIndex* prefix_index) const {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  prometheus::TextSerializer serializer;
+  serializer.Serialize(out, registry_->Collect());
+  if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
   return out.str();
+}
+
+prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                     std::string_view reason) {
+  for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+    if (kDecisionLabels[d].first == decision && kDecisionLabels[d].second == reason) {
+      return model.decisions[d];
+    }
+  }
+  return nullptr;
 }
 
 void Increment(prometheus::Counter* counter, double by) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "config/strings.h"
 #include "discovery/endpoint_snapshot.h"
@@ -20,10 +21,26 @@ class Histogram;
 class Registry;
 }  // namespace prometheus
 
+namespace pdgate::pd_scheduler {
+class PrefixIndex;
+}  // namespace pdgate::pd_scheduler
+
 namespace pdgate::router {
 
 enum class ApiPath { kChat = 0, kCompletions = 1 };
 enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
+
+// pdgate_pd_decisions_total's (decision, reason) pairs: pd_scheduler::Decision's mode and reason.
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kDecisionLabels = {{
+    {"disaggregated", "decider_off"},
+    {"disaggregated", "long_prompt"},
+    {"decode_only", "short_prompt"},
+    {"decode_only", "no_prefill"},
+    {"aggregated", "aggregated"},
+    {"none", "no_prefill"},
+    {"none", "no_decode"},
+    {"none", "no_endpoints"},
+}};
 
 struct ModelMetrics {
   // [path][status class 2xx, 4xx, 5xx]
@@ -33,8 +50,7 @@ struct ModelMetrics {
   prometheus::Histogram* itl = nullptr;          // seconds between streamed output chunks
   prometheus::Histogram* prefill_leg = nullptr;  // seconds, prefill leg (whole answer)
   prometheus::Histogram* decode_leg = nullptr;   // seconds, decode leg (to the end of the relay)
-  prometheus::Counter* disaggregated = nullptr;  // PD decisions: both legs
-  prometheus::Counter* aggregated = nullptr;     // one leg (a server without pdGroup)
+  std::array<prometheus::Counter*, kDecisionLabels.size()> decisions{};  // per kDecisionLabels
   prometheus::Counter* prompt_tokens = nullptr;
   prometheus::Counter* completion_tokens = nullptr;
   prometheus::Counter* retries = nullptr;
@@ -70,8 +86,11 @@ class RouterMetrics {
   // Resolves the handles for these model names and endpoints (off the request path).
   std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
                                                const discovery::EndpointSnapshot& snapshot);
-  // Prometheus text exposition of everything.
-  std::string Serialize() const;
+  // Prometheus text exposition of everything: the registry's families, then the live state of
+  // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
+  // and an endpoint that leaves the snapshot leaves the exposition).
+  std::string Serialize(const discovery::EndpointSnapshot* snapshot = nullptr,
+                        const pd_scheduler::PrefixIndex* prefix_index = nullptr) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
   // For families registered elsewhere (router/kubernetes_metrics.cc).
@@ -82,6 +101,10 @@ class RouterMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
 };
+
+// The decision counter for (decision, reason); null for a pair outside kDecisionLabels.
+prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                     std::string_view reason);
 
 // Increments; the thin wrappers keep prometheus headers out of the callers.
 void Increment(prometheus::Counter* counter, double by = 1);

@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/route_table.h"
 #include "discovery/endpoint_snapshot.h"
+#include "pd_scheduler/scheduler.h"
 #include "router/router_metrics.h"
 
 namespace pdgate::router {
@@ -16,11 +17,14 @@ struct RouterState {
   std::shared_ptr<const discovery::EndpointSnapshot> endpoints;
   std::shared_ptr<RouterMetrics> metrics_registry;  // process-wide; serialised on /metrics
   std::shared_ptr<const MetricHandles> metrics;     // resolved for this state's models/endpoints
+  // Live endpoint state and the prefix index outlive a reload: a new state takes them over.
+  std::shared_ptr<discovery::LiveRegistry> live;
+  std::shared_ptr<const pd_scheduler::Scheduler> scheduler;
 };
 
-// `metrics`: the process's registry (a new one when null).
+// `previous`: the state being replaced, whose metrics registry, live endpoint state and prefix
+// index carry over; null at start.
 std::shared_ptr<const RouterState> MakeRouterState(
-    const std::shared_ptr<const config::Config>& config,
-    std::shared_ptr<RouterMetrics> metrics = nullptr);
+    const std::shared_ptr<const config::Config>& config, const RouterState* previous = nullptr);
 
 }  // namespace pdgate::router

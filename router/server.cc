@@ -6,12 +6,14 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "router/access_log.h"
 #include "router/admin_session.h"
 #include "router/client_session.h"
+#include "router/endpoint_scraper.h"
 #include "router/kubernetes_metrics.h"
 #include "router/lifecycle.h"
 #include "router/net.h"
@@ -108,6 +110,7 @@ class Server {
     net::signal_set hangup(*contexts_[0], SIGHUP);
     WaitForHangup(hangup);
     net::co_spawn(*contexts_[0], WatchFiles(), net::detached);
+    scraper_.Start();
     spdlog::info("listening on {}:{} (admin {}:{}) with {} io thread{}", settings_.listen.address,
                  settings_.listen.port, settings_.listen.admin_address, settings_.listen.admin_port,
                  threads_, threads_ == 1 ? "" : "s");
@@ -120,6 +123,7 @@ class Server {
     kubernetes_.reset();  // its thread posts to contexts_[0]: stopped before they go
     StopAll();
     for (std::thread& thread : pool) thread.join();
+    scraper_.Stop();
     // Pooled sockets must go while their io_context still exists.
     for (auto& worker : workers_) worker->pool.Clear();
     return exit_code_;
@@ -207,9 +211,11 @@ class Server {
         next.threads != settings_.threads) {
       spdlog::warn("reload: listener and thread settings take effect at the next start");
     }
-    std::shared_ptr<const RouterState> state =
-        MakeRouterState(result.config, current_->metrics_registry);
-    current_ = state;
+    std::shared_ptr<const RouterState> state = MakeRouterState(result.config, current_.get());
+    {
+      std::lock_guard lock(current_mutex_);
+      current_ = state;
+    }
     // Counted once every io thread has the new state, so that a client seeing the count knows
     // that requests starting now use it.
     auto remaining = std::make_shared<std::atomic<unsigned>>(threads_);
@@ -273,7 +279,8 @@ class Server {
   }
 
   const std::shared_ptr<const RouterState> initial_;  // keeps settings_ alive
-  std::shared_ptr<const RouterState> current_;        // the newest state (control side only)
+  std::shared_ptr<const RouterState> current_;        // the newest state; written on io thread 0
+  std::mutex current_mutex_;  // current_ is read by the scraper's thread too
   ConfigSource source_;
   const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
   AccessLog access_log_;                    // outlives the io threads that submit to it
@@ -286,6 +293,12 @@ class Server {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<tcp::acceptor> admin_;
   std::unique_ptr<discovery::KubernetesSource> kubernetes_;  // stopped before contexts_ go
+  // Its own control thread; stopped before the workers go (it reads the states they share).
+  EndpointScraper scraper_{[this] {
+                             std::lock_guard lock(current_mutex_);
+                             return current_;
+                           },
+                           [this] { lifecycle_.scraped = true; }};
   int exit_code_ = 0;
 };
 

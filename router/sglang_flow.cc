@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "router/endpoint_feedback.h"
 #include "router/legs.h"
 #include "router/sglang_abort.h"
 
@@ -22,6 +23,7 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
                                       Clock::time_point deadline, size_t limit,
                                       std::shared_ptr<SglangPrefillState> state,
                                       std::function<void()> on_failure) {
+  InFlightLeg in_flight(endpoint, true);
   UpstreamLeg leg(worker, std::move(target), legs);
   std::optional<http::response_parser<http::string_body>> parser;
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, limit);
@@ -86,6 +88,9 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
   if (!state->done) {
     state->cancelled = true;
     legs->CloseLegs();
+  }
+  if (!flow.watch->client_gone && state->done) {
+    ReportLegOutcome(flow, prefill, state->error ? &*state->error : nullptr);
   }
   // When the prefill failed, its failure is the cause of whatever the decode reports.
   if (state->error && !flow.committed) co_return state->error;

@@ -13,6 +13,7 @@
 
 #include "tests/router/pd_cluster.h"
 #include "tests/router/raw_connection.h"
+#include "tests/router/router_test_util.h"
 
 using namespace pdgate::testing;
 using namespace std::chrono_literals;
@@ -100,17 +101,6 @@ TEST_CASE("the admin port answers probes") {
   CHECK(unknown->status == 404);
 }
 
-namespace {
-
-// The value of one exposition line, e.g. `pdgate_active_requests`, or -1 when absent.
-double MetricValue(const std::string& text, const std::string& series) {
-  size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
-}  // namespace
-
 TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, active") {
   Cluster cluster(DrainCluster());
   const std::string stream_body =
@@ -148,8 +138,8 @@ TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, a
             R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="ok",role="decode"})") ==
         1);
   CHECK(MetricValue(text, "pdgate_active_requests") == 0);
-  CHECK(MetricValue(text, "pdgate_pd_decisions_total{decision=\"disaggregated\"," + model + "}") ==
-        1);
+  CHECK(MetricValue(text, "pdgate_pd_decisions_total{decision=\"disaggregated\"," + model +
+                              ",reason=\"decider_off\"}") == 1);
   CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"prefill\"," + model + "}") == 1);
   CHECK(MetricValue(text, "pdgate_leg_duration_seconds_count{leg=\"decode\"," + model + "}") == 1);
   CHECK(MetricValue(text, "pdgate_inter_token_latency_seconds_count{" + model + "}") >= 1);

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -82,6 +83,7 @@ Cluster::Cluster(const ClusterSpec& spec) {
     const PodSpec& pod = spec.pods[i];
     if (!pod.start) {
       sims_.emplace_back();
+      sim_argv_.emplace_back();
       continue;
     }
     std::vector<std::string> argv = {BinaryPath("pdgate-engine-sim"),
@@ -103,6 +105,7 @@ Cluster::Cluster(const ClusterSpec& spec) {
       argv.push_back("sglang");
     }
     argv.insert(argv.end(), pod.sim_args.begin(), pod.sim_args.end());
+    sim_argv_.push_back(argv);
     auto process = ChildProcess::Start(argv);
     if (!process.ok()) throw std::runtime_error("cannot start pdgate-engine-sim");
     sims_.emplace_back(std::move(*process));
@@ -121,6 +124,22 @@ Cluster::Cluster(const ClusterSpec& spec) {
   router_.emplace(std::move(*router));
   if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {
     throw std::runtime_error("pdgate did not come up: " + router_->Stderr());
+  }
+}
+
+void Cluster::KillPod(size_t i) {
+  if (!sims_[i]) return;
+  sims_[i]->Signal(SIGKILL);
+  sims_[i]->WaitFor(10s);
+  sims_[i].reset();
+}
+
+void Cluster::StartPod(size_t i) {
+  auto process = ChildProcess::Start(sim_argv_[i]);
+  if (!process.ok()) throw std::runtime_error("cannot start pdgate-engine-sim");
+  sims_[i].emplace(std::move(*process));
+  if (!WaitForPort(addresses_[i], pod_port_, 10s)) {
+    throw std::runtime_error("sim did not come up again: " + sims_[i]->Stderr());
   }
 }
 

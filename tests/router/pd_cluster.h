@@ -53,6 +53,9 @@ class Cluster {
   double Stat(size_t pod, const std::string& pointer);
   bool WaitForStat(size_t pod, const std::string& pointer, double value,
                    std::chrono::milliseconds timeout);
+  // Kills pod i's engine at once (SIGKILL, as a crashed pod), or starts it again.
+  void KillPod(size_t i);
+  void StartPod(size_t i);
 
  private:
   std::vector<std::string> addresses_;
@@ -61,6 +64,7 @@ class Cluster {
   uint16_t admin_port_ = 0;
   std::string config_path_;
   std::vector<std::optional<ChildProcess>> sims_;
+  std::vector<std::vector<std::string>> sim_argv_;
   std::optional<ChildProcess> router_;
 };
 

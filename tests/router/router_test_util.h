@@ -27,4 +27,11 @@ inline std::string ReadFixture(const std::string& name) {
   return text.str();
 }
 
+// The value of one exposition line, e.g. `pdgate_active_requests`, or -1 when absent.
+inline double MetricValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
 }  // namespace pdgate::testing

@@ -1,0 +1,202 @@
+#include "discovery/engine_metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace pdgate::discovery {
+namespace {
+
+enum class Series {
+  kNone,
+  kRunning,
+  kWaiting,
+  kKvUsage,
+  kTtftSum,
+  kTtftCount,
+  kItlSum,
+  kItlCount,
+  kPrefixQueries,
+  kPrefixHits,
+  kCacheHitRate,
+};
+
+struct Name {
+  std::string_view name;
+  Series series;
+};
+
+// Current vLLM, pre-0.11 vLLM, SGLang. Counters appear with `_total` as exposed.
+constexpr Name kNames[] = {
+    {"vllm:num_requests_running", Series::kRunning},
+    {"vllm:num_requests_waiting", Series::kWaiting},
+    {"vllm:kv_cache_usage_perc", Series::kKvUsage},
+    {"vllm:gpu_cache_usage_perc", Series::kKvUsage},
+    {"vllm:time_to_first_token_seconds_sum", Series::kTtftSum},
+    {"vllm:time_to_first_token_seconds_count", Series::kTtftCount},
+    {"vllm:inter_token_latency_seconds_sum", Series::kItlSum},
+    {"vllm:inter_token_latency_seconds_count", Series::kItlCount},
+    {"vllm:time_per_output_token_seconds_sum", Series::kItlSum},
+    {"vllm:time_per_output_token_seconds_count", Series::kItlCount},
+    {"vllm:prefix_cache_queries_total", Series::kPrefixQueries},
+    {"vllm:prefix_cache_hits_total", Series::kPrefixHits},
+    {"vllm:gpu_prefix_cache_queries_total", Series::kPrefixQueries},
+    {"vllm:gpu_prefix_cache_hits_total", Series::kPrefixHits},
+    {"sglang:num_running_reqs", Series::kRunning},
+    {"sglang:num_queue_reqs", Series::kWaiting},
+    {"sglang:token_usage", Series::kKvUsage},
+    {"sglang:time_to_first_token_seconds_sum", Series::kTtftSum},
+    {"sglang:time_to_first_token_seconds_count", Series::kTtftCount},
+    {"sglang:inter_token_latency_seconds_sum", Series::kItlSum},
+    {"sglang:inter_token_latency_seconds_count", Series::kItlCount},
+    {"sglang:time_per_output_token_seconds_sum", Series::kItlSum},
+    {"sglang:time_per_output_token_seconds_count", Series::kItlCount},
+    {"sglang:cache_hit_rate", Series::kCacheHitRate},
+};
+
+Series Classify(std::string_view name) {
+  // Both engines prefix every family; skip the rest (process_*, python_*) without a lookup.
+  if (!name.starts_with("vllm:") && !name.starts_with("sglang:")) return Series::kNone;
+  for (const Name& known : kNames) {
+    if (known.name == name) return known.series;
+  }
+  return Series::kNone;
+}
+
+// The sample value after the name and optional {labels}; nullopt-like false when malformed.
+bool ReadValue(std::string_view rest, double& value) {
+  size_t i = 0;
+  if (!rest.empty() && rest[0] == '{') {
+    // Label values may hold '}' inside quotes.
+    bool quoted = false;
+    for (i = 1; i < rest.size(); ++i) {
+      const char c = rest[i];
+      if (quoted && c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (!quoted && c == '}') {
+        break;
+      }
+    }
+    if (i >= rest.size()) return false;
+    ++i;
+  }
+  while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
+  size_t end = i;
+  while (end < rest.size() && rest[end] != ' ' && rest[end] != '\t' && rest[end] != '\r') ++end;
+  if (end == i) return false;
+  // strtod reads "NaN", "+Inf" and exponents as Prometheus writes them.
+  const std::string token(rest.substr(i, end - i));
+  char* parsed_end = nullptr;
+  value = std::strtod(token.c_str(), &parsed_end);
+  return parsed_end == token.c_str() + token.size() && std::isfinite(value);
+}
+
+}  // namespace
+
+EngineSample ParseEngineMetrics(std::string_view text) {
+  EngineSample sample;
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    if (line.empty() || line[0] == '#') continue;
+    const size_t name_end = line.find_first_of("{ \t");
+    if (name_end == std::string_view::npos) continue;
+    const Series series = Classify(line.substr(0, name_end));
+    if (series == Series::kNone) continue;
+    double value = 0;
+    if (!ReadValue(line.substr(name_end), value)) continue;
+    switch (series) {
+      case Series::kRunning:
+        sample.running += value;
+        sample.has_running = true;
+        break;
+      case Series::kWaiting:
+        sample.waiting += value;
+        sample.has_waiting = true;
+        break;
+      case Series::kKvUsage:
+        sample.kv_usage = sample.has_kv_usage ? std::max(sample.kv_usage, value) : value;
+        sample.has_kv_usage = true;
+        break;
+      case Series::kTtftSum:
+        sample.ttft.sum += value;
+        sample.ttft.present = true;
+        break;
+      case Series::kTtftCount:
+        sample.ttft.count += value;
+        sample.ttft.present = true;
+        break;
+      case Series::kItlSum:
+        sample.itl.sum += value;
+        sample.itl.present = true;
+        break;
+      case Series::kItlCount:
+        sample.itl.count += value;
+        sample.itl.present = true;
+        break;
+      case Series::kPrefixQueries:
+        sample.prefix_queries += value;
+        sample.has_prefix_counters = true;
+        break;
+      case Series::kPrefixHits:
+        sample.prefix_hits += value;
+        sample.has_prefix_counters = true;
+        break;
+      case Series::kCacheHitRate:
+        sample.cache_hit_rate = std::max(sample.cache_hit_rate, value);
+        break;
+      case Series::kNone:
+        break;
+    }
+  }
+  return sample;
+}
+
+namespace {
+
+// Δsum/Δcount, or `keep` when the interval saw nothing or the counters were reset.
+double IntervalMean(const HistogramTotals& now, const HistogramTotals& before, double keep) {
+  const double count = now.count - before.count;
+  const double sum = now.sum - before.sum;
+  if (count <= 0 || sum < 0) return keep;
+  return sum / count;
+}
+
+}  // namespace
+
+EngineLoad LoadTracker::Update(const EngineSample& sample) {
+  load_.running = sample.has_running ? sample.running : -1;
+  load_.waiting = sample.has_waiting ? sample.waiting : -1;
+  load_.kv_usage = sample.has_kv_usage ? std::clamp(sample.kv_usage, 0.0, 1.0) : -1;
+  if (sample.cache_hit_rate >= 0) load_.prefix_hit_ratio = sample.cache_hit_rate;
+  if (has_previous_) {
+    // The first sample gives totals since the engine started, not an interval: no mean yet.
+    auto update = [](const HistogramTotals& now, const HistogramTotals& before, double& mean,
+                     int& idle) {
+      if (!now.present) return;
+      if (now.count > before.count) {
+        mean = IntervalMean(now, before, mean);
+        idle = 0;
+      } else if (++idle >= kForgetAfter) {
+        mean = -1;
+      }
+    };
+    update(sample.ttft, previous_.ttft, load_.ttft_s, ttft_idle_);
+    update(sample.itl, previous_.itl, load_.itl_s, itl_idle_);
+    if (sample.has_prefix_counters) {
+      const double queries = sample.prefix_queries - previous_.prefix_queries;
+      const double hits = sample.prefix_hits - previous_.prefix_hits;
+      if (queries > 0 && hits >= 0) load_.prefix_hit_ratio = std::min(1.0, hits / queries);
+    }
+  }
+  previous_ = sample;
+  has_previous_ = true;
+  return load_;
+}
+
+}  // namespace pdgate::discovery

@@ -1,0 +1,141 @@
+#include "pd_scheduler/prefix_index.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+namespace pdgate::pd_scheduler {
+
+std::vector<uint64_t> HashPromptBlocks(std::string_view model, std::string_view prompt,
+                                       size_t block_bytes, size_t max_blocks) {
+  std::vector<uint64_t> hashes;
+  if (block_bytes == 0) return hashes;
+  const size_t blocks = std::min(prompt.size() / block_bytes, max_blocks);
+  hashes.reserve(blocks);
+  uint64_t previous = XXH3_64bits(model.data(), model.size());
+  for (size_t i = 0; i < blocks; ++i) {
+    previous = XXH3_64bits_withSeed(prompt.data() + i * block_bytes, block_bytes, previous);
+    hashes.push_back(previous);
+  }
+  return hashes;
+}
+
+namespace {
+
+using Lru = std::list<uint64_t>;  // one endpoint's hashes, most recent first
+
+struct Holder {
+  uint32_t slot;
+  Lru::iterator position;  // in that endpoint's Lru
+};
+
+}  // namespace
+
+struct PrefixIndex::State {
+  absl::flat_hash_map<uint64_t, absl::InlinedVector<Holder, 2>> holders;
+  absl::flat_hash_map<uint32_t, Lru> lru;
+  size_t entries = 0;
+  uint64_t evictions = 0;
+  // Lookups run under the shared lock: their counters are atomics.
+  mutable std::atomic<uint64_t> lookups{0}, looked_up_blocks{0}, matched_blocks{0};
+
+  // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
+  void Forget(uint64_t hash, uint32_t slot) {
+    auto it = holders.find(hash);
+    if (it == holders.end()) return;
+    auto& list = it->second;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i].slot != slot) continue;
+      list.erase(list.begin() + ptrdiff_t(i));
+      --entries;
+      break;
+    }
+    if (list.empty()) holders.erase(it);
+  }
+};
+
+PrefixIndex::PrefixIndex(size_t max_entries_per_endpoint)
+    : capacity_(std::max<size_t>(1, max_entries_per_endpoint)), state_(std::make_unique<State>()) {}
+
+PrefixIndex::~PrefixIndex() = default;
+
+void PrefixIndex::Match(std::span<const uint64_t> hashes, size_t top_k,
+                        std::vector<PrefixMatch>& out) const {
+  out.clear();
+  if (hashes.empty()) return;
+  std::shared_lock lock(mutex_);
+  // Walk forward: a prefix chain breaks at the first block nobody holds.
+  for (size_t j = 0; j < hashes.size(); ++j) {
+    auto it = state_->holders.find(hashes[j]);
+    if (it == state_->holders.end()) break;
+    for (const Holder& holder : it->second) {
+      auto match = std::find_if(out.begin(), out.end(),
+                                [&](const PrefixMatch& m) { return m.slot == holder.slot; });
+      if (match == out.end()) {
+        out.push_back({holder.slot, uint32_t(j + 1)});
+      } else {
+        match->blocks = uint32_t(j + 1);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PrefixMatch& a, const PrefixMatch& b) { return a.blocks > b.blocks; });
+  if (out.size() > top_k) out.resize(top_k);
+  state_->lookups.fetch_add(1, std::memory_order_relaxed);
+  state_->looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
+  if (!out.empty()) state_->matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
+}
+
+void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
+  if (hashes.empty()) return;
+  std::unique_lock lock(mutex_);
+  State& s = *state_;
+  Lru& lru = s.lru[slot];
+  // The first block last, so it is the most recent: eviction takes a prefix's tail first and
+  // a chain never loses its head before its tail.
+  for (size_t k = hashes.size(); k-- > 0;) {
+    const uint64_t hash = hashes[k];
+    auto& list = s.holders[hash];
+    auto holder =
+        std::find_if(list.begin(), list.end(), [slot](const Holder& h) { return h.slot == slot; });
+    if (holder != list.end()) {
+      lru.splice(lru.begin(), lru, holder->position);
+      continue;
+    }
+    lru.push_front(hash);
+    list.push_back({slot, lru.begin()});
+    ++s.entries;
+  }
+  while (lru.size() > capacity_) {
+    const uint64_t oldest = lru.back();
+    lru.pop_back();
+    s.Forget(oldest, slot);
+    ++s.evictions;
+  }
+}
+
+void PrefixIndex::RemoveEndpoint(uint32_t slot) {
+  std::unique_lock lock(mutex_);
+  State& s = *state_;
+  auto it = s.lru.find(slot);
+  if (it == s.lru.end()) return;
+  for (uint64_t hash : it->second) s.Forget(hash, slot);
+  s.lru.erase(it);
+}
+
+PrefixIndexStats PrefixIndex::stats() const {
+  std::shared_lock lock(mutex_);
+  PrefixIndexStats stats;
+  stats.entries = state_->entries;
+  stats.evictions = state_->evictions;
+  stats.lookups = state_->lookups.load(std::memory_order_relaxed);
+  stats.looked_up_blocks = state_->looked_up_blocks.load(std::memory_order_relaxed);
+  stats.matched_blocks = state_->matched_blocks.load(std::memory_order_relaxed);
+  return stats;
+}
+
+}  // namespace pdgate::pd_scheduler

@@ -1,0 +1,63 @@
+#pragma once
+// Router-side approximate prefix index: which endpoints recently served which prompt prefixes.
+//
+// A prompt is cut into fixed-size byte blocks and hashed as a chain (xxHash3, each block seeded
+// with the previous block's hash, the first with the model's), so a block's hash names the whole
+// prefix up to it. After a successful leg the endpoint is recorded as holding each block hash;
+// a pick walks the request's hashes from the first block and an endpoint's match is the last
+// block it holds. Bytes rather than tokens: no tokenizer on the hot path (Kthena, SGLang's
+// router and llm-d's approximate scorer do the same); the cost is that chat templates shift
+// token boundaries, which matters only for the last partial block.
+//
+// Bounded: each endpoint keeps at most `max_entries_per_endpoint` hashes in LRU order (Kthena's
+// maxHashCacheSize), so memory stays flat under any load. One reader-writer lock: picks share
+// it, recording takes it briefly; both are a few hundred nanoseconds to microseconds.
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace pdgate::pd_scheduler {
+
+// Chained block hashes of `prompt`'s full blocks of `block_bytes`, at most `max_blocks`.
+std::vector<uint64_t> HashPromptBlocks(std::string_view model, std::string_view prompt,
+                                       size_t block_bytes, size_t max_blocks);
+
+struct PrefixMatch {
+  uint32_t slot = 0;    // LiveEndpoint::slot()
+  uint32_t blocks = 0;  // leading blocks this endpoint holds
+};
+
+struct PrefixIndexStats {
+  size_t entries = 0;  // (endpoint, block) pairs held
+  uint64_t evictions = 0;
+  uint64_t lookups = 0;
+  uint64_t looked_up_blocks = 0;  // blocks asked for, over all lookups
+  uint64_t matched_blocks = 0;    // of those, the longest match found per lookup
+};
+
+class PrefixIndex {
+ public:
+  explicit PrefixIndex(size_t max_entries_per_endpoint);
+  ~PrefixIndex();
+  PrefixIndex(const PrefixIndex&) = delete;
+  PrefixIndex& operator=(const PrefixIndex&) = delete;
+
+  // The endpoints holding a prefix of `hashes`, longest first, at most `top_k` of them.
+  void Match(std::span<const uint64_t> hashes, size_t top_k, std::vector<PrefixMatch>& out) const;
+  void Record(std::span<const uint64_t> hashes, uint32_t slot);
+  void RemoveEndpoint(uint32_t slot);
+  PrefixIndexStats stats() const;
+
+ private:
+  struct State;
+  const size_t capacity_;
+  mutable std::shared_mutex mutex_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace pdgate::pd_scheduler

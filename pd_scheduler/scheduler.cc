@@ -1,0 +1,461 @@
+#include "pd_scheduler/scheduler.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <limits>
+#include <span>
+
+namespace pdgate::pd_scheduler {
+
+using discovery::Endpoint;
+using discovery::EndpointRole;
+using discovery::ServerEndpoints;
+
+std::string_view ToString(DecisionMode mode) {
+  switch (mode) {
+    case DecisionMode::kNone:
+      return "none";
+    case DecisionMode::kDisaggregated:
+      return "disaggregated";
+    case DecisionMode::kDecodeOnly:
+      return "decode_only";
+    case DecisionMode::kAggregated:
+      return "aggregated";
+  }
+  return "?";
+}
+
+namespace {
+
+enum class Plugin { kLeastRequest, kGpuUsage, kLeastLatency, kPrefixCache, kRandom, kSession };
+
+struct WeightedPlugin {
+  Plugin plugin;
+  double weight;
+};
+
+// Which signals a score uses: a role's own in joint mode, all of them otherwise.
+enum class Side { kPrefill, kDecode, kAll };
+
+constexpr double kExcluded = -std::numeric_limits<double>::infinity();
+
+// splitmix64's finaliser: rendezvous weights from (key, endpoint) hashes.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+double Uniform(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
+
+int32_t InFlight(const Endpoint& endpoint) {
+  return endpoint.role == EndpointRole::kPrefill
+             ? endpoint.live->prefill_in_flight.load(std::memory_order_relaxed)
+             : endpoint.live->decode_in_flight.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+struct Scheduler::Impl {
+  config::SchedulerSettings settings;
+  std::vector<WeightedPlugin> plugins;
+  bool filter_least_request = false;
+  bool filter_lora = false;
+  bool hash_prompts = false;
+  double prefix_weight = 0;
+
+  // Per pick; lives on the caller's stack.
+  struct Pick {
+    const ServerEndpoints& server;
+    const RequestFacts& facts;
+    discovery::SteadyTime now;
+    std::mt19937_64& rng;
+    std::vector<double> score;      // per endpoint index; kExcluded when not a candidate
+    std::vector<uint32_t> matched;  // prefix blocks held, per endpoint index
+    std::vector<uint8_t> affinity;  // 1: the session's rendezvous choice
+    size_t total_blocks = 0;
+  };
+
+  // Available endpoints of `role`, after filters. All of the role when none is available:
+  // better a suspect endpoint than a certain 503 (Envoy's panic threshold, at 100%).
+  std::vector<uint32_t> Candidates(const Pick& pick, EndpointRole role) const {
+    const auto& endpoints = pick.server.endpoints;
+    std::vector<uint32_t> all;
+    std::vector<uint32_t> available;
+    for (uint32_t i = 0; i < endpoints.size(); ++i) {
+      if (endpoints[i].role != role) continue;
+      all.push_back(i);
+      if (endpoints[i].live->Available(pick.now)) available.push_back(i);
+    }
+    std::vector<uint32_t> candidates = available.empty() ? std::move(all) : std::move(available);
+    if (filter_least_request)
+      Filter(pick, candidates, [&](const Endpoint& e) {
+        const double waiting = e.live->load().waiting;
+        return waiting < 0 || waiting < settings.max_waiting_requests;
+      });
+    if (filter_lora)
+      Filter(pick, candidates, [&](const Endpoint& e) {
+        auto models = e.live->models();
+        return models == nullptr ||
+               std::find(models->begin(), models->end(), pick.facts.model) != models->end();
+      });
+    return candidates;
+  }
+
+  // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.
+  template <typename Keep>
+  static void Filter(const Pick& pick, std::vector<uint32_t>& candidates, const Keep& keep) {
+    std::vector<uint32_t> kept;
+    kept.reserve(candidates.size());
+    for (uint32_t i : candidates) {
+      if (keep(pick.server.endpoints[i])) kept.push_back(i);
+    }
+    if (!kept.empty()) candidates = std::move(kept);
+  }
+
+  void Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const {
+    const auto& endpoints = pick.server.endpoints;
+    for (uint32_t i : candidates) pick.score[i] = 0;
+    for (const WeightedPlugin& wp : plugins) {
+      switch (wp.plugin) {
+        case Plugin::kLeastRequest: {
+          // Kthena: base = inFlight + 100·max(inFlight − engineRunning, 0); lower is better.
+          double max_base = 0;
+          thread_local std::vector<double> base;
+          base.assign(candidates.size(), 0);
+          for (size_t k = 0; k < candidates.size(); ++k) {
+            const Endpoint& e = endpoints[candidates[k]];
+            const double in_flight = InFlight(e);
+            const double running = std::max(0.0, e.live->load().running);
+            base[k] = in_flight + 100 * std::max(in_flight - running, 0.0);
+            max_base = std::max(max_base, base[k]);
+          }
+          for (size_t k = 0; k < candidates.size(); ++k) {
+            const double s = max_base == 0 ? 100 : 100 * (max_base - base[k]) / max_base;
+            pick.score[candidates[k]] += wp.weight * s;
+          }
+          break;
+        }
+        case Plugin::kGpuUsage:
+          if (side == Side::kPrefill) break;  // a prefill's KV is released once pulled
+          for (uint32_t i : candidates) {
+            const double kv = std::max(0.0, endpoints[i].live->load().kv_usage);
+            pick.score[i] += wp.weight * 100 * (1 - kv);
+          }
+          break;
+        case Plugin::kLeastLatency:
+          ScoreLatency(pick, candidates, side, wp.weight);
+          break;
+        case Plugin::kPrefixCache:
+          if (side == Side::kDecode || pick.total_blocks == 0) break;
+          for (uint32_t i : candidates) {
+            pick.score[i] += wp.weight * 100 * double(pick.matched[i]) / double(pick.total_blocks);
+          }
+          break;
+        case Plugin::kRandom:
+          for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * Uniform(pick.rng);
+          break;
+        case Plugin::kSession:
+          for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * pick.affinity[i];
+          break;
+      }
+    }
+    // Ties go to a uniformly random candidate, so equal endpoints share load evenly.
+    for (uint32_t i : candidates) pick.score[i] += 1e-3 * Uniform(pick.rng);
+  }
+
+  // Kthena's least-latency: min–max normalised TTFT and TPOT (lower is better); joint mode uses
+  // TTFT for prefill and TPOT for decode alone.
+  void ScoreLatency(Pick& pick, std::span<const uint32_t> candidates, Side side,
+                    double weight) const {
+    const double alpha = side == Side::kPrefill  ? 1.0
+                         : side == Side::kDecode ? 0.0
+                                                 : settings.ttft_tpot_weight_factor;
+    const auto& endpoints = pick.server.endpoints;
+    // Without data an endpoint scores as the best: Kthena gives it 50, which starves a new or
+    // idle endpoint for good once any other has data (it never gets traffic to measure).
+    auto normalised = [&](auto get, uint32_t i, double low, double high) {
+      const double x = get(endpoints[i].live->load());
+      if (x < 0) return 100.0;
+      return high == low ? 100.0 : 100 * (high - x) / (high - low);
+    };
+    auto range = [&](auto get) {
+      double low = std::numeric_limits<double>::infinity(), high = -1;
+      for (uint32_t i : candidates) {
+        const double x = get(endpoints[i].live->load());
+        if (x < 0) continue;
+        low = std::min(low, x);
+        high = std::max(high, x);
+      }
+      return std::pair(low, high);
+    };
+    auto ttft = [](const discovery::EngineLoad& l) { return l.ttft_s; };
+    auto itl = [](const discovery::EngineLoad& l) { return l.itl_s; };
+    const auto [ttft_low, ttft_high] = range(ttft);
+    const auto [itl_low, itl_high] = range(itl);
+    for (uint32_t i : candidates) {
+      double s = 0;
+      if (alpha > 0) s += alpha * normalised(ttft, i, ttft_low, ttft_high);
+      if (alpha < 1) s += (1 - alpha) * normalised(itl, i, itl_low, itl_high);
+      pick.score[i] += weight * s;
+    }
+  }
+
+  uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {
+    return *std::max_element(candidates.begin(), candidates.end(),
+                             [&](uint32_t a, uint32_t b) { return pick.score[a] < pick.score[b]; });
+  }
+
+  void SortByScore(const Pick& pick, std::vector<uint32_t>& list) const {
+    std::sort(list.begin(), list.end(),
+              [&](uint32_t a, uint32_t b) { return pick.score[a] > pick.score[b]; });
+  }
+};
+
+Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index)
+    : impl_(std::make_unique<Impl>()), index_(std::move(index)) {
+  Impl& impl = *impl_;
+  impl.settings = settings;
+  for (const std::string& filter : settings.filters) {
+    if (filter == "least-request") impl.filter_least_request = true;
+    if (filter == "lora-affinity") impl.filter_lora = true;
+  }
+  for (const config::ScorePluginSetting& score : settings.scores) {
+    Plugin plugin;
+    if (score.name == "least-request") {
+      plugin = Plugin::kLeastRequest;
+    } else if (score.name == "gpu-usage") {
+      plugin = Plugin::kGpuUsage;
+    } else if (score.name == "least-latency") {
+      plugin = Plugin::kLeastLatency;
+    } else if (score.name == "prefix-cache") {
+      plugin = Plugin::kPrefixCache;
+      impl.prefix_weight = score.weight;
+    } else if (score.name == "random") {
+      plugin = Plugin::kRandom;
+    } else if (score.name == "session-affinity") {
+      plugin = Plugin::kSession;
+    } else {
+      continue;  // the configuration parser accepts only the names above
+    }
+    if (score.weight > 0) impl.plugins.push_back({plugin, double(score.weight)});
+  }
+  impl.hash_prompts = index_ != nullptr && (impl.prefix_weight > 0 || settings.decider.enabled);
+}
+
+Scheduler::~Scheduler() = default;
+
+namespace {
+
+// The session's rendezvous choice among `candidates`: the highest Mix(key ^ endpoint).
+uint32_t Rendezvous(uint64_t key, const ServerEndpoints& server,
+                    std::span<const uint32_t> candidates) {
+  uint32_t best = candidates[0];
+  uint64_t best_weight = 0;
+  for (uint32_t i : candidates) {
+    const uint64_t weight = Mix(key ^ server.endpoints[i].live->key_hash());
+    if (weight >= best_weight) {
+      best_weight = weight;
+      best = i;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& facts,
+                         discovery::SteadyTime now, std::mt19937_64& rng,
+                         size_t max_targets) const {
+  const Impl& impl = *impl_;
+  const config::SchedulerSettings& settings = impl.settings;
+  Decision decision;
+  const size_t n = server.endpoints.size();
+  if (n == 0 || max_targets == 0) {
+    decision.reason = "no_endpoints";
+    return decision;
+  }
+  Impl::Pick pick{server,
+                  facts,
+                  now,
+                  rng,
+                  std::vector<double>(n, kExcluded),
+                  std::vector<uint32_t>(n, 0),
+                  std::vector<uint8_t>(n, 0),
+                  0};
+
+  if (impl.hash_prompts) {
+    const config::PrefixCacheArgs& args = settings.prefix_cache;
+    decision.prompt_hashes =
+        HashPromptBlocks(facts.model, facts.prompt, size_t(args.block_size_to_hash),
+                         size_t(args.max_blocks_to_match));
+    pick.total_blocks = decision.prompt_hashes.size();
+    thread_local std::vector<PrefixMatch> matches;
+    index_->Match(decision.prompt_hashes, size_t(args.top_k_matches), matches);
+    for (const PrefixMatch& match : matches) {
+      for (size_t i = 0; i < n; ++i) {
+        if (server.endpoints[i].live->slot() == match.slot) pick.matched[i] = match.blocks;
+      }
+    }
+  }
+  const uint64_t session = facts.session_key.empty()
+                               ? 0
+                               : XXH3_64bits(facts.session_key.data(), facts.session_key.size());
+  auto ratio = [&](uint32_t i) {
+    return pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
+  };
+
+  // --- Aggregated: one leg; every plugin on every endpoint. ---
+  if (!server.server->disaggregated()) {
+    std::vector<uint32_t> candidates = impl.Candidates(pick, EndpointRole::kAggregated);
+    if (candidates.empty()) {
+      decision.reason = "no_endpoints";
+      return decision;
+    }
+    if (session != 0) pick.affinity[Rendezvous(session, server, candidates)] = 1;
+    impl.Score(pick, candidates, Side::kAll);
+    impl.SortByScore(pick, candidates);
+    if (candidates.size() > max_targets) candidates.resize(max_targets);
+    decision.mode = DecisionMode::kAggregated;
+    decision.reason = "aggregated";
+    decision.prefix_match_ratio = ratio(candidates[0]);
+    decision.singles = std::move(candidates);
+    return decision;
+  }
+
+  // --- PD. ---
+  const bool joint = settings.pair_selection == config::PairSelection::kJoint;
+  std::vector<uint32_t> prefills = impl.Candidates(pick, EndpointRole::kPrefill);
+  std::vector<uint32_t> decodes = impl.Candidates(pick, EndpointRole::kDecode);
+  // Group membership of candidates, by group index.
+  std::vector<int32_t> group_of(n, -1);
+  for (size_t g = 0; g < server.groups.size(); ++g) {
+    for (uint32_t i : server.groups[g].prefill) group_of[i] = int32_t(g);
+    for (uint32_t i : server.groups[g].decode) group_of[i] = int32_t(g);
+  }
+  std::vector<std::vector<uint32_t>> group_prefills(server.groups.size());
+  std::vector<std::vector<uint32_t>> group_decodes(server.groups.size());
+  for (uint32_t i : prefills) group_prefills[size_t(group_of[i])].push_back(i);
+  for (uint32_t i : decodes) group_decodes[size_t(group_of[i])].push_back(i);
+  std::vector<uint32_t> servable;  // groups with a candidate of each role
+  for (uint32_t g = 0; g < server.groups.size(); ++g) {
+    if (!group_prefills[g].empty() && !group_decodes[g].empty()) servable.push_back(g);
+  }
+
+  if (session != 0 && !servable.empty()) {
+    // The session keeps its group while the group can serve, and its members within it.
+    uint32_t chosen = servable[0];
+    uint64_t best_weight = 0;
+    for (uint32_t g : servable) {
+      const std::string& name = server.groups[g].name;
+      const uint64_t weight = Mix(session ^ XXH3_64bits(name.data(), name.size()));
+      if (weight >= best_weight) {
+        best_weight = weight;
+        chosen = g;
+      }
+    }
+    pick.affinity[Rendezvous(session, server, group_prefills[chosen])] = 1;
+    pick.affinity[Rendezvous(session, server, group_decodes[chosen])] = 1;
+  }
+
+  if (!decodes.empty()) impl.Score(pick, decodes, joint ? Side::kDecode : Side::kAll);
+
+  // The decider looks at the decode that would serve alone: the best by score and cache.
+  const config::DeciderSettings& decider = settings.decider;
+  if (facts.decode_only_possible && !decodes.empty() &&
+      (decider.enabled || (decider.decode_only_without_prefill && servable.empty()))) {
+    auto alone = [&](uint32_t i) { return pick.score[i] + impl.prefix_weight * 100 * ratio(i); };
+    const uint32_t best =
+        *std::max_element(decodes.begin(), decodes.end(),
+                          [&](uint32_t a, uint32_t b) { return alone(a) < alone(b); });
+    const size_t bytes_per_token = size_t(std::max(1, decider.bytes_per_token));
+    const size_t prompt_tokens = facts.prompt.size() / bytes_per_token;
+    const size_t cached_tokens = size_t(pick.matched[best]) *
+                                 size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
+    const size_t uncached = prompt_tokens > cached_tokens ? prompt_tokens - cached_tokens : 0;
+    std::string_view reason;
+    if (decider.enabled && uncached <= size_t(decider.max_uncached_prompt_tokens)) {
+      reason = "short_prompt";
+    } else if (decider.decode_only_without_prefill && servable.empty()) {
+      reason = "no_prefill";
+    }
+    if (!reason.empty()) {
+      impl.SortByScore(pick, decodes);
+      std::erase(decodes, best);
+      decodes.insert(decodes.begin(), best);
+      if (decodes.size() > max_targets) decodes.resize(max_targets);
+      decision.mode = DecisionMode::kDecodeOnly;
+      decision.reason = reason;
+      decision.prefix_match_ratio = ratio(best);
+      decision.singles = std::move(decodes);
+      return decision;
+    }
+  }
+  if (servable.empty()) {
+    decision.reason = prefills.empty() ? "no_prefill" : "no_decode";
+    return decision;
+  }
+
+  if (joint) {
+    impl.Score(pick, prefills, Side::kPrefill);
+    struct GroupPick {
+      uint32_t group;
+      double score;
+    };
+    std::vector<GroupPick> ranked;
+    ranked.reserve(servable.size());
+    for (uint32_t g : servable) {
+      const double score = pick.score[impl.Best(pick, group_prefills[g])] +
+                           pick.score[impl.Best(pick, group_decodes[g])];
+      ranked.push_back({g, score});
+    }
+    std::sort(ranked.begin(), ranked.end(),
+              [](const GroupPick& a, const GroupPick& b) { return a.score > b.score; });
+    // Round r pairs the r-th best prefill and decode of each group, groups in rank order, so
+    // the first retries go to other groups.
+    for (const GroupPick& g : ranked) {
+      impl.SortByScore(pick, group_prefills[g.group]);
+      impl.SortByScore(pick, group_decodes[g.group]);
+    }
+    for (size_t round = 0; decision.pairs.size() < max_targets; ++round) {
+      bool any = false;
+      for (const GroupPick& g : ranked) {
+        const auto& p = group_prefills[g.group];
+        const auto& d = group_decodes[g.group];
+        if (round >= std::max(p.size(), d.size())) continue;
+        any = true;
+        decision.pairs.push_back({p[round % p.size()], d[round % d.size()]});
+        if (decision.pairs.size() == max_targets) break;
+      }
+      if (!any) break;
+    }
+  } else {
+    // Kthena: the top decodes by every plugin, then the best prefill of each one's group,
+    // scored among that group's prefills alone.
+    constexpr size_t kTopDecodes = 5;
+    std::vector<uint32_t> top = decodes;
+    impl.SortByScore(pick, top);
+    for (uint32_t d : top) {
+      if (decision.pairs.size() >= std::max(max_targets, kTopDecodes)) break;
+      const auto& group = group_prefills[size_t(group_of[d])];
+      if (group.empty()) continue;
+      impl.Score(pick, group, Side::kAll);
+      decision.pairs.push_back({impl.Best(pick, group), d});
+    }
+    if (decision.pairs.size() > max_targets) decision.pairs.resize(max_targets);
+  }
+  decision.mode = DecisionMode::kDisaggregated;
+  decision.reason = decider.enabled ? "long_prompt" : "decider_off";
+  decision.prefix_match_ratio = ratio(decision.pairs[0].prefill);
+  return decision;
+}
+
+void Scheduler::RecordServed(const Decision& decision, const Endpoint& endpoint) const {
+  if (index_ == nullptr || decision.prompt_hashes.empty()) return;
+  index_->Record(decision.prompt_hashes, endpoint.live->slot());
+}
+
+}  // namespace pdgate::pd_scheduler

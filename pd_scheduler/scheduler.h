@@ -1,0 +1,76 @@
+#pragma once
+// Choosing where a request runs: (endpoint snapshot, request facts, now, seeded RNG) → a
+// Decision with the attempts' targets, best first. Pure apart from the prefix index it reads;
+// never blocks on I/O.
+//
+// Pipeline, per role: available endpoints (not ejected, not failing probes) → filters
+// (least-request, lora-affinity; a filter that would empty a role is skipped, so an overloaded
+// cluster still serves rather than failing) → weighted score plugins, each 0..100 (Kthena's
+// names, args and formulas) → a random tie-break far below one point.
+//
+// Pairs (PairSelection):
+//  - joint (default): prefill members scored on what decides TTFT (prefix-cache hits, queued
+//    prefills, TTFT), decode members on what decides decoding (in-flight decodes, KV usage,
+//    inter-token latency); each group offers its best prefill + best decode, and groups compete
+//    on the sum. One pass over the endpoints, whatever their number.
+//  - decode-first (Kthena): every plugin on the decode pods, the top ones, then the best prefill
+//    of each one's group.
+// Retries get pairs from other groups first.
+//
+// The decider (off by default) serves a PD request on a decode endpoint alone when its uncached
+// prompt is short, or, if asked, when no prefill can serve.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "config/router_settings.h"
+#include "discovery/endpoint_snapshot.h"
+#include "pd_scheduler/pair_candidates.h"
+#include "pd_scheduler/prefix_index.h"
+
+namespace pdgate::pd_scheduler {
+
+struct RequestFacts {
+  std::string_view model;        // as requested (a LoRA adapter's name for lora-affinity)
+  std::string_view prompt;       // bytes hashed for prefix affinity (the raw messages/prompt JSON)
+  std::string_view session_key;  // X-Session-ID, else the `user` field; empty: no affinity
+  bool decode_only_possible = true;  // false where a decode engine cannot prefill (SGLang PD)
+};
+
+enum class DecisionMode { kNone, kDisaggregated, kDecodeOnly, kAggregated };
+
+struct Decision {
+  DecisionMode mode = DecisionMode::kNone;
+  std::string_view reason;        // why this mode (a metric label)
+  std::vector<PdPair> pairs;      // kDisaggregated
+  std::vector<uint32_t> singles;  // kDecodeOnly, kAggregated: endpoint indices
+  std::vector<uint64_t> prompt_hashes;
+  double prefix_match_ratio = -1;  // of the first target's prefill (or single); -1: not scored
+};
+
+std::string_view ToString(DecisionMode mode);
+
+class Scheduler {
+ public:
+  Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index);
+  ~Scheduler();
+
+  // Up to `max_targets` targets. Ejected endpoints are skipped unless a whole role is out.
+  Decision Pick(const discovery::ServerEndpoints& server, const RequestFacts& facts,
+                discovery::SteadyTime now, std::mt19937_64& rng, size_t max_targets) const;
+
+  // A leg succeeded on `endpoint`: it holds the prompt's prefix now.
+  void RecordServed(const Decision& decision, const discovery::Endpoint& endpoint) const;
+
+  const std::shared_ptr<PrefixIndex>& prefix_index() const { return index_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<PrefixIndex> index_;
+};
+
+}  // namespace pdgate::pd_scheduler
