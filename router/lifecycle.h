@@ -5,9 +5,9 @@
 // timeout; then the process exits. Kthena's router has no such readiness delay.
 //
 // Readiness gates: /readyz is 503 until every gate opened (Kthena's router: informers synced and
-// the first metrics scrape done). One counter holds them all: whoever adds a gate increments it
-// before the listeners open and decrements it once, when its condition first holds. Gates so
-// far: the Kubernetes source's initial lists.
+// the first metrics scrape done): `scraped`, and `pending_gates` for the others, which whoever
+// adds a gate increments before the listeners open and decrements once, when its condition first
+// holds (so far: the Kubernetes source's initial lists).
 #include <atomic>
 #include <string_view>
 
