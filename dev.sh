@@ -19,7 +19,7 @@ BUILD_PACKAGES=(
   libxxhash-dev libhiredis-dev
 )
 # Programs the integration tests and the demo start (never linked).
-TEST_PACKAGES=(curl python3 nginx-light redis-server)
+TEST_PACKAGES=(curl python3 nginx-light redis-server openssl)
 RUNTIME_PACKAGES=(
   libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
   libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 ca-certificates

@@ -51,10 +51,8 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
                                    "text/plain; version=0.0.4; charset=utf-8", body, keep_alive,
                                    kNoHeaders);
     } else if (path == "/readyz") {
-      const bool ready = worker.lifecycle->ready();
-      body = ready               ? R"({"status":"ok"})"
-             : worker.draining() ? R"({"status":"draining"})"
-                                 : R"({"status":"starting"})";
+      const bool ready = worker.ready();
+      body = worker.lifecycle->ReadinessJson();
       sent = co_await SendResponse(stream,
                                    ready ? http::status::ok : http::status::service_unavailable,
                                    "application/json", body, keep_alive, kNoHeaders);

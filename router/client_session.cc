@@ -147,9 +147,9 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
                                      keep_alive, kNoHeaders);
         break;
       case Route::kReady:
-        response_body = worker.draining() ? R"({"status":"draining"})" : R"({"status":"ok"})";
+        response_body = worker.lifecycle->ReadinessJson();
         sent = co_await SendResponse(
-            stream, worker.draining() ? http::status::service_unavailable : http::status::ok,
+            stream, worker.ready() ? http::status::ok : http::status::service_unavailable,
             "application/json", response_body, keep_alive, kNoHeaders);
         break;
       case Route::kMethodNotAllowed:

@@ -3,7 +3,13 @@
 // answer 503 at once (so the Kubernetes endpoint controller takes the pod out of the Service);
 // after drainDelay the listeners close; requests and streams in flight finish, up to the drain
 // timeout; then the process exits. Kthena's router has no such readiness delay.
+//
+// Readiness gates: /readyz is 503 until every gate opened (Kthena's router: informers synced and
+// the first metrics scrape done): `scraped`, and `pending_gates` for the others, which whoever
+// adds a gate increments before the listeners open and decrements once, when its condition first
+// holds (so far: the Kubernetes source's initial lists).
 #include <atomic>
+#include <string_view>
 
 namespace pdgate::router {
 
@@ -11,9 +17,19 @@ namespace pdgate::router {
 // traffic while it knows nothing of the engines' load (as Kthena's router).
 struct Lifecycle {
   std::atomic<bool> draining{false};
-  std::atomic<bool> scraped{false};  // the first scrape pass is done
+  std::atomic<bool> scraped{false};   // the first scrape pass is done
+  std::atomic<int> pending_gates{0};  // other gates: the Kubernetes source's initial lists
+
   bool ready() const {
-    return !draining.load(std::memory_order_relaxed) && scraped.load(std::memory_order_relaxed);
+    return !draining.load(std::memory_order_relaxed) && scraped.load(std::memory_order_relaxed) &&
+           pending_gates.load(std::memory_order_acquire) == 0;
+  }
+  // The /readyz body.
+  std::string_view ReadinessJson() const {
+    if (draining.load(std::memory_order_relaxed)) return R"({"status":"draining"})";
+    if (ready()) return R"({"status":"ok"})";
+    return pending_gates.load(std::memory_order_acquire) > 0 ? R"({"status":"syncing"})"
+                                                             : R"({"status":"starting"})";
   }
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "config/kubeconfig.h"
 #include "config/loader.h"
 #include "discovery/endpoint_snapshot.h"
 #include "router/build_info.h"
@@ -47,8 +48,34 @@ int Validate(const std::vector<std::string>& files) {
   return 0;
 }
 
-int Serve(const std::vector<std::string>& files,
-          const pdgate::config::SettingsOverrides& overrides) {
+// Kubernetes discovery from the command line: --kubeconfig wins over --kubernetes (in-cluster).
+struct KubernetesFlags {
+  bool in_cluster = false;
+  std::string kubeconfig;
+  std::string context;
+  std::string namespace_;
+  bool enabled() const { return in_cluster || !kubeconfig.empty(); }
+};
+
+int Serve(const std::vector<std::string>& files, const pdgate::config::SettingsOverrides& overrides,
+          const KubernetesFlags& kube) {
+  std::optional<pdgate::discovery::KubeSourceOptions> kubernetes;
+  if (kube.enabled()) {
+    absl::StatusOr<pdgate::config::KubeEndpoint> endpoint =
+        kube.kubeconfig.empty() ? pdgate::config::InClusterEndpoint(&std::getenv)
+                                : pdgate::config::LoadKubeconfig(kube.kubeconfig, kube.context);
+    if (!endpoint.ok()) {
+      std::cerr << "pdgate: kubernetes: " << endpoint.status().message() << "\n";
+      return 1;
+    }
+    kubernetes.emplace();
+    kubernetes->namespace_ = kube.namespace_;
+    spdlog::info(
+        "kubernetes: API server {}://{}:{}, {}", endpoint->tls ? "https" : "http", endpoint->host,
+        endpoint->port,
+        kube.namespace_.empty() ? std::string("all namespaces") : "namespace " + kube.namespace_);
+    kubernetes->endpoint = std::move(*endpoint);
+  }
   spdlog::info("pdgate {} (simdjson kernel {})", pdgate::router::Version(),
                pdgate::router::SimdjsonKernel());
   LoadResult result = pdgate::config::LoadConfigFiles(files, overrides);
@@ -57,7 +84,7 @@ int Serve(const std::vector<std::string>& files,
   RaiseFileLimit();
   auto state = pdgate::router::MakeRouterState(result.config);
   std::cout << pdgate::router::DescribeConfig(*state->endpoints) << std::flush;
-  return pdgate::router::RunServer(state, {files, overrides});
+  return pdgate::router::RunServer(state, {files, overrides, std::move(kubernetes)});
 }
 
 }  // namespace
@@ -96,6 +123,17 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", threads, "io threads (default: one per core)")
       ->check(CLI::Range(0, 256));
 
+  KubernetesFlags kube;
+  app.add_flag("--kubernetes", kube.in_cluster,
+               "discover ModelServers, ModelRoutes and Pods from the Kubernetes API server, with "
+               "the pod's service account (in a cluster); --config files still give settings");
+  app.add_option("--kubeconfig", kube.kubeconfig,
+                 "as --kubernetes, with the API server and credentials of this kubeconfig file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--context", kube.context, "kubeconfig context (default: current-context)");
+  app.add_option("--namespace", kube.namespace_,
+                 "with --kubernetes/--kubeconfig: watch only this namespace (default: all)");
+
   std::vector<std::string> validate_files;
   CLI::App* validate =
       app.add_subcommand("validate", "Check configuration files and print what they define");
@@ -104,13 +142,14 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*validate) return Validate(validate_files);
-  if (config_files.empty()) {
-    std::cerr << "pdgate: --config FILE is required (or `pdgate validate FILE...`); see --help\n";
+  if (config_files.empty() && !kube.enabled()) {
+    std::cerr << "pdgate: --config FILE is required (or --kubernetes, --kubeconfig FILE); "
+                 "`pdgate validate FILE...` checks files; see --help\n";
     return 2;
   }
   pdgate::config::SettingsOverrides overrides;
   if (port != 0) overrides.port = port;
   if (admin_port != 0) overrides.admin_port = admin_port;
   if (threads >= 0) overrides.threads = threads;
-  return Serve(config_files, overrides);
+  return Serve(config_files, overrides, kube);
 }

@@ -93,6 +93,8 @@ class RouterMetrics {
                         const pd_scheduler::PrefixIndex* prefix_index = nullptr) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
+  // For families registered elsewhere (router/kubernetes_metrics.cc).
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   struct Families;

@@ -14,6 +14,7 @@
 #include "router/admin_session.h"
 #include "router/client_session.h"
 #include "router/endpoint_scraper.h"
+#include "router/kubernetes_metrics.h"
 #include "router/lifecycle.h"
 #include "router/net.h"
 #include "router/worker.h"
@@ -71,6 +72,8 @@ class Server {
       workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
       workers_.back()->access_log = &access_log_;
     }
+    // Not ready before the API server's objects are in.
+    if (source_.kubernetes) ++lifecycle_.pending_gates;
   }
 
   int Run() {
@@ -115,7 +118,9 @@ class Server {
     for (unsigned i = 1; i < threads_; ++i) {
       pool.emplace_back([this, i] { contexts_[i]->run(); });
     }
+    if (source_.kubernetes) StartKubernetes();
     contexts_[0]->run();
+    kubernetes_.reset();  // its thread posts to contexts_[0]: stopped before they go
     StopAll();
     for (std::thread& thread : pool) thread.join();
     scraper_.Stop();
@@ -163,10 +168,34 @@ class Server {
     }
   }
 
-  // Loads the files again; a valid configuration replaces the state on every io thread (requests
-  // in flight keep the state they pinned), an invalid one is refused and the old one serves on.
+  // --- Kubernetes: builds on its own thread; results are applied here, on io thread 0. ----------
+  void StartKubernetes() {
+    discovery::KubeSourceOptions options = *source_.kubernetes;
+    options.files = source_.files;
+    options.overrides = source_.overrides;
+    discovery::KubeSourceCallbacks callbacks;
+    callbacks.apply = [this](config::LoadResult result, std::string why) {
+      net::post(*contexts_[0],
+                [this, result = std::move(result), why = std::move(why)] { Apply(result, why); });
+    };
+    callbacks.synced = [this] { net::post(*contexts_[0], [this] { --lifecycle_.pending_gates; }); };
+    AddKubernetesMetrics(callbacks, *current_->metrics_registry);
+    kubernetes_ = std::make_unique<discovery::KubernetesSource>(std::move(options), callbacks);
+    kubernetes_->Start();
+  }
+
+  // SIGHUP or a file change. With Kubernetes, the source combines the files with its objects.
   void Reload(std::string_view why) {
-    config::LoadResult result = config::LoadConfigFiles(source_.files, source_.overrides);
+    if (kubernetes_) {
+      kubernetes_->Refresh(std::string(why));
+      return;
+    }
+    Apply(config::LoadConfigFiles(source_.files, source_.overrides), why);
+  }
+
+  // A valid configuration replaces the state on every io thread (requests in flight keep the
+  // state they pinned); an invalid one is refused and the old one serves on. On io thread 0.
+  void Apply(const config::LoadResult& result, std::string_view why) {
     for (const std::string& warning : result.warnings) spdlog::warn("reload: {}", warning);
     if (!result.errors.empty()) {
       for (const std::string& error : result.errors) spdlog::error("reload refused: {}", error);
@@ -263,6 +292,7 @@ class Server {
   std::vector<std::unique_ptr<net::io_context>> contexts_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<tcp::acceptor> admin_;
+  std::unique_ptr<discovery::KubernetesSource> kubernetes_;  // stopped before contexts_ go
   // Its own control thread; stopped before the workers go (it reads the states they share).
   EndpointScraper scraper_{[this] {
                              std::lock_guard lock(current_mutex_);

@@ -3,10 +3,12 @@
 // own SO_REUSEPORT acceptor, so the kernel spreads connections and no two threads share a
 // connection, a pool or a counter.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/loader.h"
+#include "discovery/kube_source.h"
 #include "router/router_state.h"
 
 namespace pdgate::router {
@@ -16,6 +18,8 @@ namespace pdgate::router {
 struct ConfigSource {
   std::vector<std::string> files;
   config::SettingsOverrides overrides;
+  // Live discovery from the API server; its objects are combined with the files.
+  std::optional<discovery::KubeSourceOptions> kubernetes;
 };
 
 int RunServer(const std::shared_ptr<const RouterState>& state, ConfigSource source);

@@ -26,6 +26,7 @@ struct Worker {
 
   const config::RouterSettings& settings() const { return state->config->settings; }
   bool draining() const { return lifecycle->draining.load(std::memory_order_relaxed); }
+  bool ready() const { return lifecycle->ready(); }
 
   // Closes the connections that sit idle between requests (drain); busy ones close after their
   // response. Runs on this worker's thread.
