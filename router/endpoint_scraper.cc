@@ -75,6 +75,7 @@ std::shared_ptr<const std::vector<std::string>> ParseModels(std::string& body) {
 struct EndpointScraper::Impl {
   std::function<std::shared_ptr<const RouterState>()> current;
   std::function<void()> on_first_pass;
+  std::function<bool()> counts;
   net::io_context context{1};
   bool first_pass_done = false;
   // Control-thread state, by live identity.
@@ -85,10 +86,11 @@ struct EndpointScraper::Impl {
     net::steady_timer timer(context);
     while (!context.stopped()) {
       const Clock::time_point started = Clock::now();
+      const bool counts_now = !first_pass_done && counts();
       const std::shared_ptr<const RouterState> state = current();
       const config::RouterSettings& settings = state->config->settings;
       co_await Pass(*state);
-      if (!first_pass_done) {
+      if (counts_now) {
         first_pass_done = true;
         on_first_pass();
       }
@@ -184,10 +186,11 @@ struct EndpointScraper::Impl {
 };
 
 EndpointScraper::EndpointScraper(std::function<std::shared_ptr<const RouterState>()> current,
-                                 std::function<void()> on_first_pass)
+                                 std::function<void()> on_first_pass, std::function<bool()> counts)
     : impl_(std::make_unique<Impl>()) {
   impl_->current = std::move(current);
   impl_->on_first_pass = std::move(on_first_pass);
+  impl_->counts = std::move(counts);
 }
 
 EndpointScraper::~EndpointScraper() { Stop(); }

@@ -16,9 +16,11 @@ namespace pdgate::router {
 class EndpointScraper {
  public:
   // `current` gives the state to scrape (called on the control thread); `on_first_pass` runs
-  // once, on the control thread, when every endpoint has been scraped (or failed) once.
+  // once, on the control thread, after the first pass over every endpoint (scraped or failed)
+  // that began while `counts` was true: a pass over a state still waiting for its endpoints
+  // (the Kubernetes lists) proves nothing.
   EndpointScraper(std::function<std::shared_ptr<const RouterState>()> current,
-                  std::function<void()> on_first_pass);
+                  std::function<void()> on_first_pass, std::function<bool()> counts);
   ~EndpointScraper();  // stops and joins
   EndpointScraper(const EndpointScraper&) = delete;
   EndpointScraper& operator=(const EndpointScraper&) = delete;

@@ -298,7 +298,8 @@ class Server {
                              std::lock_guard lock(current_mutex_);
                              return current_;
                            },
-                           [this] { lifecycle_.scraped = true; }};
+                           [this] { lifecycle_.scraped = true; },
+                           [this] { return lifecycle_.pending_gates.load() == 0; }};
   int exit_code_ = 0;
 };
 
