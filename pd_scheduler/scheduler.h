@@ -28,10 +28,16 @@
 
 #include "config/router_settings.h"
 #include "discovery/endpoint_snapshot.h"
-#include "pd_scheduler/pair_candidates.h"
 #include "pd_scheduler/prefix_index.h"
 
 namespace pdgate::pd_scheduler {
+
+// One attempt's pair: indices into ServerEndpoints::endpoints.
+struct PdPair {
+  uint32_t prefill = 0;
+  uint32_t decode = 0;
+  friend bool operator==(const PdPair&, const PdPair&) = default;
+};
 
 struct RequestFacts {
   std::string_view model;        // as requested (a LoRA adapter's name for lora-affinity)
