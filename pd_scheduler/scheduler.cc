@@ -141,8 +141,11 @@ struct Scheduler::Impl {
               base[k] = double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
                         double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
                         double(UncachedTokens(pick, i));
-            } else if (side == Side::kDecode) {
-              base[k] = live.decode_in_flight.load(std::memory_order_relaxed);
+            } else if (side == Side::kDecode ||
+                       (side == Side::kAll &&
+                        settings.pair_selection == config::PairSelection::kJoint)) {
+              // (An aggregated server under pdgate's pairing: its in-flight requests.)
+              base[k] = InFlight(endpoints[i]);
             } else {
               const double in_flight = InFlight(endpoints[i]);
               const double running = std::max(0.0, pick.load[i].running);
