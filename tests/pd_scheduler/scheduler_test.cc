@@ -382,3 +382,32 @@ TEST_CASE("joint selection weighs both members: a group with a busy decode loses
     REQUIRE(decision.pairs[1].decode == 1);  // the other group, for a retry
   }
 }
+
+TEST_CASE(
+    "lora-affinity keeps endpoints that serve the requested adapter, once their list is known") {
+  auto server = testing::AggregatedServer(3);
+  config::SchedulerSettings settings = Only({{"random", 1}});
+  settings.filters = {"lora-affinity"};
+  Scheduler scheduler = MakeScheduler(settings);
+  std::mt19937_64 rng(14);
+  auto models = [](std::vector<std::string> names) {
+    return std::make_shared<const std::vector<std::string>>(std::move(names));
+  };
+  server->live(0).StoreModels(models({"base", "sql-lora"}));
+  server->live(1).StoreModels(models({"base"}));
+  // Endpoint 2 has not been asked yet: it stays a candidate.
+  std::set<uint32_t> used;
+  for (int i = 0; i < 300; ++i) {
+    used.insert(scheduler.Pick(server->endpoints, {"sql-lora", "x", "", true}, Clock::now(), rng, 1)
+                    .singles[0]);
+  }
+  CHECK(used == std::set<uint32_t>{0, 2});
+  server->live(2).StoreModels(models({"base"}));
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(scheduler.Pick(server->endpoints, {"sql-lora", "x", "", true}, Clock::now(), rng, 1)
+                .singles[0] == 0);
+  }
+  // Nobody serves it: the filter steps aside rather than fail the request (the engine answers).
+  CHECK(scheduler.Pick(server->endpoints, {"other-lora", "x", "", true}, Clock::now(), rng, 3)
+            .singles.size() == 3);
+}

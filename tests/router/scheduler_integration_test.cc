@@ -215,3 +215,39 @@ TEST_CASE("a repeated long prefix stays on one prefill; engine load reaches /deb
   CHECK(MetricValue(metrics->body, "pdgate_prefix_index_entries") > 0);
   CHECK(MetricValue(metrics->body, "pdgate_prefix_index_match_ratio") > 0.5);
 }
+
+TEST_CASE("active health probes take a failing endpoint out and bring it back") {
+  ClusterSpec spec;
+  spec.retry_attempts = 0;
+  spec.pods = {
+      {"g0", "prefill", {}}, {"g0", "decode", {}}, {"g1", "prefill", {}}, {"g1", "decode", {}}};
+  spec.extra_settings =
+      "  healthProbe: {enabled: true, interval: 100ms, timeout: 500ms, healthyThreshold: 1, "
+      "unhealthyThreshold: 2}\n";
+  Cluster cluster(spec);
+  auto ready = [&](bool value) {
+    auto response = HttpRequest(cluster.pod_address(3), cluster.pod_port(), "POST", "/admin/ready",
+                                value ? R"({"ready":true})" : R"({"ready":false})",
+                                {{"Content-Type", "application/json"}});
+    REQUIRE(response.ok());
+    REQUIRE(response->status == 200);
+  };
+  auto available = [&] {
+    const std::string json = DebugEndpoints(cluster);
+    const size_t at = json.find("\"pod\":\"dev/pod-3\"");
+    REQUIRE(at != std::string::npos);
+    return json.find("\"available\":true", at) < json.find("\"pod\":", at + 1);
+  };
+  REQUIRE(Eventually(available, 5s));
+  ready(false);  // /health answers 503, as an engine still loading weights
+  REQUIRE(Eventually([&] { return !available(); }, 5s));
+  const double before = cluster.Stat(3, "/requests/decode");
+  for (int i = 0; i < 20; ++i) {
+    auto response = cluster.Post("/v1/chat/completions", kBody);
+    REQUIRE(response.ok());
+    CHECK(response->status == 200);
+  }
+  CHECK(cluster.Stat(3, "/requests/decode") == before);  // g1 cannot serve without its decode
+  ready(true);
+  CHECK(Eventually(available, 5s));
+}
