@@ -9,6 +9,7 @@
 
 #include "tests/router/pd_cluster.h"
 #include "tests/router/router_test_util.h"
+#include "tests/support/build_kind.h"
 #include "tests/support/net.h"
 
 using namespace pdgate::testing;
@@ -99,7 +100,8 @@ TEST_CASE(
 
   cluster.KillPod(0);
   const auto killed = Clock::now();
-  std::this_thread::sleep_for(1s);  // the time allowed for the group to stop getting work
+  // The time allowed for the group to stop getting work (stretched under ASan: build_kind.h).
+  std::this_thread::sleep_for(1s * kDeadlineScale);
   CHECK(HealthOf(cluster, "dev/pod-0").total_ejections >= 1);
   const double g0_decodes = cluster.Stat(1, "/requests/decode");
   const int ok_before = ok;
