@@ -253,44 +253,53 @@ for mode in "${modes[@]}"; do
   done
 done
 
-# The tables: medians over repeats; ratios and differences within a cell.
+# The tables: medians over repeats. "vs nginx" and "added mean vs direct" are taken within each
+# repeat (targets measured back to back) and then the median over repeats.
 python3 - "$work" "$repeats" "${modes[*]}" "${concurrencies[*]}" "${targets[*]}" <<'PY'
 import json, statistics, sys
 work, repeats = sys.argv[1], int(sys.argv[2])
 modes, concs, targets = sys.argv[3].split(), sys.argv[4].split(), sys.argv[5].split()
 
-def med(mode, c, t, key):
-    vals = [json.load(open(f"{work}/{mode}-{c}-{t}-{r}.json")).get(key) for r in range(repeats)]
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else None
+def val(mode, c, t, r, key):
+    return json.load(open(f"{work}/{mode}-{c}-{t}-{r}.json")).get(key)
 
-def fmt(v, digits=0):
-    return "–" if v is None else f"{v:,.{digits}f}"
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+def fmt(v, digits=0, scale=1):
+    return "–" if v is None else f"{v * scale:,.{digits}f}"
 
 for mode in modes:
     stream = mode == "stream"
     print(f"\n### {'streaming' if stream else 'non-streaming'}\n")
-    head = ["c", "target", "req/s", "vs nginx", "mean E2E (µs)", "p50 E2E (µs)", "p99 E2E (µs)",
-            "added mean vs direct (µs)"]
+    head = ["c", "target", "req/s" + (" (min–max)" if repeats > 1 else ""), "vs nginx",
+            "mean E2E (µs)", "p50 E2E (µs)", "p99 E2E (µs)", "added mean vs direct (µs)"]
     if stream:
         head += ["mean TTFT (µs)", "p99 TTFT (µs)", "mean ITL (µs)", "p99 ITL (µs)"]
     head += ["router CPU (µs/req)", "router core busy", "failed"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for c in concs:
-        ref = med(mode, c, "nginx", "request_throughput") if "nginx" in targets else None
-        base = med(mode, c, "direct", "mean_e2el_ms") if "direct" in targets else None
         for t in targets:
-            g = lambda k: med(mode, c, t, k)
-            rps, mean = g("request_throughput"), g("mean_e2el_ms")
-            row = [c, t, fmt(rps), fmt(rps / ref, 2) if ref else "–",
-                   fmt(mean * 1000), fmt(g("median_e2el_ms") * 1000), fmt(g("p99_e2el_ms") * 1000),
-                   fmt((mean - base) * 1000) if base is not None else "–"]
+            per = lambda key: [val(mode, c, t, r, key) for r in range(repeats)]
+            g = lambda key: med(per(key))
+            rps = per("request_throughput")
+            rps_cell = fmt(med(rps))
+            if repeats > 1:
+                rps_cell += f" ({min(rps):,.0f}–{max(rps):,.0f})"
+            ratio = med([rps[r] / val(mode, c, "nginx", r, "request_throughput")
+                         for r in range(repeats)]) if "nginx" in targets else None
+            added = med([val(mode, c, t, r, "mean_e2el_ms") - val(mode, c, "direct", r, "mean_e2el_ms")
+                         for r in range(repeats)]) if "direct" in targets else None
+            row = [c, t, rps_cell, fmt(ratio, 2), fmt(g("mean_e2el_ms"), 0, 1000),
+                   fmt(g("median_e2el_ms"), 0, 1000), fmt(g("p99_e2el_ms"), 0, 1000),
+                   fmt(added, 0, 1000)]
             if stream:
-                row += [fmt(g("mean_ttft_ms") * 1000), fmt(g("p99_ttft_ms") * 1000),
-                        fmt(g("mean_itl_ms") * 1000, 1), fmt(g("p99_itl_ms") * 1000, 1)]
+                row += [fmt(g("mean_ttft_ms"), 0, 1000), fmt(g("p99_ttft_ms"), 0, 1000),
+                        fmt(g("mean_itl_ms"), 1, 1000), fmt(g("p99_itl_ms"), 1, 1000)]
             busy = g("router_busy_pct")
             row += [fmt(g("router_cpu_us_per_req"), 1), "–" if busy is None else f"{busy:.0f}%",
-                    fmt(g("failed"))]
+                    str(sum(per("failed")))]
             print("| " + " | ".join(str(x) for x in row) + " |")
 PY
