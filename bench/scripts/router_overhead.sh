@@ -95,8 +95,8 @@ for target in direct nginx pdgate pdgate-pd pdgate-pd-nixl; do
     pdgate-pd-nixl) url="http://127.0.0.1:$nixl_port/v1/completions" ;;
   esac
   curl -sf "$url" -H 'Content-Type: application/json' -d "{\"model\":\"$model\",\"prompt\":\"warm\",\"max_tokens\":4}" >/dev/null
-  read -r r64 l64 < <(measure "$url" 64)
-  read -r r1 l1 < <(measure "$url" 1)
+  read -r r64 _ < <(measure "$url" 64)
+  read -r _ l1 < <(measure "$url" 1)
   rps[$target]=$r64; lat[$target]=$l1
   echo "  measured $target: c=64 $r64 req/s, c=1 mean $l1 us" >&2
 done

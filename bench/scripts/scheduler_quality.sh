@@ -27,7 +27,7 @@ first=101
 work="$(mktemp -d)"
 router_pid=""
 cleanup() {
-  [[ -n "$router_pid" ]] && kill "$router_pid" 2>/dev/null || true
+  if [[ -n "$router_pid" ]]; then kill "$router_pid" 2>/dev/null || true; fi
   "$root/bench/engine_sim/launch_cluster.sh" --stop --state "$work/sims" >/dev/null 2>&1 || true
   wait 2>/dev/null || true
   rm -rf "$work"

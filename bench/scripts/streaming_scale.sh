@@ -3,7 +3,7 @@
 # 1000, 5000, 10000) direct to one sim and through pdgate (aggregated, one thread). Reports per N:
 # completed/failed, mean ITL direct and routed (added ITL = the difference), pdgate's peak RSS
 # (VmHWM) and the most open fds seen (sampled every 50 ms). Stops everything it started.
-# Usage: bench/loadgen/streaming_scale.sh [build-dir] [N...]
+# Usage: bench/scripts/streaming_scale.sh [build-dir] [N...]
 # PDGATE=/path/to/pdgate overrides the router binary (default: build-dir/bin/pdgate).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -51,10 +51,10 @@ metadata:
   labels: {app: agg}
 status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
 YAML
-"$pdgate" --config "$work/agg.yaml" --port "$router_port" --threads 1 >"$work/pdgate.log" 2>&1 &
+"$pdgate" --config "$work/agg.yaml" --port "$router_port" --admin-port $((router_port + 80)) --threads 1 >"$work/pdgate.log" 2>&1 &
 router_pid=$!
-pids+=($router_pid)
-up "http://127.0.0.1:$router_port/healthz"
+pids+=("$router_pid")
+up "http://127.0.0.1:$router_port/readyz"  # readiness: endpoints discovered
 
 run() {  # url n json
   "$build/bin/pdgate-bench" --url "$1" --model "$model" --api completions --stream \
@@ -71,7 +71,7 @@ for n in "${sizes[@]}"; do
   run "http://$sim_ip:$sim_port" "$n" "$work/direct.json"
   echo 0 >"$work/fds"
   ( max=0; while kill -0 "$router_pid" 2>/dev/null; do
-      c=$(ls "/proc/$router_pid/fd" 2>/dev/null | wc -l); [ "$c" -gt "$max" ] && max=$c && echo "$max" >"$work/fds"
+      c=$(find "/proc/$router_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l); [ "$c" -gt "$max" ] && max=$c && echo "$max" >"$work/fds"
       sleep 0.05; done ) &
   sampler=$!
   run "http://127.0.0.1:$router_port" "$n" "$work/routed.json"

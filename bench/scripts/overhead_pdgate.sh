@@ -3,7 +3,7 @@
 # pdgate-engine-sim, pdgate (aggregated ModelServer, one thread) in front of it; the same load
 # direct and through pdgate, 3 rotated repeats, at concurrency 1 and 64, non-streaming and
 # streaming. Prints each overhead table; stops everything it started.
-# Usage: bench/loadgen/overhead_pdgate.sh [build-dir] [requests-per-run]
+# Usage: bench/scripts/overhead_pdgate.sh [build-dir] [requests-per-run]
 # PDGATE=/path/to/pdgate overrides the router binary (default: build-dir/bin/pdgate).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -47,10 +47,10 @@ metadata:
   labels: {app: agg}
 status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
 YAML
-taskset -c 1 "$pdgate" --config "$work/agg.yaml" --port "$router_port" --threads 1 >"$work/pdgate.log" 2>&1 &
+taskset -c 1 "$pdgate" --config "$work/agg.yaml" --port "$router_port" --admin-port $((router_port + 80)) --threads 1 >"$work/pdgate.log" 2>&1 &
 router_pid=$!
-pids+=($router_pid)
-up "http://127.0.0.1:$router_port/healthz"
+pids+=("$router_pid")
+up "http://127.0.0.1:$router_port/readyz"  # readiness: endpoints discovered
 
 for stream in --no-stream --stream; do
   for c in 1 64; do
