@@ -53,13 +53,30 @@ std::string FormatJson(const AccessRecord& r) {
 }
 
 std::string FormatText(const AccessRecord& r) {
-  auto or_dash = [](const std::string& s) -> std::string_view { return s.empty() ? "-" : s; };
-  return StrCat(r.method, " ", r.path, " ", r.status, " model=", or_dash(r.model),
-                " server=", or_dash(r.server), " prefill=", or_dash(r.prefill),
-                " decode=", or_dash(r.decode), " decision=", or_dash(r.decision),
-                " attempts=", r.attempts, " upstream=", or_dash(r.upstream_statuses),
-                " error_origin=", or_dash(r.error_origin), " total_ms=", int64_t(r.total_ms),
-                " id=", r.request_id, "\n");
+  // Values the client chose (model, request id) may hold anything: control bytes are written as
+  // \xNN so that a line is always one line.
+  auto text = [](const std::string& s) -> std::string {
+    if (s.empty()) return "-";
+    std::string out;
+    for (char c : s) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte == 0x7f) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        StrAppend(out, "\\x", kHex[byte >> 4], kHex[byte & 0xf]);
+      } else {
+        out.push_back(c);
+      }
+    }
+    return out;
+  };
+  auto count = [](int64_t n) { return n < 0 ? std::string("-") : StrCat(n); };
+  return StrCat(r.method, " ", text(r.path), " ", r.status, " model=", text(r.model),
+                " server=", text(r.server), " prefill=", text(r.prefill),
+                " decode=", text(r.decode), " decision=", text(r.decision),
+                " attempts=", r.attempts, " upstream=", text(r.upstream_statuses),
+                " error_origin=", text(r.error_origin), " input_tokens=", count(r.input_tokens),
+                " output_tokens=", count(r.output_tokens), " total_ms=", int64_t(r.total_ms),
+                " id=", text(r.request_id), "\n");
 }
 
 AccessLog::AccessLog(const config::AccessLogSettings& settings)

@@ -9,6 +9,7 @@
 #include "router/endpoint_feedback.h"
 #include "router/openai_error.h"
 #include "router/sse_filter.h"
+#include "router/usage_scanner.h"
 
 namespace pdgate::router {
 namespace {
@@ -157,7 +158,13 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
   };
 
   std::optional<SseFilter> filter;
-  if (event_stream) filter.emplace(/*drop_usage_chunk=*/flow.inject_usage);
+  // A non-streamed body is relayed untouched; its usage is read on the way.
+  std::optional<UsageScanner> body_usage;
+  if (event_stream) {
+    filter.emplace(/*drop_usage_chunk=*/flow.inject_usage);
+  } else {
+    body_usage.emplace();
+  }
   std::array<char, kRelayBufferBytes>
       buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   std::string filtered;
@@ -172,6 +179,7 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = buffer.size() - upstream.body().size;
     std::string_view data(buffer.data(), got);
+    if (body_usage) body_usage->Feed(data);
     if (filter && got > 0) {
       filtered.clear();
       filter->Feed(data, filtered);
@@ -192,11 +200,12 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
     co_return std::nullopt;
   }
   if (filter) filter->Finish(last);
-  if (filter && filter->usage()) {
-    Increment(flow.model_metrics->prompt_tokens, double(filter->usage()->prompt_tokens));
-    Increment(flow.model_metrics->completion_tokens, double(filter->usage()->completion_tokens));
-    flow.access.input_tokens = filter->usage()->prompt_tokens;
-    flow.access.output_tokens = filter->usage()->completion_tokens;
+  const std::optional<Usage>& usage = filter ? filter->usage() : body_usage->usage();
+  if (usage) {
+    Increment(flow.model_metrics->prompt_tokens, double(usage->prompt_tokens));
+    Increment(flow.model_metrics->completion_tokens, double(usage->completion_tokens));
+    flow.access.input_tokens = usage->prompt_tokens;
+    flow.access.output_tokens = usage->completion_tokens;
   }
   if (upstream_failed) {
     if (!flow.committed) {

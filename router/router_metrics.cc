@@ -40,6 +40,7 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
   prometheus::Gauge* active_requests;
+  ConnectionGauges upstream_connections;
   prometheus::Counter* reload_success;
   prometheus::Counter* reload_failure;
 };
@@ -96,6 +97,14 @@ RouterMetrics::RouterMetrics()
                                     .Help("Completion requests in progress")
                                     .Register(r)
                                     .Add({});
+  auto& connections = prometheus::BuildGauge()
+                          .Name("pdgate_upstream_connections")
+                          .Help(
+                              "Connections to engines open: held by a leg (active) or pooled "
+                              "(idle)")
+                          .Register(r);
+  families_->upstream_connections = {&connections.Add({{"state", "active"}}),
+                                     &connections.Add({{"state", "idle"}})};
   auto& reloads = prometheus::BuildCounter()
                       .Name("pdgate_config_reloads_total")
                       .Help("Configuration reloads by result; a failed one leaves the old serving")
@@ -159,6 +168,10 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
   handles->active_requests = families_->active_requests;
   handles->pick_duration = families_->pick_duration;
   return handles;
+}
+
+ConnectionGauges RouterMetrics::upstream_connections() const {
+  return families_->upstream_connections;
 }
 
 void RouterMetrics::CountReload(bool success) {

@@ -56,6 +56,13 @@ struct ModelMetrics {
   prometheus::Counter* retries = nullptr;
 };
 
+// pdgate_upstream_connections{state="active"|"idle"}: connections to engines open across the io
+// threads, held by a leg or idle in a pool. Owned by the upstream pools (router/upstream_pool.h).
+struct ConnectionGauges {
+  prometheus::Gauge* active = nullptr;
+  prometheus::Gauge* idle = nullptr;
+};
+
 struct EndpointMetrics {
   std::array<prometheus::Counter*, size_t(LegOutcomeLabel::kCount)> legs{};
 };
@@ -93,6 +100,8 @@ class RouterMetrics {
                         const pd_scheduler::PrefixIndex* prefix_index = nullptr) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
+  // The process-wide upstream connection gauges, for the io threads' pools.
+  ConnectionGauges upstream_connections() const;
   // For families registered elsewhere (router/kubernetes_metrics.cc).
   prometheus::Registry& registry() { return *registry_; }
 

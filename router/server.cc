@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
@@ -38,6 +39,21 @@ net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor, bool ad
     }
     if (worker.connections >= max_connections) continue;  // closed by the socket's destructor
     net::co_spawn(worker.ioc, RunClientSession(worker, std::move(socket)), net::detached);
+  }
+}
+
+// Closes pooled connections idle longer than upstreamPoolIdle, a few times per that period:
+// otherwise one to an endpoint no request goes to again would stay open (half-closed once the
+// engine gives up on it) and pdgate_upstream_connections{state="idle"} would never go down.
+net::awaitable<void> PrunePool(Worker& worker) {
+  net::steady_timer timer(worker.ioc);
+  const Clock::duration period = std::clamp<Clock::duration>(
+      worker.pool.max_idle() / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  while (true) {
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) break;
+    worker.pool.Prune(Clock::now());
   }
 }
 
@@ -94,6 +110,7 @@ class Server {
         return 1;
       }
       net::co_spawn(*contexts_[i], AcceptLoop(*workers_[i], *acceptor, false), net::detached);
+      net::co_spawn(*contexts_[i], PrunePool(*workers_[i]), net::detached);
       acceptors_.push_back(std::move(acceptor));
     }
     admin_ =

@@ -19,6 +19,7 @@ void UpstreamLeg::Close() {
   beast::error_code ignored;
   stream_->socket().close(ignored);
   stream_.reset();
+  worker_.pool.Closed();
 }
 
 void UpstreamLeg::Release() {

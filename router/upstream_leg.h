@@ -82,6 +82,7 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body
       watch_->Add(&*stream_);
     } else {
       stream_.emplace(worker_.ioc.get_executor());
+      worker_.pool.Opened();  // active while connecting too: the socket is open
       watch_->Add(&*stream_);
       stream_->expires_at(std::min(deadline, Clock::now() + settings.timeouts.upstream_connect));
       auto [ec] = co_await stream_->async_connect(target_.address, kTuple);

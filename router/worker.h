@@ -21,7 +21,9 @@ struct Worker {
         lifecycle(process_lifecycle),
         state(std::move(initial)),
         pool(state->config->settings.limits.upstream_pool_size,
-             state->config->settings.timeouts.upstream_pool_idle),
+             state->config->settings.timeouts.upstream_pool_idle,
+             state->metrics_registry ? state->metrics_registry->upstream_connections()
+                                     : ConnectionGauges{}),
         rng(seed) {}
 
   const config::RouterSettings& settings() const { return state->config->settings; }

@@ -1,0 +1,77 @@
+// Access log lines: JSON escaping and unknown fields, the text format's fields.
+#include "router/access_log.h"
+
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+
+using namespace pdgate::router;
+
+namespace {
+
+AccessRecord Record() {
+  AccessRecord r;
+  r.request_id = "id-1";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.model = "deepseek-ai/DeepSeekV2";
+  r.route = "dev/route";
+  r.server = "dev/pd";
+  r.prefill = "dev/pod-0";
+  r.decode = "dev/pod-1";
+  r.decision = "disaggregated";
+  r.status = 200;
+  r.upstream_statuses = "prefill:200,decode:200";
+  r.attempts = 1;
+  r.input_tokens = 12;
+  r.output_tokens = 7;
+  r.prefill_ms = 1.5;
+  r.decode_ms = 20.25;
+  r.total_ms = 22;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a JSON line escapes what the client sent and leaves unknown numbers out") {
+  AccessRecord r = Record();
+  r.model = "evil\"\\\n\x01model";
+  r.request_id = "a\tb";
+  const std::string line = FormatJson(r);
+  REQUIRE(line.back() == '\n');
+  CHECK(line.find('\n') == line.size() - 1);  // one line, whatever the model name holds
+  CHECK(line.find(R"("model":"evil\"\\\n\u0001model")") != std::string::npos);
+  CHECK(line.find(R"("request_id":"a\tb")") != std::string::npos);
+  CHECK(line.find("ttft_ms") == std::string::npos);  // unknown: absent, not -1
+  // It parses, with the values as they were.
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE_FALSE(parser.parse(line).get(doc));
+  std::string_view model;
+  REQUIRE_FALSE(doc["model"].get(model));
+  CHECK(model == r.model);
+  CHECK(int64_t(doc["input_tokens"]) == 12);
+  CHECK(int64_t(doc["output_tokens"]) == 7);
+  CHECK(double(doc["decode_ms"]) == 20.25);
+}
+
+TEST_CASE("a text line has the request, the endpoints and the attempts on one line") {
+  AccessRecord r = Record();
+  const std::string line = FormatText(r);
+  CHECK(line ==
+        "POST /v1/chat/completions 200 model=deepseek-ai/DeepSeekV2 server=dev/pd "
+        "prefill=dev/pod-0 decode=dev/pod-1 decision=disaggregated attempts=1 "
+        "upstream=prefill:200,decode:200 error_origin=- input_tokens=12 output_tokens=7 "
+        "total_ms=22 id=id-1\n");
+  AccessRecord unknown = Record();
+  unknown.prefill.clear();
+  unknown.input_tokens = -1;
+  unknown.output_tokens = -1;
+  unknown.model = "bad\nmodel\x7f";
+  const std::string other = FormatText(unknown);
+  CHECK(other.find(" prefill=- ") != std::string::npos);
+  CHECK(other.find(" input_tokens=- output_tokens=- ") != std::string::npos);
+  // A client's control characters cannot forge a second line.
+  CHECK(other.find('\n') == other.size() - 1);
+  CHECK(other.find("model=bad\\x0amodel\\x7f ") != std::string::npos);
+}

@@ -1,0 +1,77 @@
+// The usage of non-streamed responses, found while the body streams by, cut at every byte.
+#include "router/usage_scanner.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/router/router_test_util.h"
+
+using namespace pdgate;
+using namespace pdgate::testing;
+
+namespace {
+
+std::optional<router::Usage> Scan(std::string_view body, size_t cut, size_t bound = 4096) {
+  router::UsageScanner scanner(bound);
+  scanner.Feed(body.substr(0, cut));
+  scanner.Feed(body.substr(cut));
+  return scanner.usage();
+}
+
+// SGLang's non-streamed chat response: usage, then metadata.
+constexpr std::string_view kSglang =
+    R"({"id":"0c1f","object":"chat.completion","created":1795600000,"model":"m",)"
+    R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\"\\",)"
+    R"("reasoning_content":null,"tool_calls":null},"logprobs":null,"finish_reason":"length",)"
+    R"("matched_stop":null}],"usage":{"prompt_tokens":12,"total_tokens":19,)"
+    R"("completion_tokens":7,"prompt_tokens_details":{"cached_tokens":8},"reasoning_tokens":0},)"
+    R"("metadata":{"weight_version":"default"}})";
+
+}  // namespace
+
+TEST_CASE("usage of vLLM's non-streamed response (usage before kv_transfer_params), any cut") {
+  const std::string body = ReadFixture("vllm_prefill_response.json");
+  REQUIRE(!body.empty());
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    auto usage = Scan(body, cut);
+    INFO("cut at " << cut);
+    REQUIRE(usage.has_value());
+    CHECK(usage->prompt_tokens == 15);
+    CHECK(usage->completion_tokens == 1);
+  }
+}
+
+TEST_CASE("usage of SGLang's non-streamed response, fed a byte at a time") {
+  router::UsageScanner scanner;
+  for (char c : kSglang) scanner.Feed(std::string_view(&c, 1));
+  REQUIRE(scanner.usage().has_value());
+  CHECK(scanner.usage()->prompt_tokens == 12);
+  CHECK(scanner.usage()->completion_tokens == 7);
+  CHECK(scanner.usage()->cached_tokens == 8);
+}
+
+TEST_CASE("only the top-level usage counts: not a nested one, not one inside generated text") {
+  const std::string body =
+      R"({"choices":[{"text":"{\"usage\":{\"prompt_tokens\":99,\"completion_tokens\":99}}",)"
+      R"("usage":{"prompt_tokens":98,"completion_tokens":98}}],)"
+      R"("nested":{"usage":{"prompt_tokens":97,"completion_tokens":97}},)"
+      R"("usage" : { "prompt_tokens" : 3 , "completion_tokens" : 4 } })";
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    auto usage = Scan(body, cut);
+    INFO("cut at " << cut);
+    REQUIRE(usage.has_value());
+    CHECK(usage->prompt_tokens == 3);
+    CHECK(usage->completion_tokens == 4);
+  }
+}
+
+TEST_CASE("no usage: absent, null, a string, oversized, not an object, an error body") {
+  CHECK_FALSE(Scan(R"({"choices":[],"usage":null,"x":{"a":1}})", 5));
+  CHECK_FALSE(Scan(R"({"choices":[],"usage":"{\"prompt_tokens\":1}"})", 5));
+  CHECK_FALSE(Scan(R"({"choices":[]})", 3));
+  CHECK_FALSE(Scan(R"(["usage",{"prompt_tokens":1,"completion_tokens":1}])", 3));
+  CHECK_FALSE(Scan("not json at all", 3));
+  CHECK_FALSE(Scan(R"({"usages":{"prompt_tokens":1,"completion_tokens":1}})", 3));
+  // The bound: a usage object larger than it is given up, not buffered.
+  CHECK_FALSE(Scan(kSglang, 10, /*bound=*/32));
+  CHECK(Scan(kSglang, 10, /*bound=*/256).has_value());
+}
