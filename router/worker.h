@@ -46,7 +46,6 @@ struct Worker {
   std::shared_ptr<const RouterState> state;  // replaced by a post() onto this thread
   UpstreamPool pool;
   std::mt19937_64 rng;
-  uint64_t sequence = 0;                  // requests seen, for round-robin picks
   class AccessLog* access_log = nullptr;  // process-wide, owned by the server
   std::atomic<size_t> connections{0};     // read by the drain watcher on another thread
   absl::flat_hash_map<beast::tcp_stream*, bool> sessions;  // open client connections → busy
