@@ -106,7 +106,13 @@ net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candida
   if (auto* error = std::get_if<AttemptError>(&prefilled)) co_return std::move(*error);
   if (flow.watch->client_gone) co_return std::nullopt;
   std::string body = BuildDecodeBody(flow.leg, std::get<std::string>(prefilled), flow.inject_usage);
-  co_return co_await RunDecode(flow, *candidate.decode, body, "decode", flow.watch);
+  std::optional<AttemptError> error =
+      co_await RunDecode(flow, *candidate.decode, body, "decode", flow.watch);
+  // The prefill accepted this very request, so a decode's 500 before any byte reached the
+  // client is the hand-off failing (vLLM answers 500 when it cannot load the KV, e.g. from a
+  // prefill that just died), not the request: another pair may serve it.
+  if (error && error->status == 500 && !flow.committed) error->retryable = true;
+  co_return error;
 }
 
 net::awaitable<void> RunAttempts(Flow& flow) {

@@ -253,3 +253,30 @@ TEST_CASE("active health probes take a failing endpoint out and bring it back") 
   ready(true);
   CHECK(Eventually(available, 5s));
 }
+
+TEST_CASE("a decode's 500 after a good prefill is retried on another pair") {
+  ClusterSpec spec;
+  spec.retry_attempts = 1;
+  spec.pods = {
+      {"g0", "prefill", {}}, {"g0", "decode", {}}, {"g1", "prefill", {}}, {"g1", "decode", {}}};
+  Cluster cluster(spec);
+  // g0's decode fails every request with 500, as vLLM does when it cannot load the KV.
+  auto fault =
+      HttpRequest(cluster.pod_address(1), cluster.pod_port(), "POST", "/admin/faults",
+                  R"({"fail_rate":1.0,"fail_status":500})", {{"Content-Type", "application/json"}});
+  REQUIRE(fault.ok());
+  REQUIRE(fault->status == 200);
+  for (int i = 0; i < 10; ++i) {
+    auto response = cluster.Post("/v1/chat/completions", kBody);
+    REQUIRE(response.ok());
+    CHECK(response->status == 200);
+  }
+  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK(
+      MetricValue(
+          metrics->body,
+          R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="http_error",role="decode"})") >=
+      1);
+  CHECK(MetricValue(metrics->body, R"(pdgate_retries_total{model="deepseek-ai/DeepSeekV2"})") >= 1);
+}
