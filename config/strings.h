@@ -41,6 +41,9 @@ std::string StrCat(const Pieces&... pieces) {
 
 std::string StrJoin(const std::vector<std::string>& parts, std::string_view separator);
 
+// `value` as a JSON string literal (quotes included), control bytes as \u00XX.
+void AppendJsonString(std::string& out, std::string_view value);
+
 // Transparent hash for absl::flat_hash_map<std::string, V, StringViewHash, std::equal_to<>>, so
 // a std::string_view (from simdjson, from a request) looks a key up without allocating.
 struct StringViewHash {

@@ -11,39 +11,6 @@ namespace dom = simdjson::dom;
 
 constexpr std::string_view kKthenaApiVersion = "networking.serving.volcano.sh/v1alpha1";
 
-void AppendQuoted(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xf]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 std::string StringAt(dom::object object, std::string_view key) {
   std::string_view value;
   if (object[key].get_string().get(value) != simdjson::SUCCESS) return {};
@@ -58,7 +25,7 @@ void CopyFields(std::string& out, bool& first, dom::object from,
     if (from[key].get(value) != simdjson::SUCCESS) continue;
     if (!first) out.push_back(',');
     first = false;
-    AppendQuoted(out, key);
+    AppendJsonString(out, key);
     out.push_back(':');
     out += simdjson::minify(value);
   }
@@ -83,7 +50,7 @@ void AppendMetadata(std::string& out, dom::object metadata) {
       if (field.key == kLastApplied) continue;
       if (!first_annotation) out.push_back(',');
       first_annotation = false;
-      AppendQuoted(out, field.key);
+      AppendJsonString(out, field.key);
       out.push_back(':');
       out += simdjson::minify(field.value);
     }
@@ -111,9 +78,9 @@ absl::StatusOr<KubeObject> ReadObject(KubeResource resource, dom::element elemen
   std::string& out = result.json;
   out.reserve(512);
   out += "{\"apiVersion\":";
-  AppendQuoted(out, resource == KubeResource::kPods ? "v1" : kKthenaApiVersion);
+  AppendJsonString(out, resource == KubeResource::kPods ? "v1" : kKthenaApiVersion);
   out += ",\"kind\":";
-  AppendQuoted(out, KindOf(resource));
+  AppendJsonString(out, KindOf(resource));
   out.push_back(',');
   AppendMetadata(out, metadata);
   if (resource == KubeResource::kPods) {

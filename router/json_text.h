@@ -3,10 +3,12 @@
 #include <string>
 #include <string_view>
 
+#include "config/strings.h"
+
 namespace pdgate::router {
 
 // Appends `value` as a quoted JSON string, escaping quotes, backslashes and control characters.
-void AppendJsonString(std::string& out, std::string_view value);
+using pdgate::AppendJsonString;  // config/strings.h
 std::string JsonString(std::string_view value);
 
 }  // namespace pdgate::router

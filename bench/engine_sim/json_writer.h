@@ -3,10 +3,12 @@
 #include <string>
 #include <string_view>
 
+#include "config/strings.h"
+
 namespace pdgate::sim {
 
 // Appends `value` as a JSON string literal (quotes included).
-void AppendJsonString(std::string& out, std::string_view value);
+using pdgate::AppendJsonString;  // config/strings.h
 
 // The OpenAI error body vLLM (>= 0.10.1) sends: {"error":{"message","type","param","code"}},
 // `code` equal to the HTTP status; `flat` gives the pre-0.10.1 {"object":"error",...} shape.

@@ -4,38 +4,10 @@
 
 #include <cmath>
 
+#include "config/strings.h"
+
 namespace pdgate::loadgen {
 namespace {
-
-void AppendString(std::string& out, std::string_view value) {
-  out.push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 void AppendNumber(std::string& out, double v) {
   if (std::isfinite(v)) {
@@ -52,7 +24,7 @@ class Object {
     if (!first_) out_.push_back(',');
     first_ = false;
     out_ += "\n  ";
-    AppendString(out_, key);
+    AppendJsonString(out_, key);
     out_.push_back(':');
   }
   void Num(std::string_view key, double v) {
@@ -65,7 +37,7 @@ class Object {
   }
   void Str(std::string_view key, std::string_view v) {
     Key(key);
-    AppendString(out_, v);
+    AppendJsonString(out_, v);
   }
   void Close() { out_ += "\n}"; }
 
@@ -164,7 +136,7 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
   for (const auto& [name, n] : s.failures_by_class) {
     if (!first) out.push_back(',');
     first = false;
-    AppendString(out, name);
+    AppendJsonString(out, name);
     out += fmt::format(":{}", n);
   }
   out.push_back('}');
@@ -212,7 +184,7 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
     }
     out.push_back(']');
   });
-  array("errors", [&](const RequestRecord& r) { AppendString(out, r.error); });
+  array("errors", [&](const RequestRecord& r) { AppendJsonString(out, r.error); });
   // Ours: one record per request, times in seconds from the start of the measured phase.
   array("requests", [&](const RequestRecord& r) {
     out += "{\"send_s\":";
@@ -226,7 +198,7 @@ std::string JsonReport(const Summary& s, const RunInfo& info,
     out += ",\"end_s\":";
     AppendNumber(out, r.end_s);
     out += fmt::format(",\"status\":{},\"failure\":", r.status);
-    AppendString(out, FailureName(r.failure));
+    AppendJsonString(out, FailureName(r.failure));
     out += fmt::format(
         ",\"prompt_tokens\":{},\"completion_tokens\":{},\"cached_tokens\":{},\"tokens\":{}}}",
         r.InputTokens(), r.ok() ? r.OutputTokens() : 0, r.cached_tokens, r.token_s.size());
