@@ -69,7 +69,7 @@ void ConfigLoader::State::AddSettings(MapReader& doc, ObjectScope& scope, bool k
     return;
   }
   MapReader root(embedded, "data.routerConfiguration", scope);
-  ParseKthenaRouterConfiguration(root, config.settings.scheduler);
+  ParseKthenaRouterConfiguration(root, config.settings);
   root.Finish();
 }
 

@@ -35,10 +35,13 @@ struct RetryPolicy {
 };
 
 // What the engines see of the client's Authorization header. Kthena's CRD has no field for it, so
-// it is the ModelServer annotation pdgate.io/upstream-authorization: "forward" (the default, as
-// Kthena: the client's header goes to the engines), "strip", or "secret-env:NAME" (replaced by
-// "Bearer " + the environment variable NAME of the pdgate process, read at load).
-enum class UpstreamAuthorization { kForward, kStrip, kReplace };
+// it is the ModelServer annotation pdgate.io/upstream-authorization: "forward" (the client's
+// header goes to the engines, as Kthena), "strip", "secret-env:NAME" or "secret-file:PATH"
+// (replaced by "Bearer " + the environment variable NAME of the pdgate process, or the content of
+// PATH, e.g. a mounted Secret; read at load). Without the annotation (kAuto) the header is
+// forwarded while pdgate authenticates nobody, and kept from the engines when it does: then the
+// credential was the gateway's (RouterConfiguration auth.forwardCredential forwards it anyway).
+enum class UpstreamAuthorization { kAuto, kForward, kStrip, kReplace };
 
 struct ModelServer {
   ObjectMeta meta;
@@ -52,7 +55,7 @@ struct ModelServer {
   std::optional<std::chrono::nanoseconds> timeout;
   RetryPolicy retry;
   KvConnector kv_connector = KvConnector::kHttp;  // resolved, never "unset"
-  UpstreamAuthorization upstream_authorization = UpstreamAuthorization::kForward;
+  UpstreamAuthorization upstream_authorization = UpstreamAuthorization::kAuto;
   std::string upstream_authorization_value;  // the header value with kReplace
 
   bool disaggregated() const { return pd_group.has_value(); }

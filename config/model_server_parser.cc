@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <fstream>
 
 #include "config/object_parsers.h"
 #include "config/strings.h"
@@ -70,6 +71,7 @@ void ParseUpstreamAuthorization(ObjectScope& scope, const ObjectMeta& meta, Mode
   const std::string path = StrCat("metadata.annotations.", kAnnotation);
   const std::string& value = it->second;
   constexpr std::string_view kSecretEnv = "secret-env:";
+  constexpr std::string_view kSecretFile = "secret-file:";
   if (value == "forward") {
     server.upstream_authorization = UpstreamAuthorization::kForward;
   } else if (value == "strip") {
@@ -84,8 +86,22 @@ void ParseUpstreamAuthorization(ObjectScope& scope, const ObjectMeta& meta, Mode
     }
     server.upstream_authorization = UpstreamAuthorization::kReplace;
     server.upstream_authorization_value = StrCat("Bearer ", secret);
+  } else if (value.rfind(kSecretFile, 0) == 0) {
+    const std::string file = value.substr(kSecretFile.size());
+    std::ifstream in(file);
+    std::string secret;
+    std::getline(in, secret);  // a Secret's file holds the key; a final newline is not part of it
+    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+    if (!in && !in.eof()) secret.clear();
+    if (secret.empty()) {
+      scope.Error(path, StrCat("cannot read a key from ", file.empty() ? "(none)" : file));
+      return;
+    }
+    server.upstream_authorization = UpstreamAuthorization::kReplace;
+    server.upstream_authorization_value = StrCat("Bearer ", secret);
   } else {
-    scope.Error(path, StrCat("must be forward, strip or secret-env:NAME, not \"", value, "\""));
+    scope.Error(path, StrCat("must be forward, strip, secret-env:NAME or secret-file:PATH, not \"",
+                             value, "\""));
   }
 }
 

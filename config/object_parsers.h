@@ -21,6 +21,8 @@ std::optional<Pod> ParsePod(MapReader& doc);
 void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings);
 // Kthena's routerConfiguration (`scheduler`, `auth`) at `root` of a YAML document; the kind of
 // document Kthena mounts from its ConfigMap.
-void ParseKthenaRouterConfiguration(MapReader& root, SchedulerSettings& scheduler);
+void ParseKthenaRouterConfiguration(MapReader& root, RouterSettings& settings);
+// The `auth` section at `root` (Kthena's fields and pdgate's); reads apiKeysFile.
+void ParseAuthSettings(MapReader& root, AuthSettings& auth);
 
 }  // namespace pdgate::config

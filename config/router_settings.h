@@ -3,6 +3,7 @@
 // Kthena's routerConfiguration shape (`scheduler`, `auth`) beside listeners, limits and timeouts.
 // Every field has a default, so a configuration of only ModelServers, ModelRoutes and Pods runs.
 // docs/CONFIGURATION.md lists each field.
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -121,6 +122,41 @@ struct AccessLogSettings {
   std::string output = "stdout";  // "stdout", "stderr" or a file path (appended to)
 };
 
+// One API key's record. The key itself is never kept: only its SHA-256 digest.
+struct ApiKeySetting {
+  std::string id;  // a non-secret name, for logs and summaries
+  std::array<uint8_t, 32> sha256{};
+  std::string user;
+  std::string tenant;
+  std::vector<std::string> models;  // empty: every model
+  std::string priority_class;
+};
+
+// Client authentication on the API port (every /v1/* path). Kthena's routerConfiguration `auth`
+// (issuer, audiences, jwksUri) turns JWT on; pdgate adds API keys and the fields below.
+struct AuthSettings {
+  std::string issuer;                  // `iss` must equal it when set
+  std::vector<std::string> audiences;  // `aud` must name one of them when set
+  std::string jwks_uri;                // http:// or https://; empty: no JWT
+  std::string jwks_ca_file;            // PEM bundle for https; empty: the system's CAs
+  milliseconds jwks_refresh_interval = std::chrono::hours(1);
+  // An unknown `kid` refetches the JWKS (a key rotation), at most this often.
+  milliseconds jwks_min_refresh_interval = seconds(30);
+  seconds leeway = seconds(60);  // for exp, nbf, iat
+  size_t max_token_bytes = 8192;
+  std::string tenant_claim = "tenant";
+  std::string models_claim;    // empty: tokens do not restrict models
+  std::string priority_claim;  // empty: no priority class from tokens
+  // The client's credential goes on to the engines (they have their own --api-key otherwise).
+  bool forward_credential = false;
+  std::vector<ApiKeySetting> api_keys;  // inline and from api_keys_file, merged
+  std::string api_keys_file;            // read at every load and reload
+
+  bool jwt_enabled() const { return !jwks_uri.empty(); }
+  bool api_keys_enabled() const { return !api_keys.empty() || !api_keys_file.empty(); }
+  bool enabled() const { return jwt_enabled() || api_keys_enabled(); }
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
@@ -131,6 +167,7 @@ struct RouterSettings {
   HealthProbeSettings health_probe;
   ScrapeSettings scrape;
   AccessLogSettings access_log;
+  AuthSettings auth;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

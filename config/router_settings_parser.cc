@@ -194,18 +194,12 @@ void ParseSchedulingExtensions(MapReader& spec, RouterSettings& settings) {
 
 }  // namespace
 
-void ParseKthenaRouterConfiguration(MapReader& root, SchedulerSettings& scheduler) {
+void ParseKthenaRouterConfiguration(MapReader& root, RouterSettings& settings) {
   MapReader reader(root.Child("scheduler"), root.PathOf("scheduler"), root.scope());
-  ParsePluginConfig(reader, scheduler);
-  ParsePlugins(reader, scheduler);
+  ParsePluginConfig(reader, settings.scheduler);
+  ParsePlugins(reader, settings.scheduler);
   reader.Finish();
-  // Serving without the authentication an operator configured would be worse than not starting.
-  if (root.Has("auth")) {
-    root.scope().Error(root.PathOf("auth"),
-                       "JWT authentication is not supported by pdgate yet; remove the section to "
-                       "serve without it");
-  }
-  root.Ignore({"auth"});
+  ParseAuthSettings(root, settings.auth);
 }
 
 void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
@@ -269,7 +263,7 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
 
   ParseSchedulingExtensions(spec, settings);
 
-  ParseKthenaRouterConfiguration(spec, settings.scheduler);
+  ParseKthenaRouterConfiguration(spec, settings);
   spec.Finish();
 }
 

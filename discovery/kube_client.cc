@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <vector>
 
 #include "config/strings.h"
@@ -32,13 +33,14 @@ absl::Status Transport(std::string_view what, const beast::error_code& ec) {
 template <class Stream>
 net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
     Stream& stream, beast::tcp_stream& transport, http::request<http::empty_body>& request,
-    std::chrono::seconds timeout, const std::function<bool(std::string_view)>* on_line) {
+    std::chrono::seconds timeout, const std::function<bool(std::string_view)>* on_line,
+    uint64_t max_body) {
   transport.expires_after(timeout);
   auto [write_ec, written] = co_await http::async_write(stream, request, kKubeTuple);
   if (write_ec) co_return Transport("send", write_ec);
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(kMaxBody);
+  parser.body_limit(max_body);
   parser.header_limit(kMaxHeader);
   auto [header_ec, header_bytes] =
       co_await http::async_read_header(stream, buffer, parser, kKubeTuple);
@@ -78,6 +80,7 @@ struct KubeClient::Request {
   std::chrono::seconds timeout;
   const std::function<bool(std::string_view)>* on_line;  // null: read the whole body
   CancelSlot& cancel;
+  uint64_t max_body = kMaxBody;
 };
 
 KubeClient::KubeClient(net::io_context& context, config::KubeEndpoint endpoint)
@@ -106,8 +109,9 @@ KubeClient::~KubeClient() = default;
 
 net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Get(const std::string& target,
                                                              std::chrono::seconds timeout,
-                                                             CancelSlot& cancel) {
-  Request request{target, timeout, nullptr, cancel};
+                                                             CancelSlot& cancel,
+                                                             uint64_t max_body) {
+  Request request{target, timeout, nullptr, cancel, std::min(max_body, kMaxBody)};
   co_return co_await Run(request);
 }
 
@@ -147,7 +151,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
       request.set(http::field::authorization, StrCat("Bearer ", token));
     }
     if (!endpoint_.tls) {
-      result = co_await Exchange(connection, connection, request, r.timeout, r.on_line);
+      result = co_await Exchange(connection, connection, request, r.timeout, r.on_line, r.max_body);
     } else {
       net::ssl::stream<beast::tcp_stream&> stream(connection, *tls_);
       beast::error_code not_ip;
@@ -166,7 +170,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
       if (handshake_ec) {
         result = Transport("TLS handshake", handshake_ec);
       } else {
-        result = co_await Exchange(stream, connection, request, r.timeout, r.on_line);
+        result = co_await Exchange(stream, connection, request, r.timeout, r.on_line, r.max_body);
       }
     }
   }

@@ -1,7 +1,7 @@
 #pragma once
-// A minimal HTTP/1.1 client for the Kubernetes API server (Beast, with OpenSSL for https): one
-// connection per request, since a watch holds its connection for minutes and a list is rare.
-// Internal to the Kubernetes source (discovery/kube_*.cc); nothing else includes Asio from here.
+// A minimal HTTP/1.1 client for control-plane GETs (Beast, with OpenSSL for https): one
+// connection per request, since a watch holds its connection for minutes and a list is rare. The
+// Kubernetes source lists and watches with it; the JWKS refresher fetches key sets with it.
 #include <absl/status/statusor.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -47,10 +47,11 @@ class KubeClient {
 
   const config::KubeEndpoint& endpoint() const { return endpoint_; }
 
-  // GET `target`, the whole body (up to 1 GiB) within `timeout`.
+  // GET `target`, the whole body (up to `max_body`, at most 1 GiB) within `timeout`.
   net::awaitable<absl::StatusOr<KubeResponse>> Get(const std::string& target,
                                                    std::chrono::seconds timeout,
-                                                   CancelSlot& cancel);
+                                                   CancelSlot& cancel,
+                                                   uint64_t max_body = uint64_t(1) << 30);
 
   // GET a watch stream: `on_line` gets each line of a 200 answer until the server ends the
   // stream, `on_line` returns false, or no byte arrives for `idle`. A non-200 answer comes back

@@ -1,6 +1,6 @@
 #pragma once
 // The load: one io_context on the calling thread, keep-alive HTTP/1.1 connections carried by
-// Asio coroutines (the router's stack, router/net.h's conventions). Closed loop: `concurrency`
+// Asio coroutines (the router's stack, router/http/net.h's conventions). Closed loop: `concurrency`
 // workers, each with its connection, send back to back. Open loop: arrivals from Arrivals, one
 // coroutine per request on an idle (or new) connection, optionally capped at `concurrency` in
 // flight. A warm-up phase (same load, results dropped) runs first on the same connections.

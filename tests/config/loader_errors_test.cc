@@ -292,12 +292,33 @@ spec:
               "spec.scheduler.pluginConfig[0].args.TTFTTPOTWeightFactor: must be between 0 and 1");
 }
 
-TEST_CASE("rejects: JWT auth, which pdgate cannot enforce yet") {
+TEST_CASE("rejects: auth with a jwksUri that is not http(s)") {
   ExpectError(
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  routerConfiguration: |\n"
-      "    auth:\n      jwksUri: https://issuer/jwks\n",
-      "pd.yaml: document 1: data.routerConfiguration.auth: JWT authentication is not "
-      "supported by pdgate yet; remove the section to serve without it");
+      "    auth:\n      jwksUri: file:///etc/jwks.json\n",
+      "pd.yaml: document 1: data.routerConfiguration.auth.jwksUri: must be an http:// or https:// "
+      "URL");
+}
+
+TEST_CASE("rejects: API keys without a digest, with a bad digest, twice, or short") {
+  const std::string head =
+      "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+      "spec:\n  auth:\n    apiKeys:\n";
+  const std::string scope = "pd.yaml: document 1 (RouterConfiguration default/r): ";
+  ExpectError(head + "      - {id: a}\n",
+              scope + "spec.auth.apiKeys[0]: needs sha256 (the key's SHA-256 digest in hex) or key");
+  ExpectError(head + "      - {id: a, sha256: abc}\n",
+              scope + "spec.auth.apiKeys[0].sha256: must be 64 hexadecimal digits");
+  ExpectError(head + "      - {id: a, key: short}\n",
+              scope + "spec.auth.apiKeys[0].key: must be at least 16 characters");
+  ExpectError(head + "      - {id: a, key: sk-0123456789abcdef}\n"
+                     "      - {id: a, key: sk-0123456789abcdeX}\n",
+              scope + "spec.auth.apiKeys: API key id \"a\" is defined twice");
+  ExpectError(head + "      - {id: a, key: sk-0123456789abcdef}\n"
+                     "      - {id: b, key: sk-0123456789abcdef}\n",
+              scope + "spec.auth.apiKeys: API keys \"a\" and \"b\" are the same key");
+  ExpectError(head.substr(0, head.size() - 9) + "    apiKeysFile: /nonexistent/keys.yaml\n",
+              scope + "spec.auth.apiKeysFile: cannot read /nonexistent/keys.yaml");
 }
 
 TEST_CASE("rejects: two router settings documents") {

@@ -1,4 +1,6 @@
 // Positive loads: the Kthena PD example unchanged, defaults, lists, settings documents.
+#include <fstream>
+
 #include "config/loader.h"
 
 #include <catch2/catch.hpp>
@@ -254,7 +256,7 @@ TEST_CASE("upstream Authorization: forward by default, strip, or a secret from t
   auto plain = LoadYaml(kServerYaml);
   REQUIRE(plain.errors.empty());
   CHECK(plain.config->model_servers[0].upstream_authorization ==
-        config::UpstreamAuthorization::kForward);
+        config::UpstreamAuthorization::kAuto);
   auto strip = LoadYaml(with_annotation("strip"));
   REQUIRE(strip.errors.empty());
   CHECK(strip.config->model_servers[0].upstream_authorization ==
@@ -283,4 +285,71 @@ spec:
   CHECK(defaults.config->settings.access_log.enabled);
   CHECK(defaults.config->settings.access_log.json);
   CHECK(defaults.config->settings.access_log.output == "stdout");
+}
+
+TEST_CASE("auth: Kthena's ConfigMap section turns JWT on; defaults as documented") {
+  auto result = LoadYaml(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kthena-router-config}\ndata:\n"
+      "  routerConfiguration: |\n"
+      "    auth:\n      issuer: https://idp.example.com\n      audiences: [kthena]\n"
+      "      jwksUri: https://idp.example.com/jwks.json\n");
+  INFO(StrJoin(result.errors, "\n"));
+  REQUIRE(result.errors.empty());
+  const config::AuthSettings& auth = result.config->settings.auth;
+  CHECK(auth.jwt_enabled());
+  CHECK_FALSE(auth.api_keys_enabled());
+  CHECK(auth.issuer == "https://idp.example.com");
+  CHECK(auth.audiences == std::vector<std::string>{"kthena"});
+  CHECK(auth.jwks_uri == "https://idp.example.com/jwks.json");
+  CHECK(auth.leeway == std::chrono::seconds(60));
+  CHECK(auth.jwks_refresh_interval == std::chrono::hours(1));
+  CHECK(auth.max_token_bytes == 8192);
+  CHECK_FALSE(auth.forward_credential);
+
+  auto off = LoadYaml(kServerYaml);
+  CHECK_FALSE(off.config->settings.auth.enabled());
+}
+
+TEST_CASE("auth: API keys inline and from a file, hashed at load") {
+  const std::string file = "/tmp/pdgate-loader-test-keys.yaml";
+  {
+    std::ofstream out(file);
+    out << "apiKeys:\n  - id: from-file\n    key: sk-from-file-0123456789\n    tenant: t2\n";
+  }
+  // SHA-256("sk-inline-0123456789") computed independently (sha256sum).
+  auto result = LoadYaml(R"(apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: r}
+spec:
+  auth:
+    apiKeys:
+      - id: ci
+        sha256: f8fe286dcbbcd59081b8c45e3396c6c790847891df18433f90a6f56870d43c08
+        user: ci-bot
+        tenant: team-a
+        models: [a, b]
+        priorityClass: high
+    apiKeysFile: /tmp/pdgate-loader-test-keys.yaml
+)");
+  INFO(StrJoin(result.errors, "\n"));
+  REQUIRE(result.errors.empty());
+  const config::AuthSettings& auth = result.config->settings.auth;
+  CHECK(auth.api_keys_enabled());
+  CHECK_FALSE(auth.jwt_enabled());
+  REQUIRE(auth.api_keys.size() == 2);
+  CHECK(auth.api_keys[0].id == "ci");
+  CHECK(auth.api_keys[0].user == "ci-bot");
+  CHECK(auth.api_keys[0].tenant == "team-a");
+  CHECK(auth.api_keys[0].models == std::vector<std::string>{"a", "b"});
+  CHECK(auth.api_keys[0].priority_class == "high");
+  CHECK(auth.api_keys[0].sha256[0] == 0xf8);
+  CHECK(auth.api_keys[0].sha256[31] == 0x08);
+  CHECK(auth.api_keys[1].id == "from-file");
+  CHECK(auth.api_keys[1].user == "from-file");  // the id when no user is given
+  CHECK(auth.api_keys[1].tenant == "t2");
+  // The plaintext key was hashed: SHA-256("sk-from-file-0123456789") from sha256sum.
+  CHECK(auth.api_keys[1].sha256[0] == 0x1a);
+  CHECK(auth.api_keys[1].sha256[1] == 0xe3);
+  CHECK(auth.api_keys[1].sha256[31] == 0x97);
+  std::remove(file.c_str());
 }

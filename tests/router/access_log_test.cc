@@ -1,5 +1,5 @@
 // Access log lines: JSON escaping and unknown fields, the text format's fields.
-#include "router/access_log.h"
+#include "router/observe/access_log.h"
 
 #include <simdjson.h>
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "router/config_summary.h"
+#include "router/observe/config_summary.h"
 #include "tests/support/child_process.h"
 #include "tests/support/paths.h"
 

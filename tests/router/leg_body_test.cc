@@ -1,9 +1,9 @@
 // Leg bodies are spliced from the client's bytes: the prompt arrives at the engine untouched.
-#include "router/leg_body.h"
+#include "router/openai/leg_body.h"
 
 #include <catch2/catch.hpp>
 
-#include "router/json_text.h"
+#include "router/openai/json_text.h"
 #include "tests/router/router_test_util.h"
 
 using namespace pdgate;

@@ -1,5 +1,5 @@
 // Error bodies: ours, and engines' normalised to the nested OpenAI shape.
-#include "router/openai_error.h"
+#include "router/openai/openai_error.h"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 #include <sstream>
 #include <string>
 
-#include "router/openai_request.h"
+#include "router/openai/openai_request.h"
 #include "tests/support/paths.h"
 
 namespace pdgate::testing {

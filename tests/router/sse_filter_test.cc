@@ -1,5 +1,5 @@
 // The SSE filter over real vLLM streams, cut at every possible byte.
-#include "router/sse_filter.h"
+#include "router/openai/sse_filter.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // The usage of non-streamed responses, found while the body streams by, cut at every byte.
-#include "router/usage_scanner.h"
+#include "router/openai/usage_scanner.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,0 +1,99 @@
+#include "router/flow/flow.h"
+
+#include "config/strings.h"
+#include "router/openai/openai_error.h"
+
+namespace pdgate::router {
+namespace {
+
+bool IsRetryableStatus(int status) { return status == 502 || status == 503 || status == 504; }
+
+}  // namespace
+
+HeaderList IdHeader(const std::string& request_id) {
+  HeaderList headers;
+  headers.emplace_back("x-request-id", request_id);
+  return headers;
+}
+
+HeaderList UnavailableHeaders(const std::string& request_id) {
+  HeaderList headers = IdHeader(request_id);
+  headers.emplace_back("retry-after", "1");
+  return headers;
+}
+
+std::string Describe(const discovery::Endpoint& endpoint) {
+  return StrCat(endpoint.pod, " (", endpoint.HostPort(), ")");
+}
+
+std::optional<LegTarget> TargetOf(const discovery::Endpoint& endpoint) {
+  beast::error_code ec;
+  net::ip::address address = net::ip::make_address(endpoint.address, ec);
+  if (ec) return std::nullopt;
+  return LegTarget{endpoint.HostPort(), endpoint.pod, tcp::endpoint(address, endpoint.port)};
+}
+
+http::request<http::string_body> MakeLegRequest(const Flow& flow,
+                                                const discovery::Endpoint& endpoint,
+                                                std::string body) {
+  http::request<http::string_body> leg{http::verb::post, flow.request.target(), 11};
+  leg.set(http::field::host, endpoint.HostPort());
+  leg.set(http::field::content_type, "application/json");
+  leg.set("x-request-id", flow.request_id);
+  // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.
+  if (auto it = flow.request.find(http::field::accept); it != flow.request.end()) {
+    leg.set(http::field::accept, it->value());
+  }
+  const config::AuthSettings& auth = flow.worker.settings().auth;
+  switch (flow.server->upstream_authorization) {
+    case config::UpstreamAuthorization::kAuto:
+      if (auth.enabled() && !auth.forward_credential) break;
+      [[fallthrough]];
+    case config::UpstreamAuthorization::kForward:
+      if (auto it = flow.request.find(http::field::authorization); it != flow.request.end()) {
+        leg.set(http::field::authorization, it->value());
+      }
+      break;
+    case config::UpstreamAuthorization::kReplace:
+      leg.set(http::field::authorization, flow.server->upstream_authorization_value);
+      break;
+    case config::UpstreamAuthorization::kStrip:
+      break;
+  }
+  for (std::string_view name : {"traceparent", "tracestate"}) {
+    if (auto it = flow.request.find(name); it != flow.request.end()) leg.set(name, it->value());
+  }
+  leg.keep_alive(true);
+  leg.body() = std::move(body);
+  leg.prepare_payload();
+  return leg;
+}
+
+AttemptError FromOutcome(std::string_view leg, const discovery::Endpoint& endpoint,
+                         const LegOutcome& outcome) {
+  AttemptError error;
+  error.leg = leg;
+  error.endpoint = Describe(endpoint);
+  error.detail = outcome.detail;
+  // Connect failures, timeouts and broken connections are what retries are for; an oversized
+  // answer would be just as oversized elsewhere.
+  error.retryable = outcome.status != LegStatus::kTooLarge;
+  error.label = outcome.status == LegStatus::kConnectFailed ? LegOutcomeLabel::kConnectFailed
+                : outcome.status == LegStatus::kTimeout     ? LegOutcomeLabel::kTimeout
+                                                            : LegOutcomeLabel::kTransport;
+  return error;
+}
+
+AttemptError FromStatus(std::string_view leg, const discovery::Endpoint& endpoint, int status,
+                        std::string_view body) {
+  AttemptError error;
+  error.leg = leg;
+  error.endpoint = Describe(endpoint);
+  error.detail = StrCat("status ", status);
+  error.status = status;
+  error.body = NormalizeEngineError(status, body);
+  error.retryable = IsRetryableStatus(status);
+  error.label = LegOutcomeLabel::kHttpError;
+  return error;
+}
+}  // namespace pdgate::router

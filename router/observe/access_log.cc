@@ -1,0 +1,161 @@
+#include "router/observe/access_log.h"
+
+#include <cstdio>
+
+#include "config/strings.h"
+#include "router/auth/authenticator.h"
+#include "router/openai/json_text.h"
+
+namespace pdgate::router {
+namespace {
+
+void Field(std::string& out, std::string_view name, std::string_view value) {
+  StrAppend(out, out.size() > 1 ? "," : "", "\"", name, "\":");
+  AppendJsonString(out, value);
+}
+
+void Number(std::string& out, std::string_view name, double value) {
+  if (value < 0) return;  // unknown: left out
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.3f", value);
+  StrAppend(out, ",\"", name, "\":", std::string_view(buffer));
+}
+
+void Integer(std::string& out, std::string_view name, int64_t value) {
+  if (value < 0) return;
+  StrAppend(out, ",\"", name, "\":", value);
+}
+
+}  // namespace
+
+void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record) {
+  record.auth = std::string(auth::ToString(authentication.method));
+  if (authentication.principal) {
+    record.user = authentication.principal->user;
+    record.tenant = authentication.principal->tenant;
+  }
+  if (!authentication.ok()) record.auth_error = std::string(auth::ToString(authentication.result));
+}
+
+std::string FormatJson(const AccessRecord& r) {
+  std::string out = "{";
+  Field(out, "request_id", r.request_id);
+  Field(out, "method", r.method);
+  Field(out, "path", r.path);
+  Field(out, "model", r.model);
+  if (!r.auth.empty()) {
+    Field(out, "auth", r.auth);
+    Field(out, "user", r.user);
+    Field(out, "tenant", r.tenant);
+    if (!r.auth_error.empty()) Field(out, "auth_error", r.auth_error);
+  }
+  Field(out, "route", r.route);
+  Field(out, "server", r.server);
+  Field(out, "prefill", r.prefill);
+  Field(out, "decode", r.decode);
+  Field(out, "decision", r.decision);
+  Integer(out, "status", r.status);
+  Field(out, "upstream_statuses", r.upstream_statuses);
+  Integer(out, "attempts", r.attempts);
+  Field(out, "error_origin", r.error_origin);
+  Integer(out, "input_tokens", r.input_tokens);
+  Integer(out, "output_tokens", r.output_tokens);
+  Number(out, "ttft_ms", r.ttft_ms);
+  Number(out, "prefill_ms", r.prefill_ms);
+  Number(out, "decode_ms", r.decode_ms);
+  Number(out, "total_ms", r.total_ms);
+  out += "}\n";
+  return out;
+}
+
+std::string FormatText(const AccessRecord& r) {
+  // Values the client chose (model, request id) may hold anything: control bytes are written as
+  // \xNN so that a line is always one line.
+  auto text = [](const std::string& s) -> std::string {
+    if (s.empty()) return "-";
+    std::string out;
+    for (char c : s) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte == 0x7f) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        StrAppend(out, "\\x", kHex[byte >> 4], kHex[byte & 0xf]);
+      } else {
+        out.push_back(c);
+      }
+    }
+    return out;
+  };
+  auto count = [](int64_t n) { return n < 0 ? std::string("-") : StrCat(n); };
+  const std::string auth =
+      r.auth.empty() ? std::string()
+                     : StrCat(" auth=", text(r.auth), " user=", text(r.user),
+                              " tenant=", text(r.tenant), " auth_error=", text(r.auth_error));
+  return StrCat(r.method, " ", text(r.path), " ", r.status, " model=", text(r.model), auth,
+                " server=", text(r.server), " prefill=", text(r.prefill),
+                " decode=", text(r.decode), " decision=", text(r.decision),
+                " attempts=", r.attempts, " upstream=", text(r.upstream_statuses),
+                " error_origin=", text(r.error_origin), " input_tokens=", count(r.input_tokens),
+                " output_tokens=", count(r.output_tokens), " total_ms=", int64_t(r.total_ms),
+                " id=", text(r.request_id), "\n");
+}
+
+AccessLog::AccessLog(const config::AccessLogSettings& settings)
+    : enabled_(settings.enabled), json_(settings.json), output_(settings.output) {
+  if (enabled_) writer_ = std::thread([this] { Run(); });
+}
+
+AccessLog::~AccessLog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+void AccessLog::Submit(AccessRecord record) {
+  if (!enabled_) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.size() >= kMaxQueued) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(record));
+  }
+  ready_.notify_one();
+}
+
+uint64_t AccessLog::dropped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return dropped_;
+}
+
+void AccessLog::Run() {
+  FILE* file = output_ == "stdout"   ? stdout
+               : output_ == "stderr" ? stderr
+                                     : std::fopen(output_.c_str(), "a");
+  if (file == nullptr) {
+    std::fprintf(stderr, "pdgate: cannot open access log %s\n", output_.c_str());
+    return;
+  }
+  std::deque<AccessRecord> batch;
+  std::string text;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) break;
+      batch.swap(queue_);
+    }
+    text.clear();
+    for (const AccessRecord& record : batch)
+      text += json_ ? FormatJson(record) : FormatText(record);
+    batch.clear();
+    std::fwrite(text.data(), 1, text.size(), file);
+    std::fflush(file);
+  }
+  if (file != stdout && file != stderr) std::fclose(file);
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,331 @@
+#include "router/observe/router_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "pd_scheduler/prefix_index.h"
+#include "router/observe/build_info.h"
+
+namespace pdgate::router {
+
+namespace {
+
+// 5 ms to 5 min: prefill legs and TTFTs are milliseconds to seconds; long generations minutes.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+}
+
+constexpr std::array<std::string_view, 2> kPaths = {"/v1/chat/completions", "/v1/completions"};
+constexpr std::array<std::string_view, 3> kClasses = {"2xx", "4xx", "5xx"};
+constexpr std::array<std::string_view, size_t(LegOutcomeLabel::kCount)> kOutcomes = {
+    "ok", "http_error", "connect_failed", "timeout", "transport"};
+
+}  // namespace
+
+struct RouterMetrics::Families {
+  prometheus::Family<prometheus::Counter>* requests;
+  prometheus::Family<prometheus::Histogram>* duration;
+  prometheus::Family<prometheus::Histogram>* ttft;
+  prometheus::Family<prometheus::Histogram>* itl;
+  prometheus::Family<prometheus::Histogram>* legs;
+  prometheus::Family<prometheus::Counter>* decisions;
+  prometheus::Histogram* pick_duration;
+  prometheus::Family<prometheus::Counter>* tokens;
+  prometheus::Family<prometheus::Counter>* retries;
+  prometheus::Family<prometheus::Counter>* upstream;
+  prometheus::Gauge* active_requests;
+  ConnectionGauges upstream_connections;
+  prometheus::Counter* reload_success;
+  prometheus::Counter* reload_failure;
+};
+
+RouterMetrics::RouterMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()), families_(std::make_unique<Families>()) {
+  auto& r = *registry_;
+  families_->requests = &prometheus::BuildCounter()
+                             .Name("pdgate_requests_total")
+                             .Help("Completion requests answered, by model, path and status class")
+                             .Register(r);
+  families_->duration = &prometheus::BuildHistogram()
+                             .Name("pdgate_request_duration_seconds")
+                             .Help("Time from the request's arrival to the end of its response")
+                             .Register(r);
+  families_->ttft = &prometheus::BuildHistogram()
+                         .Name("pdgate_time_to_first_token_seconds")
+                         .Help("Router-observed time to the first streamed output byte")
+                         .Register(r);
+  families_->itl = &prometheus::BuildHistogram()
+                        .Name("pdgate_inter_token_latency_seconds")
+                        .Help("Router-observed time between streamed output chunks")
+                        .Register(r);
+  families_->legs = &prometheus::BuildHistogram()
+                         .Name("pdgate_leg_duration_seconds")
+                         .Help("Upstream leg durations by model and leg (prefill, decode)")
+                         .Register(r);
+  families_->decisions =
+      &prometheus::BuildCounter()
+           .Name("pdgate_pd_decisions_total")
+           .Help("How requests were served (disaggregated, decode_only, aggregated, none) and why")
+           .Register(r);
+  families_->pick_duration =
+      &prometheus::BuildHistogram()
+           .Name("pdgate_scheduler_pick_duration_seconds")
+           .Help("Time to choose a request's endpoints or prefill/decode pairs")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
+                                                            1e-4, 1e-3});
+  families_->tokens = &prometheus::BuildCounter()
+                           .Name("pdgate_tokens_total")
+                           .Help("Tokens by model and type (prompt, completion), from usage")
+                           .Register(r);
+  families_->retries = &prometheus::BuildCounter()
+                            .Name("pdgate_retries_total")
+                            .Help("Attempts made again on another pair or endpoint")
+                            .Register(r);
+  families_->upstream = &prometheus::BuildCounter()
+                             .Name("pdgate_upstream_requests_total")
+                             .Help("Upstream legs by endpoint, role and outcome")
+                             .Register(r);
+  families_->active_requests = &prometheus::BuildGauge()
+                                    .Name("pdgate_active_requests")
+                                    .Help("Completion requests in progress")
+                                    .Register(r)
+                                    .Add({});
+  auto& connections = prometheus::BuildGauge()
+                          .Name("pdgate_upstream_connections")
+                          .Help(
+                              "Connections to engines open: held by a leg (active) or pooled "
+                              "(idle)")
+                          .Register(r);
+  families_->upstream_connections = {&connections.Add({{"state", "active"}}),
+                                     &connections.Add({{"state", "idle"}})};
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("pdgate_config_reloads_total")
+                      .Help("Configuration reloads by result; a failed one leaves the old serving")
+                      .Register(r);
+  families_->reload_success = &reloads.Add({{"result", "success"}});
+  families_->reload_failure = &reloads.Add({{"result", "failure"}});
+  prometheus::BuildGauge()
+      .Name("pdgate_build_info")
+      .Help("pdgate's version and simdjson kernel")
+      .Register(r)
+      .Add({{"version", std::string(Version())}, {"simdjson", std::string(SimdjsonKernel())}})
+      .Set(1);
+}
+
+RouterMetrics::~RouterMetrics() = default;
+
+std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
+    const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot) {
+  auto handles = std::make_shared<MetricHandles>();
+  auto resolve_model = [&](const std::string& model) {
+    ModelMetrics m;
+    for (size_t p = 0; p < kPaths.size(); ++p) {
+      for (size_t c = 0; c < kClasses.size(); ++c) {
+        m.requests[p][c] = &families_->requests->Add({{"model", model},
+                                                      {"path", std::string(kPaths[p])},
+                                                      {"code", std::string(kClasses[c])}});
+      }
+    }
+    m.duration = &families_->duration->Add({{"model", model}}, LatencyBuckets());
+    m.ttft = &families_->ttft->Add({{"model", model}}, LatencyBuckets());
+    m.itl = &families_->itl->Add(
+        {{"model", model}}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.02, 0.04,
+                                                                    0.08, 0.16, 0.5, 1});
+    m.prefill_leg = &families_->legs->Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
+    m.decode_leg = &families_->legs->Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
+    for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+      m.decisions[d] =
+          &families_->decisions->Add({{"model", model},
+                                      {"decision", std::string(kDecisionLabels[d].first)},
+                                      {"reason", std::string(kDecisionLabels[d].second)}});
+    }
+    m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
+    m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
+    m.retries = &families_->retries->Add({{"model", model}});
+    return m;
+  };
+  for (const std::string& model : model_names) handles->models.emplace(model, resolve_model(model));
+  handles->other = resolve_model("other");
+  for (const discovery::ServerEndpoints& server : snapshot.servers) {
+    for (const discovery::Endpoint& endpoint : server.endpoints) {
+      EndpointMetrics e;
+      for (size_t o = 0; o < kOutcomes.size(); ++o) {
+        e.legs[o] =
+            &families_->upstream->Add({{"endpoint", endpoint.pod},
+                                       {"role", std::string(discovery::ToString(endpoint.role))},
+                                       {"outcome", std::string(kOutcomes[o])}});
+      }
+      handles->endpoints.emplace(&endpoint, e);
+    }
+  }
+  handles->active_requests = families_->active_requests;
+  handles->pick_duration = families_->pick_duration;
+  return handles;
+}
+
+ConnectionGauges RouterMetrics::upstream_connections() const {
+  return families_->upstream_connections;
+}
+
+void RouterMetrics::CountReload(bool success) {
+  (success ? families_->reload_success : families_->reload_failure)->Increment();
+}
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric Sample(std::vector<ClientMetric::Label> labels, double value, MetricType type) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return metric;
+}
+
+// Per-endpoint families from live state; each endpoint once, however many servers list it.
+std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapshot,
+                                       const pd_scheduler::PrefixIndex* prefix_index) {
+  MetricFamily in_flight{"pdgate_endpoint_in_flight",
+                         "Legs in flight through this router, by endpoint and leg role",
+                         MetricType::Gauge,
+                         {}};
+  MetricFamily ejected{"pdgate_endpoint_ejected",
+                       "1 while passive outlier detection keeps the endpoint out",
+                       MetricType::Gauge,
+                       {}};
+  MetricFamily ejections{"pdgate_endpoint_ejections_total",
+                         "Times the endpoint was ejected after repeated failures",
+                         MetricType::Counter,
+                         {}};
+  MetricFamily available{"pdgate_endpoint_available",
+                         "1 when the endpoint may be picked (not ejected, passing probes)",
+                         MetricType::Gauge,
+                         {}};
+  MetricFamily engine{"pdgate_endpoint_engine_load",
+                      "The engine's own load from its /metrics (running, waiting, kv_usage, "
+                      "ttft_seconds, itl_seconds); absent until scraped",
+                      MetricType::Gauge,
+                      {}};
+  MetricFamily stale{"pdgate_endpoint_scrape_stale",
+                     "1 when the last /metrics scrape of the endpoint failed",
+                     MetricType::Gauge,
+                     {}};
+  const auto now = std::chrono::steady_clock::now();
+  absl::flat_hash_map<const discovery::LiveEndpoint*, bool> seen;
+  for (const discovery::ServerEndpoints& server : snapshot.servers) {
+    for (const discovery::Endpoint& endpoint : server.endpoints) {
+      const discovery::LiveEndpoint& live = *endpoint.live;
+      if (!seen.emplace(&live, true).second) continue;
+      const std::string role(discovery::ToString(endpoint.role));
+      auto labels = [&]() -> std::vector<ClientMetric::Label> {
+        return {{"endpoint", endpoint.pod}, {"role", role}};
+      };
+      auto with = [&](std::string name, std::string value) {
+        auto l = labels();
+        l.push_back({std::move(name), std::move(value)});
+        return l;
+      };
+      in_flight.metric.push_back(Sample(with("leg", "prefill"),
+                                        live.prefill_in_flight.load(std::memory_order_relaxed),
+                                        MetricType::Gauge));
+      in_flight.metric.push_back(Sample(with("leg", "decode"),
+                                        live.decode_in_flight.load(std::memory_order_relaxed),
+                                        MetricType::Gauge));
+      const discovery::HealthView health = live.Health(now);
+      ejected.metric.push_back(Sample(labels(), health.ejected ? 1 : 0, MetricType::Gauge));
+      ejections.metric.push_back(
+          Sample(labels(), double(health.total_ejections), MetricType::Counter));
+      available.metric.push_back(Sample(labels(), live.Available(now) ? 1 : 0, MetricType::Gauge));
+      if (!live.scraped()) continue;
+      stale.metric.push_back(Sample(labels(), live.stale() ? 1 : 0, MetricType::Gauge));
+      const discovery::EngineLoad load = live.load();
+      const std::pair<const char*, double> signals[] = {{"running", load.running},
+                                                        {"waiting", load.waiting},
+                                                        {"kv_usage", load.kv_usage},
+                                                        {"ttft_seconds", load.ttft_s},
+                                                        {"itl_seconds", load.itl_s}};
+      for (const auto& [signal, value] : signals) {
+        if (value >= 0)
+          engine.metric.push_back(Sample(with("signal", signal), value, MetricType::Gauge));
+      }
+    }
+  }
+  std::vector<MetricFamily> families;
+  for (MetricFamily* family : {&in_flight, &ejected, &ejections, &available, &engine, &stale}) {
+    if (!family->metric.empty()) families.push_back(std::move(*family));
+  }
+  if (prefix_index != nullptr) {
+    const pd_scheduler::PrefixIndexStats stats = prefix_index->stats();
+    families.push_back({"pdgate_prefix_index_entries",
+                        "(endpoint, prompt block) entries in the prefix index",
+                        MetricType::Gauge,
+                        {Sample({}, double(stats.entries), MetricType::Gauge)}});
+    families.push_back({"pdgate_prefix_index_evictions_total",
+                        "Entries evicted by the per-endpoint bound (maxHashCacheSize)",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.evictions), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_lookup_blocks_total",
+                        "Prompt blocks looked up at picks; with the matched count, the match ratio",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.looked_up_blocks), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_matched_blocks_total",
+                        "Prompt blocks found (longest match per pick)",
+                        MetricType::Counter,
+                        {Sample({}, double(stats.matched_blocks), MetricType::Counter)}});
+    families.push_back({"pdgate_prefix_index_match_ratio",
+                        "Matched over looked-up prompt blocks since start",
+                        MetricType::Gauge,
+                        {Sample({},
+                                stats.looked_up_blocks == 0
+                                    ? 0
+                                    : double(stats.matched_blocks) / double(stats.looked_up_blocks),
+                                MetricType::Gauge)}});
+  }
+  return families;
+}
+
+}  // namespace
+
+std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot,
+                                     const pd_scheduler::PrefixIndex* prefix_index) const {
+  std::ostringstream out;
+  prometheus::TextSerializer serializer;
+  serializer.Serialize(out, registry_->Collect());
+  if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
+  return out.str();
+}
+
+prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                     std::string_view reason) {
+  for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
+    if (kDecisionLabels[d].first == decision && kDecisionLabels[d].second == reason) {
+      return model.decisions[d];
+    }
+  }
+  return nullptr;
+}
+
+void Increment(prometheus::Counter* counter, double by) {
+  if (counter != nullptr) counter->Increment(by);
+}
+void Observe(prometheus::Histogram* histogram, double value) {
+  if (histogram != nullptr) histogram->Observe(value);
+}
+void Add(prometheus::Gauge* gauge, double by) {
+  if (gauge != nullptr) gauge->Increment(by);
+}
+
+}  // namespace pdgate::router

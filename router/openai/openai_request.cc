@@ -1,0 +1,173 @@
+#include "router/openai/openai_request.h"
+
+#include <simdjson.h>
+
+#include <array>
+
+#include "config/strings.h"
+
+namespace pdgate::router {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+struct KeyName {
+  std::string_view name;
+  Key key;
+};
+constexpr std::array<KeyName, 15> kKeys = {{
+    {"model", Key::kModel},
+    {"stream", Key::kStream},
+    {"stream_options", Key::kStreamOptions},
+    {"max_tokens", Key::kMaxTokens},
+    {"max_completion_tokens", Key::kMaxCompletionTokens},
+    {"min_tokens", Key::kMinTokens},
+    {"min_completion_tokens", Key::kMinCompletionTokens},
+    {"messages", Key::kMessages},
+    {"prompt", Key::kPrompt},
+    {"user", Key::kUser},
+    {"kv_transfer_params", Key::kKvTransferParams},
+    {"bootstrap_host", Key::kBootstrapHost},
+    {"bootstrap_port", Key::kBootstrapPort},
+    {"bootstrap_room", Key::kBootstrapRoom},
+    {"rid", Key::kRid},
+}};
+
+Key Classify(std::string_view name) {
+  for (const KeyName& k : kKeys) {
+    if (k.name == name) return k.key;
+  }
+  return Key::kOther;
+}
+
+absl::Status Invalid(std::string_view message) {
+  return absl::InvalidArgumentError(absl::string_view(message.data(), message.size()));
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// One simdjson parser per io thread, reused (and capped: a body over the cap is refused before).
+od::parser& ThreadParser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
+// stream_options is small: read it with a second parser rather than losing its span.
+absl::Status ReadStreamOptions(std::string_view raw, OpenAIRequest& request) {
+  simdjson::padded_string copy(raw);
+  thread_local od::parser parser;
+  od::document doc;
+  if (parser.iterate(copy).get(doc)) return Invalid("stream_options must be an object");
+  od::object object;
+  if (doc.get_object().get(object)) return Invalid("stream_options must be an object");
+  request.include_usage = true;  // vLLM's StreamOptions default when the object is present
+  for (auto result : object) {
+    od::field field;
+    if (std::move(result).get(field)) return Invalid("stream_options must be an object");
+    std::string_view name;
+    if (field.unescaped_key().get(name)) return Invalid("stream_options: invalid key");
+    bool flag = false;
+    if (name == "include_usage" || name == "continuous_usage_stats") {
+      od::value value = field.value();
+      if (value.is_null()) continue;
+      if (value.get_bool().get(flag))
+        return Invalid(StrCat("stream_options.", name, " must be a boolean"));
+      (name == "include_usage" ? request.include_usage : request.continuous_usage_stats) = flag;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OpenAIRequest> ParseOpenAIRequest(std::string_view body, size_t capacity) {
+  if (capacity < body.size() + kJsonPadding) return absl::InternalError("body without padding");
+  OpenAIRequest request;
+  od::document doc;
+  if (ThreadParser().iterate(body.data(), body.size(), capacity).get(doc)) {
+    return Invalid("The request body is not valid JSON.");
+  }
+  od::object object;
+  if (doc.get_object().get(object)) {
+    const size_t first = body.find_first_not_of(" \t\r\n");
+    return Invalid(first != std::string_view::npos && body[first] == '{'
+                       ? "The request body is not valid JSON."
+                       : "The request body must be a JSON object.");
+  }
+  uint32_t seen = 0;
+  bool has_model = false;
+  for (auto result : object) {
+    od::field field;
+    if (std::move(result).get(field)) return Invalid("The request body is not valid JSON.");
+    const char* key_raw = field.key().raw();
+    std::string_view name;
+    if (field.unescaped_key().get(name)) return Invalid("The request body is not valid JSON.");
+    const Key key = Classify(name);
+    if (key != Key::kOther) {
+      const uint32_t bit = 1u << static_cast<unsigned>(key);
+      if (seen & bit) return Invalid(StrCat("Duplicate key `", name, "` in the request body."));
+      seen |= bit;
+    }
+    od::value value = field.value();
+    Member member;
+    member.key = key;
+    member.begin = uint32_t(key_raw - 1 - body.data());
+    std::string_view raw;
+    switch (key) {
+      case Key::kModel: {
+        std::string_view model;
+        raw = TrimRight(value.raw_json_token());
+        if (value.get_string().get(model)) return Invalid("`model` must be a string.");
+        request.model.assign(model);
+        has_model = true;
+        break;
+      }
+      case Key::kStream: {
+        raw = TrimRight(value.raw_json_token());
+        if (value.is_null()) break;
+        if (value.get_bool().get(request.stream)) return Invalid("`stream` must be a boolean.");
+        break;
+      }
+      case Key::kMaxTokens:
+      case Key::kMaxCompletionTokens: {
+        raw = TrimRight(value.raw_json_token());
+        if (value.is_null()) break;
+        int64_t n = 0;
+        if (value.get_int64().get(n)) return Invalid(StrCat("`", name, "` must be an integer."));
+        if (key == Key::kMaxCompletionTokens || !request.max_tokens) request.max_tokens = n;
+        if (key == Key::kMaxCompletionTokens) request.has_max_completion_tokens = true;
+        break;
+      }
+      default: {
+        if (simdjson::to_json_string(value).get(raw))
+          return Invalid("The request body is not valid JSON.");
+        break;
+      }
+    }
+    member.value_begin = uint32_t(raw.data() - body.data());
+    member.end = uint32_t(member.value_begin + raw.size());
+    if (key == Key::kStreamOptions && raw != "null") {
+      request.has_stream_options = true;
+      if (absl::Status status = ReadStreamOptions(raw, request); !status.ok()) return status;
+    }
+    if (key == Key::kMessages || key == Key::kPrompt) request.prompt_json = raw;
+    if (key == Key::kUser) request.user = raw;
+    request.members.push_back(member);
+  }
+  // simdjson 3.0.1 has no document::at_end(): after the object, current_location() fails only
+  // when nothing but whitespace follows.
+  if (!doc.current_location().error()) return Invalid("Unexpected data after the JSON object.");
+  if (!has_model) return Invalid("`model` is required.");
+  if (request.has_stream_options && !request.stream) {
+    return Invalid("Stream options can only be defined when `stream=True`.");
+  }
+  return request;
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,140 @@
+#include "router/openai/sse_filter.h"
+
+#include <simdjson.h>
+
+namespace pdgate::router {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Index just past the blank line that ends the first event in `text` ("\n\n" or "\r\n\r\n"),
+// or npos.
+size_t EventEnd(std::string_view text) {
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] != '\n') continue;
+    if (text[i + 1] == '\n') return i + 2;
+    if (text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n') return i + 3;
+  }
+  return std::string_view::npos;
+}
+
+std::string_view DataOf(std::string_view event) {
+  // vLLM and SGLang send one `data:` line per event.
+  if (event.substr(0, 5) != "data:") return {};
+  event.remove_prefix(5);
+  if (!event.empty() && event.front() == ' ') event.remove_prefix(1);
+  while (!event.empty() && (event.back() == '\n' || event.back() == '\r')) event.remove_suffix(1);
+  return event;
+}
+
+}  // namespace
+
+std::optional<Usage> ReadUsage(std::string_view json) {
+  simdjson::padded_string copy(json);
+  thread_local od::parser parser;
+  od::document doc;
+  od::object usage;
+  if (parser.iterate(copy).get(doc) || doc["usage"].get_object().get(usage)) return std::nullopt;
+  Usage result;
+  for (auto field : usage) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return std::nullopt;
+    int64_t n = 0;
+    if (key == "prompt_tokens" && !field.value().get_int64().get(n)) {
+      result.prompt_tokens = n;
+    } else if (key == "completion_tokens" && !field.value().get_int64().get(n)) {
+      result.completion_tokens = n;
+    } else if (key == "prompt_tokens_details") {
+      od::object details;
+      if (!field.value().get_object().get(details)) {
+        if (!details["cached_tokens"].get_int64().get(n)) result.cached_tokens = n;
+      }
+    }
+  }
+  return result;
+}
+
+bool SseFilter::Inspect(std::string_view event) {
+  std::string_view data = DataOf(event);
+  if (data.empty()) return true;  // comments, keep-alives: forwarded untouched
+  ++events_;
+  if (data == "[DONE]") {
+    saw_done_ = true;
+    return true;
+  }
+  if (data.find("\"error\"") != std::string_view::npos &&
+      data.find("\"choices\"") == std::string_view::npos) {
+    saw_error_ = true;
+    return true;
+  }
+  // Only chunks that carry usage need a parse; the others pass untouched.
+  if (data.find("\"usage\"") == std::string_view::npos) return true;
+  std::optional<Usage> usage = ReadUsage(data);
+  if (!usage) return true;  // "usage": null
+  usage_ = usage;
+  if (!drop_usage_chunk_) return true;
+  // The usage-only chunk has an empty choices array.
+  simdjson::padded_string copy(data);
+  thread_local od::parser parser;
+  od::document doc;
+  od::array choices;
+  if (parser.iterate(copy).get(doc) || doc["choices"].get_array().get(choices)) return true;
+  size_t count = 0;
+  if (choices.count_elements().get(count) || count != 0) return true;
+  return false;
+}
+
+void SseFilter::Feed(std::string_view in, std::string& out) {
+  while (!in.empty()) {
+    if (passthrough_) {
+      // Inside an oversized event: forward up to its blank line (which may straddle two reads),
+      // then resume cutting.
+      size_t boundary = std::string_view::npos;
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\n' && (last_was_newline_ || (i + 1 < in.size() && in[i + 1] == '\n'))) {
+          boundary = last_was_newline_ ? i + 1 : i + 2;
+          break;
+        }
+        last_was_newline_ = false;
+      }
+      if (boundary == std::string_view::npos) {
+        last_was_newline_ = in.back() == '\n';
+        out.append(in);
+        return;
+      }
+      out.append(in.substr(0, boundary));
+      in.remove_prefix(boundary);
+      passthrough_ = false;
+      last_was_newline_ = false;
+      continue;
+    }
+    pending_.append(in);
+    in = {};
+    std::string_view view(pending_);
+    size_t consumed = 0;
+    while (true) {
+      size_t end = EventEnd(view.substr(consumed));
+      if (end == std::string_view::npos) break;
+      std::string_view event = view.substr(consumed, end);
+      if (Inspect(event)) out.append(event);
+      consumed += end;
+    }
+    pending_.erase(0, consumed);
+    if (pending_.size() > max_event_bytes_) {
+      last_was_newline_ = pending_.back() == '\n';
+      out.append(pending_);
+      pending_.clear();
+      passthrough_ = true;
+    }
+  }
+}
+
+void SseFilter::Finish(std::string& out) {
+  if (!pending_.empty()) {
+    std::string_view rest(pending_);
+    if (Inspect(rest)) out.append(rest);
+    pending_.clear();
+  }
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,99 @@
+#include "router/openai/usage_scanner.h"
+
+namespace pdgate::router {
+
+void UsageScanner::Feed(std::string_view bytes) {
+  constexpr std::string_view kUsage = "usage";
+  size_t i = 0;
+  while (i < bytes.size() && !done_) {
+    // Fast path: the bulk of a response is string content (the generated text).
+    if (in_string_ && !escape_ && !reading_key_ && !capturing_) {
+      const size_t next = bytes.find_first_of("\"\\", i);
+      if (next == std::string_view::npos) return;
+      i = next;
+    }
+    const char c = bytes[i++];
+    if (capturing_) {
+      captured_.push_back(c);
+      if (captured_.size() > max_usage_bytes_) {
+        done_ = true;
+        return;
+      }
+    }
+    if (in_string_) {
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+        if (reading_key_) {
+          reading_key_ = false;
+          usage_key_ = key_ == kUsage;
+        }
+        continue;
+      }
+      if (reading_key_ && key_.size() <= kUsage.size()) key_.push_back(c);
+      continue;
+    }
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (!started_) {
+      started_ = true;
+      if (c != '{') {
+        done_ = true;  // not an object: no usage member
+        return;
+      }
+    }
+    switch (c) {
+      case '"':
+        in_string_ = true;
+        if (depth_ == 1 && key_expected_) {
+          key_expected_ = false;
+          reading_key_ = true;
+          key_.clear();
+        }
+        break;
+      case '{':
+        if (depth_ == 1 && usage_key_) {
+          capturing_ = true;
+          captured_.clear();  // not `= "{"`: GCC 12's false -Wrestrict on string assignment
+          captured_.push_back('{');
+        }
+        if (++depth_ == 1) key_expected_ = true;
+        break;
+      case '[':
+        ++depth_;
+        break;
+      case '}':
+      case ']':
+        --depth_;
+        if (capturing_ && depth_ == 1) {
+          Finish();
+          return;
+        }
+        if (depth_ <= 0) done_ = true;  // the end of the document
+        break;
+      case ',':
+        if (depth_ == 1) {
+          key_expected_ = true;
+          usage_key_ = false;
+        }
+        break;
+      default:  // ':', numbers, true, false, null
+        break;
+    }
+  }
+}
+
+void UsageScanner::Finish() {
+  done_ = true;
+  capturing_ = false;
+  std::string document = "{\"usage\":";
+  document += captured_;
+  document += "}";
+  usage_ = ReadUsage(document);
+  captured_.clear();
+  captured_.shrink_to_fit();
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,32 @@
+#include "router/runtime/router_state.h"
+
+namespace pdgate::router {
+
+std::shared_ptr<const RouterState> MakeRouterState(
+    const std::shared_ptr<const config::Config>& config, const RouterState* previous) {
+  auto state = std::make_shared<RouterState>();
+  state->config = config;
+  state->routes = std::make_shared<const config::RouteTable>(config);
+  state->live = previous != nullptr ? previous->live : std::make_shared<discovery::LiveRegistry>();
+  state->endpoints = discovery::BuildEndpointSnapshot(config, state->live.get());
+  state->metrics_registry =
+      previous != nullptr ? previous->metrics_registry : std::make_shared<RouterMetrics>();
+  state->metrics =
+      state->metrics_registry->Resolve(state->routes->model_names(), *state->endpoints);
+  // The index is kept unless its bound changed (a new bound starts it empty).
+  const config::SchedulerSettings& scheduler = config->settings.scheduler;
+  std::shared_ptr<pd_scheduler::PrefixIndex> index;
+  if (previous != nullptr &&
+      previous->config->settings.scheduler.prefix_cache.max_hash_cache_size ==
+          scheduler.prefix_cache.max_hash_cache_size) {
+    index = previous->scheduler->prefix_index();
+  } else {
+    index = std::make_shared<pd_scheduler::PrefixIndex>(
+        size_t(scheduler.prefix_cache.max_hash_cache_size));
+  }
+  state->scheduler = std::make_shared<const pd_scheduler::Scheduler>(scheduler, std::move(index));
+  state->auth = auth::MakeAuthPolicy(config->settings.auth);
+  return state;
+}
+
+}  // namespace pdgate::router

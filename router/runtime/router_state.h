@@ -1,0 +1,32 @@
+#pragma once
+// What request handling reads: one immutable bundle of configuration, route table and endpoint
+// snapshot. Built off the io threads and handed to each of them; never locked per request.
+#include <memory>
+
+#include "config/config.h"
+#include "config/route_table.h"
+#include "discovery/endpoint_snapshot.h"
+#include "pd_scheduler/scheduler.h"
+#include "router/auth/authenticator.h"
+#include "router/observe/router_metrics.h"
+
+namespace pdgate::router {
+
+struct RouterState {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const config::RouteTable> routes;
+  std::shared_ptr<const discovery::EndpointSnapshot> endpoints;
+  std::shared_ptr<RouterMetrics> metrics_registry;  // process-wide; serialised on /metrics
+  std::shared_ptr<const MetricHandles> metrics;     // resolved for this state's models/endpoints
+  // Live endpoint state and the prefix index outlive a reload: a new state takes them over.
+  std::shared_ptr<discovery::LiveRegistry> live;
+  std::shared_ptr<const pd_scheduler::Scheduler> scheduler;
+  std::shared_ptr<const auth::AuthPolicy> auth;  // null: no authentication
+};
+
+// `previous`: the state being replaced, whose metrics registry, live endpoint state and prefix
+// index carry over; null at start.
+std::shared_ptr<const RouterState> MakeRouterState(
+    const std::shared_ptr<const config::Config>& config, const RouterState* previous = nullptr);
+
+}  // namespace pdgate::router

@@ -1,0 +1,74 @@
+#pragma once
+// One io thread's world: its io_context, its upstream pool, its copy of the router state, its
+// random source and pick counter. Everything a request touches lives on one thread.
+#include <absl/container/flat_hash_map.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <random>
+
+#include "router/auth/token_cache.h"
+#include "router/runtime/lifecycle.h"
+#include "router/http/net.h"
+#include "router/runtime/router_state.h"
+#include "router/upstream/upstream_leg.h"
+#include "router/upstream/upstream_pool.h"
+
+namespace pdgate::auth {
+class KeySet;
+}  // namespace pdgate::auth
+
+namespace pdgate::router {
+
+struct AuthMetrics;
+
+struct Worker {
+  Worker(net::io_context& context, std::shared_ptr<const RouterState> initial, uint64_t seed,
+         const Lifecycle* process_lifecycle)
+      : ioc(context),
+        lifecycle(process_lifecycle),
+        state(std::move(initial)),
+        pool(state->config->settings.limits.upstream_pool_size,
+             state->config->settings.timeouts.upstream_pool_idle,
+             state->metrics_registry ? state->metrics_registry->upstream_connections()
+                                     : ConnectionGauges{}),
+        rng(seed) {}
+
+  const config::RouterSettings& settings() const { return state->config->settings; }
+  bool draining() const { return lifecycle->draining.load(std::memory_order_relaxed); }
+  bool ready() const { return lifecycle->ready(); }
+  UpstreamContext upstream() {
+    return {ioc, pool, settings().limits.max_upstream_header_bytes,
+            settings().timeouts.upstream_connect};
+  }
+
+  // Closes the connections that sit idle between requests (drain); busy ones close after their
+  // response. Runs on this worker's thread.
+  void CloseIdleConnections() {
+    for (auto& [stream, busy] : sessions) {
+      if (busy) continue;
+      beast::error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->socket().close(ignored);
+    }
+  }
+
+  net::io_context& ioc;
+  const Lifecycle* lifecycle;
+  std::shared_ptr<const RouterState> state;  // replaced by a post() onto this thread
+  UpstreamPool pool;
+  std::mt19937_64 rng;
+  class AccessLog* access_log = nullptr;  // process-wide, owned by the server
+  std::atomic<size_t> connections{0};     // read by the drain watcher on another thread
+  absl::flat_hash_map<beast::tcp_stream*, bool> sessions;  // open client connections → busy
+  // Authentication: the JWT key set (replaced by a post() onto this thread, like `state`), the
+  // thread's cache of verified tokens (cleared whenever the set or the configuration changes),
+  // and how to ask for a new set when a token names an unknown key.
+  std::shared_ptr<const auth::KeySet> jwks;
+  auth::TokenCache token_cache;
+  std::function<void()> request_jwks_refresh;
+  const AuthMetrics* auth_metrics = nullptr;  // process-wide, owned by the server
+};
+
+}  // namespace pdgate::router

@@ -1,0 +1,11 @@
+#pragma once
+// The admin listener (listen.adminPort, default 9090): /healthz and /readyz for Kubernetes probes,
+// apart from the API port so probes never queue behind client traffic.
+#include "router/http/net.h"
+#include "router/runtime/worker.h"
+
+namespace pdgate::router {
+
+net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket);
+
+}  // namespace pdgate::router

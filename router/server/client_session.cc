@@ -1,0 +1,202 @@
+#include "router/server/client_session.h"
+
+#include "config/strings.h"
+#include "router/http/client_io.h"
+#include "router/flow/completion_handler.h"
+#include "router/openai/json_text.h"
+#include "router/openai/openai_request.h"
+#include "router/openai/request_id.h"
+#include "router/server/request_auth.h"
+
+namespace pdgate::router {
+namespace {
+
+// The models a caller may use: every routed model, or those its principal allows.
+std::string ModelList(const RouterState& state, const auth::Principal* principal) {
+  std::string out = R"({"object":"list","data":[)";
+  bool first = true;
+  for (const std::string& name : state.routes->model_names()) {
+    if (principal != nullptr && !auth::Allows(*principal, name)) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    out += R"({"id":)";
+    AppendJsonString(out, name);
+    out += R"(,"object":"model","created":0,"owned_by":"pdgate"})";
+  }
+  out += "]}";
+  return out;
+}
+
+enum class Route { kCompletions, kModels, kHealth, kReady, kNotFound, kMethodNotAllowed };
+
+Route Classify(http::verb method, std::string_view path) {
+  struct Entry {
+    std::string_view path;
+    http::verb method;
+    Route route;
+  };
+  static constexpr Entry kRoutes[] = {
+      {"/v1/chat/completions", http::verb::post, Route::kCompletions},
+      {"/v1/completions", http::verb::post, Route::kCompletions},
+      {"/v1/models", http::verb::get, Route::kModels},
+      {"/healthz", http::verb::get, Route::kHealth},
+      {"/readyz", http::verb::get, Route::kReady},
+  };
+  for (const Entry& entry : kRoutes) {
+    if (entry.path != path) continue;
+    return entry.method == method ? entry.route : Route::kMethodNotAllowed;
+  }
+  return Route::kNotFound;
+}
+
+}  // namespace
+
+net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
+  ++worker.connections;
+  beast::tcp_stream stream(std::move(socket));
+  worker.sessions.emplace(&stream, false);
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  beast::flat_buffer buffer;  // kept across requests: it may hold the next pipelined one
+  buffer.reserve(8192);       // a typical request in one read (Beast starts at 512 bytes)
+  bool first = true;
+  // Named locals only in co_await expressions (see client_io.h: GCC 12 coroutine bug).
+  ErrorInfo error;
+  std::string response_body;
+  std::string request_id;
+  HeaderList auth_headers;
+  while (true) {
+    const config::RouterSettings& settings = worker.settings();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(uint32_t(settings.limits.max_request_header_bytes));
+    parser.body_limit(settings.limits.max_request_body_bytes);
+    // The first request must arrive whole-headed within request_header (slow-header clients are
+    // cut off); a kept-alive connection may idle longer before its next request.
+    stream.expires_after(first ? settings.timeouts.request_header
+                               : settings.timeouts.keep_alive_idle);
+    first = false;
+    auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (header_ec == http::error::header_limit) {
+      error = {431, "Request header fields too large.", "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
+    if (header_ec == http::error::body_limit) {
+      // Beast checks Content-Length against body_limit with the header: refused before reading.
+      error = {413,
+               StrCat("The request body is larger than ", settings.limits.max_request_body_bytes,
+                      " bytes."),
+               "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
+    if (header_ec == http::error::end_of_stream || header_ec == beast::error::timeout ||
+        header_ec == net::error::eof || header_ec == net::error::connection_reset) {
+      break;
+    }
+    if (header_ec) {
+      error = {400, "Malformed HTTP request.", "", "", ""};
+      co_await SendError(stream, error, false, kNoHeaders);
+      break;
+    }
+    worker.sessions[&stream] = true;  // busy until its response is out
+    auto& request = parser.get();
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const Route route = Classify(request.method(), path);
+    // A draining router answers what it has and closes each connection after it.
+    bool keep_alive = request.keep_alive() && !worker.draining();
+    const std::string too_large = StrCat("The request body is larger than ",
+                                         settings.limits.max_request_body_bytes, " bytes.");
+
+    // Authentication, before the body is read: a refused caller costs a header parse. Every
+    // /v1/* path, unknown ones included, so that paths cannot be probed without a credential.
+    auth::Authentication authentication;
+    const std::shared_ptr<const auth::AuthPolicy> auth_policy = worker.state->auth;
+    if (auth_policy && path.starts_with("/v1/")) {
+      authentication = AuthenticateRequest(worker, *auth_policy, request);
+      if (!authentication.ok()) {
+        request_id = request["x-request-id"];
+        if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId(worker.rng);
+        LogRefusal(worker, request, path, request_id, authentication);
+        auth_headers = UnauthorizedHeaders(request_id);
+        // An unread body would be taken for the next request: such a connection closes.
+        keep_alive = keep_alive && parser.is_done();
+        const bool sent_error =
+            co_await SendError(stream, UnauthorizedError(), keep_alive, auth_headers);
+        worker.sessions[&stream] = false;
+        if (!sent_error || !keep_alive || worker.draining()) break;
+        continue;
+      }
+    }
+
+    if (route == Route::kCompletions) {
+      if (auto length = parser.content_length();
+          length && *length > settings.limits.max_request_body_bytes) {
+        // Refused before reading: nothing of the body is read, so the connection closes.
+        error = {413, too_large, "", "", ""};
+        co_await SendError(stream, error, false, kNoHeaders);
+        break;
+      }
+      if (request[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> proceed{http::status::continue_, 11};
+        co_await http::async_write(stream, proceed, kTuple);
+      }
+    }
+    if (!parser.is_done()) {
+      stream.expires_after(settings.timeouts.request_body);
+      auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (body_ec == http::error::body_limit) {
+        error = {413, too_large, "", "", ""};
+        co_await SendError(stream, error, false, kNoHeaders);
+        break;
+      }
+      if (body_ec) break;
+    }
+    stream.expires_never();
+
+    bool sent = true;
+    switch (route) {
+      case Route::kCompletions: {
+        std::string& body = request.body();
+        body.reserve(body.size() + kJsonPadding);  // simdjson reads past the end
+        co_await HandleCompletion(worker, stream, request, body, keep_alive, authentication);
+        break;
+      }
+      case Route::kModels:
+        response_body = ModelList(*worker.state, authentication.principal.get());
+        sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
+                                     keep_alive, kNoHeaders);
+        break;
+      case Route::kHealth:
+        response_body = R"({"status":"ok"})";
+        sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
+                                     keep_alive, kNoHeaders);
+        break;
+      case Route::kReady:
+        response_body = worker.lifecycle->ReadinessJson();
+        sent = co_await SendResponse(
+            stream, worker.ready() ? http::status::ok : http::status::service_unavailable,
+            "application/json", response_body, keep_alive, kNoHeaders);
+        break;
+      case Route::kMethodNotAllowed:
+        error = {405, StrCat("Method ", request.method_string(), " is not allowed on ", path, "."),
+                 "", "", ""};
+        sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+        break;
+      case Route::kNotFound:
+        error = {404, StrCat("No such path: ", path), "", "", ""};
+        sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
+        break;
+    }
+    worker.sessions[&stream] = false;
+    // A request that began before the drain still closes its connection once answered.
+    if (!sent || !keep_alive || worker.draining()) break;
+  }
+  worker.sessions.erase(&stream);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+  --worker.connections;
+}
+
+}  // namespace pdgate::router

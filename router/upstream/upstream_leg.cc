@@ -1,0 +1,41 @@
+#include "router/upstream/upstream_leg.h"
+
+namespace pdgate::router {
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::connection_aborted;
+}
+
+UpstreamLeg::UpstreamLeg(UpstreamContext context, LegTarget target,
+                         std::shared_ptr<DisconnectWatch> watch)
+    : context_(context), target_(std::move(target)), watch_(std::move(watch)) {}
+
+UpstreamLeg::~UpstreamLeg() { Close(); }
+
+void UpstreamLeg::Close() {
+  if (!stream_) return;
+  watch_->Remove(&*stream_);
+  beast::error_code ignored;
+  stream_->socket().close(ignored);
+  stream_.reset();
+  context_.pool.Closed();
+}
+
+void UpstreamLeg::Release() {
+  if (!stream_) return;
+  watch_->Remove(&*stream_);
+  context_.pool.Give(target_.key, std::move(*stream_), Clock::now());
+  stream_.reset();
+}
+
+LegOutcome UpstreamLeg::Classify(const beast::error_code& ec, std::string_view step) const {
+  if (ec == beast::error::timeout) return {LegStatus::kTimeout, std::string(step) + ": timed out"};
+  if (ec == http::error::body_limit) {
+    return {LegStatus::kTooLarge, std::string(step) + ": larger than the configured limit"};
+  }
+  return {LegStatus::kTransport, std::string(step) + ": " + ec.message()};
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,137 @@
+#pragma once
+// One HTTP exchange with an engine: a pooled or new connection, the request written, the response
+// header (or the whole body) read — all under one deadline (trafficPolicy.timeout bounds connect
+// + send + response headers). A pooled connection that fails before any response byte was stale
+// (the engine closed it while idle) and the exchange is retried once on a new one.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "router/http/disconnect_watch.h"
+#include "router/http/net.h"
+#include "router/upstream/upstream_pool.h"
+
+namespace pdgate::router {
+
+struct LegTarget {
+  std::string key;  // "host:port", the pool key and what messages name
+  std::string pod;  // namespace/name
+  tcp::endpoint address;
+};
+
+// What a leg needs of its io thread, copied into the leg: an abort sent after its request ended
+// must not read a configuration that a reload has since replaced.
+struct UpstreamContext {
+  net::io_context& ioc;
+  UpstreamPool& pool;  // the io thread's: lives as long as the thread
+  size_t max_header_bytes;
+  std::chrono::milliseconds connect_timeout;
+};
+
+enum class LegStatus { kOk, kConnectFailed, kTimeout, kTransport, kTooLarge, kClientGone };
+
+struct LegOutcome {
+  LegStatus status = LegStatus::kOk;
+  std::string detail;
+  bool ok() const { return status == LegStatus::kOk; }
+};
+
+class UpstreamLeg {
+ public:
+  static constexpr size_t kReadBufferBytes = size_t{16} * 1024;
+  using Clock = std::chrono::steady_clock;
+  UpstreamLeg(UpstreamContext context, LegTarget target, std::shared_ptr<DisconnectWatch> watch);
+  ~UpstreamLeg();
+  UpstreamLeg(const UpstreamLeg&) = delete;
+  UpstreamLeg& operator=(const UpstreamLeg&) = delete;
+
+  // Writes `request`, then reads the response header (`whole_body`: the whole response) into a
+  // fresh parser emplaced in `parser`.
+  template <class Parser>
+  net::awaitable<LegOutcome> Exchange(http::request<http::string_body>& request,
+                                      std::optional<Parser>& parser, Clock::time_point deadline,
+                                      bool whole_body, size_t body_limit);
+
+  beast::tcp_stream& stream() { return *stream_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+  const LegTarget& target() const { return target_; }
+  // Puts the connection back in the pool (the response was read to its end, keep-alive).
+  void Release();
+
+ private:
+  LegOutcome Classify(const beast::error_code& ec, std::string_view step) const;
+  void Close();
+
+  UpstreamContext context_;
+  LegTarget target_;
+  std::shared_ptr<DisconnectWatch> watch_;
+  std::optional<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+// The transport errors after which a pooled connection is taken to have been stale.
+bool IsStaleConnectionError(const beast::error_code& ec);
+
+template <class Parser>
+net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body>& request,
+                                                 std::optional<Parser>& parser,
+                                                 Clock::time_point deadline, bool whole_body,
+                                                 size_t body_limit) {
+  for (int round = 0; round < 2; ++round) {
+    Close();
+    buffer_.clear();
+    // Beast's flat_buffer starts at 512 bytes: a typical answer would take two reads.
+    buffer_.reserve(kReadBufferBytes);
+    bool reused = false;
+    if (auto pooled = context_.pool.Take(target_.key, Clock::now())) {
+      stream_.emplace(std::move(*pooled));
+      reused = true;
+      watch_->Add(&*stream_);
+    } else {
+      stream_.emplace(context_.ioc.get_executor());
+      context_.pool.Opened();  // active while connecting too: the socket is open
+      watch_->Add(&*stream_);
+      stream_->expires_at(std::min(deadline, Clock::now() + context_.connect_timeout));
+      auto [ec] = co_await stream_->async_connect(target_.address, kTuple);
+      if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
+      if (ec) {
+        co_return LegOutcome{
+            ec == beast::error::timeout ? LegStatus::kTimeout : LegStatus::kConnectFailed,
+            "connect: " + ec.message()};
+      }
+      stream_->socket().set_option(tcp::no_delay(true));
+    }
+    parser.emplace();
+    parser->header_limit(uint32_t(context_.max_header_bytes));
+    if (body_limit == 0) {
+      parser->body_limit(boost::none);
+    } else {
+      parser->body_limit(body_limit);
+    }
+    stream_->expires_at(deadline);
+    auto [write_ec, written] = co_await http::async_write(*stream_, request, kTuple);
+    if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
+    if (write_ec) {
+      if (reused && round == 0) continue;
+      co_return Classify(write_ec, "send");
+    }
+    beast::error_code read_ec;
+    if (whole_body) {
+      std::tie(read_ec, std::ignore) =
+          co_await http::async_read(*stream_, buffer_, *parser, kTuple);
+    } else {
+      std::tie(read_ec, std::ignore) =
+          co_await http::async_read_header(*stream_, buffer_, *parser, kTuple);
+    }
+    if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
+    if (read_ec) {
+      if (reused && round == 0 && !parser->got_some() && IsStaleConnectionError(read_ec)) continue;
+      co_return Classify(read_ec, "response");
+    }
+    co_return LegOutcome{};
+  }
+  co_return LegOutcome{LegStatus::kTransport, "connection closed twice"};
+}
+
+}  // namespace pdgate::router

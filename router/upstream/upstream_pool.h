@@ -1,0 +1,61 @@
+#pragma once
+// Idle keep-alive connections to engines, per io thread (no locks), per endpoint, bounded.
+// A connection idle longer than `max_idle` is closed when met instead of reused: engines close
+// idle connections themselves (uvicorn after 5 s) and a write into a closed one fails. `Prune`,
+// run on a timer, closes the ones nobody meets, so they do not linger half-closed.
+//
+// The pool also keeps pdgate_upstream_connections exact: every connection a leg holds is
+// `active` from Opened (or Take) until Closed (or Give), every pooled one `idle` until taken,
+// pruned or cleared. The gauges are shared by all io threads (atomic increments).
+#include <absl/container/flat_hash_map.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/strings.h"
+#include "router/http/net.h"
+#include "router/observe/router_metrics.h"
+
+namespace pdgate::router {
+
+class UpstreamPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+  UpstreamPool(size_t max_idle_per_endpoint, std::chrono::milliseconds max_idle,
+               ConnectionGauges gauges = {})
+      : max_per_endpoint_(max_idle_per_endpoint), max_idle_(max_idle), gauges_(gauges) {}
+  ~UpstreamPool() { Clear(); }
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // The most recently used idle connection to `key` ("host:port"), if one is fresh enough; it
+  // counts as active from here on.
+  std::optional<beast::tcp_stream> Take(std::string_view key, Clock::time_point now);
+  // An active connection whose response was read to its end goes idle (or is closed when the
+  // pool is full or disabled).
+  void Give(std::string_view key, beast::tcp_stream stream, Clock::time_point now);
+  // A leg opened a new connection / closed one it held.
+  void Opened() { Add(gauges_.active, 1); }
+  void Closed() { Add(gauges_.active, -1); }
+
+  // Closes the idle connections older than `max_idle`; returns how many.
+  size_t Prune(Clock::time_point now);
+  size_t idle_count() const;
+  std::chrono::milliseconds max_idle() const { return max_idle_; }
+  // Closes every idle connection (at exit, while the io_context still exists).
+  void Clear();
+
+ private:
+  struct Idle {
+    tcp::socket socket;  // tcp_stream is not move-assignable; its socket is
+    Clock::time_point since;
+  };
+  size_t max_per_endpoint_;
+  std::chrono::milliseconds max_idle_;
+  ConnectionGauges gauges_;
+  absl::flat_hash_map<std::string, std::vector<Idle>, StringViewHash, std::equal_to<>> idle_;
+};
+
+}  // namespace pdgate::router
