@@ -73,7 +73,8 @@ absl::StatusOr<std::optional<int64_t>> NumericDate(simdjson::dom::object claims,
     case simdjson::dom::element_type::DOUBLE: {
       double value = element.get_double().value_unsafe();
       value = round == Round::kDown ? std::floor(value) : std::ceil(value);
-      value = std::clamp(value, -static_cast<double>(kMaxSeconds), static_cast<double>(kMaxSeconds));
+      value =
+          std::clamp(value, -static_cast<double>(kMaxSeconds), static_cast<double>(kMaxSeconds));
       seconds = static_cast<int64_t>(value);
       break;
     }

@@ -143,8 +143,8 @@ absl::Status VerifySignature(Algorithm alg, const Jwk& key, std::string_view sig
 
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* key_ctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &key_ctx, DigestFor(alg), nullptr, key.key.get()) !=
-                  1) {
+  if (!ctx ||
+      EVP_DigestVerifyInit(ctx.get(), &key_ctx, DigestFor(alg), nullptr, key.key.get()) != 1) {
     return Invalid("verify_init");
   }
   if (key.kty == KeyType::kRsa) {

@@ -7,10 +7,10 @@
 
 namespace pdgate::auth {
 
-TokenCache::TokenCache(size_t max_entries, size_t max_token_bytes)
-    : max_entries_(max_entries), max_token_bytes_(max_token_bytes) {}
+TokenCache::TokenCache(size_t max_entries, size_t max_token_bytes, HashFunction hash)
+    : hash_(hash), max_entries_(max_entries), max_token_bytes_(max_token_bytes) {}
 
-TokenCache::Key TokenCache::Hash(std::string_view token) {
+TokenCache::Key TokenCache::Xxh3(std::string_view token) {
   const XXH128_hash_t hash = XXH3_128bits(token.data(), token.size());
   return {hash.low64, hash.high64};
 }
@@ -22,7 +22,7 @@ void TokenCache::Erase(Lru::iterator it) {
 }
 
 const Principal* TokenCache::Find(std::string_view token, int64_t now) {
-  auto found = index_.find(Hash(token));
+  auto found = index_.find(hash_(token));
   if (found == index_.end()) {
     ++misses_;
     return nullptr;
@@ -47,7 +47,7 @@ const Principal* TokenCache::Find(std::string_view token, int64_t now) {
 
 void TokenCache::Insert(std::string_view token, const VerifiedToken& verified) {
   if (max_entries_ == 0 || token.size() > max_token_bytes_) return;
-  const Key key = Hash(token);
+  const Key key = hash_(token);
   if (auto found = index_.find(key); found != index_.end()) Erase(found->second);
   entries_.push_front(Entry{key, std::string(token), verified.principal, verified.expires_at});
   index_.emplace(key, entries_.begin());

@@ -27,7 +27,15 @@ namespace pdgate::auth {
 
 class TokenCache {
  public:
-  explicit TokenCache(size_t max_entries = 4096, size_t max_token_bytes = 4 << 20);
+  using Key = std::pair<uint64_t, uint64_t>;
+  using HashFunction = Key (*)(std::string_view token);
+
+  // XXH3-128 of the token bytes (low, high): the production hash.
+  static Key Xxh3(std::string_view token);
+
+  // `hash` is replaceable only so a test can force collisions.
+  explicit TokenCache(size_t max_entries = 4096, size_t max_token_bytes = 4 << 20,
+                      HashFunction hash = &Xxh3);
 
   // The principal `token` was verified as, or null when absent or expired (now >= exp; the
   // entry is dropped). Counts a hit or a miss. The pointer is valid until the next call that
@@ -46,7 +54,6 @@ class TokenCache {
   uint64_t misses() const { return misses_; }
 
  private:
-  using Key = std::pair<uint64_t, uint64_t>;  // XXH3-128 low, high
   struct Entry {
     Key key;
     std::string token;
@@ -55,9 +62,9 @@ class TokenCache {
   };
   using Lru = std::list<Entry>;  // front: most recently used
 
-  static Key Hash(std::string_view token);
   void Erase(Lru::iterator it);
 
+  HashFunction hash_;
   size_t max_entries_;
   size_t max_token_bytes_;
   size_t token_bytes_ = 0;
