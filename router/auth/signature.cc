@@ -47,9 +47,9 @@ std::string EcdsaRawToDer(std::string_view raw, size_t half) {
   BignumPtr r(BN_bin2bn(Bytes(raw), static_cast<int>(half), nullptr));
   BignumPtr s(BN_bin2bn(Bytes(raw.substr(half)), static_cast<int>(half), nullptr));
   EcdsaSigPtr sig(ECDSA_SIG_new());
-  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return {};
-  r.release();  // owned by sig now
-  s.release();
+  if (!r || !s || !sig) return {};
+  // set0 takes ownership; it fails only for a null r or s, ruled out above.
+  if (ECDSA_SIG_set0(sig.get(), r.release(), s.release()) != 1) return {};
   const int size = i2d_ECDSA_SIG(sig.get(), nullptr);
   if (size <= 0) return {};
   std::string der(static_cast<size_t>(size), '\0');

@@ -250,7 +250,9 @@ TEST_CASE("JWT: exp, nbf and iat with leeway", "[auth][jwt]") {
   for (std::string name : {"nbf", "iat"}) {
     INFO(name);
     auto with = [&](const std::string& value) {
-      return RsaToken(Claims("\"" + name + "\":" + value, {"iat"}));
+      std::string member = "\"" + name + "\":";
+      member += value;
+      return RsaToken(Claims(member, {"iat"}));
     };
     CHECK(Verify(with(std::to_string(kNow + 60))).ok());
     CHECK(ErrorOf(Verify(with(std::to_string(kNow + 61)))) == JwtError::kNotYetValid);
