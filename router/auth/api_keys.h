@@ -9,6 +9,7 @@
 #include <absl/status/statusor.h>
 
 #include <array>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -25,6 +26,7 @@ using Sha256Digest = std::array<uint8_t, 32>;
 struct ApiKeyRecord {
   Sha256Digest sha256{};  // SHA-256 of the key's bytes
   Principal principal;    // method is set to kApiKey by ApiKeyStore::Create
+  std::shared_ptr<const Principal> shared_principal;  // the same, for requests to hold
   std::string id;         // a non-secret name for logs ("team-a-ci"), never the key
 };
 

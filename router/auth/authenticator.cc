@@ -90,9 +90,11 @@ std::shared_ptr<const AuthPolicy> MakeAuthPolicy(const config::AuthSettings& set
     principal.allowed_models = key.models;
     principal.priority_class = key.priority_class;
     principal.method = AuthMethod::kApiKey;
-    records.push_back({key.sha256, std::move(principal), key.id});
+    records.push_back({key.sha256, std::move(principal), nullptr, key.id});
   }
-  policy->api_keys = ApiKeyStore(std::move(records));
+  // The configuration already refused duplicate ids and keys; a store that still fails to build
+  // authenticates nobody (fail closed).
+  policy->api_keys = ApiKeyStore::Create(std::move(records)).value_or(ApiKeyStore());
   return policy;
 }
 

@@ -21,7 +21,7 @@ void TokenCache::Erase(Lru::iterator it) {
   entries_.erase(it);
 }
 
-const Principal* TokenCache::Find(std::string_view token, int64_t now) {
+std::shared_ptr<const Principal> TokenCache::Find(std::string_view token, int64_t now) {
   auto found = index_.find(hash_(token));
   if (found == index_.end()) {
     ++misses_;
@@ -42,19 +42,22 @@ const Principal* TokenCache::Find(std::string_view token, int64_t now) {
   }
   entries_.splice(entries_.begin(), entries_, it);
   ++hits_;
-  return &it->principal;
+  return it->principal;
 }
 
-void TokenCache::Insert(std::string_view token, const VerifiedToken& verified) {
-  if (max_entries_ == 0 || token.size() > max_token_bytes_) return;
+std::shared_ptr<const Principal> TokenCache::Insert(std::string_view token,
+                                                    VerifiedToken verified) {
+  auto principal = std::make_shared<const Principal>(std::move(verified.principal));
+  if (max_entries_ == 0 || token.size() > max_token_bytes_) return principal;
   const Key key = hash_(token);
   if (auto found = index_.find(key); found != index_.end()) Erase(found->second);
-  entries_.push_front(Entry{key, std::string(token), verified.principal, verified.expires_at});
+  entries_.push_front(Entry{key, std::string(token), principal, verified.expires_at});
   index_.emplace(key, entries_.begin());
   token_bytes_ += token.size();
   while (entries_.size() > max_entries_ || token_bytes_ > max_token_bytes_) {
     Erase(std::prev(entries_.end()));
   }
+  return principal;
 }
 
 void TokenCache::Clear() {

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,13 +39,14 @@ class TokenCache {
                       HashFunction hash = &Xxh3);
 
   // The principal `token` was verified as, or null when absent or expired (now >= exp; the
-  // entry is dropped). Counts a hit or a miss. The pointer is valid until the next call that
-  // modifies the cache (Find, Insert, Clear).
-  const Principal* Find(std::string_view token, int64_t now);
+  // entry is dropped). Counts a hit or a miss. Shared: a request keeps its principal while
+  // later requests evict the entry.
+  std::shared_ptr<const Principal> Find(std::string_view token, int64_t now);
 
   // Remembers a token VerifyJwt accepted, as the most recently used entry. Replaces an entry
-  // with the same hash; a token larger than the byte budget is not cached.
-  void Insert(std::string_view token, const VerifiedToken& verified);
+  // with the same hash; a token larger than the byte budget is not cached. Returns the
+  // principal, cached or not.
+  std::shared_ptr<const Principal> Insert(std::string_view token, VerifiedToken verified);
 
   void Clear();
 
@@ -57,7 +59,7 @@ class TokenCache {
   struct Entry {
     Key key;
     std::string token;
-    Principal principal;
+    std::shared_ptr<const Principal> principal;
     int64_t expires_at;
   };
   using Lru = std::list<Entry>;  // front: most recently used

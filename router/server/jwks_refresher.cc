@@ -48,7 +48,7 @@ struct JwksRefresher::Impl {
     config::KubeEndpoint endpoint;
     std::string target;
     if (absl::Status status = SplitUri(options.uri, endpoint, target); !status.ok()) {
-      spdlog::error("auth: jwksUri {}: {}", options.uri, status.message());
+      spdlog::error("auth: jwksUri {}: {}", options.uri, std::string(status.message()));
       callbacks.fetched(false, 0, std::string(status.message()));
       co_return;
     }
@@ -65,7 +65,7 @@ struct JwksRefresher::Impl {
     auto retry = std::chrono::duration_cast<Clock::duration>(kFirstRetry);
     while (true) {
       timer.expires_at(next_fetch);
-      auto [ec] = co_await timer.async_wait(discovery::kKubeTuple);
+      co_await timer.async_wait(discovery::kKubeTuple);  // cancelled: a poke moved next_fetch
       if (context.stopped()) co_return;
       if (Clock::now() < next_fetch) continue;  // moved earlier or later by a poke: wait again
       last_fetch = Clock::now();

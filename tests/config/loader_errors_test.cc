@@ -368,13 +368,22 @@ TEST_CASE("rejects: an upstream key from an unset environment variable") {
                   "variable PDGATE_TEST_UNSET_KEY is not set");
 }
 
+TEST_CASE("rejects: an upstream key file that cannot be read") {
+  ExpectError(Server("  namespace: dev\n",
+                     "  namespace: dev\n  annotations:\n    "
+                     "pdgate.io/upstream-authorization: secret-file:/nonexistent/key\n"),
+              kServer +
+                  "metadata.annotations.pdgate.io/upstream-authorization: cannot read a key "
+                  "from /nonexistent/key");
+}
+
 TEST_CASE("rejects: an unknown upstream Authorization policy") {
   ExpectError(Server("  namespace: dev\n",
                      "  namespace: dev\n  annotations:\n    "
                      "pdgate.io/upstream-authorization: replace\n"),
               kServer +
                   "metadata.annotations.pdgate.io/upstream-authorization: must be forward, "
-                  "strip or secret-env:NAME, not \"replace\"");
+                  "strip, secret-env:NAME or secret-file:PATH, not \"replace\"");
 }
 
 TEST_CASE("rejects: an unknown access log format") {

@@ -57,16 +57,20 @@ class IdentityProvider {
  public:
   explicit IdentityProvider(bool down = false, const std::string& cert = "",
                             const std::string& key = "")
-      : port_(FreePort()), tls_(!cert.empty()) {
+      : port_(FreePort()), control_port_(port_), tls_(!cert.empty()) {
     std::vector<std::string> argv = {"python3", SourcePath("tests/router/auth/jwks_server.py"),
                                      "--port", std::to_string(port_)};
     if (down) argv.push_back("--down");
-    if (tls_) argv.insert(argv.end(), {"--tls-cert", cert, "--tls-key", key});
+    if (tls_) {
+      control_port_ = FreePort();
+      argv.insert(argv.end(), {"--tls-cert", cert, "--tls-key", key, "--control-port",
+                               std::to_string(control_port_)});
+    }
     auto process = ChildProcess::Start(argv);
     if (!process.ok()) throw std::runtime_error("cannot start jwks_server.py");
     process_.emplace(std::move(*process));
-    const bool up = tls_ ? WaitForPort("127.0.0.1", port_, 10s)
-                         : WaitForHttpStatus("127.0.0.1", port_, "/_control/state", 200, 10s);
+    const bool up = WaitForHttpStatus("127.0.0.1", control_port_, "/_control/state", 200, 10s) &&
+                    WaitForPort("127.0.0.1", port_, 10s);
     if (!up) throw std::runtime_error("jwks_server.py did not come up: " + process_->Stderr());
   }
 
@@ -87,7 +91,7 @@ class IdentityProvider {
 
  private:
   std::string Control(const std::string& target, const std::string& body) {
-    auto response = HttpRequest("127.0.0.1", port_, "POST", target, body,
+    auto response = HttpRequest("127.0.0.1", control_port_, "POST", target, body,
                                 {{"Content-Type", "application/json"}});
     if (!response.ok() || response->status != 200) {
       throw std::runtime_error("control " + target + " failed");
@@ -96,6 +100,7 @@ class IdentityProvider {
   }
 
   uint16_t port_;
+  uint16_t control_port_;  // plain HTTP: port_ itself with TLS off
   bool tls_;
   std::optional<ChildProcess> process_;
 };
@@ -304,10 +309,10 @@ TEST_CASE("JWT: every algorithm from an independent signer; claims checked; fail
       CHECK(response->body.find(R"("code":"invalid_api_key")") != std::string::npos);
     }
     // A tampered payload: the signature no longer holds.
-    std::string token = idp.Token("rsa-1", "RS256", Claims("alice", 300));
-    const size_t dot = token.find('.');
-    token[dot + 5] = token[dot + 5] == 'A' ? 'B' : 'A';
-    CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(token)}})) == 401);
+    std::string tampered = idp.Token("rsa-1", "RS256", Claims("alice", 300));
+    const size_t dot = tampered.find('.');
+    tampered[dot + 5] = tampered[dot + 5] == 'A' ? 'B' : 'A';
+    CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(tampered)}})) == 401);
     CHECK(cluster.Stat(0, "/requests/plain") == 0);
     // The reasons are in the access log and the metric, not in the answers.
     std::string text;
@@ -317,10 +322,10 @@ TEST_CASE("JWT: every algorithm from an independent signer; claims checked; fail
           return text.find(R"("request_id":"unknown_key")") != std::string::npos;
         },
         5s));
-    for (const auto& [reason, token] : bad) {
+    for (const auto& [reason, refused] : bad) {
       CHECK(text.find(R"("request_id":")" + reason + R"(")") != std::string::npos);
       CHECK(text.find(R"("auth_error":")" + reason + R"(")") != std::string::npos);
-      CHECK(text.find(token) == std::string::npos);  // never logged
+      CHECK(text.find(refused) == std::string::npos);  // never logged
     }
     const std::string metrics = Metrics(cluster);
     CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="jwt",result="expired"})") == 1);

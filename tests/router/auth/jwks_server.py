@@ -11,7 +11,8 @@ OpenSSL code, so a token that pdgate accepts here is one a real IdP's library wo
   POST /_control/rotate    {"add": [{"kid", "kty": "RSA"|"EC"|"OKP"}], "remove": [kid, ...]}
   POST /_control/down      {"on": true|false}
   GET  /_control/state     {"fetches": N, "kids": [...]}
---tls-cert/--tls-key serve HTTPS (the control endpoints too).
+--tls-cert/--tls-key serve HTTPS; --control-port then also serves everything over plain HTTP
+on that port, for a test client that speaks no TLS.
 """
 import argparse
 import base64
@@ -178,6 +179,7 @@ def main():
     parser.add_argument("--down", action="store_true", help="start with the JWKS answering 503")
     parser.add_argument("--tls-cert", default="")
     parser.add_argument("--tls-key", default="")
+    parser.add_argument("--control-port", type=int, default=0)
     args = parser.parse_args()
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((args.host, args.port), Handler)
@@ -188,6 +190,11 @@ def main():
         server.socket = context.wrap_socket(server.socket, server_side=True)
     server.provider = Provider()
     server.provider.down = args.down
+    if args.control_port:
+        control = ThreadingHTTPServer((args.host, args.control_port), Handler)
+        control.daemon_threads = True
+        control.provider = server.provider
+        threading.Thread(target=control.serve_forever, daemon=True).start()
     server.serve_forever()
 
 

@@ -17,7 +17,7 @@ TEST_CASE("TokenCache: hit, miss and counters", "[auth][cache]") {
   TokenCache cache;
   CHECK(cache.Find("aaa.bbb.ccc", 100) == nullptr);
   cache.Insert("aaa.bbb.ccc", Token("alice", 200));
-  const Principal* hit = cache.Find("aaa.bbb.ccc", 100);
+  std::shared_ptr<const Principal> hit = cache.Find("aaa.bbb.ccc", 100);
   REQUIRE(hit != nullptr);
   CHECK(hit->user == "alice");
   CHECK(hit->method == AuthMethod::kJwt);
@@ -87,7 +87,7 @@ TEST_CASE("TokenCache: a hash collision never authenticates another token", "[au
   cache.Insert("token-B", Token("bob", 1000));  // replaces A
   CHECK(cache.size() == 1);
   CHECK(cache.Find("token-A", 0) == nullptr);
-  const Principal* bob = cache.Find("token-B", 0);
+  std::shared_ptr<const Principal> bob = cache.Find("token-B", 0);
   REQUIRE(bob != nullptr);
   CHECK(bob->user == "bob");
 }
