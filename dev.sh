@@ -18,8 +18,9 @@ BUILD_PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libre2-dev
   libxxhash-dev libhiredis-dev
 )
-# Programs the integration tests and the demo start (never linked).
-TEST_PACKAGES=(curl python3 nginx-light redis-server openssl)
+# Programs the integration tests and the demo start (never linked); python3-cryptography signs
+# the authentication tests' JWTs (an implementation independent of pdgate's).
+TEST_PACKAGES=(curl python3 python3-cryptography nginx-light redis-server openssl)
 RUNTIME_PACKAGES=(
   libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
   libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 ca-certificates

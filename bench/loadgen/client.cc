@@ -368,6 +368,8 @@ RunResult RunLoad(const LoadOptions& options, const std::vector<Prompt>& prompts
   if (prompts.empty()) return result;
   const std::string path =
       StrCat(options.target.base_path, options.chat ? "/v1/chat/completions" : "/v1/completions");
+  std::string extra_headers;
+  for (const std::string& header : options.headers) StrAppend(extra_headers, header, "\r\n");
   std::vector<std::string> wires;
   wires.reserve(prompts.size());
   for (const Prompt& prompt : prompts) {
@@ -375,8 +377,8 @@ RunResult RunLoad(const LoadOptions& options, const std::vector<Prompt>& prompts
     wires.push_back(StrCat("POST ", path, " HTTP/1.1\r\nHost: ", options.target.host, ":",
                            options.target.port,
                            "\r\nContent-Type: application/json\r\nAccept: */*\r\n"
-                           "User-Agent: pdgate-bench\r\nContent-Length: ",
-                           body.size(), "\r\n\r\n", body));
+                           "User-Agent: pdgate-bench\r\n",
+                           extra_headers, "Content-Length: ", body.size(), "\r\n\r\n", body));
   }
   net::io_context io(1);
   tcp::resolver resolver(io);

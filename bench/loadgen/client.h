@@ -39,6 +39,7 @@ struct LoadOptions {
   double duration_s = 0;   // measure for this long instead
   size_t warmup_requests = 0;
   bool progress = false;  // a progress line on stderr
+  std::vector<std::string> headers;  // extra "Name: value" lines, e.g. Authorization
 };
 
 struct RunResult {

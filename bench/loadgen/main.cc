@@ -59,6 +59,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"chat", "completions"}))
       ->capture_default_str();
   app.add_flag("--stream,!--no-stream", o.stream, "Stream responses (default) or not");
+  app.add_option("--header,-H", o.headers,
+                 "An extra request header \"Name: value\" (repeatable), e.g. Authorization")
+      ->check([](const std::string& header) {
+        return header.find(':') == std::string::npos || header.find_first_of("\r\n") !=
+                   std::string::npos
+                   ? std::string("must be \"Name: value\" on one line")
+                   : std::string();
+      });
   app.add_flag("--ignore-eos", o.ignore_eos,
                "Ask for exactly max_tokens output tokens (ignore_eos)");
   app.add_option("--concurrency,--max-concurrency", o.concurrency,

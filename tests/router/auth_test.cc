@@ -282,10 +282,12 @@ TEST_CASE("JWT: every algorithm from an independent signer; claims checked; fail
       INFO(alg << ": " << (response.ok() ? response->body : "no answer"));
       CHECK(StatusOf(response) == 200);
     }
-    // A token used again is found in the cache, not verified again.
+    // A token used again is found in the cache, not verified again. The cache is per io thread
+    // (two here) and each request comes on a new connection: of three, two share a thread.
     const std::string token = idp.Token("ec-1", "ES256", Claims("bob", 300));
-    CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(token)}})) == 200);
-    CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(token)}})) == 200);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(token)}})) == 200);
+    }
     const std::string metrics = Metrics(cluster);
     CHECK(MetricValue(metrics, R"(pdgate_auth_token_cache_total{result="hit"})") >= 1);
   }

@@ -42,6 +42,29 @@ TEST_CASE("pdgate validate summarises the Kthena PD example") {
   CHECK(result.out.find("kvConnector nixl, timeout 10s") != std::string::npos);
 }
 
+TEST_CASE("pdgate validate reports the authentication setup, never a key") {
+  CommandResult kthena =
+      Run({BinaryPath("pdgate"), "validate", SourcePath("examples/auth/kthena-router-config.yaml"),
+           SourcePath("examples/kthena-pd/kthena-pd.yaml"),
+           SourcePath("examples/kthena-pd/pods.yaml")});
+  INFO(kthena.err);
+  CHECK(kthena.exit_code == 0);
+  CHECK(kthena.out.find("Auth: on for /v1/*\n  JWT: issuer https://idp.example.com, audiences "
+                        "kthena-router, JWKS https://idp.example.com/.well-known/jwks.json every "
+                        "1h, leeway 1m, tenant claim tenant\n") != std::string::npos);
+  CommandResult keys =
+      Run({BinaryPath("pdgate"), "validate", SourcePath("examples/auth/api-keys.yaml"),
+           SourcePath("examples/kthena-pd/kthena-pd.yaml"),
+           SourcePath("examples/kthena-pd/pods.yaml")});
+  INFO(keys.out << keys.err);
+  CHECK(keys.exit_code == 0);
+  CHECK(keys.out.find("  API keys: 2 keys: team-a-ci, team-b\n") != std::string::npos);
+  CHECK(keys.out.find("b286d5c0") == std::string::npos);
+  CommandResult off =
+      Run({BinaryPath("pdgate"), "validate", SourcePath("examples/kthena-pd/kthena-pd.yaml")});
+  CHECK(off.out.find("Auth: off (every /v1/* request is served)\n") != std::string::npos);
+}
+
 TEST_CASE("pdgate validate prints every error and exits 1") {
   std::string path = WriteTemp(R"(apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# What authentication costs per request, with the default settings (access log on, to a file):
+# one zero-latency pdgate-engine-sim, and three pdgate processes in front of it, one io thread
+# each, pinned to CPU 1 in turn: auth off, an API key, and a JWT (ES256, cached after its first
+# use) from tests/router/auth/jwks_server.py. The same pdgate-bench load (non-streaming
+# completions, concurrency 64) through each, 3 rotated repeats; prints req/s per repeat and the
+# medians' ratios to auth off. Stops everything it started.
+# Usage: bench/scripts/auth_overhead.sh [build-dir] [requests-per-run]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
+requests="${2:-20000}"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+model=sim-model
+sim_ip=127.0.0.72; sim_port=18500; idp_port=18510
+key="sk-bench-0123456789abcdef"
+up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+
+taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --zero-latency \
+  --threads 1 --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
+pids+=($!)
+python3 "$root/tests/router/auth/jwks_server.py" --port "$idp_port" >/dev/null 2>&1 &
+pids+=($!)
+up "http://$sim_ip:$sim_port/health"
+up "http://127.0.0.1:$idp_port/_control/state"
+token=$(curl -s -X POST "http://127.0.0.1:$idp_port/_control/token" -d \
+  '{"kid":"ec-1","alg":"ES256","claims":{"sub":"bench","iss":"https://idp.test","aud":"pdgate","exp_in":3600}}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+
+cat >"$work/servers.yaml" <<YAML
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelServer
+metadata: {name: agg, namespace: bench}
+spec:
+  inferenceEngine: vLLM
+  workloadSelector:
+    matchLabels: {app: agg}
+  workloadPort: {port: $sim_port}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelRoute
+metadata: {name: agg, namespace: bench}
+spec:
+  modelName: $model
+  rules: [{targetModels: [{modelServerName: agg}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: s0
+  namespace: bench
+  labels: {app: agg}
+status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
+YAML
+
+declare -A ports=([off]=18501 [api_key]=18502 [jwt]=18503)
+declare -A headers=([off]="X-Bench: 1" [api_key]="Authorization: Bearer $key" [jwt]="Authorization: Bearer $token")
+declare -A auth_yaml=(
+  [off]=""
+  [api_key]="  auth:
+    apiKeys: [{id: bench, key: $key}]"
+  [jwt]="  auth:
+    issuer: https://idp.test
+    audiences: [pdgate]
+    jwksUri: http://127.0.0.1:$idp_port/jwks.json")
+modes=(off api_key jwt)
+for mode in "${modes[@]}"; do
+  port=${ports[$mode]}
+  cat >"$work/$mode.yaml" <<YAML
+apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: $mode}
+spec:
+  accessLog: {output: $work/$mode-access.log}
+${auth_yaml[$mode]}
+YAML
+  "$build/bin/pdgate" --config "$work/servers.yaml" --config "$work/$mode.yaml" --port "$port" \
+    --admin-port $((port + 80)) --threads 1 >"$work/$mode.log" 2>&1 &
+  pids+=($!)
+  up "http://127.0.0.1:$port/readyz"
+done
+
+declare -A rates
+for repeat in 1 2 3; do
+  # Rotated order, so that no mode always runs first (or last) on a machine that drifts.
+  for i in 0 1 2; do
+    mode=${modes[$(((i + repeat) % 3))]}
+    port=${ports[$mode]}
+    pid=$(pgrep -f -- "--port $port ")
+    taskset -pc 1 "$pid" >/dev/null
+    out=$(taskset -c 0 "$build/bin/pdgate-bench" --url "http://127.0.0.1:$port" --model "$model" \
+      --api completions --no-stream --concurrency 64 --num-prompts "$requests" \
+      --warmup-requests 500 --random-input-len 16 --random-output-len 4 --ignore-eos --quiet \
+      -H "${headers[$mode]}")
+    failed=$(echo "$out" | awk -F: '/^Failed requests/ {gsub(/ /, "", $2); print $2}')
+    rate=$(echo "$out" | awk -F: '/^Request throughput/ {gsub(/ /, "", $2); print $2}')
+    echo "repeat $repeat  $mode  $rate req/s  failed ${failed:-?}"
+    rates[$mode]+="$rate "
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+off=$(median "${rates[off]}")
+echo
+echo "| auth | req/s (median of 3) | vs off |"
+echo "|---|---|---|"
+for mode in "${modes[@]}"; do
+  m=$(median "${rates[$mode]}")
+  echo "| $mode | $m | $(awk -v a="$m" -v b="$off" 'BEGIN {printf "%.3f", a / b}') |"
+done
