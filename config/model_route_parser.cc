@@ -165,7 +165,11 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
     global.Finish();
   }
   reader.Finish();
-  reader.scope().Warning(reader.path(), "token rate limits are not enforced by pdgate yet");
+  if (limit.global_redis_address) {
+    reader.scope().Warning(reader.PathOf("global"),
+                           "Redis-backed limits are not supported yet: this limit is enforced by "
+                           "each pdgate replica on its own");
+  }
   route.rate_limit = std::move(limit);
 }
 

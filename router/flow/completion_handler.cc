@@ -11,6 +11,7 @@
 #include "router/openai/openai_error.h"
 #include "router/openai/request_id.h"
 #include "router/flow/sglang_flow.h"
+#include "router/limits/token_estimate.h"
 #include "router/observe/auth_metrics.h"
 
 namespace pdgate::router {
@@ -151,6 +152,29 @@ net::awaitable<void> RunAttempts(Flow& flow) {
   co_await SendAttemptError(flow, *last, int(tries));
 }
 
+int64_t MonotonicMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void CountRefusal(const RateLimitMetrics* metrics, limits::Verdict verdict) {
+  if (metrics == nullptr) return;
+  switch (verdict) {
+    case limits::Verdict::kLargerThanBucket:
+      Increment(metrics->input_too_large);
+      break;
+    case limits::Verdict::kInputExceeded:
+      Increment(metrics->input_denied);
+      break;
+    case limits::Verdict::kOutputExceeded:
+      Increment(metrics->output_denied);
+      break;
+    case limits::Verdict::kAllowed:
+      break;
+  }
+}
+
 }  // namespace
 
 // Counts a request when it ends, however it ends: status class, duration, active gauge.
@@ -238,6 +262,36 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
+  // Kthena's rateLimit of the route: admitted on the input estimate, settled after the answer.
+  const limits::RouteLimit* limit = state->limits->Find(decision->route);
+  const RateLimitMetrics* limit_metrics = nullptr;
+  int64_t input_estimate = 0;
+  limits::HeaderList limit_headers;
+  if (limit != nullptr) {
+    if (auto it = state->metrics->rate_limits.find(limit->key);
+        it != state->metrics->rate_limits.end()) {
+      limit_metrics = &it->second;
+    }
+    input_estimate = limits::EstimateInputTokens(parsed->prompt_json);
+    const limits::Admission admission =
+        limits::AdmitLocal(*limit, input_estimate, MonotonicMicros());
+    limits::AppendRateLimitHeaders(*limit, admission, limit_headers);
+    if (!admission.allowed()) {
+      CountRefusal(limit_metrics, admission.verdict);
+      error = {429, limits::RefusalMessage(*limit, admission, parsed->model, input_estimate),
+               "tokens", "", "rate_limit_exceeded"};
+      HeaderList headers = id_header;
+      headers.insert(headers.end(), limit_headers.begin(), limit_headers.end());
+      if (const int64_t retry = limits::RetryAfterSeconds(admission); retry > 0) {
+        headers.emplace_back("retry-after", StrCat(retry));
+      }
+      record.status = error.status;
+      record.access.error_origin = "rate_limit";
+      co_await SendError(client, error, keep_alive, headers);
+      co_return;
+    }
+    if (limit_metrics != nullptr) Increment(limit_metrics->input_allowed);
+  }
   // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
   std::string model_json;
   if (decision->upstream_model != parsed->model) model_json = JsonString(decision->upstream_model);
@@ -255,8 +309,16 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.start = record.start;
   // Watch for the client leaving while engines work; cancelled when the request is done.
   net::co_spawn(worker.ioc, WatchClient(client.socket(), flow.watch), net::detached);
+  flow.limit_headers = std::move(limit_headers);
   co_await RunAttempts(flow);
   record.status = flow.status_sent;
+  if (limit != nullptr) {
+    // Served: an engine answered 2xx (whole, or a stream cut off midway). The input reservation
+    // of a request no engine served (no endpoint, failed legs, an engine's 4xx) is given back.
+    const bool served = flow.status_sent / 100 == 2 || flow.access.output_tokens >= 0;
+    limits::SettleLocal(*limit, input_estimate, flow.access.input_tokens,
+                        flow.access.output_tokens, served, MonotonicMicros());
+  }
   flow.access.request_id = std::move(record.access.request_id);
   flow.access.auth = std::move(record.access.auth);
   flow.access.user = std::move(record.access.user);

@@ -66,6 +66,7 @@ struct Flow {
   Clock::time_point last_write;  // for inter-token latency
   int status_sent = 0;           // what the client got, for pdgate_requests_total
   AccessRecord access;           // what the access log line says of the legs
+  HeaderList limit_headers;      // x-ratelimit-* of a rate-limited route, on every answer
 
   void RecordLeg(const discovery::Endpoint& endpoint, LegOutcomeLabel label) const {
     if (const EndpointMetrics* e = metrics->Endpoint(&endpoint)) Increment(e->legs[size_t(label)]);
@@ -75,7 +76,11 @@ struct Flow {
     if (server->timeout) return std::chrono::duration_cast<Clock::duration>(*server->timeout);
     return worker.settings().timeouts.upstream_default;
   }
-  HeaderList ResponseHeaders() const { return IdHeader(request_id); }
+  HeaderList ResponseHeaders() const {
+    HeaderList headers = IdHeader(request_id);
+    headers.insert(headers.end(), limit_headers.begin(), limit_headers.end());
+    return headers;
+  }
 };
 
 // "ns/pod (host:port)", as messages name an endpoint.

@@ -123,6 +123,7 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
   response.set(http::field::server, "pdgate");
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
   response.set("x-request-id", flow.request_id);
+  for (const auto& [name, value] : flow.limit_headers) response.set(name, value);
   if (event_stream) response.set(http::field::cache_control, "no-cache");
   response.keep_alive(flow.keep_alive);
   if (!event_stream && upstream.has_content_length()) {

@@ -39,6 +39,7 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* tokens;
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
+  prometheus::Family<prometheus::Counter>* rate_limits;
   prometheus::Gauge* active_requests;
   ConnectionGauges upstream_connections;
   prometheus::Counter* reload_success;
@@ -92,6 +93,11 @@ RouterMetrics::RouterMetrics()
                              .Name("pdgate_upstream_requests_total")
                              .Help("Upstream legs by endpoint, role and outcome")
                              .Register(r);
+  families_->rate_limits =
+      &prometheus::BuildCounter()
+           .Name("pdgate_ratelimit_decisions_total")
+           .Help("Rate-limit decisions by ModelRoute, limit (input, output) and result")
+           .Register(r);
   families_->active_requests = &prometheus::BuildGauge()
                                     .Name("pdgate_active_requests")
                                     .Help("Completion requests in progress")
@@ -122,7 +128,8 @@ RouterMetrics::RouterMetrics()
 RouterMetrics::~RouterMetrics() = default;
 
 std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
-    const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot) {
+    const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot,
+    const std::vector<std::string>& limited_routes) {
   auto handles = std::make_shared<MetricHandles>();
   auto resolve_model = [&](const std::string& model) {
     ModelMetrics m;
@@ -164,6 +171,15 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
       }
       handles->endpoints.emplace(&endpoint, e);
     }
+  }
+  for (const std::string& route : limited_routes) {
+    auto add = [&](const char* limit, const char* result) {
+      return &families_->rate_limits->Add({{"route", route}, {"limit", limit}, {"result", result}});
+    };
+    handles->rate_limits.emplace(route, RateLimitMetrics{add("input", "allowed"),
+                                                         add("input", "denied"),
+                                                         add("input", "too_large"),
+                                                         add("output", "denied")});
   }
   handles->active_requests = families_->active_requests;
   handles->pick_duration = families_->pick_duration;

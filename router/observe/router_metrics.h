@@ -67,6 +67,14 @@ struct EndpointMetrics {
   std::array<prometheus::Counter*, size_t(LegOutcomeLabel::kCount)> legs{};
 };
 
+// pdgate_ratelimit_decisions_total of one rate-limited ModelRoute.
+struct RateLimitMetrics {
+  prometheus::Counter* input_allowed = nullptr;
+  prometheus::Counter* input_denied = nullptr;
+  prometheus::Counter* input_too_large = nullptr;  // larger than the whole bucket
+  prometheus::Counter* output_denied = nullptr;
+};
+
 // The handles of one RouterState.
 struct MetricHandles {
   absl::flat_hash_map<std::string, ModelMetrics, StringViewHash, std::equal_to<>> models;
@@ -74,6 +82,7 @@ struct MetricHandles {
   absl::flat_hash_map<const discovery::Endpoint*, EndpointMetrics> endpoints;
   prometheus::Gauge* active_requests = nullptr;
   prometheus::Histogram* pick_duration = nullptr;  // seconds to choose the candidates
+  absl::flat_hash_map<std::string, RateLimitMetrics, StringViewHash, std::equal_to<>> rate_limits;
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);
@@ -91,8 +100,10 @@ class RouterMetrics {
   ~RouterMetrics();
 
   // Resolves the handles for these model names and endpoints (off the request path).
+  // `limited_routes`: the keys (namespace/name) of the ModelRoutes with a rateLimit.
   std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
-                                               const discovery::EndpointSnapshot& snapshot);
+                                               const discovery::EndpointSnapshot& snapshot,
+                                               const std::vector<std::string>& limited_routes = {});
   // Prometheus text exposition of everything: the registry's families, then the live state of
   // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
   // and an endpoint that leaves the snapshot leaves the exposition).

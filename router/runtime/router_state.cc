@@ -11,8 +11,12 @@ std::shared_ptr<const RouterState> MakeRouterState(
   state->endpoints = discovery::BuildEndpointSnapshot(config, state->live.get());
   state->metrics_registry =
       previous != nullptr ? previous->metrics_registry : std::make_shared<RouterMetrics>();
-  state->metrics =
-      state->metrics_registry->Resolve(state->routes->model_names(), *state->endpoints);
+  state->limits = std::make_shared<const limits::RouteLimits>(
+      *config, previous != nullptr ? previous->limits.get() : nullptr);
+  std::vector<std::string> limited_routes;
+  for (const limits::RouteLimit& limit : state->limits->all()) limited_routes.push_back(limit.key);
+  state->metrics = state->metrics_registry->Resolve(state->routes->model_names(), *state->endpoints,
+                                                    limited_routes);
   // The index is kept unless its bound changed (a new bound starts it empty).
   const config::SchedulerSettings& scheduler = config->settings.scheduler;
   std::shared_ptr<pd_scheduler::PrefixIndex> index;

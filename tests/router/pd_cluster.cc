@@ -57,7 +57,8 @@ Cluster::Cluster(const ClusterSpec& spec) {
           "}\n---\n"
           "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelRoute\n"
           "metadata: {name: route, namespace: dev}\nspec:\n  modelName: \"" +
-          spec.model + "\"\n  rules:\n    - targetModels: [{modelServerName: pd}]\n";
+          spec.model + "\"\n  rules:\n    - targetModels: [{modelServerName: pd}]\n" +
+          spec.route_extra;
   for (size_t i = 0; i < spec.pods.size(); ++i) {
     const PodSpec& pod = spec.pods[i];
     yaml += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-" + std::to_string(i) +

@@ -31,6 +31,7 @@ struct ClusterSpec {
   std::vector<PodSpec> pods;
   std::string extra_settings;     // appended to the RouterConfiguration spec
   std::string server_annotation;  // one "key: value" annotation on the ModelServer
+  std::string route_extra;        // appended to the ModelRoute spec (e.g. "  rateLimit: {...}\n")
 };
 
 class Cluster {
