@@ -232,9 +232,16 @@ class Server {
 
   // What identifies a file's content cheaply: modification time, size, inode (editors that
   // write a new file and rename it change the inode; Kubernetes ConfigMap updates swap a symlink).
+  // The API keys file counts too: a Secret mounted as a volume is updated in place.
   std::vector<std::array<int64_t, 3>> Stamp() const {
     std::vector<std::array<int64_t, 3>> stamp;
-    for (const std::string& file : source_.files) {
+    std::vector<std::string> files = source_.files;
+    {
+      std::lock_guard lock(current_mutex_);
+      const std::string& keys = current_->config->settings.auth.api_keys_file;
+      if (!keys.empty()) files.push_back(keys);
+    }
+    for (const std::string& file : files) {
       struct stat info {};
       if (::stat(file.c_str(), &info) != 0) {
         stamp.push_back({-1, -1, -1});
@@ -373,7 +380,7 @@ class Server {
 
   const std::shared_ptr<const RouterState> initial_;  // keeps settings_ alive
   std::shared_ptr<const RouterState> current_;        // the newest state; written on io thread 0
-  std::mutex current_mutex_;  // current_ is read by the scraper's thread too
+  mutable std::mutex current_mutex_;  // current_ is read by the scraper's thread too
   ConfigSource source_;
   const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
   AccessLog access_log_;                    // outlives the io threads that submit to it

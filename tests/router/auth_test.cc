@@ -224,6 +224,16 @@ TEST_CASE("API keys from a file: 401 without or with a wrong key, 403 outside al
     CHECK(wide->body.find("DeepSeekV2") != std::string::npos);
     CHECK(MetricValue(Metrics(cluster), "pdgate_auth_forbidden_total") == 1);
   }
+  SECTION("the keys file is read again when it changes (a mounted Secret being updated)") {
+    const std::string rotated = "sk-rotated-0123456789abcdef";
+    REQUIRE(StatusOf(Chat(cluster, {{"Authorization", Bearer(rotated)}})) == 401);
+    std::ofstream(keys_path) << "- {id: rotated, key: " << rotated << "}\n";
+    CHECK(Eventually(
+        [&] { return StatusOf(Chat(cluster, {{"Authorization", Bearer(rotated)}})) == 200; },
+        10s));
+    // The key taken out of the file stops working.
+    CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(kClientKey)}})) == 401);
+  }
   std::remove(keys_path.c_str());
   std::remove(log_path.c_str());
 }
