@@ -22,6 +22,8 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings);
 // Kthena's routerConfiguration (`scheduler`, `auth`) at `root` of a YAML document; the kind of
 // document Kthena mounts from its ConfigMap.
 void ParseKthenaRouterConfiguration(MapReader& root, RouterSettings& settings);
+// `rateLimits` and `rateLimitUserHeader` of a RouterConfiguration spec.
+void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings);
 // The `auth` section at `root` (Kthena's fields and pdgate's); reads apiKeysFile.
 void ParseAuthSettings(MapReader& root, AuthSettings& auth);
 

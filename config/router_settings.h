@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,24 @@ struct AuthSettings {
   bool enabled() const { return jwt_enabled() || api_keys_enabled(); }
 };
 
+// A rate limit per principal (pdgate's, beyond Kthena's per-route rateLimit): one bucket set per
+// distinct user, tenant or API key among the requests it matches.
+enum class LimitKey { kUser, kTenant, kApiKey };
+
+struct PrincipalLimitSetting {
+  std::string name;                 // unique; the metric label
+  std::vector<std::string> models;  // requested model names; empty: every model
+  // Which principals it applies to (exact values; empty: any).
+  std::string match_user;
+  std::string match_tenant;
+  std::string match_api_key;  // the key's id
+  LimitKey key = LimitKey::kUser;
+  std::optional<uint32_t> requests_per_unit;
+  std::optional<uint32_t> input_tokens_per_unit;
+  std::optional<uint32_t> output_tokens_per_unit;
+  seconds unit = seconds(60);
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
@@ -168,6 +187,10 @@ struct RouterSettings {
   ScrapeSettings scrape;
   AccessLogSettings access_log;
   AuthSettings auth;
+  std::vector<PrincipalLimitSetting> rate_limits;
+  // Without authentication, the user of per-principal limits is this header's value (e.g.
+  // x-user-id); empty: such requests are one principal, "anonymous".
+  std::string rate_limit_user_header;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

@@ -262,6 +262,7 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
   access_log.Finish();
 
   ParseSchedulingExtensions(spec, settings);
+  ParsePrincipalLimits(spec, settings);
 
   ParseKthenaRouterConfiguration(spec, settings);
   spec.Finish();

@@ -53,6 +53,7 @@ absl::StatusOr<ApiKeyStore> ApiKeyStore::Create(std::vector<ApiKeyRecord> record
       return absl::InvalidArgumentError("duplicate API key id: " + record.id);
     }
     record.principal.method = AuthMethod::kApiKey;
+    record.principal.key_id = record.id;
     record.shared_principal = std::make_shared<const Principal>(record.principal);
     const Sha256Digest digest = record.sha256;
     if (!store.by_digest_.emplace(digest, std::move(record)).second) {

@@ -19,6 +19,7 @@ struct Principal {
   std::vector<std::string> allowed_models;
   std::string priority_class;  // empty: the caller's default
   AuthMethod method = AuthMethod::kNone;
+  std::string key_id;  // the API key's id (a name, never the key); empty for a JWT
 };
 
 // True when `principal` may call `model` (exact, case-sensitive match against allowed_models).

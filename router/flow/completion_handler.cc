@@ -158,21 +158,36 @@ int64_t MonotonicMicros() {
       .count();
 }
 
-void CountRefusal(const RateLimitMetrics* metrics, limits::Verdict verdict) {
-  if (metrics == nullptr) return;
-  switch (verdict) {
-    case limits::Verdict::kLargerThanBucket:
-      Increment(metrics->input_too_large);
-      break;
-    case limits::Verdict::kInputExceeded:
-      Increment(metrics->input_denied);
-      break;
-    case limits::Verdict::kOutputExceeded:
-      Increment(metrics->output_denied);
-      break;
-    case limits::Verdict::kAllowed:
-      break;
+void CountRefusal(const MetricHandles& metrics, const RateLimitMetrics* route,
+                  const limits::LimitOutcome& outcome) {
+  const limits::Bucket& bucket = *outcome.refused;
+  const bool too_large = outcome.verdict == limits::Verdict::kLargerThanBucket;
+  if (bucket.counter < 0) {
+    if (route == nullptr) return;
+    if (too_large) {
+      Increment(route->input_too_large);
+    } else {
+      Increment(bucket.resource == limits::Resource::kInputTokens ? route->input_denied
+                                                                  : route->output_denied);
+    }
+    return;
   }
+  if (size_t(bucket.counter) >= metrics.principal_limits.size()) return;
+  const PrincipalLimitMetrics& limit = metrics.principal_limits[size_t(bucket.counter)];
+  Increment(too_large ? limit.too_large : limit.denied[size_t(bucket.resource)]);
+}
+
+// Who the request is for per-principal limits: the authenticated principal, else the
+// configured header's value, else one shared "anonymous".
+limits::Identity IdentityOf(const auth::Authentication& authentication,
+                            const http::request<http::string_body>& request,
+                            const config::RouterSettings& settings) {
+  if (const auth::Principal* principal = authentication.principal.get()) {
+    return {principal->user, principal->tenant, principal->key_id};
+  }
+  std::string_view user;
+  if (!settings.rate_limit_user_header.empty()) user = request[settings.rate_limit_user_header];
+  return {user.empty() ? std::string_view("anonymous") : user, "", ""};
 }
 
 }  // namespace
@@ -262,27 +277,42 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
-  // Kthena's rateLimit of the route: admitted on the input estimate, settled after the answer.
-  const limits::RouteLimit* limit = state->limits->Find(decision->route);
-  const RateLimitMetrics* limit_metrics = nullptr;
-  int64_t input_estimate = 0;
-  limits::HeaderList limit_headers;
-  if (limit != nullptr) {
-    if (auto it = state->metrics->rate_limits.find(limit->key);
-        it != state->metrics->rate_limits.end()) {
-      limit_metrics = &it->second;
+  // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits), admitted
+  // together on the input estimate, settled after the answer with the engine's usage.
+  limits::LimitCheck limit_check;
+  std::vector<std::shared_ptr<limits::PrincipalBuckets>> principal_sets;
+  const limits::RouteLimit* route_limit = state->limits->Find(decision->route);
+  if (route_limit != nullptr) limits::AddBuckets(*route_limit, limit_check);
+  if (!state->principal_limits->empty()) {
+    const limits::Identity who = IdentityOf(authentication, request, worker.settings());
+    const auto& all = state->principal_limits->all();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (limits::Matches(all[i], parsed->model, who)) {
+        limits::AddBuckets(all[i], who, limit_check, principal_sets, int(i));
+      }
     }
+  }
+  int64_t input_estimate = 0;
+  HeaderList limit_headers;
+  if (!limit_check.empty()) {
     input_estimate = limits::EstimateInputTokens(parsed->prompt_json);
-    const limits::Admission admission =
-        limits::AdmitLocal(*limit, input_estimate, MonotonicMicros());
-    limits::AppendRateLimitHeaders(*limit, admission, limit_headers);
-    if (!admission.allowed()) {
-      CountRefusal(limit_metrics, admission.verdict);
-      error = {429, limits::RefusalMessage(*limit, admission, parsed->model, input_estimate),
-               "tokens", "", "rate_limit_exceeded"};
+    const limits::LimitOutcome outcome = limit_check.Admit(input_estimate, MonotonicMicros());
+    limit_check.AppendHeaders(limit_headers);
+    const RateLimitMetrics* route_metrics = nullptr;
+    if (route_limit != nullptr) {
+      if (auto it = state->metrics->rate_limits.find(route_limit->key);
+          it != state->metrics->rate_limits.end()) {
+        route_metrics = &it->second;
+      }
+    }
+    if (!outcome.allowed()) {
+      CountRefusal(*state->metrics, route_metrics, outcome);
+      error = {429, limit_check.RefusalMessage(outcome, parsed->model, input_estimate),
+               outcome.refused->resource == limits::Resource::kRequests ? "requests" : "tokens",
+               "", "rate_limit_exceeded"};
       HeaderList headers = id_header;
       headers.insert(headers.end(), limit_headers.begin(), limit_headers.end());
-      if (const int64_t retry = limits::RetryAfterSeconds(admission); retry > 0) {
+      if (const int64_t retry = limits::RetryAfterSeconds(outcome); retry > 0) {
         headers.emplace_back("retry-after", StrCat(retry));
       }
       record.status = error.status;
@@ -290,7 +320,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
       co_await SendError(client, error, keep_alive, headers);
       co_return;
     }
-    if (limit_metrics != nullptr) Increment(limit_metrics->input_allowed);
+    if (route_metrics != nullptr) Increment(route_metrics->input_allowed);
   }
   // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
   std::string model_json;
@@ -312,12 +342,12 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.limit_headers = std::move(limit_headers);
   co_await RunAttempts(flow);
   record.status = flow.status_sent;
-  if (limit != nullptr) {
+  if (!limit_check.empty()) {
     // Served: an engine answered 2xx (whole, or a stream cut off midway). The input reservation
     // of a request no engine served (no endpoint, failed legs, an engine's 4xx) is given back.
     const bool served = flow.status_sent / 100 == 2 || flow.access.output_tokens >= 0;
-    limits::SettleLocal(*limit, input_estimate, flow.access.input_tokens,
-                        flow.access.output_tokens, served, MonotonicMicros());
+    limit_check.Settle(flow.access.input_tokens, flow.access.output_tokens, served,
+                       MonotonicMicros());
   }
   flow.access.request_id = std::move(record.access.request_id);
   flow.access.auth = std::move(record.access.auth);

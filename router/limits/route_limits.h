@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "router/limits/gcra.h"
+#include "router/limits/limit_check.h"
 
 namespace pdgate::limits {
 
@@ -35,7 +36,8 @@ struct TokenBuckets {
 
 struct RouteLimit {
   const config::ModelRoute* route = nullptr;
-  std::string key;  // "namespace/name": metric label, and the Redis key's hash tag
+  std::string key;    // "namespace/name": metric label, and the Redis key's hash tag
+  std::string owner;  // "route namespace/name", for messages
   std::optional<GcraParams> input;
   std::optional<GcraParams> output;
   std::string_view unit;                     // "second" … "month", for messages
@@ -56,33 +58,7 @@ class RouteLimits {
   std::vector<RouteLimit> limits_;
 };
 
-enum class Verdict { kAllowed, kInputExceeded, kOutputExceeded, kLargerThanBucket };
-
-struct Admission {
-  Verdict verdict = Verdict::kAllowed;
-  int64_t retry_after_us = 0;
-  GcraDecision input;   // after this request's reservation
-  GcraDecision output;  // after the check
-  bool allowed() const { return verdict == Verdict::kAllowed; }
-};
-
-// The local buckets. `now_us`: a monotonic clock in microseconds.
-Admission AdmitLocal(const RouteLimit& limit, int64_t input_tokens, int64_t now_us);
-// After the answer: `prompt_tokens`/`completion_tokens` from usage (-1: unknown). A request that
-// reached no engine (`served` false) gets its input reservation back.
-void SettleLocal(const RouteLimit& limit, int64_t input_estimate, int64_t prompt_tokens,
-                 int64_t completion_tokens, bool served, int64_t now_us);
-
-// OpenAI's x-ratelimit-{limit,remaining,reset}-tokens for the input bucket, and
-// x-ratelimit-*-output-tokens for the output bucket.
-using HeaderList = std::vector<std::pair<std::string_view, std::string>>;
-void AppendRateLimitHeaders(const RouteLimit& limit, const Admission& admission,
-                            HeaderList& headers);
-// The 429's message (OpenAI's wording) and its Retry-After in whole seconds (0: none).
-std::string RefusalMessage(const RouteLimit& limit, const Admission& admission,
-                           std::string_view model, int64_t input_tokens);
-int64_t RetryAfterSeconds(const Admission& admission);
-// Go's duration style, as OpenAI's reset headers: "644ms", "1s", "6m0s", "1h2m3s".
-std::string FormatReset(int64_t microseconds);
+// Adds the route's buckets (input, output) to a request's check.
+void AddBuckets(const RouteLimit& limit, LimitCheck& check);
 
 }  // namespace pdgate::limits

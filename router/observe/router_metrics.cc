@@ -129,7 +129,8 @@ RouterMetrics::~RouterMetrics() = default;
 
 std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot,
-    const std::vector<std::string>& limited_routes) {
+    const std::vector<std::string>& limited_routes,
+    const std::vector<std::string>& principal_limits) {
   auto handles = std::make_shared<MetricHandles>();
   auto resolve_model = [&](const std::string& model) {
     ModelMetrics m;
@@ -180,6 +181,15 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
                                                          add("input", "denied"),
                                                          add("input", "too_large"),
                                                          add("output", "denied")});
+  }
+  for (const std::string& name : principal_limits) {
+    auto add = [&](const char* resource, const char* result) {
+      return &families_->rate_limits->Add(
+          {{"route", ""}, {"limit", StrCat(name, ":", resource)}, {"result", result}});
+    };
+    handles->principal_limits.push_back(
+        {{add("requests", "denied"), add("input", "denied"), add("output", "denied")},
+         add("input", "too_large")});
   }
   handles->active_requests = families_->active_requests;
   handles->pick_duration = families_->pick_duration;

@@ -75,6 +75,12 @@ struct RateLimitMetrics {
   prometheus::Counter* output_denied = nullptr;
 };
 
+// pdgate_ratelimit_decisions_total of one RouterConfiguration rateLimits entry (route="").
+struct PrincipalLimitMetrics {
+  std::array<prometheus::Counter*, 3> denied{};  // requests, input, output
+  prometheus::Counter* too_large = nullptr;
+};
+
 // The handles of one RouterState.
 struct MetricHandles {
   absl::flat_hash_map<std::string, ModelMetrics, StringViewHash, std::equal_to<>> models;
@@ -83,6 +89,7 @@ struct MetricHandles {
   prometheus::Gauge* active_requests = nullptr;
   prometheus::Histogram* pick_duration = nullptr;  // seconds to choose the candidates
   absl::flat_hash_map<std::string, RateLimitMetrics, StringViewHash, std::equal_to<>> rate_limits;
+  std::vector<PrincipalLimitMetrics> principal_limits;  // by index in PrincipalLimits::all()
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);
@@ -100,10 +107,12 @@ class RouterMetrics {
   ~RouterMetrics();
 
   // Resolves the handles for these model names and endpoints (off the request path).
-  // `limited_routes`: the keys (namespace/name) of the ModelRoutes with a rateLimit.
+  // `limited_routes`: the keys (namespace/name) of the ModelRoutes with a rateLimit;
+  // `principal_limits`: the names of the RouterConfiguration's rateLimits, in order.
   std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
                                                const discovery::EndpointSnapshot& snapshot,
-                                               const std::vector<std::string>& limited_routes = {});
+                                               const std::vector<std::string>& limited_routes = {},
+                                               const std::vector<std::string>& principal_limits = {});
   // Prometheus text exposition of everything: the registry's families, then the live state of
   // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
   // and an endpoint that leaves the snapshot leaves the exposition).

@@ -13,10 +13,16 @@ std::shared_ptr<const RouterState> MakeRouterState(
       previous != nullptr ? previous->metrics_registry : std::make_shared<RouterMetrics>();
   state->limits = std::make_shared<const limits::RouteLimits>(
       *config, previous != nullptr ? previous->limits.get() : nullptr);
+  state->principal_limits = std::make_shared<const limits::PrincipalLimits>(
+      config->settings, previous != nullptr ? previous->principal_limits.get() : nullptr);
   std::vector<std::string> limited_routes;
   for (const limits::RouteLimit& limit : state->limits->all()) limited_routes.push_back(limit.key);
+  std::vector<std::string> principal_limits;
+  for (const limits::PrincipalLimit& limit : state->principal_limits->all()) {
+    principal_limits.push_back(limit.setting.name);
+  }
   state->metrics = state->metrics_registry->Resolve(state->routes->model_names(), *state->endpoints,
-                                                    limited_routes);
+                                                    limited_routes, principal_limits);
   // The index is kept unless its bound changed (a new bound starts it empty).
   const config::SchedulerSettings& scheduler = config->settings.scheduler;
   std::shared_ptr<pd_scheduler::PrefixIndex> index;

@@ -8,6 +8,7 @@
 #include "discovery/endpoint_snapshot.h"
 #include "pd_scheduler/scheduler.h"
 #include "router/auth/authenticator.h"
+#include "router/limits/principal_limits.h"
 #include "router/limits/route_limits.h"
 #include "router/observe/router_metrics.h"
 
@@ -24,6 +25,7 @@ struct RouterState {
   std::shared_ptr<const pd_scheduler::Scheduler> scheduler;
   std::shared_ptr<const auth::AuthPolicy> auth;  // null: no authentication
   std::shared_ptr<const limits::RouteLimits> limits;  // ModelRoutes' rateLimit
+  std::shared_ptr<const limits::PrincipalLimits> principal_limits;  // spec.rateLimits
 };
 
 // `previous`: the state being replaced, whose metrics registry, live endpoint state and prefix

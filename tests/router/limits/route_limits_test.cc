@@ -97,6 +97,17 @@ TEST_CASE("GCRA: threads sharing a bucket never pass more than the limit togethe
   CHECK(passed == 1000);
 }
 
+namespace {
+
+LimitOutcome Admit(const RouteLimit& limit, int64_t tokens, int64_t now, LimitCheck* keep = nullptr) {
+  LimitCheck local;
+  LimitCheck& check = keep != nullptr ? *keep : local;
+  AddBuckets(limit, check);
+  return check.Admit(tokens, now);
+}
+
+}  // namespace
+
 TEST_CASE("route limits: input estimate taken at admission, output checked, usage settled") {
   auto config = Load("  rateLimit: {inputTokensPerUnit: 100, outputTokensPerUnit: 50, unit: minute}\n");
   RouteLimits table(*config, nullptr);
@@ -106,49 +117,61 @@ TEST_CASE("route limits: input estimate taken at admission, output checked, usag
   CHECK(limit->key == "dev/r");
   const int64_t now = 1000 * kSecond;
 
-  Admission first = AdmitLocal(*limit, 40, now);
-  REQUIRE(first.allowed());
-  CHECK(first.input.remaining == 60);
-  CHECK(first.output.remaining == 50);
+  LimitCheck first;
+  REQUIRE(Admit(*limit, 40, now, &first).allowed());
+  HeaderList headers;
+  first.AppendHeaders(headers);
+  REQUIRE(headers.size() == 6);
+  CHECK(headers[1].second == "60");  // input remaining
+  CHECK(headers[4].second == "50");  // output remaining
   // The engine said 30 prompt tokens (10 fewer than estimated) and 60 completion tokens: 10 more
   // than the output bucket holds.
-  SettleLocal(*limit, 40, 30, 60, true, now);
-  Admission second = AdmitLocal(*limit, 10, now);
-  CHECK(second.verdict == Verdict::kOutputExceeded);
-  CHECK(second.retry_after_us == 13200000);  // 11 tokens at 1.2 s each
-  CHECK(second.input.remaining == 70);       // nothing taken by the refusal
-  CHECK(RetryAfterSeconds(second) == 14);
+  first.Settle(30, 60, true, now);
+  LimitCheck second;
+  const LimitOutcome refused = Admit(*limit, 10, now, &second);
+  CHECK(refused.verdict == Verdict::kExceeded);
+  REQUIRE(refused.refused != nullptr);
+  CHECK(refused.refused->resource == Resource::kOutputTokens);
+  CHECK(refused.retry_after_us == 13200000);  // 11 tokens at 1.2 s each
+  CHECK(RetryAfterSeconds(refused) == 14);
+  HeaderList refused_headers;
+  second.AppendHeaders(refused_headers);
+  CHECK(refused_headers[1].second == "70");  // the refusal took nothing
 
   // Larger than the whole input bucket: refused as such, never "retry later".
-  Admission huge = AdmitLocal(*limit, 101, now + 3600 * kSecond);
+  LimitCheck huge_check;
+  const LimitOutcome huge = Admit(*limit, 101, now + 3600 * kSecond, &huge_check);
   CHECK(huge.verdict == Verdict::kLargerThanBucket);
   CHECK(RetryAfterSeconds(huge) == 0);
-  CHECK(RefusalMessage(*limit, huge, "m", 101).find("can never fit") != std::string::npos);
+  CHECK(huge_check.RefusalMessage(huge, "m", 101).find("can never fit") != std::string::npos);
 
   // An answer that reached no engine gives its input reservation back.
   const int64_t later = now + 3600 * kSecond;
-  REQUIRE(AdmitLocal(*limit, 100, later).allowed());
-  CHECK(AdmitLocal(*limit, 1, later).verdict == Verdict::kInputExceeded);
-  SettleLocal(*limit, 100, -1, -1, false, later);
-  CHECK(AdmitLocal(*limit, 100, later).allowed());
+  LimitCheck taken;
+  REQUIRE(Admit(*limit, 100, later, &taken).allowed());
+  CHECK(Admit(*limit, 1, later).verdict == Verdict::kExceeded);
+  taken.Settle(-1, -1, false, later);
+  CHECK(Admit(*limit, 100, later).allowed());
 }
 
 TEST_CASE("route limits: OpenAI's headers and wording") {
   auto config = Load("  rateLimit: {inputTokensPerUnit: 1000, unit: minute}\n");
   RouteLimits table(*config, nullptr);
   const RouteLimit& limit = table.all()[0];
-  Admission admission = AdmitLocal(limit, 385, 60 * kSecond);
+  LimitCheck check;
+  REQUIRE(Admit(limit, 385, 60 * kSecond, &check).allowed());
   HeaderList headers;
-  AppendRateLimitHeaders(limit, admission, headers);
+  check.AppendHeaders(headers);
   REQUIRE(headers.size() == 3);  // no output limit, no output headers
   CHECK(headers[0] == std::pair<std::string_view, std::string>("x-ratelimit-limit-tokens", "1000"));
   CHECK(headers[1] ==
         std::pair<std::string_view, std::string>("x-ratelimit-remaining-tokens", "615"));
   CHECK(headers[2] ==
         std::pair<std::string_view, std::string>("x-ratelimit-reset-tokens", "23.1s"));
-  Admission denied = AdmitLocal(limit, 700, 60 * kSecond);
-  CHECK(denied.verdict == Verdict::kInputExceeded);
-  CHECK(RefusalMessage(limit, denied, "m", 700) ==
+  LimitCheck denied_check;
+  const LimitOutcome denied = Admit(limit, 700, 60 * kSecond, &denied_check);
+  CHECK(denied.verdict == Verdict::kExceeded);
+  CHECK(denied_check.RefusalMessage(denied, "m", 700) ==
         "Rate limit reached for m (route dev/r) on input tokens per minute: Limit 1000, Remaining "
         "615, Requested about 700. Please try again in 5.1s.");
   CHECK(FormatReset(0) == "0s");
@@ -162,15 +185,15 @@ TEST_CASE("route limits: OpenAI's headers and wording") {
 TEST_CASE("route limits: a reload keeps unchanged buckets and drops removed or changed ones") {
   auto config = Load("  rateLimit: {inputTokensPerUnit: 100, unit: minute}\n");
   RouteLimits before(*config, nullptr);
-  REQUIRE(AdmitLocal(before.all()[0], 100, kSecond).allowed());
+  REQUIRE(Admit(before.all()[0], 100, kSecond).allowed());
 
   auto same = Load("  rateLimit: {inputTokensPerUnit: 100, unit: minute}\n");
   RouteLimits kept(*same, &before);
-  CHECK(AdmitLocal(kept.all()[0], 1, kSecond).verdict == Verdict::kInputExceeded);
+  CHECK(Admit(kept.all()[0], 1, kSecond).verdict == Verdict::kExceeded);
 
   auto changed = Load("  rateLimit: {inputTokensPerUnit: 200, unit: minute}\n");
   RouteLimits fresh(*changed, &kept);
-  CHECK(AdmitLocal(fresh.all()[0], 200, kSecond).allowed());
+  CHECK(Admit(fresh.all()[0], 200, kSecond).allowed());
 
   auto removed = Load("");
   RouteLimits none(*removed, &fresh);

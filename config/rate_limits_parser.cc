@@ -1,0 +1,74 @@
+// `spec.rateLimits` of the RouterConfiguration: limits per principal (user, tenant or API key),
+// beside Kthena's per-route `rateLimit` of ModelRoutes.
+#include <set>
+
+#include "config/object_parsers.h"
+#include "config/strings.h"
+
+namespace pdgate::config {
+namespace {
+
+std::optional<seconds> ParseUnit(MapReader& entry) {
+  std::optional<std::string> unit = entry.String("unit");
+  if (!unit) return seconds(60);
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"second", 1}, {"minute", 60}, {"hour", 3600}, {"day", 86400}, {"month", 30 * 86400}};
+  for (const auto& [name, length] : kUnits) {
+    if (*unit == name) return seconds(length);
+  }
+  entry.scope().Error(entry.PathOf("unit"),
+                      "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings) {
+  if (auto header = spec.String("rateLimitUserHeader")) settings.rate_limit_user_header = *header;
+  YAML::Node list = spec.Child("rateLimits");
+  const std::string path = spec.PathOf("rateLimits");
+  ObjectScope& scope = spec.scope();
+  if (!IsSequenceOrAbsent(list, path, scope)) return;
+  std::set<std::string> names;
+  constexpr int64_t kMax = 0xffffffffLL;
+  for (size_t i = 0; list.IsDefined() && i < list.size(); ++i) {
+    MapReader entry(list[i], IndexPath(path, i), scope);
+    PrincipalLimitSetting limit;
+    std::optional<std::string> name = entry.String("name", Presence::kRequired);
+    if (name && !names.insert(*name).second) {
+      scope.Error(entry.PathOf("name"), StrCat("\"", *name, "\" is defined twice"));
+    }
+    limit.name = name.value_or("");
+    limit.models = entry.StringList("models").value_or(std::vector<std::string>{});
+    MapReader match(entry.Child("match"), entry.PathOf("match"), scope);
+    limit.match_user = match.String("user").value_or("");
+    limit.match_tenant = match.String("tenant").value_or("");
+    limit.match_api_key = match.String("apiKey").value_or("");
+    match.Finish();
+    if (auto key = entry.String("key")) {
+      if (*key == "user") {
+        limit.key = LimitKey::kUser;
+      } else if (*key == "tenant") {
+        limit.key = LimitKey::kTenant;
+      } else if (*key == "apiKey") {
+        limit.key = LimitKey::kApiKey;
+      } else {
+        scope.Error(entry.PathOf("key"), "must be user, tenant or apiKey, not \"" + *key + "\"");
+      }
+    }
+    if (auto n = entry.Int("requestsPerUnit", 1, kMax)) limit.requests_per_unit = uint32_t(*n);
+    if (auto n = entry.Int("inputTokensPerUnit", 1, kMax)) limit.input_tokens_per_unit = uint32_t(*n);
+    if (auto n = entry.Int("outputTokensPerUnit", 1, kMax)) {
+      limit.output_tokens_per_unit = uint32_t(*n);
+    }
+    if (auto unit = ParseUnit(entry)) limit.unit = *unit;
+    if (!limit.requests_per_unit && !limit.input_tokens_per_unit && !limit.output_tokens_per_unit) {
+      scope.Error(entry.path(),
+                  "needs requestsPerUnit, inputTokensPerUnit or outputTokensPerUnit");
+    }
+    entry.Finish();
+    settings.rate_limits.push_back(std::move(limit));
+  }
+}
+
+}  // namespace pdgate::config

@@ -1,0 +1,141 @@
+#include "router/limits/principal_limits.h"
+
+#include <algorithm>
+
+#include "config/strings.h"
+
+namespace pdgate::limits {
+namespace {
+
+std::string_view UnitName(std::chrono::seconds unit) {
+  switch (unit.count()) {
+    case 1:
+      return "second";
+    case 60:
+      return "minute";
+    case 3600:
+      return "hour";
+    case 86400:
+      return "day";
+    default:
+      return "month";
+  }
+}
+
+bool Same(const config::PrincipalLimitSetting& a, const config::PrincipalLimitSetting& b) {
+  return a.name == b.name && a.key == b.key && a.requests_per_unit == b.requests_per_unit &&
+         a.input_tokens_per_unit == b.input_tokens_per_unit &&
+         a.output_tokens_per_unit == b.output_tokens_per_unit && a.unit == b.unit;
+}
+
+bool Full(const std::atomic<int64_t>& tat, int64_t now_us) {
+  return tat.load(std::memory_order_relaxed) <= now_us;
+}
+
+}  // namespace
+
+BucketMap::BucketMap(size_t max_principals)
+    : max_per_shard_(std::max<size_t>(max_principals / kShards, 1)) {}
+
+std::shared_ptr<PrincipalBuckets> BucketMap::Get(std::string_view principal) {
+  Shard& shard = shards_[std::hash<std::string_view>{}(principal) % kShards];
+  std::lock_guard lock(shard.mutex);
+  if (auto it = shard.sets.find(principal); it != shard.sets.end()) return it->second;
+  while (shard.sets.size() >= max_per_shard_ && !shard.order.empty()) {
+    shard.sets.erase(shard.order.front());
+    shard.order.pop_front();
+    evicted_full_.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto set = std::make_shared<PrincipalBuckets>();
+  shard.sets.emplace(std::string(principal), set);
+  shard.order.emplace_back(principal);
+  return set;
+}
+
+size_t BucketMap::EvictIdle(int64_t now_us) {
+  size_t evicted = 0;
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    std::erase_if(shard.order, [&](const std::string& key) {
+      auto it = shard.sets.find(key);
+      if (it == shard.sets.end()) return true;
+      const PrincipalBuckets& set = *it->second;
+      if (Full(set.requests, now_us) && Full(set.input, now_us) && Full(set.output, now_us)) {
+        shard.sets.erase(it);
+        ++evicted;
+        return true;
+      }
+      return false;
+    });
+  }
+  return evicted;
+}
+
+size_t BucketMap::size() const {
+  size_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.sets.size();
+  }
+  return total;
+}
+
+PrincipalLimits::PrincipalLimits(const config::RouterSettings& settings,
+                                 const PrincipalLimits* previous, size_t max_principals) {
+  for (const config::PrincipalLimitSetting& setting : settings.rate_limits) {
+    PrincipalLimit limit;
+    limit.setting = setting;
+    limit.owner = StrCat("limit ", setting.name);
+    limit.unit = UnitName(setting.unit);
+    const double period_us = double(setting.unit.count()) * 1e6;
+    if (setting.requests_per_unit) {
+      limit.requests = GcraParams::PerPeriod(*setting.requests_per_unit, period_us);
+    }
+    if (setting.input_tokens_per_unit) {
+      limit.input = GcraParams::PerPeriod(*setting.input_tokens_per_unit, period_us);
+    }
+    if (setting.output_tokens_per_unit) {
+      limit.output = GcraParams::PerPeriod(*setting.output_tokens_per_unit, period_us);
+    }
+    if (previous != nullptr) {
+      for (const PrincipalLimit& old : previous->limits_) {
+        if (Same(old.setting, setting)) limit.buckets = old.buckets;
+      }
+    }
+    if (!limit.buckets) limit.buckets = std::make_shared<BucketMap>(max_principals);
+    limits_.push_back(std::move(limit));
+  }
+}
+
+bool Matches(const PrincipalLimit& limit, std::string_view model, const Identity& who) {
+  const config::PrincipalLimitSetting& s = limit.setting;
+  if (!s.models.empty() && std::find(s.models.begin(), s.models.end(), model) == s.models.end()) {
+    return false;
+  }
+  return (s.match_user.empty() || s.match_user == who.user) &&
+         (s.match_tenant.empty() || s.match_tenant == who.tenant) &&
+         (s.match_api_key.empty() || s.match_api_key == who.api_key);
+}
+
+void AddBuckets(const PrincipalLimit& limit, const Identity& who, LimitCheck& check,
+                std::vector<std::shared_ptr<PrincipalBuckets>>& sets, int limit_index) {
+  std::string_view key = who.user;
+  if (limit.setting.key == config::LimitKey::kTenant) key = who.tenant;
+  if (limit.setting.key == config::LimitKey::kApiKey) key = who.api_key;
+  std::shared_ptr<PrincipalBuckets> set = limit.buckets->Get(key);
+  if (limit.requests) {
+    check.Add({&set->requests, *limit.requests, Resource::kRequests, limit.owner, limit.unit,
+               limit_index});
+  }
+  if (limit.input) {
+    check.Add({&set->input, *limit.input, Resource::kInputTokens, limit.owner, limit.unit,
+               limit_index});
+  }
+  if (limit.output) {
+    check.Add({&set->output, *limit.output, Resource::kOutputTokens, limit.owner, limit.unit,
+               limit_index});
+  }
+  sets.push_back(std::move(set));
+}
+
+}  // namespace pdgate::limits
