@@ -256,13 +256,24 @@ class Server {
   net::awaitable<void> WatchFiles() {
     net::steady_timer timer(*contexts_[0]);
     auto last = Stamp();
-    while (!lifecycle_.draining) {
+    for (uint64_t tick = 1; !lifecycle_.draining; ++tick) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(kTuple);
+      if (tick % 10 == 0) EvictIdlePrincipals();
       auto now = Stamp();
       if (now == last) continue;
       last = std::move(now);
       Reload("file change");
+    }
+  }
+
+  // Per-principal buckets that are full again hold nothing worth keeping (bounded memory).
+  void EvictIdlePrincipals() {
+    const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               Clock::now().time_since_epoch())
+                               .count();
+    for (const limits::PrincipalLimit& limit : current_->principal_limits->all()) {
+      limit.buckets->EvictIdle(now_us);
     }
   }
 

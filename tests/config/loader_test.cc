@@ -287,7 +287,7 @@ spec:
   CHECK(defaults.config->settings.access_log.output == "stdout");
 }
 
-TEST_CASE("auth: Kthena's ConfigMap section turns JWT on; defaults as documented") {
+TEST_CASE("auth: Kthena's ConfigMap section turns JWT on, defaults as documented") {
   auto result = LoadYaml(
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kthena-router-config}\ndata:\n"
       "  routerConfiguration: |\n"

@@ -66,7 +66,7 @@ const std::string kServers = ServerDoc("a", "  model: upstream-a\n") + ServerDoc
 
 }  // namespace
 
-TEST_CASE("header matches: exact, prefix and regex; absent headers are the empty string") {
+TEST_CASE("header matches: exact, prefix and regex, absent headers are the empty string") {
   Table t = Build(kServers + RouteDoc("r", R"(  modelName: m
   rules:
     - name: premium
@@ -206,7 +206,7 @@ TEST_CASE("a LoRA-only route (no modelName) serves its adapters") {
   CHECK(t.table->model_names() == std::vector<std::string>{"math", "code"});
 }
 
-TEST_CASE("several routes for one name: the first defined wins; the next serves what it cannot") {
+TEST_CASE("several routes for one name: the first defined wins, the next serves what it cannot") {
   Table t = Build(kServers + RouteDoc("first", R"(  modelName: m
   rules:
     - modelMatch:
@@ -236,7 +236,7 @@ TEST_CASE("base-model routes are looked up before LoRA routes") {
   CHECK_FALSE(decision->lora);
 }
 
-TEST_CASE("a target without a ModelServer gets no traffic; a rule with none falls through") {
+TEST_CASE("a target without a ModelServer gets no traffic, a rule with none falls through") {
   config::LoadResult result = LoadYaml(kServers + RouteDoc("r", R"(  modelName: m
   rules:
     - targetModels:

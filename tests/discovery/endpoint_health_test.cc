@@ -7,7 +7,7 @@ using namespace pdgate::discovery;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-TEST_CASE("consecutive failures eject for base × 2^n; a success resets the run") {
+TEST_CASE("consecutive failures eject for base × 2^n, a success resets the run") {
   EndpointHealth health;
   OutlierSettings settings;  // 3, 5 s, 300 s
   SteadyTime t{};

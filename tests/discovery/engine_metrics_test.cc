@@ -68,7 +68,7 @@ TEST_CASE("labels holding braces and spaces, exponents, NaN and garbage lines") 
   CHECK_FALSE(s.has_kv_usage);
 }
 
-TEST_CASE("interval means come from deltas; nothing observed keeps the last; resets rebase") {
+TEST_CASE("interval means come from deltas, nothing observed keeps the last, resets rebase") {
   LoadTracker tracker;
   EngineSample a;
   a.ttft = {10.0, 100, true};

@@ -276,7 +276,7 @@ TEST_CASE("the client's credential stays with pdgate unless configured to go on"
   std::remove(log_path.c_str());
 }
 
-TEST_CASE("JWT: every algorithm from an independent signer; claims checked; fail closed") {
+TEST_CASE("JWT: every algorithm from an independent signer, claims checked, fail closed") {
   IdentityProvider idp;
   const std::string log_path = TempPath("jwt.log");
   Cluster cluster(AggregatedSpec(JwtAuthYaml(idp, "    tenantClaim: org\n"), log_path));

@@ -45,7 +45,7 @@ TEST_CASE("nixl prefill: non-streaming, one token, skeleton params, prompt bytes
       R"("remote_block_ids":null,"remote_host":null,"remote_port":null},"temperature":0})");
 }
 
-TEST_CASE("mooncake prefill adds min_tokens 1; lmcache and http add no params") {
+TEST_CASE("mooncake prefill adds min_tokens 1, lmcache and http add no params") {
   Built b = Make(R"({"model":"m","prompt":"hi","max_completion_tokens":9})");
   CHECK(
       router::BuildPrefillBody(b.leg, KvConnector::kMooncake) ==

@@ -266,7 +266,7 @@ TEST_CASE("every leg carries the client's X-Request-Id, echoed back") {
   CHECK(response->body.find("chatcmpl-req-42") != std::string::npos);
 }
 
-TEST_CASE("upstream Authorization: the client's by default; replaced when the ModelServer says") {
+TEST_CASE("upstream Authorization: the client's by default, replaced when the ModelServer says") {
   SECTION("forwarded: the engines' --api-key check sees the client's key") {
     Cluster cluster(OneGroup("nixl", {"--api-key", "k1"}, {"--api-key", "k1"}));
     auto ok =

@@ -119,3 +119,56 @@ TEST_CASE("rateLimit: a reload that removes the limit takes effect at once") {
   CHECK(after->status == 200);
   CHECK(after->Header("x-ratelimit-limit-tokens").empty());
 }
+
+TEST_CASE("rateLimits per API key: one principal's budget does not touch another's") {
+  ClusterSpec spec;
+  spec.kv_connector = "";
+  spec.pods = {{"", "", {}}};
+  spec.extra_settings =
+      "  auth:\n    apiKeys:\n      - {id: key-a, key: sk-a-0123456789abcdef}\n"
+      "      - {id: key-b, key: sk-b-0123456789abcdef}\n"
+      "  rateLimits:\n    - {name: per-key, key: apiKey, requestsPerUnit: 2, unit: minute}\n";
+  Cluster cluster(spec);
+  const std::vector<std::pair<std::string, std::string>> a = {
+      {"Authorization", "Bearer sk-a-0123456789abcdef"}};
+  const std::vector<std::pair<std::string, std::string>> b = {
+      {"Authorization", "Bearer sk-b-0123456789abcdef"}};
+  auto first = cluster.Post("/v1/chat/completions", Chat(3, false), a);
+  REQUIRE(first.ok());
+  CHECK(first->status == 200);
+  CHECK(first->Header("x-ratelimit-limit-requests") == "2");
+  CHECK(first->Header("x-ratelimit-remaining-requests") == "1");
+  REQUIRE(cluster.Post("/v1/chat/completions", Chat(3, false), a)->status == 200);
+  auto refused = cluster.Post("/v1/chat/completions", Chat(3, false), a);
+  REQUIRE(refused.ok());
+  INFO(refused->body);
+  CHECK(refused->status == 429);
+  CHECK(refused->body.find(R"("type":"requests")") != std::string::npos);
+  CHECK(refused->body.find("(limit per-key) on requests per minute: Limit 2") != std::string::npos);
+  CHECK(refused->Header("x-ratelimit-remaining-requests") == "0");
+  CHECK_FALSE(refused->Header("retry-after").empty());
+  auto other = cluster.Post("/v1/chat/completions", Chat(3, false), b);
+  REQUIRE(other.ok());
+  CHECK(other->status == 200);
+  CHECK(MetricValue(Metrics(cluster),
+                    R"(pdgate_ratelimit_decisions_total{limit="per-key:requests",result="denied",route=""})") ==
+        1);
+}
+
+TEST_CASE("rateLimits without authentication key on the configured header") {
+  ClusterSpec spec;
+  spec.kv_connector = "";
+  spec.pods = {{"", "", {}}};
+  spec.extra_settings =
+      "  rateLimitUserHeader: x-user-id\n"
+      "  rateLimits:\n    - {name: per-user, requestsPerUnit: 1, unit: hour}\n";
+  Cluster cluster(spec);
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "alice"}})->status ==
+        200);
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "alice"}})->status ==
+        429);
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "bob"}})->status == 200);
+  // No header: one shared "anonymous" principal.
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false))->status == 200);
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false))->status == 429);
+}

@@ -189,7 +189,7 @@ TEST_CASE("the decider serves a short prompt on the decode alone, and counts it"
                                        model + R"(,reason="long_prompt"})") == 1);
 }
 
-TEST_CASE("a repeated long prefix stays on one prefill; engine load reaches /debug/endpoints") {
+TEST_CASE("a repeated long prefix stays on one prefill, engine load reaches /debug/endpoints") {
   ClusterSpec spec;
   spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}},  {"g1", "prefill", {}},
                {"g1", "decode", {}},  {"g2", "prefill", {}}, {"g2", "decode", {}}};

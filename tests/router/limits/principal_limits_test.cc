@@ -52,7 +52,7 @@ TEST_CASE("principal limits: each user has a budget of its own") {
   CHECK(Admit(table, bob, "m", 10, kSecond).allowed());
 }
 
-TEST_CASE("principal limits: matching on model, tenant and key; keyed by tenant") {
+TEST_CASE("principal limits: matching on model, tenant and key, keyed by tenant") {
   config::PrincipalLimitSetting team = PerUser(1);
   team.name = "team-a";
   team.models = {"m"};

@@ -63,7 +63,7 @@ TEST_CASE("GCRA: a bucket of 10 per second passes 10, then one every 100 ms") {
   CHECK(passed == 10);
 }
 
-TEST_CASE("GCRA: check cost and reserve cost are separate; debit goes into debt; refunds stop at full") {
+TEST_CASE("GCRA: check cost and reserve cost are separate, debit goes into debt, refunds stop at full") {
   std::atomic<int64_t> tat{0};
   const GcraParams params = GcraParams::PerPeriod(10, kSecond);
   const int64_t now = kSecond;
