@@ -112,6 +112,23 @@ TEST_CASE("redis: a host name is resolved") {
   CHECK(pong->str == "PONG");
 }
 
+TEST_CASE("redis: an unknown host fails within the connect timeout") {
+  net::io_context ioc;
+  RedisOptions options;
+  options.host = "no-such-host.invalid";  // NXDOMAIN, or no DNS at all: both must end quickly
+  options.port = 6379;
+  RedisConnection redis(ioc, options);
+  const Clock::time_point start = Clock::now();
+  auto failed = Call(ioc, redis, {"PING"});
+  CHECK(absl::IsUnavailable(failed.status()));
+  CHECK(Clock::now() - start < 400ms);  // connect_timeout is 200 ms
+  CHECK_FALSE(redis.healthy());
+  // In backoff: the next command does not even try.
+  const Clock::time_point again = Clock::now();
+  CHECK(absl::IsUnavailable(Call(ioc, redis, {"PING"}).status()));
+  CHECK(Clock::now() - again < 10ms);
+}
+
 struct PipelineResults {
   std::vector<int64_t> increments;
   int mismatched_gets = 0;
