@@ -116,7 +116,7 @@ TEST_CASE("gcra: a cost larger than the bucket is denied with a hint, not an err
   CHECK(outcome->remaining[0] == 10);
 }
 
-TEST_CASE("gcra: a debit beyond the bucket is debt; a refund pays it back") {
+TEST_CASE("gcra: a debit beyond the bucket is debt, a refund pays it back") {
   Fixture f;
   const GcraKey key = PerSecond("{m}:out", 10, 1, 1);
   REQUIRE(f.DebitNow({{key, 30}}).ok());  // 30 tokens of output on a 10-token bucket
@@ -163,7 +163,7 @@ TEST_CASE("gcra: one denied key blocks all and writes nothing") {
   CHECK(after->str == before->str);
 }
 
-TEST_CASE("gcra: keys must share a hash tag; bad numbers are refused before Redis") {
+TEST_CASE("gcra: keys must share a hash tag, bad numbers are refused before Redis") {
   Fixture f;
   auto split = f.CheckNow({PerSecond("{a}:in", 10, 1, 1), PerSecond("{b}:in", 10, 1, 1)});
   CHECK(absl::IsInvalidArgument(split.status()));
@@ -198,7 +198,7 @@ TEST_CASE("gcra: EVALSHA uses the script's SHA-1, and EVAL takes over after SCRI
   CHECK(f.DebitNow({{key, 1}}).ok());
 }
 
-TEST_CASE("gcra: a garbage TAT counts as absent; a key of the wrong type is an internal error") {
+TEST_CASE("gcra: a garbage TAT counts as absent, a key of the wrong type is an internal error") {
   Fixture f;
   REQUIRE(f.CallNow({"SET", "{m}:in", "not-a-number"}).ok());
   auto outcome = f.CheckNow({PerSecond("{m}:in", 10, 1, 1)});

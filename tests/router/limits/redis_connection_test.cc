@@ -52,7 +52,7 @@ net::awaitable<std::optional<Clock::duration>> UntilUp(RedisConnection& redis,
   co_return std::nullopt;
 }
 
-TEST_CASE("redis: PING, SET and GET round trip; an error reply is a value") {
+TEST_CASE("redis: PING, SET and GET round trip, an error reply is a value") {
   auto server = RedisServer::Start();
   REQUIRE(server.ok());
   net::io_context ioc;
@@ -268,7 +268,7 @@ net::awaitable<bool> KillScenario(RedisConnection& redis, RedisServer& server,
   co_return true;
 }
 
-TEST_CASE("redis: a killed Redis fails commands at once; a restarted one is used again") {
+TEST_CASE("redis: a killed Redis fails commands at once, a restarted one is used again") {
   auto server = RedisServer::Start();
   REQUIRE(server.ok());
   net::io_context ioc;
