@@ -86,7 +86,7 @@ std::string Sha1Hex(std::string_view text) {
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * SHA_DIGEST_LENGTH);
+  hex.reserve(size_t{2} * SHA_DIGEST_LENGTH);
   for (unsigned char byte : digest) {
     hex.push_back(kHex[byte >> 4]);
     hex.push_back(kHex[byte & 0xf]);

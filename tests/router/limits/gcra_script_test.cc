@@ -237,7 +237,7 @@ net::awaitable<bool> TwoReplicas(RedisConnection& first, RedisConnection& second
   for (int i = 0; i < 32; ++i) {
     RedisConnection& redis = i % 2 == 0 ? first : second;
     net::co_spawn(executor, Replica(redis, key, 10, bucket),
-                  [&done](std::exception_ptr) { ++done; });
+                  [&done](const std::exception_ptr&) { ++done; });
   }
   while (done < 32) co_await testing::Pause(1ms);
   co_return true;
@@ -286,7 +286,8 @@ net::awaitable<bool> Concurrent(RedisConnection& redis, int coroutines, int call
   auto executor = co_await net::this_coro::executor;
   int done = 0;
   for (int i = 0; i < coroutines; ++i) {
-    net::co_spawn(executor, Loop(redis, calls, failures), [&done](std::exception_ptr) { ++done; });
+    net::co_spawn(executor, Loop(redis, calls, failures),
+                  [&done](const std::exception_ptr&) { ++done; });
   }
   while (done < coroutines) co_await testing::Pause(1ms);
   co_return true;

@@ -20,6 +20,8 @@ using testing::RunOn;
 using Clock = std::chrono::steady_clock;
 using Type = RedisReply::Type;
 
+const std::string kBinary = std::string("hi\r\n") + '\0' + "there";
+
 RedisOptions Options(const RedisServer& server) {
   RedisOptions options;
   options.host = "127.0.0.1";
@@ -64,13 +66,13 @@ TEST_CASE("redis: PING, SET and GET round trip, an error reply is a value") {
   CHECK(pong->type == Type::kStatus);
   CHECK(pong->str == "PONG");
 
-  auto set = Call(ioc, redis, {"SET", "greeting", std::string("hi\r\n\0there", 11)});
+  auto set = Call(ioc, redis, {"SET", "greeting", kBinary});
   REQUIRE(set.ok());
   CHECK(set->str == "OK");
   auto get = Call(ioc, redis, {"GET", "greeting"});
   REQUIRE(get.ok());
   CHECK(get->type == Type::kString);
-  CHECK(get->str == std::string("hi\r\n\0there", 11));  // binary safe
+  CHECK(get->str == kBinary);  // binary safe
 
   auto missing = Call(ioc, redis, {"GET", "absent"});
   REQUIRE(missing.ok());
@@ -170,7 +172,7 @@ net::awaitable<bool> Pipeline(RedisConnection& redis, PipelineResults& results) 
   int done = 0;
   for (int worker = 0; worker < 100; ++worker) {
     net::co_spawn(executor, PipelineWorker(redis, worker, results),
-                  [&done](std::exception_ptr) { ++done; });
+                  [&done](const std::exception_ptr&) { ++done; });
   }
   while (done < 100) co_await Pause(1ms);
   co_return true;
@@ -213,7 +215,7 @@ net::awaitable<bool> TimeoutScenario(RedisConnection& redis, TimeoutResults& res
   if (!warm.ok()) co_return false;
   auto executor = co_await net::this_coro::executor;
   int done = 0;
-  auto count = [&done](std::exception_ptr) { ++done; };
+  auto count = [&done](const std::exception_ptr&) { ++done; };
   net::co_spawn(executor, SendInto(redis, {"DEBUG", "SLEEP", "0.3"}, results.slow), count);
   net::co_spawn(executor, SendInto(redis, {"PING"}, results.behind), count);
   while (done < 2) co_await Pause(1ms);
@@ -325,7 +327,7 @@ net::awaitable<bool> Flood(RedisConnection& redis, std::vector<absl::Status>& st
   int done = 0;
   for (absl::Status& status : statuses) {
     net::co_spawn(executor, SendInto(redis, {"PING"}, status),
-                  [&done](std::exception_ptr) { ++done; });
+                  [&done](const std::exception_ptr&) { ++done; });
   }
   while (done < 20) co_await Pause(1ms);
   co_return true;
@@ -353,9 +355,9 @@ net::awaitable<bool> CloseWhilePending(std::unique_ptr<RedisConnection>& redis,
   statuses.resize(3);
   int done = 0;
   net::co_spawn(executor, SendInto(*redis, {"DEBUG", "SLEEP", "0.2"}, statuses[0]),
-                [&done](std::exception_ptr) { ++done; });
+                [&done](const std::exception_ptr&) { ++done; });
   net::co_spawn(executor, SendInto(*redis, {"PING"}, statuses[1]),
-                [&done](std::exception_ptr) { ++done; });
+                [&done](const std::exception_ptr&) { ++done; });
   co_await Pause(5ms);
   redis.reset();  // the destructor closes; the coroutines still wait on its shared state
   while (done < 2) co_await Pause(1ms);
