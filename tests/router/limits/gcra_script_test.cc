@@ -1,0 +1,316 @@
+// The GCRA script against a real Redis: admission, debt and refunds, the script cache, hash
+// tags, two replicas sharing a bucket; and (hidden, [.bench]) its latency and throughput.
+#include "router/limits/gcra_script.h"
+
+#include <absl/strings/str_cat.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdio>
+
+#include "tests/router/limits/redis_server.h"
+
+namespace pdgate::limits {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RedisServer;
+using testing::RunOn;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kSecondUs = 1e6;
+
+// L units per second: ei = P/L, burst = P.
+GcraKey PerSecond(std::string key, double limit, double check, double reserve) {
+  return GcraKey{std::move(key), kSecondUs / limit, kSecondUs, check, reserve};
+}
+
+net::awaitable<absl::StatusOr<GcraOutcome>> Check(RedisConnection& redis,
+                                                  std::vector<GcraKey> keys) {
+  absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
+  co_return outcome;
+}
+
+net::awaitable<absl::Status> Debit(RedisConnection& redis,
+                                   std::vector<std::pair<GcraKey, double>> charges) {
+  absl::Status status = co_await GcraDebit(redis, charges);
+  co_return status;
+}
+
+net::awaitable<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
+                                                std::vector<std::string> argv) {
+  absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
+  co_return reply;
+}
+
+struct Fixture {
+  Fixture() : server(RedisServer::Start()) {
+    REQUIRE(server.ok());
+    RedisOptions options;
+    options.port = server->port();
+    options.command_timeout = 1s;  // correctness here, not deadlines
+    redis.emplace(ioc, options);
+  }
+  absl::StatusOr<GcraOutcome> CheckNow(std::vector<GcraKey> keys) {
+    return RunOn(ioc, Check(*redis, std::move(keys)));
+  }
+  absl::Status DebitNow(std::vector<std::pair<GcraKey, double>> charges) {
+    return RunOn(ioc, Debit(*redis, std::move(charges)));
+  }
+  absl::StatusOr<RedisReply> CallNow(std::vector<std::string> argv) {
+    return RunOn(ioc, Send(*redis, std::move(argv)));
+  }
+
+  absl::StatusOr<RedisServer> server;
+  net::io_context ioc;
+  std::optional<RedisConnection> redis;
+};
+
+TEST_CASE("gcra: 10 per second admits 10, then denies with a retry of about 100 ms") {
+  Fixture f;
+  const GcraKey one = PerSecond("pdgate:rl:{m}:in", 10, 1, 1);
+  for (int64_t expected = 9; expected >= 0; --expected) {
+    auto outcome = f.CheckNow({one});
+    REQUIRE(outcome.ok());
+    CHECK(outcome->allowed);
+    REQUIRE(outcome->remaining.size() == 1);
+    CHECK(outcome->remaining[0] == expected);
+    // The bucket is full again after (10 - remaining) emission intervals.
+    CHECK(outcome->reset_us[0] <= (10 - expected) * 100'000);
+    CHECK(outcome->reset_us[0] > (10 - expected) * 100'000 - 50'000);
+  }
+  auto denied = f.CheckNow({one});
+  REQUIRE(denied.ok());
+  CHECK_FALSE(denied->allowed);
+  CHECK(denied->retry_after_us <= 100'000);
+  CHECK(denied->retry_after_us > 50'000);  // the ten checks took less than 50 ms
+  CHECK(denied->remaining[0] == 0);
+
+  // The key expires a second after the bucket would be full again.
+  auto ttl = f.CallNow({"PTTL", "pdgate:rl:{m}:in"});
+  REQUIRE(ttl.ok());
+  CHECK(ttl->integer > 1000);
+  CHECK(ttl->integer <= 2000);
+}
+
+TEST_CASE("gcra: a check-only probe admits without charging") {
+  Fixture f;
+  auto probe = f.CheckNow({PerSecond("{m}:out", 10, 1, 0)});
+  REQUIRE(probe.ok());
+  CHECK(probe->allowed);
+  CHECK(probe->remaining[0] == 10);
+  CHECK(probe->reset_us[0] == 0);
+  auto key = f.CallNow({"EXISTS", "{m}:out"});
+  REQUIRE(key.ok());
+  CHECK(key->integer == 0);  // a full bucket needs no key
+}
+
+TEST_CASE("gcra: a cost larger than the bucket is denied with a hint, not an error") {
+  Fixture f;
+  auto outcome = f.CheckNow({PerSecond("{m}:in", 10, 25, 25)});
+  REQUIRE(outcome.ok());
+  CHECK_FALSE(outcome->allowed);
+  // It would fit only once the bucket were 15 tokens in credit: 1.5 s.
+  CHECK(outcome->retry_after_us > 1'400'000);
+  CHECK(outcome->retry_after_us <= 1'500'000);
+  CHECK(outcome->remaining[0] == 10);
+}
+
+TEST_CASE("gcra: a debit beyond the bucket is debt, a refund pays it back") {
+  Fixture f;
+  const GcraKey key = PerSecond("{m}:out", 10, 1, 1);
+  REQUIRE(f.DebitNow({{key, 30}}).ok());  // 30 tokens of output on a 10-token bucket
+  auto denied = f.CheckNow({key});
+  REQUIRE(denied.ok());
+  CHECK_FALSE(denied->allowed);
+  // TAT = now + 3 s; one token fits at TAT + 0.1 s - 1 s.
+  CHECK(denied->retry_after_us > 2'000'000);
+  CHECK(denied->retry_after_us <= 2'100'000);
+  CHECK(denied->reset_us[0] > 2'900'000);
+
+  REQUIRE(f.DebitNow({{key, -30}}).ok());  // refund
+  auto allowed = f.CheckNow({key});
+  REQUIRE(allowed.ok());
+  CHECK(allowed->allowed);
+  CHECK(allowed->remaining[0] == 9);
+
+  // A refund never leaves more than a full bucket.
+  REQUIRE(f.DebitNow({{key, -100}}).ok());
+  auto full = f.CheckNow({PerSecond("{m}:out", 10, 0, 0)});
+  REQUIRE(full.ok());
+  CHECK(full->remaining[0] == 10);
+}
+
+TEST_CASE("gcra: one denied key blocks all and writes nothing") {
+  Fixture f;
+  const GcraKey input = PerSecond("pdgate:rl:{t:m}:input", 100, 50, 50);
+  const GcraKey output = PerSecond("pdgate:rl:{t:m}:output", 10, 1, 1);
+  REQUIRE(f.DebitNow({{output, 10}}).ok());  // output bucket empty
+  auto before = f.CallNow({"GET", "pdgate:rl:{t:m}:output"});
+  REQUIRE(before.ok());
+
+  auto denied = f.CheckNow({input, output});
+  REQUIRE(denied.ok());
+  CHECK_FALSE(denied->allowed);
+  REQUIRE(denied->remaining.size() == 2);
+  CHECK(denied->remaining[0] == 100);
+  CHECK(denied->remaining[1] == 0);
+  auto input_key = f.CallNow({"EXISTS", "pdgate:rl:{t:m}:input"});
+  REQUIRE(input_key.ok());
+  CHECK(input_key->integer == 0);
+  auto after = f.CallNow({"GET", "pdgate:rl:{t:m}:output"});
+  REQUIRE(after.ok());
+  CHECK(after->str == before->str);
+}
+
+TEST_CASE("gcra: keys must share a hash tag, bad numbers are refused before Redis") {
+  Fixture f;
+  auto split = f.CheckNow({PerSecond("{a}:in", 10, 1, 1), PerSecond("{b}:in", 10, 1, 1)});
+  CHECK(absl::IsInvalidArgument(split.status()));
+  auto negative = f.CheckNow({PerSecond("{a}:in", 10, -1, 1)});
+  CHECK(absl::IsInvalidArgument(negative.status()));
+  auto no_rate = f.CheckNow({GcraKey{"{a}:in", 0, kSecondUs, 1, 1}});
+  CHECK(absl::IsInvalidArgument(no_rate.status()));
+  auto none = f.CheckNow({});
+  CHECK(absl::IsInvalidArgument(none.status()));
+
+  CHECK(HashTag("pdgate:rl:{t:m}:in") == "t:m");
+  CHECK(HashTag("plain") == "plain");
+  CHECK(HashTag("a{}b{c}") == "a{}b{c}");  // an empty tag: the whole key
+  CHECK(HashTag("a{b") == "a{b");
+}
+
+TEST_CASE("gcra: EVALSHA uses the script's SHA-1, and EVAL takes over after SCRIPT FLUSH") {
+  Fixture f;
+  const GcraKey key = PerSecond("{m}:in", 10, 1, 1);
+  REQUIRE(f.CheckNow({key}).ok());
+  auto exists = f.CallNow({"SCRIPT", "EXISTS", GcraScriptSha1()});
+  REQUIRE(exists.ok());
+  REQUIRE(exists->elements.size() == 1);
+  CHECK(exists->elements[0].integer == 1);
+
+  REQUIRE(f.CallNow({"SCRIPT", "FLUSH"}).ok());
+  auto outcome = f.CheckNow({key});
+  REQUIRE(outcome.ok());
+  CHECK(outcome->allowed);
+  CHECK(outcome->remaining[0] == 8);
+  REQUIRE(f.CallNow({"SCRIPT", "FLUSH"}).ok());
+  CHECK(f.DebitNow({{key, 1}}).ok());
+}
+
+TEST_CASE("gcra: a garbage TAT counts as absent, a key of the wrong type is an internal error") {
+  Fixture f;
+  REQUIRE(f.CallNow({"SET", "{m}:in", "not-a-number"}).ok());
+  auto outcome = f.CheckNow({PerSecond("{m}:in", 10, 1, 1)});
+  REQUIRE(outcome.ok());  // a garbage TAT counts as absent, and is overwritten
+  CHECK(outcome->allowed);
+  REQUIRE(f.CallNow({"LPUSH", "{m}:list", "x"}).ok());
+  auto wrong_type = f.CheckNow({PerSecond("{m}:list", 10, 1, 1)});
+  CHECK(absl::IsInternal(wrong_type.status()));  // WRONGTYPE from GET inside the script
+}
+
+struct SharedBucket {
+  int allowed = 0;
+  int denied = 0;
+  int failed = 0;
+};
+
+net::awaitable<void> Replica(RedisConnection& redis, const GcraKey& key, int checks,
+                             SharedBucket& bucket) {
+  std::vector<GcraKey> keys{key};
+  for (int i = 0; i < checks; ++i) {
+    absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
+    if (!outcome.ok()) {
+      ++bucket.failed;
+    } else if (outcome->allowed) {
+      ++bucket.allowed;
+    } else {
+      ++bucket.denied;
+    }
+  }
+}
+
+net::awaitable<bool> TwoReplicas(RedisConnection& first, RedisConnection& second,
+                                 const GcraKey& key, SharedBucket& bucket) {
+  auto executor = co_await net::this_coro::executor;
+  int done = 0;
+  for (int i = 0; i < 32; ++i) {
+    RedisConnection& redis = i % 2 == 0 ? first : second;
+    net::co_spawn(executor, Replica(redis, key, 10, bucket),
+                  [&done](const std::exception_ptr&) { ++done; });
+  }
+  while (done < 32) co_await testing::Pause(1ms);
+  co_return true;
+}
+
+TEST_CASE("gcra: two replicas sharing a bucket admit no more than the limit together") {
+  Fixture f;
+  RedisOptions options;
+  options.port = f.server->port();
+  options.command_timeout = 1s;
+  RedisConnection other(f.ioc, options);
+  // 50 per hour: nothing refills while the test runs.
+  const GcraKey key{"pdgate:rl:{shared}:requests", 3600e6 / 50, 3600e6, 1, 1};
+  SharedBucket bucket;
+  REQUIRE(RunOn(f.ioc, TwoReplicas(*f.redis, other, key, bucket)));
+  CHECK(bucket.failed == 0);
+  CHECK(bucket.allowed == 50);
+  CHECK(bucket.denied == 320 - 50);
+}
+
+// Loopback latency and throughput (not a correctness test): run with
+//   build-redis/bin/redis_limiter_test "[.bench]"
+net::awaitable<bool> Sequential(RedisConnection& redis, int calls, std::vector<double>& micros) {
+  // A huge bucket: every check admits and writes, the common case.
+  std::vector<GcraKey> keys{GcraKey{"{bench}:in", 1, 1e15, 1, 1},
+                            GcraKey{"{bench}:out", 1, 1e15, 1, 0}};
+  for (int i = 0; i < calls; ++i) {
+    Clock::time_point start = Clock::now();
+    absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
+    if (!outcome.ok() || !outcome->allowed) co_return false;
+    micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  co_return true;
+}
+
+net::awaitable<void> Loop(RedisConnection& redis, int calls, int& failures) {
+  std::vector<GcraKey> keys{GcraKey{"{bench}:in", 1, 1e15, 1, 1},
+                            GcraKey{"{bench}:out", 1, 1e15, 1, 0}};
+  for (int i = 0; i < calls; ++i) {
+    absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
+    if (!outcome.ok()) ++failures;
+  }
+}
+
+net::awaitable<bool> Concurrent(RedisConnection& redis, int coroutines, int calls, int& failures) {
+  auto executor = co_await net::this_coro::executor;
+  int done = 0;
+  for (int i = 0; i < coroutines; ++i) {
+    net::co_spawn(executor, Loop(redis, calls, failures),
+                  [&done](const std::exception_ptr&) { ++done; });
+  }
+  while (done < coroutines) co_await testing::Pause(1ms);
+  co_return true;
+}
+
+TEST_CASE("gcra: latency and throughput on loopback", "[.bench]") {
+  Fixture f;
+  std::vector<double> micros;
+  REQUIRE(RunOn(f.ioc, Sequential(*f.redis, 1000, micros)));  // warm up
+  micros.clear();
+  REQUIRE(RunOn(f.ioc, Sequential(*f.redis, 10000, micros), 120s));
+  std::sort(micros.begin(), micros.end());
+  std::printf("GcraCheck (2 keys), 10000 sequential: median %.1f us, p99 %.1f us, max %.1f us\n",
+              micros[micros.size() / 2], micros[micros.size() * 99 / 100], micros.back());
+  int failures = 0;
+  Clock::time_point start = Clock::now();
+  REQUIRE(RunOn(f.ioc, Concurrent(*f.redis, 64, 1000, failures), 120s));
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "GcraCheck (2 keys), 64 coroutines x 1000 on one connection: %.0f checks/s, %d failed\n",
+      64000 / seconds, failures);
+  CHECK(failures == 0);
+}
+
+}  // namespace
+}  // namespace pdgate::limits

@@ -1,0 +1,55 @@
+#include "tests/router/limits/redis_server.h"
+
+#include <signal.h>
+
+#include "tests/support/net.h"
+
+namespace pdgate::limits::testing {
+
+using namespace std::chrono_literals;
+
+absl::StatusOr<RedisServer> RedisServer::Start(const std::vector<std::string>& extra) {
+  RedisServer server;
+  server.port_ = pdgate::testing::FreePort();
+  if (server.port_ == 0) return absl::UnavailableError("no free port");
+  server.extra_ = extra;
+  if (absl::Status started = server.Launch(); !started.ok()) return started;
+  return server;
+}
+
+absl::Status RedisServer::Launch() {
+  std::vector<std::string> argv{
+      "redis-server", "--port", std::to_string(port_),    "--bind", "127.0.0.1", "--save", "",
+      "--appendonly", "no",     "--enable-debug-command", "yes"};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  auto process = pdgate::testing::ChildProcess::Start(argv);
+  if (!process.ok()) return process.status();
+  process_.emplace(std::move(*process));
+  // Redis listens once it is ready to serve (nothing to load).
+  if (!pdgate::testing::WaitForPort("127.0.0.1", port_, 10s)) {
+    return absl::UnavailableError("redis-server did not listen: " + process_->Stderr() +
+                                  process_->Stdout());
+  }
+  return absl::OkStatus();
+}
+
+void RedisServer::Kill() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->WaitFor(10s);
+  process_.reset();
+}
+
+absl::Status RedisServer::Restart() {
+  Kill();
+  return Launch();
+}
+
+net::awaitable<void> Pause(std::chrono::milliseconds duration) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(duration);
+  auto [ec] = co_await timer.async_wait(router::kTuple);
+  (void)ec;  // cancelled only when the io_context goes away
+}
+
+}  // namespace pdgate::limits::testing

@@ -1,0 +1,73 @@
+#pragma once
+// A real redis-server for one test (on a free loopback port, nothing persisted, killed at scope
+// exit), and a way to run a coroutine to its end on the test thread's io_context.
+#include <absl/status/statusor.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/http/net.h"
+#include "tests/support/child_process.h"
+
+namespace pdgate::limits::testing {
+
+namespace net = router::net;
+
+class RedisServer {
+ public:
+  // `extra` is appended to redis-server's arguments (e.g. {"--requirepass", "secret"}).
+  static absl::StatusOr<RedisServer> Start(const std::vector<std::string>& extra = {});
+
+  uint16_t port() const { return port_; }
+  // SIGKILL: no goodbye to the clients, as when the machine or the pod dies.
+  void Kill();
+  // A new process on the same port, with the same arguments (empty: no data survives).
+  absl::Status Restart();
+
+ private:
+  absl::Status Launch();
+
+  uint16_t port_ = 0;
+  std::vector<std::string> extra_;
+  std::optional<pdgate::testing::ChildProcess> process_;
+};
+
+template <class T>
+net::awaitable<void> StoreResult(net::awaitable<T> task, std::optional<T>& result) {
+  // Through a reference rather than co_spawn's value handler: GCC 12 sees a StatusOr moved
+  // through Asio's handler as maybe-uninitialized.
+  result.emplace(co_await std::move(task));
+}
+
+// Runs `task` on `ioc` (in this thread) until it ends; other work (a connection's reader) may
+// stay pending. Fails the test when it takes longer than `limit`.
+template <class T>
+T RunOn(net::io_context& ioc, net::awaitable<T> task,
+        std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  std::optional<T> result;
+  std::exception_ptr error;
+  bool done = false;
+  net::co_spawn(ioc, StoreResult(std::move(task), result), [&](std::exception_ptr e) {
+    error = e;
+    done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  ioc.restart();
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    ioc.run_one_for(std::chrono::milliseconds(100));
+    ioc.restart();  // run_one_for stops the context when it runs out of work
+  }
+  if (error) std::rethrow_exception(error);
+  REQUIRE(result.has_value());
+  return std::move(*result);
+}
+
+// Waits `duration` inside a coroutine (between polls of a condition).
+net::awaitable<void> Pause(std::chrono::milliseconds duration);
+
+}  // namespace pdgate::limits::testing
