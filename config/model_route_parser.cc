@@ -165,11 +165,6 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
     global.Finish();
   }
   reader.Finish();
-  if (limit.global_redis_address) {
-    reader.scope().Warning(reader.PathOf("global"),
-                           "Redis-backed limits are not supported yet: this limit is enforced by "
-                           "each pdgate replica on its own");
-  }
   route.rate_limit = std::move(limit);
 }
 

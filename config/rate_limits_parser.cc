@@ -1,5 +1,6 @@
 // `spec.rateLimits` of the RouterConfiguration: limits per principal (user, tenant or API key),
 // beside Kthena's per-route `rateLimit` of ModelRoutes.
+#include <cstdlib>
 #include <set>
 
 #include "config/object_parsers.h"
@@ -25,6 +26,36 @@ std::optional<seconds> ParseUnit(MapReader& entry) {
 
 void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings) {
   if (auto header = spec.String("rateLimitUserHeader")) settings.rate_limit_user_header = *header;
+  MapReader redis(spec.Child("rateLimitRedis"), spec.PathOf("rateLimitRedis"), spec.scope());
+  RedisLimitSettings& r = settings.rate_limit_redis;
+  if (auto policy = redis.String("onError")) {
+    if (*policy == "local") {
+      r.on_error = RedisFailurePolicy::kLocal;
+    } else if (*policy == "allow") {
+      r.on_error = RedisFailurePolicy::kAllow;
+    } else if (*policy == "deny") {
+      r.on_error = RedisFailurePolicy::kDeny;
+    } else {
+      spec.scope().Error(redis.PathOf("onError"),
+                         "must be local, allow or deny, not \"" + *policy + "\"");
+    }
+  }
+  if (auto timeout = redis.Duration("timeout")) {
+    if (*timeout < std::chrono::milliseconds(1) || *timeout > std::chrono::seconds(5)) {
+      spec.scope().Error(redis.PathOf("timeout"), "must be between 1ms and 5s");
+    } else {
+      r.timeout = std::chrono::duration_cast<milliseconds>(*timeout);
+    }
+  }
+  if (auto env = redis.String("passwordEnv")) {
+    const char* value = std::getenv(env->c_str());
+    if (value == nullptr) {
+      spec.scope().Error(redis.PathOf("passwordEnv"), "environment variable " + *env + " is not set");
+    } else {
+      r.password = value;
+    }
+  }
+  redis.Finish();
   YAML::Node list = spec.Child("rateLimits");
   const std::string path = spec.PathOf("rateLimits");
   ObjectScope& scope = spec.scope();

@@ -176,6 +176,19 @@ struct PrincipalLimitSetting {
   seconds unit = seconds(60);
 };
 
+// What a Redis-backed (global) limit does while Redis does not answer.
+enum class RedisFailurePolicy {
+  kLocal,  // fall back to this replica's own bucket (the default: still a limit)
+  kAllow,  // let requests through unlimited
+  kDeny,   // refuse them (503), as Kthena does when its script fails
+};
+
+struct RedisLimitSettings {
+  RedisFailurePolicy on_error = RedisFailurePolicy::kLocal;
+  milliseconds timeout = milliseconds(50);  // per command; a limit check waits no longer
+  std::string password;                     // AUTH; from passwordEnv at load
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
@@ -191,6 +204,7 @@ struct RouterSettings {
   // Without authentication, the user of per-principal limits is this header's value (e.g.
   // x-user-id); empty: such requests are one principal, "anonymous".
   std::string rate_limit_user_header;
+  RedisLimitSettings rate_limit_redis;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

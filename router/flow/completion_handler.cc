@@ -11,7 +11,7 @@
 #include "router/openai/openai_error.h"
 #include "router/openai/request_id.h"
 #include "router/flow/sglang_flow.h"
-#include "router/limits/token_estimate.h"
+#include "router/flow/rate_limiting.h"
 #include "router/observe/auth_metrics.h"
 
 namespace pdgate::router {
@@ -152,31 +152,6 @@ net::awaitable<void> RunAttempts(Flow& flow) {
   co_await SendAttemptError(flow, *last, int(tries));
 }
 
-int64_t MonotonicMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-void CountRefusal(const MetricHandles& metrics, const RateLimitMetrics* route,
-                  const limits::LimitOutcome& outcome) {
-  const limits::Bucket& bucket = *outcome.refused;
-  const bool too_large = outcome.verdict == limits::Verdict::kLargerThanBucket;
-  if (bucket.counter < 0) {
-    if (route == nullptr) return;
-    if (too_large) {
-      Increment(route->input_too_large);
-    } else {
-      Increment(bucket.resource == limits::Resource::kInputTokens ? route->input_denied
-                                                                  : route->output_denied);
-    }
-    return;
-  }
-  if (size_t(bucket.counter) >= metrics.principal_limits.size()) return;
-  const PrincipalLimitMetrics& limit = metrics.principal_limits[size_t(bucket.counter)];
-  Increment(too_large ? limit.too_large : limit.denied[size_t(bucket.resource)]);
-}
-
 // Who the request is for per-principal limits: the authenticated principal, else the
 // configured header's value, else one shared "anonymous".
 limits::Identity IdentityOf(const auth::Authentication& authentication,
@@ -277,50 +252,19 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     co_await SendError(client, error, keep_alive, id_header);
     co_return;
   }
-  // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits), admitted
-  // together on the input estimate, settled after the answer with the engine's usage.
-  limits::LimitCheck limit_check;
-  std::vector<std::shared_ptr<limits::PrincipalBuckets>> principal_sets;
-  const limits::RouteLimit* route_limit = state->limits->Find(decision->route);
-  if (route_limit != nullptr) limits::AddBuckets(*route_limit, limit_check);
-  if (!state->principal_limits->empty()) {
-    const limits::Identity who = IdentityOf(authentication, request, worker.settings());
-    const auto& all = state->principal_limits->all();
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (limits::Matches(all[i], parsed->model, who)) {
-        limits::AddBuckets(all[i], who, limit_check, principal_sets, int(i));
-      }
-    }
-  }
-  int64_t input_estimate = 0;
-  HeaderList limit_headers;
-  if (!limit_check.empty()) {
-    input_estimate = limits::EstimateInputTokens(parsed->prompt_json);
-    const limits::LimitOutcome outcome = limit_check.Admit(input_estimate, MonotonicMicros());
-    limit_check.AppendHeaders(limit_headers);
-    const RateLimitMetrics* route_metrics = nullptr;
-    if (route_limit != nullptr) {
-      if (auto it = state->metrics->rate_limits.find(route_limit->key);
-          it != state->metrics->rate_limits.end()) {
-        route_metrics = &it->second;
-      }
-    }
-    if (!outcome.allowed()) {
-      CountRefusal(*state->metrics, route_metrics, outcome);
-      error = {429, limit_check.RefusalMessage(outcome, parsed->model, input_estimate),
-               outcome.refused->resource == limits::Resource::kRequests ? "requests" : "tokens",
-               "", "rate_limit_exceeded"};
+  // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits).
+  const limits::Identity who = IdentityOf(authentication, request, worker.settings());
+  RequestLimits limits(worker, *state, decision->route, parsed->model, who);
+  if (!limits.empty()) {
+    std::optional<LimitRefusal> refusal = co_await limits.Admit(parsed->prompt_json, parsed->model);
+    if (refusal) {
       HeaderList headers = id_header;
-      headers.insert(headers.end(), limit_headers.begin(), limit_headers.end());
-      if (const int64_t retry = limits::RetryAfterSeconds(outcome); retry > 0) {
-        headers.emplace_back("retry-after", StrCat(retry));
-      }
-      record.status = error.status;
+      headers.insert(headers.end(), refusal->headers.begin(), refusal->headers.end());
+      record.status = refusal->error.status;
       record.access.error_origin = "rate_limit";
-      co_await SendError(client, error, keep_alive, headers);
+      co_await SendError(client, refusal->error, keep_alive, headers);
       co_return;
     }
-    if (route_metrics != nullptr) Increment(route_metrics->input_allowed);
   }
   // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
   std::string model_json;
@@ -339,15 +283,14 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.start = record.start;
   // Watch for the client leaving while engines work; cancelled when the request is done.
   net::co_spawn(worker.ioc, WatchClient(client.socket(), flow.watch), net::detached);
-  flow.limit_headers = std::move(limit_headers);
+  flow.limit_headers = limits.headers();
   co_await RunAttempts(flow);
   record.status = flow.status_sent;
-  if (!limit_check.empty()) {
-    // Served: an engine answered 2xx (whole, or a stream cut off midway). The input reservation
-    // of a request no engine served (no endpoint, failed legs, an engine's 4xx) is given back.
+  if (!limits.empty()) {
+    // Served: an engine answered 2xx (whole, or a stream cut off midway). The reservations of a
+    // request no engine served (no endpoint, failed legs, an engine's 4xx) are given back.
     const bool served = flow.status_sent / 100 == 2 || flow.access.output_tokens >= 0;
-    limit_check.Settle(flow.access.input_tokens, flow.access.output_tokens, served,
-                       MonotonicMicros());
+    limits.Settle(flow.access.input_tokens, flow.access.output_tokens, served);
   }
   flow.access.request_id = std::move(record.access.request_id);
   flow.access.auth = std::move(record.access.auth);

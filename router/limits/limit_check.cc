@@ -42,6 +42,7 @@ LimitOutcome LimitCheck::Admit(int64_t input_tokens, int64_t now_us) {
   input_estimate_ = input_tokens;
   LimitOutcome outcome;
   for (Entry& entry : buckets_) {
+    if (entry.bucket.tat == nullptr) continue;
     entry.state = GcraPeek(*entry.bucket.tat, entry.bucket.params, now_us);
     if (entry.bucket.resource == Resource::kInputTokens &&
         double(input_tokens) > entry.bucket.params.limit()) {
@@ -54,6 +55,7 @@ LimitOutcome LimitCheck::Admit(int64_t input_tokens, int64_t now_us) {
   for (bool taking : {false, true}) {
     for (size_t i = 0; i < buckets_.size(); ++i) {
       Entry& entry = buckets_[i];
+      if (entry.bucket.tat == nullptr) continue;
       const auto [check, reserve] = Costs(entry.bucket.resource, input_tokens);
       if ((reserve > 0) != taking) continue;
       entry.state = GcraCheck(*entry.bucket.tat, entry.bucket.params, check, reserve, now_us);
@@ -65,7 +67,7 @@ LimitOutcome LimitCheck::Admit(int64_t input_tokens, int64_t now_us) {
       outcome.retry_after_us = entry.state.retry_after_us;
       outcome.refused = &entry.bucket;
       for (Entry& taken : buckets_) {
-        if (taken.reserved > 0) {
+        if (taken.reserved > 0 && taken.bucket.tat != nullptr) {
           GcraDebit(*taken.bucket.tat, taken.bucket.params, -taken.reserved, now_us);
           taken.reserved = 0;
           taken.state = GcraPeek(*taken.bucket.tat, taken.bucket.params, now_us);
@@ -80,6 +82,7 @@ LimitOutcome LimitCheck::Admit(int64_t input_tokens, int64_t now_us) {
 void LimitCheck::Settle(int64_t prompt_tokens, int64_t completion_tokens, bool served,
                         int64_t now_us) {
   for (Entry& entry : buckets_) {
+    if (entry.bucket.tat == nullptr) continue;
     double cost = 0;
     switch (entry.bucket.resource) {
       case Resource::kRequests:

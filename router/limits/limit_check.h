@@ -42,6 +42,11 @@ struct LimitOutcome {
 class LimitCheck {
  public:
   void Add(const Bucket& bucket) { buckets_.push_back({bucket, {}, 0}); }
+  // A bucket decided elsewhere (in Redis): it takes part in headers and messages only. `tat`
+  // stays null.
+  void AddDecided(const Bucket& bucket, const GcraDecision& state) {
+    buckets_.push_back({bucket, state, 0});
+  }
   bool empty() const { return buckets_.empty(); }
 
   LimitOutcome Admit(int64_t input_tokens, int64_t now_us);
@@ -57,6 +62,7 @@ class LimitCheck {
 
   size_t size() const { return buckets_.size(); }
   const Bucket& bucket(size_t i) const { return buckets_[i].bucket; }
+  const GcraDecision& state(size_t i) const { return buckets_[i].state; }
 
  private:
   struct Entry {

@@ -40,6 +40,8 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
   prometheus::Family<prometheus::Counter>* rate_limits;
+  prometheus::Counter* redis_errors;
+  prometheus::Histogram* redis_latency;
   prometheus::Gauge* active_requests;
   ConnectionGauges upstream_connections;
   prometheus::Counter* reload_success;
@@ -98,6 +100,19 @@ RouterMetrics::RouterMetrics()
            .Name("pdgate_ratelimit_decisions_total")
            .Help("Rate-limit decisions by ModelRoute, limit (input, output) and result")
            .Register(r);
+  families_->redis_errors =
+      &prometheus::BuildCounter()
+           .Name("pdgate_ratelimit_redis_errors_total")
+           .Help("Global rate-limit checks and debits Redis did not answer (rateLimitRedis.onError)")
+           .Register(r)
+           .Add({});
+  families_->redis_latency =
+      &prometheus::BuildHistogram()
+           .Name("pdgate_ratelimit_redis_seconds")
+           .Help("Round trip of a global rate-limit check (Lua script) to Redis")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3,
+                                                            5e-3, 1e-2, 5e-2});
   families_->active_requests = &prometheus::BuildGauge()
                                     .Name("pdgate_active_requests")
                                     .Help("Completion requests in progress")
@@ -191,6 +206,8 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
         {{add("requests", "denied"), add("input", "denied"), add("output", "denied")},
          add("input", "too_large")});
   }
+  handles->redis_errors = families_->redis_errors;
+  handles->redis_latency = families_->redis_latency;
   handles->active_requests = families_->active_requests;
   handles->pick_duration = families_->pick_duration;
   return handles;

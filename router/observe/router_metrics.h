@@ -90,6 +90,8 @@ struct MetricHandles {
   prometheus::Histogram* pick_duration = nullptr;  // seconds to choose the candidates
   absl::flat_hash_map<std::string, RateLimitMetrics, StringViewHash, std::equal_to<>> rate_limits;
   std::vector<PrincipalLimitMetrics> principal_limits;  // by index in PrincipalLimits::all()
+  prometheus::Counter* redis_errors = nullptr;     // pdgate_ratelimit_redis_errors_total
+  prometheus::Histogram* redis_latency = nullptr;  // pdgate_ratelimit_redis_seconds
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);

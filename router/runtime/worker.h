@@ -9,6 +9,7 @@
 #include <random>
 
 #include "router/auth/token_cache.h"
+#include "router/limits/redis_connection.h"
 #include "router/runtime/lifecycle.h"
 #include "router/http/net.h"
 #include "router/runtime/router_state.h"
@@ -69,6 +70,24 @@ struct Worker {
   auth::TokenCache token_cache;
   std::function<void()> request_jwks_refresh;
   const AuthMetrics* auth_metrics = nullptr;  // process-wide, owned by the server
+  // Redis connections of global rate limits, by address, opened on first use on this thread
+  // (pipelined: one per address is enough). Closed before the io_context goes.
+  absl::flat_hash_map<std::string, std::unique_ptr<limits::RedisConnection>> redis;
+
+  limits::RedisConnection& Redis(const std::string& host, uint16_t port) {
+    std::unique_ptr<limits::RedisConnection>& connection =
+        redis[StrCat(host, ":", port)];
+    if (!connection) {
+      const config::RedisLimitSettings& options = settings().rate_limit_redis;
+      limits::RedisOptions redis_options;
+      redis_options.host = host;
+      redis_options.port = port;
+      redis_options.password = options.password;
+      redis_options.command_timeout = options.timeout;
+      connection = std::make_unique<limits::RedisConnection>(ioc, std::move(redis_options));
+    }
+    return *connection;
+  }
 };
 
 }  // namespace pdgate::router

@@ -159,6 +159,7 @@ class Server {
     scraper_.Stop();
     // Pooled sockets must go while their io_context still exists.
     for (auto& worker : workers_) worker->pool.Clear();
+    for (auto& worker : workers_) worker->redis.clear();
     return exit_code_;
   }
 
