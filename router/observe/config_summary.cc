@@ -74,6 +74,58 @@ void DescribeAuth(const config::AuthSettings& auth, std::string& out) {
             auth.forward_credential ? "yes" : "no (unless a ModelServer says forward)", "\n");
 }
 
+std::string_view UnitName(std::chrono::seconds unit) {
+  switch (unit.count()) {
+    case 1:
+      return "second";
+    case 60:
+      return "minute";
+    case 3600:
+      return "hour";
+    case 86400:
+      return "day";
+    default:
+      return "month";
+  }
+}
+
+void DescribeLimits(const config::Config& config, std::string& out) {
+  std::vector<std::string> lines;
+  static constexpr std::string_view kUnits[] = {"second", "minute", "hour", "day", "month"};
+  for (const config::ModelRoute& route : config.model_routes) {
+    if (!route.rate_limit) continue;
+    const config::RateLimit& limit = *route.rate_limit;
+    std::vector<std::string> parts;
+    if (limit.input_tokens_per_unit) parts.push_back(StrCat(*limit.input_tokens_per_unit, " input"));
+    if (limit.output_tokens_per_unit) {
+      parts.push_back(StrCat(*limit.output_tokens_per_unit, " output"));
+    }
+    lines.push_back(StrCat("  route ", route.meta.Key(), ": ", StrJoin(parts, ", "),
+                           " tokens per ", kUnits[size_t(limit.unit)],
+                           limit.global_redis_address
+                               ? StrCat(", global in Redis ", *limit.global_redis_address)
+                               : std::string(", per replica")));
+  }
+  for (const config::PrincipalLimitSetting& limit : config.settings.rate_limits) {
+    std::vector<std::string> parts;
+    if (limit.requests_per_unit) parts.push_back(StrCat(*limit.requests_per_unit, " requests"));
+    if (limit.input_tokens_per_unit) {
+      parts.push_back(StrCat(*limit.input_tokens_per_unit, " input tokens"));
+    }
+    if (limit.output_tokens_per_unit) {
+      parts.push_back(StrCat(*limit.output_tokens_per_unit, " output tokens"));
+    }
+    const std::string_view key = limit.key == config::LimitKey::kUser     ? "user"
+                                 : limit.key == config::LimitKey::kTenant ? "tenant"
+                                                                          : "API key";
+    lines.push_back(StrCat("  limit ", limit.name, ": ", StrJoin(parts, ", "), " per ",
+                           UnitName(limit.unit), " for each ", key,
+                           limit.models.empty() ? "" : StrCat(", models ", StrJoin(limit.models, ", "))));
+  }
+  if (lines.empty()) return;
+  StrAppend(out, "Rate limits:\n", StrJoin(lines, "\n"), "\n");
+}
+
 void DescribeRoute(const config::ModelRoute& route, std::string& out) {
   StrAppend(out, "ModelRoute ", route.meta.Key(), ": model ",
             route.model_name.empty() ? "(none)" : route.model_name);
@@ -118,6 +170,7 @@ std::string DescribeConfig(const discovery::EndpointSnapshot& snapshot) {
             settings.threads == 0 ? "one per core" : StrCat(settings.threads), ", settings from ",
             settings.source.empty() ? "defaults" : settings.source, "\n");
   DescribeAuth(settings.auth, out);
+  DescribeLimits(config, out);
   return out;
 }
 

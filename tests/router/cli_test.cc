@@ -65,6 +65,31 @@ TEST_CASE("pdgate validate reports the authentication setup, never a key") {
   CHECK(off.out.find("Auth: off (every /v1/* request is served)\n") != std::string::npos);
 }
 
+TEST_CASE("pdgate validate prints the rate limits") {
+  std::string path = WriteTemp(R"(apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelRoute
+metadata: {name: r, namespace: dev}
+spec:
+  modelName: m
+  rules: [{targetModels: [{modelServerName: s}]}]
+  rateLimit: {inputTokensPerUnit: 1000, outputTokensPerUnit: 50, unit: minute,
+              global: {redis: {address: "redis:6379"}}}
+---
+apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: p}
+spec:
+  rateLimits:
+    - {name: per-user, requestsPerUnit: 60, unit: minute}
+)");
+  CommandResult result = Run({BinaryPath("pdgate"), "validate", path});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("Rate limits:\n  route dev/r: 1000 input, 50 output tokens per minute, "
+                        "global in Redis redis:6379\n  limit per-user: 60 requests per minute "
+                        "for each user\n") != std::string::npos);
+}
+
 TEST_CASE("pdgate validate prints every error and exits 1") {
   std::string path = WriteTemp(R"(apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer
