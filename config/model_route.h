@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/object_meta.h"
+#include "config/rate_limit_unit.h"
 #include "config/string_match.h"
 
 namespace pdgate::config {
@@ -29,8 +30,6 @@ struct RouteRule {
   std::vector<TargetModel> targets;
   uint64_t total_weight = 0;  // > 0, checked at load
 };
-
-enum class RateLimitUnit { kSecond, kMinute, kHour, kDay, kMonth };
 
 struct RateLimit {
   std::optional<uint32_t> input_tokens_per_unit;

@@ -138,20 +138,9 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
   if (auto n = reader.Int("inputTokensPerUnit", 1, kMax)) limit.input_tokens_per_unit = *n;
   if (auto n = reader.Int("outputTokensPerUnit", 1, kMax)) limit.output_tokens_per_unit = *n;
   if (auto unit = reader.String("unit")) {
-    static constexpr std::pair<std::string_view, RateLimitUnit> kUnits[] = {
-        {"second", RateLimitUnit::kSecond},
-        {"minute", RateLimitUnit::kMinute},
-        {"hour", RateLimitUnit::kHour},
-        {"day", RateLimitUnit::kDay},
-        {"month", RateLimitUnit::kMonth}};
-    bool found = false;
-    for (const auto& [name, value] : kUnits) {
-      if (*unit == name) {
-        limit.unit = value;
-        found = true;
-      }
-    }
-    if (!found) {
+    if (auto parsed = ParseRateLimitUnit(*unit)) {
+      limit.unit = *parsed;
+    } else {
       reader.scope().Error(
           reader.PathOf("unit"),
           "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");

@@ -9,14 +9,10 @@
 namespace pdgate::config {
 namespace {
 
-std::optional<seconds> ParseUnit(MapReader& entry) {
+std::optional<RateLimitUnit> ParseUnit(MapReader& entry) {
   std::optional<std::string> unit = entry.String("unit");
-  if (!unit) return seconds(60);
-  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
-      {"second", 1}, {"minute", 60}, {"hour", 3600}, {"day", 86400}, {"month", 30 * 86400}};
-  for (const auto& [name, length] : kUnits) {
-    if (*unit == name) return seconds(length);
-  }
+  if (!unit) return RateLimitUnit::kMinute;
+  if (auto parsed = ParseRateLimitUnit(*unit)) return parsed;
   entry.scope().Error(entry.PathOf("unit"),
                       "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");
   return std::nullopt;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "config/rate_limit_unit.h"
+
 namespace pdgate::config {
 
 using std::chrono::milliseconds;
@@ -173,7 +175,7 @@ struct PrincipalLimitSetting {
   std::optional<uint32_t> requests_per_unit;
   std::optional<uint32_t> input_tokens_per_unit;
   std::optional<uint32_t> output_tokens_per_unit;
-  seconds unit = seconds(60);
+  RateLimitUnit unit = RateLimitUnit::kMinute;
 };
 
 // What a Redis-backed (global) limit does while Redis does not answer.

@@ -7,21 +7,6 @@
 namespace pdgate::limits {
 namespace {
 
-std::string_view UnitName(std::chrono::seconds unit) {
-  switch (unit.count()) {
-    case 1:
-      return "second";
-    case 60:
-      return "minute";
-    case 3600:
-      return "hour";
-    case 86400:
-      return "day";
-    default:
-      return "month";
-  }
-}
-
 bool Same(const config::PrincipalLimitSetting& a, const config::PrincipalLimitSetting& b) {
   return a.name == b.name && a.key == b.key && a.requests_per_unit == b.requests_per_unit &&
          a.input_tokens_per_unit == b.input_tokens_per_unit &&
@@ -86,8 +71,8 @@ PrincipalLimits::PrincipalLimits(const config::RouterSettings& settings,
     PrincipalLimit limit;
     limit.setting = setting;
     limit.owner = StrCat("limit ", setting.name);
-    limit.unit = UnitName(setting.unit);
-    const double period_us = double(setting.unit.count()) * 1e6;
+    limit.unit = config::ToString(setting.unit);
+    const double period_us = double(config::Seconds(setting.unit)) * 1e6;
     if (setting.requests_per_unit) {
       limit.requests = GcraParams::PerPeriod(*setting.requests_per_unit, period_us);
     }

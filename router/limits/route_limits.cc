@@ -8,38 +8,6 @@ namespace {
 
 constexpr double kSecondUs = 1e6;
 
-double UnitSeconds(config::RateLimitUnit unit) {
-  switch (unit) {
-    case config::RateLimitUnit::kSecond:
-      return 1;
-    case config::RateLimitUnit::kMinute:
-      return 60;
-    case config::RateLimitUnit::kHour:
-      return 3600;
-    case config::RateLimitUnit::kDay:
-      return 86400;
-    case config::RateLimitUnit::kMonth:
-      return 30 * 86400.0;  // Kthena's month
-  }
-  return 1;
-}
-
-std::string_view UnitName(config::RateLimitUnit unit) {
-  switch (unit) {
-    case config::RateLimitUnit::kSecond:
-      return "second";
-    case config::RateLimitUnit::kMinute:
-      return "minute";
-    case config::RateLimitUnit::kHour:
-      return "hour";
-    case config::RateLimitUnit::kDay:
-      return "day";
-    case config::RateLimitUnit::kMonth:
-      return "month";
-  }
-  return "second";
-}
-
 bool SameParams(const std::optional<GcraParams>& a, const std::optional<GcraParams>& b) {
   if (a.has_value() != b.has_value()) return false;
   return !a || (a->ei_us == b->ei_us && a->burst_us == b->burst_us);
@@ -56,14 +24,14 @@ RouteLimits::RouteLimits(const config::Config& config, const RouteLimits* previo
     limit.route = &route;
     limit.key = route.meta.Key();
     limit.owner = StrCat("route ", limit.key);
-    const double period_us = UnitSeconds(rate.unit) * kSecondUs;
+    const double period_us = double(config::Seconds(rate.unit)) * kSecondUs;
     if (rate.input_tokens_per_unit) {
       limit.input = GcraParams::PerPeriod(double(*rate.input_tokens_per_unit), period_us);
     }
     if (rate.output_tokens_per_unit) {
       limit.output = GcraParams::PerPeriod(double(*rate.output_tokens_per_unit), period_us);
     }
-    limit.unit = UnitName(rate.unit);
+    limit.unit = config::ToString(rate.unit);
     limit.redis_address = rate.global_redis_address;
     if (previous != nullptr) {
       for (const RouteLimit& old : previous->limits_) {

@@ -74,24 +74,8 @@ void DescribeAuth(const config::AuthSettings& auth, std::string& out) {
             auth.forward_credential ? "yes" : "no (unless a ModelServer says forward)", "\n");
 }
 
-std::string_view UnitName(std::chrono::seconds unit) {
-  switch (unit.count()) {
-    case 1:
-      return "second";
-    case 60:
-      return "minute";
-    case 3600:
-      return "hour";
-    case 86400:
-      return "day";
-    default:
-      return "month";
-  }
-}
-
 void DescribeLimits(const config::Config& config, std::string& out) {
   std::vector<std::string> lines;
-  static constexpr std::string_view kUnits[] = {"second", "minute", "hour", "day", "month"};
   for (const config::ModelRoute& route : config.model_routes) {
     if (!route.rate_limit) continue;
     const config::RateLimit& limit = *route.rate_limit;
@@ -101,7 +85,7 @@ void DescribeLimits(const config::Config& config, std::string& out) {
       parts.push_back(StrCat(*limit.output_tokens_per_unit, " output"));
     }
     lines.push_back(StrCat("  route ", route.meta.Key(), ": ", StrJoin(parts, ", "),
-                           " tokens per ", kUnits[size_t(limit.unit)],
+                           " tokens per ", config::ToString(limit.unit),
                            limit.global_redis_address
                                ? StrCat(", global in Redis ", *limit.global_redis_address)
                                : std::string(", per replica")));
@@ -119,7 +103,7 @@ void DescribeLimits(const config::Config& config, std::string& out) {
                                  : limit.key == config::LimitKey::kTenant ? "tenant"
                                                                           : "API key";
     lines.push_back(StrCat("  limit ", limit.name, ": ", StrJoin(parts, ", "), " per ",
-                           UnitName(limit.unit), " for each ", key,
+                           config::ToString(limit.unit), " for each ", key,
                            limit.models.empty() ? "" : StrCat(", models ", StrJoin(limit.models, ", "))));
   }
   if (lines.empty()) return;

@@ -28,15 +28,6 @@ int AddressBase() { return 220 + int(getpid() % 6) * 5; }
 
 }  // namespace
 
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 KubeHarness::KubeHarness(size_t sims) {
   const int base = AddressBase();
   for (size_t i = 0; i < sims; ++i) addresses_.push_back(LoopbackAddress(base + int(i)));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/net.h"
 
 namespace pdgate::testing {
@@ -71,7 +72,5 @@ class KubeHarness {
   std::optional<ChildProcess> router_;
 };
 
-// Polls `condition` until it holds or `timeout` passes; true when it held.
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 }  // namespace pdgate::testing

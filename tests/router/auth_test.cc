@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
+#include "tests/support/eventually.h"
 #include "tests/router/router_test_util.h"
 #include "tests/support/paths.h"
 
@@ -31,16 +32,6 @@ std::string ReadText(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Polls `condition` until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);  // poll interval
-  }
 }
 
 // The string value of a top-level JSON member, e.g. "token" of {"token": "..."}.

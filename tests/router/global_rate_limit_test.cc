@@ -5,6 +5,7 @@
 
 #include "tests/router/limits/redis_server.h"
 #include "tests/router/pd_cluster.h"
+#include "tests/support/eventually.h"
 #include "tests/router/router_test_util.h"
 
 using namespace pdgate::testing;
@@ -32,15 +33,6 @@ ClusterSpec GlobalSpec(uint16_t redis_port, const std::string& on_error = "local
 int Status(Cluster& cluster, int max_tokens) {
   auto response = cluster.Post("/v1/chat/completions", Chat(max_tokens));
   return response.ok() ? response->status : 0;
-}
-
-bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);  // poll interval
-  }
 }
 
 double RedisErrors(const Cluster& cluster) {

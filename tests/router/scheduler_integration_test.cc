@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
+#include "tests/support/eventually.h"
 #include "tests/router/router_test_util.h"
 #include "tests/support/build_kind.h"
 #include "tests/support/net.h"
@@ -49,16 +50,6 @@ PodHealth HealthOf(Cluster& cluster, const std::string& pod) {
     }
   }
   return out;
-}
-
-template <typename Condition>
-bool Eventually(Condition condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
 }
 
 }  // namespace

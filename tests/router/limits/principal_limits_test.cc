@@ -21,7 +21,7 @@ config::PrincipalLimitSetting PerUser(uint32_t requests) {
   config::PrincipalLimitSetting limit;
   limit.name = "per-user";
   limit.requests_per_unit = requests;
-  limit.unit = std::chrono::seconds(60);
+  limit.unit = config::RateLimitUnit::kMinute;
   return limit;
 }
 
@@ -72,7 +72,7 @@ TEST_CASE("principal limits: a refusal by one bucket gives back what the others 
   config::PrincipalLimitSetting tokens;
   tokens.name = "tokens";
   tokens.input_tokens_per_unit = 50;
-  tokens.unit = std::chrono::seconds(60);
+  tokens.unit = config::RateLimitUnit::kMinute;
   PrincipalLimits table(Settings({requests, tokens}), nullptr);
   const Identity alice{"alice", "", ""};
   REQUIRE(Admit(table, alice, "m", 40, kSecond).allowed());
