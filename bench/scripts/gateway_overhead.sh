@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# What authentication costs per request, with the default settings (access log on, to a file):
-# one zero-latency pdgate-engine-sim, and three pdgate processes in front of it, one io thread
-# each, pinned to CPU 1 in turn: auth off, an API key, and a JWT (ES256, cached after its first
-# use) from tests/router/auth/jwks_server.py. The same pdgate-bench load (non-streaming
-# completions, concurrency 64) through each, 3 rotated repeats; prints req/s per repeat and the
-# medians' ratios to auth off. Stops everything it started.
-# Usage: bench/scripts/auth_overhead.sh [build-dir] [requests-per-run]
+# What the gateway features cost per request, with the default settings (access log on, to a
+# file): one zero-latency pdgate-engine-sim and five pdgate processes in front of it, one io
+# thread each, pinned to CPU 1 in turn:
+#   off           no authentication, no limit
+#   api_key       an API key
+#   jwt           a JWT (ES256, cached after its first use) from tests/router/auth/jwks_server.py
+#   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
+#   global_limit  the same with global.redis: one Lua round trip to a local redis-server
+# The same pdgate-bench load (non-streaming completions, concurrency 64) through each, 3 rotated
+# repeats; prints req/s per repeat and the medians' ratios to "off". Stops everything it started.
+# Usage: bench/scripts/gateway_overhead.sh [build-dir] [requests-per-run]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -15,7 +19,7 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 model=sim-model
-sim_ip=127.0.0.72; sim_port=18500; idp_port=18510
+sim_ip=127.0.0.72; sim_port=18500; idp_port=18510; redis_port=18520
 key="sk-bench-0123456789abcdef"
 up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 
@@ -24,13 +28,17 @@ taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" 
 pids+=($!)
 python3 "$root/tests/router/auth/jwks_server.py" --port "$idp_port" >/dev/null 2>&1 &
 pids+=($!)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+pids+=($!)
 up "http://$sim_ip:$sim_port/health"
+for _ in $(seq 200); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 up "http://127.0.0.1:$idp_port/_control/state"
 token=$(curl -s -X POST "http://127.0.0.1:$idp_port/_control/token" -d \
   '{"kid":"ec-1","alg":"ES256","claims":{"sub":"bench","iss":"https://idp.test","aud":"pdgate","exp_in":3600}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
-cat >"$work/servers.yaml" <<YAML
+servers() {  # $1: the route's extra spec lines
+cat <<YAML
 apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer
 metadata: {name: agg, namespace: bench}
@@ -46,6 +54,7 @@ metadata: {name: agg, namespace: bench}
 spec:
   modelName: $model
   rules: [{targetModels: [{modelServerName: agg}]}]
+$1
 ---
 apiVersion: v1
 kind: Pod
@@ -55,9 +64,16 @@ metadata:
   labels: {app: agg}
 status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
 YAML
+}
+big="inputTokensPerUnit: 4000000000, outputTokensPerUnit: 4000000000, unit: second"
+servers "" >"$work/servers-off.yaml"
+servers "  rateLimit: {$big}" >"$work/servers-route_limit.yaml"
+servers "  rateLimit: {$big, global: {redis: {address: \"127.0.0.1:$redis_port\"}}}" \
+  >"$work/servers-global_limit.yaml"
 
-declare -A ports=([off]=18501 [api_key]=18502 [jwt]=18503)
-declare -A headers=([off]="X-Bench: 1" [api_key]="Authorization: Bearer $key" [jwt]="Authorization: Bearer $token")
+declare -A ports=([off]=18501 [api_key]=18502 [jwt]=18503 [route_limit]=18504 [global_limit]=18505)
+declare -A headers=([off]="X-Bench: 1" [api_key]="Authorization: Bearer $key"
+  [jwt]="Authorization: Bearer $token" [route_limit]="X-Bench: 1" [global_limit]="X-Bench: 1")
 declare -A auth_yaml=(
   [off]=""
   [api_key]="  auth:
@@ -65,8 +81,9 @@ declare -A auth_yaml=(
   [jwt]="  auth:
     issuer: https://idp.test
     audiences: [pdgate]
-    jwksUri: http://127.0.0.1:$idp_port/jwks.json")
-modes=(off api_key jwt)
+    jwksUri: http://127.0.0.1:$idp_port/jwks.json"
+  [route_limit]="" [global_limit]="")
+modes=(off api_key jwt route_limit global_limit)
 for mode in "${modes[@]}"; do
   port=${ports[$mode]}
   cat >"$work/$mode.yaml" <<YAML
@@ -77,7 +94,9 @@ spec:
   accessLog: {output: $work/$mode-access.log}
 ${auth_yaml[$mode]}
 YAML
-  "$build/bin/pdgate" --config "$work/servers.yaml" --config "$work/$mode.yaml" --port "$port" \
+  servers_file="$work/servers-off.yaml"
+  [ -f "$work/servers-$mode.yaml" ] && servers_file="$work/servers-$mode.yaml"
+  "$build/bin/pdgate" --config "$servers_file" --config "$work/$mode.yaml" --port "$port" \
     --admin-port $((port + 80)) --threads 1 >"$work/$mode.log" 2>&1 &
   pids+=($!)
   up "http://127.0.0.1:$port/readyz"
@@ -86,8 +105,8 @@ done
 declare -A rates
 for repeat in 1 2 3; do
   # Rotated order, so that no mode always runs first (or last) on a machine that drifts.
-  for i in 0 1 2; do
-    mode=${modes[$(((i + repeat) % 3))]}
+  for i in "${!modes[@]}"; do
+    mode=${modes[$(((i + repeat) % ${#modes[@]}))]}
     port=${ports[$mode]}
     pid=$(pgrep -f -- "--port $port ")
     taskset -pc 1 "$pid" >/dev/null
@@ -104,7 +123,7 @@ done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 off=$(median "${rates[off]}")
 echo
-echo "| auth | req/s (median of 3) | vs off |"
+echo "| mode | req/s (median of 3) | vs off |"
 echo "|---|---|---|"
 for mode in "${modes[@]}"; do
   m=$(median "${rates[$mode]}")
