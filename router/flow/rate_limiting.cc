@@ -197,7 +197,8 @@ net::awaitable<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::stri
 const limits::Bucket* RequestLimits::RecordGlobal(const limits::GcraOutcome& result) {
   // The buckets' state, for headers and messages, in GlobalKeys() order.
   size_t i = 0;
-  const limits::Bucket* refused = nullptr;
+  // An index, not a pointer: each AddDecided may move the check's buckets.
+  std::optional<size_t> refused;
   auto record = [&](const std::optional<limits::GcraParams>& params, limits::Resource resource) {
     if (!params) return;
     limits::GcraDecision state;
@@ -206,16 +207,16 @@ const limits::Bucket* RequestLimits::RecordGlobal(const limits::GcraOutcome& res
     state.reset_us = i < result.reset_us.size() ? result.reset_us[i] : 0;
     check_.AddDecided({nullptr, *params, resource, route_->owner, route_->unit, -1}, state);
     // Which key said no: the input key when the estimate does not fit what is left.
-    if (!result.allowed && refused == nullptr &&
+    if (!result.allowed && !refused &&
         (resource == limits::Resource::kOutputTokens || state.remaining < input_estimate_)) {
-      refused = &check_.bucket(check_.size() - 1);
+      refused = check_.size() - 1;
     }
     ++i;
   };
   record(route_->input, limits::Resource::kInputTokens);
   record(route_->output, limits::Resource::kOutputTokens);
-  if (!result.allowed && refused == nullptr) refused = &check_.bucket(check_.size() - 1);
-  return refused;
+  if (result.allowed) return nullptr;
+  return &check_.bucket(refused.value_or(check_.size() - 1));
 }
 
 void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, bool served) {

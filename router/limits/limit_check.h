@@ -35,7 +35,7 @@ struct Bucket {
 struct LimitOutcome {
   Verdict verdict = Verdict::kAllowed;
   int64_t retry_after_us = 0;
-  const Bucket* refused = nullptr;  // the bucket that said no
+  const Bucket* refused = nullptr;  // the bucket that said no; valid while its check lives
   bool allowed() const { return verdict == Verdict::kAllowed; }
 };
 
