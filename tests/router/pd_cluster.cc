@@ -124,7 +124,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
   if (!router.ok()) throw std::runtime_error("cannot start pdgate");
   router_.emplace(std::move(*router));
   if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {
-    throw std::runtime_error("pdgate did not come up: " + router_->Stderr());
+    // pdgate logs to stdout (errors included); both, to see why.
+    throw std::runtime_error("pdgate did not come up (exit " +
+                             std::to_string(router_->WaitFor(std::chrono::milliseconds(0)).value_or(-1)) +
+                             "): " + router_->Stdout() + router_->Stderr());
   }
 }
 
