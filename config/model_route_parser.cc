@@ -1,4 +1,5 @@
 #include <absl/strings/ascii.h>
+#include <absl/strings/numbers.h>
 #include <re2/re2.h>
 
 #include "config/object_parsers.h"
@@ -150,6 +151,18 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
   if (global.present()) {
     MapReader redis(global.Child("redis"), global.PathOf("redis"), reader.scope());
     limit.global_redis_address = redis.String("address", Presence::kRequired);
+    // host:port (the port may be left out: 6379), checked here rather than at the first request.
+    if (const auto& address = limit.global_redis_address) {
+      const size_t colon = address->rfind(':');
+      int64_t port = 6379;
+      const bool port_ok = colon == std::string::npos ||
+                           (absl::SimpleAtoi(address->substr(colon + 1), &port) && port >= 1 &&
+                            port <= 65535);
+      if (address->empty() || colon == 0 || !port_ok) {
+        reader.scope().Error(redis.PathOf("address"),
+                             "must be host:port, not \"" + *address + "\"");
+      }
+    }
     redis.Finish();
     global.Finish();
   }

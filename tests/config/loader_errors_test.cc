@@ -377,6 +377,13 @@ TEST_CASE("rejects: an upstream key file that cannot be read") {
                   "from /nonexistent/key");
 }
 
+TEST_CASE("rejects: a global rate limit whose Redis address is not host:port") {
+  ExpectError(WithRoute("  modelName: m\n  rules: [{targetModels: [{modelServerName: deepseek-v2}]}]\n"
+                        "  rateLimit: {inputTokensPerUnit: 10, global: {redis: {address: "
+                        "\"redis:port\"}}}\n"),
+              kRoute + "spec.rateLimit.global.redis.address: must be host:port, not \"redis:port\"");
+}
+
 TEST_CASE("rejects: an unknown upstream Authorization policy") {
   ExpectError(Server("  namespace: dev\n",
                      "  namespace: dev\n  annotations:\n    "
