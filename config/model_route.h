@@ -36,6 +36,8 @@ struct RateLimit {
   std::optional<uint32_t> output_tokens_per_unit;
   RateLimitUnit unit = RateLimitUnit::kSecond;
   std::optional<std::string> global_redis_address;  // set: one bucket shared by all replicas
+  std::string global_redis_host;                    // the address split, checked at load
+  uint16_t global_redis_port = 6379;
 };
 
 struct ModelRoute {

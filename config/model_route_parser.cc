@@ -162,6 +162,8 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
         reader.scope().Error(redis.PathOf("address"),
                              "must be host:port, not \"" + *address + "\"");
       }
+      limit.global_redis_host = address->substr(0, colon);
+      limit.global_redis_port = uint16_t(port);
     }
     redis.Finish();
     global.Finish();

@@ -1,6 +1,5 @@
 #include "router/flow/rate_limiting.h"
 
-#include <absl/strings/numbers.h>
 #include <spdlog/spdlog.h>
 
 #include "config/strings.h"
@@ -17,22 +16,6 @@ using Clock = std::chrono::steady_clock;
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
       .count();
-}
-
-// "host:port" (the port may be left out: 6379).
-bool SplitAddress(const std::string& address, std::string& host, uint16_t& port) {
-  const size_t colon = address.rfind(':');
-  port = 6379;
-  host = address.substr(0, colon);
-  if (colon == std::string::npos) return !host.empty();
-  uint32_t value = 0;
-  const std::string digits = address.substr(colon + 1);
-  if (!absl::SimpleAtoi(digits, &value) || value == 0 ||
-      value > 65535) {
-    return false;
-  }
-  port = uint16_t(value);
-  return !host.empty();
 }
 
 LimitRefusal Refusal(const limits::LimitCheck& check, const limits::LimitOutcome& outcome,
@@ -141,15 +124,10 @@ std::vector<limits::GcraKey> RequestLimits::GlobalKeys() const {
 }
 
 net::awaitable<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::string_view model) {
-  std::string host;
-  uint16_t port = 0;
-  absl::StatusOr<limits::GcraOutcome> result = absl::InvalidArgumentError("bad Redis address");
   const std::vector<limits::GcraKey> keys = GlobalKeys();
   const Clock::time_point start = Clock::now();
-  if (SplitAddress(*route_->redis_address, host, port)) {
-    limits::RedisConnection& redis = worker_.Redis(host, port);
-    result = co_await limits::GcraCheck(redis, keys);
-  }
+  limits::RedisConnection& redis = worker_.Redis(route_->redis_host, route_->redis_port);
+  absl::StatusOr<limits::GcraOutcome> result = co_await limits::GcraCheck(redis, keys);
   Observe(metrics_.redis_latency, std::chrono::duration<double>(Clock::now() - start).count());
   if (!result.ok()) {
     Increment(metrics_.redis_errors);
@@ -236,11 +214,9 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
     if (cost != 0) charges.emplace_back(std::move(key), cost);
   }
   if (charges.empty()) return;
-  std::string host;
-  uint16_t port = 0;
-  if (!SplitAddress(*route_->redis_address, host, port)) return;
   net::co_spawn(worker_.ioc,
-                DebitGlobal(worker_.Redis(host, port), std::move(charges), metrics_.redis_errors),
+                DebitGlobal(worker_.Redis(route_->redis_host, route_->redis_port),
+                            std::move(charges), metrics_.redis_errors),
                 [](std::exception_ptr error) {
                   if (error) spdlog::error("rate limit: a Redis debit failed with an exception");
                 });

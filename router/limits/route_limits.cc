@@ -33,6 +33,8 @@ RouteLimits::RouteLimits(const config::Config& config, const RouteLimits* previo
     }
     limit.unit = config::ToString(rate.unit);
     limit.redis_address = rate.global_redis_address;
+    limit.redis_host = rate.global_redis_host;
+    limit.redis_port = rate.global_redis_port;
     if (previous != nullptr) {
       for (const RouteLimit& old : previous->limits_) {
         if (old.key == limit.key && SameParams(old.input, limit.input) &&

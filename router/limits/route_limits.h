@@ -42,6 +42,8 @@ struct RouteLimit {
   std::optional<GcraParams> output;
   std::string_view unit;                     // "second" … "month", for messages
   std::optional<std::string> redis_address;  // global: one bucket for every replica
+  std::string redis_host;                    // redis_address split (config checked it)
+  uint16_t redis_port = 0;
   std::shared_ptr<TokenBuckets> buckets;     // local buckets (global ones live in Redis)
 };
 
