@@ -23,16 +23,30 @@ bool Serving(KubeHarness& h, const std::string& pod) {
   return Endpoints(h).find("{\"pod\":\"dev/" + pod + "\",\"address\"") != std::string::npos;
 }
 
+// Eventually(condition, kReflected); when it does not hold, the test's report shows the end of
+// pdgate's log (what it listed, watched and built), as a flaky CI run leaves nothing else.
+void ReportRouterLog(KubeHarness& h) {
+  const std::string log = h.router().Stdout() + h.router().Stderr();
+  UNSCOPED_INFO("pdgate's log (end):\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
+}
+bool Reflected(KubeHarness& h, const std::function<bool()>& condition) {
+  if (Eventually(condition, kReflected)) return true;
+  ReportRouterLog(h);
+  return false;
+}
+
 // Sends requests until `condition` holds (at most `timeout`); counts the ones that failed.
 bool ServeUntil(KubeHarness& h, const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout, int& failures,
                 const std::string& model = kKubeModel) {
-  return Eventually(
+  const bool held = Eventually(
       [&] {
         if (h.Complete(model) != 200) ++failures;
         return condition();
       },
       timeout);
+  if (!held) ReportRouterLog(h);
+  return held;
 }
 
 // `n` requests, all of which must succeed; true when sim `idle` served none of them.
@@ -68,11 +82,11 @@ TEST_CASE("pods appear, become ready, go unready, terminate and are deleted", "[
   // A pod that is not Ready yet is known but gets no traffic.
   REQUIRE(h.Apply(h.PodJson("pod-0", 0, "a", false)) == 200);
   REQUIRE(
-      Eventually([&] { return Endpoints(h).find("not Ready") != std::string::npos; }, kReflected));
+      Reflected(h, [&] { return Endpoints(h).find("not Ready") != std::string::npos; }));
   CHECK(h.Complete() == 503);
 
   REQUIRE(h.Apply(h.PodJson("pod-0", 0, "a", true)) == 200);
-  REQUIRE(Eventually([&] { return h.Complete() == 200; }, kReflected));
+  REQUIRE(Reflected(h, [&] { return h.Complete() == 200; }));
 
   int failures = 0;
   SECTION("a second pod becomes ready, then unready") {
@@ -118,7 +132,7 @@ TEST_CASE("ModelServers and ModelRoutes are created, changed and deleted", "[kub
   // Created: the pods' namespace gets watched once it has a ModelServer.
   REQUIRE(h.Apply(h.ServerJson("srv", "a")) == 200);
   REQUIRE(h.Apply(h.RouteJson("route", "m1", "srv")) == 200);
-  REQUIRE(Eventually([&] { return h.Complete("m1") == 200; }, kReflected));
+  REQUIRE(Reflected(h, [&] { return h.Complete("m1") == 200; }));
   CHECK(h.Served(0) > 0);
 
   int failures = 0;
@@ -134,20 +148,20 @@ TEST_CASE("ModelServers and ModelRoutes are created, changed and deleted", "[kub
   // The route's model name changes.
   REQUIRE(h.Apply(h.RouteJson("route", "m2", "srv")) == 200);
   REQUIRE(
-      Eventually([&] { return h.Complete("m2") == 200 && h.Complete("m1") == 404; }, kReflected));
+      Reflected(h, [&] { return h.Complete("m2") == 200 && h.Complete("m1") == 404; }));
 
   // The ModelServer goes: its route has no target any more.
   REQUIRE(h.Delete("ModelServer", "srv") == 200);
-  REQUIRE(Eventually([&] { return h.Complete("m2") != 200; }, kReflected));
+  REQUIRE(Reflected(h, [&] { return h.Complete("m2") != 200; }));
 
   // The route goes.
   REQUIRE(h.Delete("ModelRoute", "route") == 200);
-  REQUIRE(Eventually([&] { return h.Complete("m2") == 404; }, kReflected));
+  REQUIRE(Reflected(h, [&] { return h.Complete("m2") == 404; }));
 
   // And both come back.
   REQUIRE(h.Apply(h.ServerJson("srv", "a")) == 200);
   REQUIRE(h.Apply(h.RouteJson("route", "m3", "srv")) == 200);
-  REQUIRE(Eventually([&] { return h.Complete("m3") == 200; }, kReflected));
+  REQUIRE(Reflected(h, [&] { return h.Complete("m3") == 200; }));
 }
 
 TEST_CASE("410 Gone forces a relist that loses no update", "[kubernetes]") {
@@ -167,7 +181,7 @@ TEST_CASE("410 Gone forces a relist that loses no update", "[kubernetes]") {
     REQUIRE(h.Delete("Pod", "pod-0", /*silent=*/true) == 200);
     REQUIRE(h.Apply(h.PodJson("pod-1", 1, "a", true), /*silent=*/true) == 200);
     REQUIRE(h.Control("expire", R"({"mode":"status"})") == 200);
-    REQUIRE(Eventually([&] { return Serving(h, "pod-1") && !Serving(h, "pod-0"); }, kReflected));
+    REQUIRE(Reflected(h, [&] { return Serving(h, "pod-1") && !Serving(h, "pod-0"); }));
     CHECK(NoneReach(h, 0, 10));
   }
   CHECK(h.ApiState("/counts/list/pods") > lists);
