@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/fairness_settings.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -196,6 +197,10 @@ LoadResult ConfigLoader::Finish(const SettingsOverrides& overrides) {
   if (overrides.port) settings.listen.port = *overrides.port;
   if (overrides.admin_port) settings.listen.admin_port = *overrides.admin_port;
   if (overrides.threads) settings.threads = *overrides.threads;
+  if (overrides.getenv) {
+    ObjectScope environment(state_->diagnostics, "environment");
+    ApplyKthenaFairnessEnv(overrides.getenv, settings.fairness, environment);
+  }
 
   LoadResult result;
   result.errors = state_->diagnostics.errors();

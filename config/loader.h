@@ -5,6 +5,7 @@
 // a v1 ConfigMap carrying Kthena's routerConfiguration. Other kinds are skipped with a warning, so
 // a directory of manifests can be pointed at as it is.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,8 @@ struct SettingsOverrides {
   std::optional<uint16_t> port;
   std::optional<uint16_t> admin_port;
   std::optional<int> threads;
+  // The process environment, for Kthena's fairness variables (null: none, as in tests).
+  std::function<const char*(const char*)> getenv;
 };
 
 struct LoadResult {

@@ -191,6 +191,29 @@ struct RedisLimitSettings {
   std::string password;                     // AUTH; from passwordEnv at load
 };
 
+// The fairness queue (Kthena's fairness scheduling, plus priority classes): per model, requests
+// beyond a concurrency limit wait; the next to run is the highest priority class's principal
+// with the least recent weighted token usage. Off by default.
+struct FairnessSettings {
+  bool enabled = false;
+  // Requests of one model running at once through this replica. 0: maxConcurrentPerEndpoint ×
+  // the model's serving decode (or aggregated) endpoints, as the live snapshot has them.
+  int max_concurrent = 0;
+  int max_concurrent_per_endpoint = 16;
+  milliseconds queue_timeout = seconds(60);  // then 503
+  int max_queued = 10000;                    // per model; beyond: 429 at once
+  milliseconds window = std::chrono::minutes(5);
+  double input_token_weight = 1.0;
+  double output_token_weight = 2.0;
+  double token_weight = 1.0;    // Kthena's FAIRNESS_PRIORITY_TOKEN_WEIGHT
+  double request_weight = 0.0;  // Kthena's FAIRNESS_PRIORITY_REQUEST_NUM_WEIGHT
+  // Highest first. A principal's class (API key's priorityClass, the priorityClaim) picks one;
+  // none or an unknown name: default_priority_class.
+  std::vector<std::string> priority_classes = {"critical", "high", "default", "low"};
+  std::string default_priority_class = "default";
+  LimitKey key = LimitKey::kUser;  // whose usage is compared: user, tenant or API key
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
@@ -207,6 +230,7 @@ struct RouterSettings {
   // x-user-id); empty: such requests are one principal, "anonymous".
   std::string rate_limit_user_header;
   RedisLimitSettings rate_limit_redis;
+  FairnessSettings fairness;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

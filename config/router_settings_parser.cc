@@ -2,6 +2,7 @@
 #include <array>
 #include <cmath>
 
+#include "config/fairness_settings.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -263,6 +264,7 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
 
   ParseSchedulingExtensions(spec, settings);
   ParsePrincipalLimits(spec, settings);
+  ParseFairnessSettings(spec, settings.fairness);
 
   ParseKthenaRouterConfiguration(spec, settings);
   spec.Finish();

@@ -11,7 +11,9 @@
 #include "router/openai/openai_error.h"
 #include "router/openai/request_id.h"
 #include "router/flow/sglang_flow.h"
+#include "router/flow/fairness_gate.h"
 #include "router/flow/rate_limiting.h"
+#include "router/limits/token_estimate.h"
 #include "router/observe/auth_metrics.h"
 
 namespace pdgate::router {
@@ -165,6 +167,22 @@ limits::Identity IdentityOf(const auth::Authentication& authentication,
   return {user.empty() ? std::string_view("anonymous") : user, "", ""};
 }
 
+// Whose recent usage orders the fairness queue.
+std::string_view FairnessKey(const limits::Identity& who, config::LimitKey key) {
+  if (key == config::LimitKey::kTenant && !who.tenant.empty()) return who.tenant;
+  if (key == config::LimitKey::kApiKey && !who.api_key.empty()) return who.api_key;
+  return who.user;
+}
+
+size_t ServingEndpoints(const discovery::ServerEndpoints* endpoints) {
+  if (endpoints == nullptr) return 0;
+  size_t n = 0;
+  for (const discovery::Endpoint& endpoint : endpoints->endpoints) {
+    n += endpoint.role != discovery::EndpointRole::kPrefill;
+  }
+  return n;
+}
+
 }  // namespace
 
 // Counts a request when it ends, however it ends: status class, duration, active gauge.
@@ -266,12 +284,47 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
       co_return;
     }
   }
+  // Watches for the client leaving, from the fairness queue on (the flow's engines are told);
+  // cancelled when the request is done.
+  auto watch = std::make_shared<DisconnectWatch>();
+  net::co_spawn(worker.ioc, WatchClient(client.socket(), watch), net::detached);
+  const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
+  FairnessSlot fairness_slot;
+  if (worker.settings().fairness.enabled) {
+    const auth::Principal* principal = authentication.principal.get();
+    const FairnessTurn turn{
+        parsed->model, FairnessKey(who, worker.settings().fairness.key),
+        principal != nullptr ? std::string_view(principal->priority_class) : std::string_view(),
+        limits::EstimateInputTokens(parsed->prompt_json), ServingEndpoints(endpoints)};
+    FairnessVerdict verdict = co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
+    record.access.queue_ms = std::chrono::duration<double, std::milli>(verdict.waited).count();
+    CountFairness(*record.model, verdict);
+    if (verdict.client_gone || verdict.refusal) {
+      beast::error_code ignored;
+      client.socket().cancel(ignored);  // the watch
+      if (verdict.client_gone) {
+        keep_alive = false;
+        record.access.error_origin = "client";
+        if (!limits.empty()) limits.Settle(-1, -1, /*served=*/false);
+        co_return;
+      }
+      error = std::move(*verdict.refusal);
+      HeaderList headers = UnavailableHeaders(request_id);  // x-request-id, retry-after
+      headers.insert(headers.end(), limits.headers().begin(), limits.headers().end());
+      record.status = error.status;
+      record.access.error_origin = "fairness";
+      if (!limits.empty()) limits.Settle(-1, -1, /*served=*/false);
+      co_await SendError(client, error, keep_alive, headers);
+      co_return;
+    }
+  }
   // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
   std::string model_json;
   if (decision->upstream_model != parsed->model) model_json = JsonString(decision->upstream_model);
   Flow flow(worker, client, request, body, keep_alive, std::move(*parsed));
   flow.server = decision->server;
-  flow.endpoints = state->endpoints->Find(decision->server);
+  flow.endpoints = endpoints;
+  flow.watch = std::move(watch);
   flow.scheduler = state->scheduler.get();
   flow.request_id = std::move(request_id);
   flow.inject_usage = flow.parsed.stream && !flow.parsed.include_usage;
@@ -281,8 +334,6 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.metrics = state->metrics.get();
   flow.model_metrics = record.model;
   flow.start = record.start;
-  // Watch for the client leaving while engines work; cancelled when the request is done.
-  net::co_spawn(worker.ioc, WatchClient(client.socket(), flow.watch), net::detached);
   flow.limit_headers = limits.headers();
   co_await RunAttempts(flow);
   record.status = flow.status_sent;
@@ -292,6 +343,8 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     const bool served = flow.status_sent / 100 == 2 || flow.access.output_tokens >= 0;
     limits.Settle(flow.access.input_tokens, flow.access.output_tokens, served);
   }
+  fairness_slot.set_output_tokens(flow.access.output_tokens);
+  fairness_slot.Release();
   flow.access.request_id = std::move(record.access.request_id);
   flow.access.auth = std::move(record.access.auth);
   flow.access.user = std::move(record.access.user);
@@ -299,6 +352,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   flow.access.method = std::move(record.access.method);
   flow.access.path = std::move(record.access.path);
   flow.access.model = std::move(record.access.model);
+  flow.access.queue_ms = record.access.queue_ms;
   flow.access.route = decision->route->meta.Key();
   flow.access.server = decision->server->meta.Key();
   if (flow.watch->client_gone && flow.status_sent == 0) flow.access.error_origin = "client";

@@ -64,6 +64,7 @@ std::string FormatJson(const AccessRecord& r) {
   Number(out, "prefill_ms", r.prefill_ms);
   Number(out, "decode_ms", r.decode_ms);
   Number(out, "total_ms", r.total_ms);
+  if (r.queue_ms >= 0) Number(out, "queue_ms", r.queue_ms);
   out += "}\n";
   return out;
 }
@@ -96,7 +97,7 @@ std::string FormatText(const AccessRecord& r) {
                 " attempts=", r.attempts, " upstream=", text(r.upstream_statuses),
                 " error_origin=", text(r.error_origin), " input_tokens=", count(r.input_tokens),
                 " output_tokens=", count(r.output_tokens), " total_ms=", int64_t(r.total_ms),
-                " id=", text(r.request_id), "\n");
+                r.queue_ms >= 0 ? StrCat(" queue_ms=", int64_t(r.queue_ms)) : std::string(), " id=", text(r.request_id), "\n");
 }
 
 AccessLog::AccessLog(const config::AccessLogSettings& settings)

@@ -36,13 +36,15 @@ struct AccessRecord {
   int status = 0;
   std::string upstream_statuses;  // per leg, in order, e.g. "prefill:503,prefill:200,decode:200"
   int attempts = 0;
-  std::string error_origin;  // "", "client", "auth", "router", "prefill", "decode", "upstream"
+  // "", "client", "auth", "rate_limit", "fairness", "router", "prefill", "decode", "upstream"
+  std::string error_origin;
   int64_t input_tokens = -1;  // -1: unknown
   int64_t output_tokens = -1;
   double ttft_ms = -1;
   double prefill_ms = -1;
   double decode_ms = -1;
   double total_ms = 0;
+  double queue_ms = -1;  // time in the fairness queue; -1: fairness off
 };
 
 // Fills the authentication fields (method, principal, refusal reason).

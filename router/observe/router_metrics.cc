@@ -40,6 +40,8 @@ struct RouterMetrics::Families {
   prometheus::Family<prometheus::Counter>* retries;
   prometheus::Family<prometheus::Counter>* upstream;
   prometheus::Family<prometheus::Counter>* rate_limits;
+  prometheus::Family<prometheus::Counter>* fairness;
+  prometheus::Family<prometheus::Histogram>* fairness_wait;
   prometheus::Counter* redis_errors;
   prometheus::Histogram* redis_latency;
   prometheus::Gauge* active_requests;
@@ -100,6 +102,16 @@ RouterMetrics::RouterMetrics()
            .Name("pdgate_ratelimit_decisions_total")
            .Help("Rate-limit decisions by ModelRoute, limit (input, output) and result")
            .Register(r);
+  families_->fairness =
+      &prometheus::BuildCounter()
+           .Name("pdgate_fairness_requests_total")
+           .Help("Requests through a model's fairness queue, by how they left it")
+           .Register(r);
+  families_->fairness_wait =
+      &prometheus::BuildHistogram()
+           .Name("pdgate_fairness_wait_seconds")
+           .Help("Time requests that had to wait spent in their model's fairness queue")
+           .Register(r);
   families_->redis_errors =
       &prometheus::BuildCounter()
            .Name("pdgate_ratelimit_redis_errors_total")
@@ -145,7 +157,7 @@ RouterMetrics::~RouterMetrics() = default;
 std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot,
     const std::vector<std::string>& limited_routes,
-    const std::vector<std::string>& principal_limits) {
+    const std::vector<std::string>& principal_limits, bool fairness) {
   auto handles = std::make_shared<MetricHandles>();
   auto resolve_model = [&](const std::string& model) {
     ModelMetrics m;
@@ -172,6 +184,15 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
     m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
     m.retries = &families_->retries->Add({{"model", model}});
+    if (fairness) {
+      static constexpr std::array<std::string_view, 5> kResults = {
+          "ran_at_once", "ran_after_wait", "queue_full", "queue_timeout", "client_gone"};
+      for (size_t i = 0; i < kResults.size(); ++i) {
+        m.fairness[i] =
+            &families_->fairness->Add({{"model", model}, {"result", std::string(kResults[i])}});
+      }
+      m.fairness_wait = &families_->fairness_wait->Add({{"model", model}}, LatencyBuckets());
+    }
     return m;
   };
   for (const std::string& model : model_names) handles->models.emplace(model, resolve_model(model));
@@ -340,14 +361,33 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
   return families;
 }
 
+std::vector<MetricFamily> FairnessFamilies(const std::vector<FairnessGauges>& queues) {
+  MetricFamily queued{"pdgate_fairness_queued", "Requests waiting in a model's fairness queue",
+                      MetricType::Gauge, {}};
+  MetricFamily running{"pdgate_fairness_running",
+                       "Requests holding a slot of a model's fairness queue", MetricType::Gauge, {}};
+  MetricFamily principals{"pdgate_fairness_principals",
+                          "Principals whose recent usage a model's fairness queue tracks",
+                          MetricType::Gauge, {}};
+  for (const FairnessGauges& q : queues) {
+    queued.metric.push_back(Sample({{"model", q.model}}, double(q.queued), MetricType::Gauge));
+    running.metric.push_back(Sample({{"model", q.model}}, double(q.running), MetricType::Gauge));
+    principals.metric.push_back(
+        Sample({{"model", q.model}}, double(q.principals), MetricType::Gauge));
+  }
+  return {std::move(queued), std::move(running), std::move(principals)};
+}
+
 }  // namespace
 
 std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot,
-                                     const pd_scheduler::PrefixIndex* prefix_index) const {
+                                     const pd_scheduler::PrefixIndex* prefix_index,
+                                     const std::vector<FairnessGauges>& fairness) const {
   std::ostringstream out;
   prometheus::TextSerializer serializer;
   serializer.Serialize(out, registry_->Collect());
   if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
+  if (!fairness.empty()) serializer.Serialize(out, FairnessFamilies(fairness));
   return out.str();
 }
 

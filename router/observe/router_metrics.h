@@ -54,6 +54,21 @@ struct ModelMetrics {
   prometheus::Counter* prompt_tokens = nullptr;
   prometheus::Counter* completion_tokens = nullptr;
   prometheus::Counter* retries = nullptr;
+  // pdgate_fairness_requests_total by FairnessResult, pdgate_fairness_wait_seconds (null while
+  // fairness is off).
+  std::array<prometheus::Counter*, 5> fairness{};
+  prometheus::Histogram* fairness_wait = nullptr;
+};
+
+// How a request went through its model's fairness queue.
+enum class FairnessResult { kRanAtOnce, kRanAfterWait, kQueueFull, kQueueTimeout, kClientGone };
+
+// A fairness queue's state, read at scrape time (pdgate_fairness_queued, _running, _principals).
+struct FairnessGauges {
+  std::string model;
+  size_t queued = 0;
+  size_t running = 0;
+  size_t principals = 0;
 };
 
 // pdgate_upstream_connections{state="active"|"idle"}: connections to engines open across the io
@@ -110,16 +125,19 @@ class RouterMetrics {
 
   // Resolves the handles for these model names and endpoints (off the request path).
   // `limited_routes`: the keys (namespace/name) of the ModelRoutes with a rateLimit;
-  // `principal_limits`: the names of the RouterConfiguration's rateLimits, in order.
+  // `principal_limits`: the names of the RouterConfiguration's rateLimits, in order;
+  // `fairness`: the fairness queue is on (its per-model series exist only then).
   std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
                                                const discovery::EndpointSnapshot& snapshot,
                                                const std::vector<std::string>& limited_routes = {},
-                                               const std::vector<std::string>& principal_limits = {});
+                                               const std::vector<std::string>& principal_limits = {},
+                                               bool fairness = false);
   // Prometheus text exposition of everything: the registry's families, then the live state of
   // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
   // and an endpoint that leaves the snapshot leaves the exposition).
   std::string Serialize(const discovery::EndpointSnapshot* snapshot = nullptr,
-                        const pd_scheduler::PrefixIndex* prefix_index = nullptr) const;
+                        const pd_scheduler::PrefixIndex* prefix_index = nullptr,
+                        const std::vector<FairnessGauges>& fairness = {}) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
   // The process-wide upstream connection gauges, for the io threads' pools.

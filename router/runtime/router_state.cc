@@ -15,6 +15,12 @@ std::shared_ptr<const RouterState> MakeRouterState(
       *config, previous != nullptr ? previous->limits.get() : nullptr);
   state->principal_limits = std::make_shared<const limits::PrincipalLimits>(
       config->settings, previous != nullptr ? previous->principal_limits.get() : nullptr);
+  if (previous != nullptr && previous->fairness) {
+    state->fairness = previous->fairness;
+    state->fairness->Configure(config->settings.fairness);
+  } else {
+    state->fairness = std::make_shared<fairness::FairnessQueues>(config->settings.fairness);
+  }
   std::vector<std::string> limited_routes;
   for (const limits::RouteLimit& limit : state->limits->all()) limited_routes.push_back(limit.key);
   std::vector<std::string> principal_limits;
@@ -22,7 +28,8 @@ std::shared_ptr<const RouterState> MakeRouterState(
     principal_limits.push_back(limit.setting.name);
   }
   state->metrics = state->metrics_registry->Resolve(state->routes->model_names(), *state->endpoints,
-                                                    limited_routes, principal_limits);
+                                                    limited_routes, principal_limits,
+                                                    config->settings.fairness.enabled);
   // The index is kept unless its bound changed (a new bound starts it empty).
   const config::SchedulerSettings& scheduler = config->settings.scheduler;
   std::shared_ptr<pd_scheduler::PrefixIndex> index;

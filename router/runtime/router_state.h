@@ -8,6 +8,7 @@
 #include "discovery/endpoint_snapshot.h"
 #include "pd_scheduler/scheduler.h"
 #include "router/auth/authenticator.h"
+#include "router/fairness/fairness_queues.h"
 #include "router/limits/principal_limits.h"
 #include "router/limits/route_limits.h"
 #include "router/observe/router_metrics.h"
@@ -26,6 +27,9 @@ struct RouterState {
   std::shared_ptr<const auth::AuthPolicy> auth;  // null: no authentication
   std::shared_ptr<const limits::RouteLimits> limits;  // ModelRoutes' rateLimit
   std::shared_ptr<const limits::PrincipalLimits> principal_limits;  // spec.rateLimits
+  // The fairness queues: one object for the process, carried over (and reconfigured) by every
+  // new state; used only while config->settings.fairness.enabled.
+  std::shared_ptr<fairness::FairnessQueues> fairness;
 };
 
 // `previous`: the state being replaced, whose metrics registry, live endpoint state and prefix

@@ -1,5 +1,6 @@
 #include "router/server/admin_session.h"
 
+#include "router/flow/fairness_gate.h"
 #include "router/http/client_io.h"
 #include "router/server/debug_views.h"
 
@@ -46,7 +47,8 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
     } else if (path == "/metrics") {
       const std::shared_ptr<const RouterState> state = worker.state;
       body = state->metrics_registry->Serialize(state->endpoints.get(),
-                                                state->scheduler->prefix_index().get());
+                                                state->scheduler->prefix_index().get(),
+                                                FairnessGaugesOf(*state));
       sent = co_await SendResponse(stream, http::status::ok,
                                    "text/plain; version=0.0.4; charset=utf-8", body, keep_alive,
                                    kNoHeaders);

@@ -151,5 +151,6 @@ int Main(int argc, char** argv) {
   if (port != 0) overrides.port = port;
   if (admin_port != 0) overrides.admin_port = admin_port;
   if (threads >= 0) overrides.threads = threads;
+  overrides.getenv = [](const char* name) -> const char* { return std::getenv(name); };
   return Serve(config_files, overrides, kube);
 }

@@ -268,7 +268,8 @@ class Server {
     }
   }
 
-  // Per-principal buckets that are full again hold nothing worth keeping (bounded memory).
+  // Per-principal buckets that are full again, and fairness principals with no recent usage,
+  // hold nothing worth keeping (bounded memory).
   void EvictIdlePrincipals() {
     const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                Clock::now().time_since_epoch())
@@ -276,6 +277,7 @@ class Server {
     for (const limits::PrincipalLimit& limit : current_->principal_limits->all()) {
       limit.buckets->EvictIdle(now_us);
     }
+    current_->fairness->EvictIdle(fairness::Clock::now());
   }
 
   // --- Kubernetes: builds on its own thread; results are applied here, on io thread 0. ----------

@@ -27,6 +27,9 @@ bool Serving(KubeHarness& h, const std::string& pod) {
 // pdgate's log (what it listed, watched and built), as a flaky CI run leaves nothing else.
 void ReportRouterLog(KubeHarness& h) {
   const std::string log = h.router().Stdout() + h.router().Stderr();
+  // A sanitizer's report first (its head says what and where), then the log's end.
+  const size_t report = log.find("ERROR: AddressSanitizer");
+  if (report != std::string::npos) UNSCOPED_INFO("pdgate's sanitizer report:\n" << log.substr(report, 12000));
   UNSCOPED_INFO("pdgate's log (end):\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
 }
 bool Reflected(KubeHarness& h, const std::function<bool()>& condition) {
