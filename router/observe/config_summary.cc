@@ -110,6 +110,22 @@ void DescribeLimits(const config::Config& config, std::string& out) {
   StrAppend(out, "Rate limits:\n", StrJoin(lines, "\n"), "\n");
 }
 
+void DescribeFairness(const config::FairnessSettings& f, std::string& out) {
+  if (!f.enabled) return;
+  const std::string slots =
+      f.max_concurrent > 0
+          ? StrCat(f.max_concurrent, " running per model")
+          : StrCat(f.max_concurrent_per_endpoint, " running per serving endpoint of a model");
+  const std::string_view key = f.key == config::LimitKey::kUser     ? "user"
+                               : f.key == config::LimitKey::kTenant ? "tenant"
+                                                                    : "API key";
+  StrAppend(out, "Fairness: ", slots, ", then queued (at most ", f.max_queued, ", for ",
+            f.queue_timeout.count() / 1000.0, " s); classes ", StrJoin(f.priority_classes, " > "),
+            " (default ", f.default_priority_class, "); least recent usage per ", key, " over ",
+            std::chrono::duration_cast<std::chrono::seconds>(f.window).count(),
+            " s (input ×", f.input_token_weight, ", output ×", f.output_token_weight, ")\n");
+}
+
 void DescribeRoute(const config::ModelRoute& route, std::string& out) {
   StrAppend(out, "ModelRoute ", route.meta.Key(), ": model ",
             route.model_name.empty() ? "(none)" : route.model_name);
@@ -155,6 +171,7 @@ std::string DescribeConfig(const discovery::EndpointSnapshot& snapshot) {
             settings.source.empty() ? "defaults" : settings.source, "\n");
   DescribeAuth(settings.auth, out);
   DescribeLimits(config, out);
+  DescribeFairness(config.settings.fairness, out);
   return out;
 }
 

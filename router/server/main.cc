@@ -35,8 +35,13 @@ void PrintDiagnostics(const LoadResult& result) {
   for (const std::string& error : result.errors) std::cerr << "error: " << error << "\n";
 }
 
+// What the environment contributes to a configuration (Kthena's fairness variables).
+const char* GetEnv(const char* name) { return std::getenv(name); }
+
 int Validate(const std::vector<std::string>& files) {
-  LoadResult result = pdgate::config::LoadConfigFiles(files);
+  pdgate::config::SettingsOverrides environment;
+  environment.getenv = GetEnv;
+  LoadResult result = pdgate::config::LoadConfigFiles(files, environment);
   PrintDiagnostics(result);
   if (!result.errors.empty()) {
     std::cerr << result.errors.size() << " error" << (result.errors.size() == 1 ? "" : "s")
@@ -151,6 +156,6 @@ int Main(int argc, char** argv) {
   if (port != 0) overrides.port = port;
   if (admin_port != 0) overrides.admin_port = admin_port;
   if (threads >= 0) overrides.threads = threads;
-  overrides.getenv = [](const char* name) -> const char* { return std::getenv(name); };
+  overrides.getenv = GetEnv;
   return Serve(config_files, overrides, kube);
 }
