@@ -271,7 +271,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     co_return;
   }
   // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits).
-  const limits::Identity who = IdentityOf(authentication, request, worker.settings());
+  const limits::Identity who = IdentityOf(authentication, request, state->config->settings);
   RequestLimits limits(worker, *state, decision->route, parsed->model, who);
   if (!limits.empty()) {
     std::optional<LimitRefusal> refusal = co_await limits.Admit(parsed->prompt_json, parsed->model);
@@ -290,10 +290,10 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   net::co_spawn(worker.ioc, WatchClient(client.socket(), watch), net::detached);
   const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
   FairnessSlot fairness_slot;
-  if (worker.settings().fairness.enabled) {
+  if (state->config->settings.fairness.enabled) {
     const auth::Principal* principal = authentication.principal.get();
     const FairnessTurn turn{
-        parsed->model, FairnessKey(who, worker.settings().fairness.key),
+        parsed->model, FairnessKey(who, state->config->settings.fairness.key),
         principal != nullptr ? std::string_view(principal->priority_class) : std::string_view(),
         limits::EstimateInputTokens(parsed->prompt_json), ServingEndpoints(endpoints)};
     FairnessVerdict verdict = co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
@@ -321,7 +321,7 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
   std::string model_json;
   if (decision->upstream_model != parsed->model) model_json = JsonString(decision->upstream_model);
-  Flow flow(worker, client, request, body, keep_alive, std::move(*parsed));
+  Flow flow(worker, state->config->settings, client, request, body, keep_alive, std::move(*parsed));
   flow.server = decision->server;
   flow.endpoints = endpoints;
   flow.watch = std::move(watch);

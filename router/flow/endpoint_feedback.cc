@@ -12,7 +12,7 @@ void ReportLegOutcome(const Flow& flow, const discovery::Endpoint& endpoint,
     return;
   }
   if (error->label == LegOutcomeLabel::kHttpError && error->status < 500) return;
-  const config::OutlierDetectionSettings& settings = flow.worker.settings().outlier_detection;
+  const config::OutlierDetectionSettings& settings = flow.settings.outlier_detection;
   const auto now = std::chrono::steady_clock::now();
   const bool may_eject =
       discovery::MayEject(*flow.endpoints, endpoint.role, now, settings.max_ejection_percent);

@@ -44,7 +44,7 @@ http::request<http::string_body> MakeLegRequest(const Flow& flow,
   if (auto it = flow.request.find(http::field::accept); it != flow.request.end()) {
     leg.set(http::field::accept, it->value());
   }
-  const config::AuthSettings& auth = flow.worker.settings().auth;
+  const config::AuthSettings& auth = flow.settings.auth;
   switch (flow.server->upstream_authorization) {
     case config::UpstreamAuthorization::kAuto:
       if (auth.enabled() && !auth.forward_credential) break;

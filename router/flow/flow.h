@@ -40,11 +40,14 @@ HeaderList IdHeader(const std::string& request_id);
 HeaderList UnavailableHeaders(const std::string& request_id);
 
 struct Flow {
-  Flow(Worker& w, beast::tcp_stream& c, const http::request<http::string_body>& r, std::string& b,
-       bool& k, OpenAIRequest p)
-      : worker(w), client(c), request(r), body(b), keep_alive(k), parsed(std::move(p)) {}
+  // `s`: the settings of the state the request pinned (worker.state may be replaced, and the
+  // replacement freed by a second reload, while the request runs).
+  Flow(Worker& w, const config::RouterSettings& s, beast::tcp_stream& c,
+       const http::request<http::string_body>& r, std::string& b, bool& k, OpenAIRequest p)
+      : worker(w), settings(s), client(c), request(r), body(b), keep_alive(k), parsed(std::move(p)) {}
 
   Worker& worker;
+  const config::RouterSettings& settings;
   beast::tcp_stream& client;
   const http::request<http::string_body>& request;
   std::string& body;
@@ -74,7 +77,7 @@ struct Flow {
 
   Clock::duration LegTimeout() const {
     if (server->timeout) return std::chrono::duration_cast<Clock::duration>(*server->timeout);
-    return worker.settings().timeouts.upstream_default;
+    return settings.timeouts.upstream_default;
   }
   HeaderList ResponseHeaders() const {
     HeaderList headers = IdHeader(request_id);

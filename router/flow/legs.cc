@@ -56,7 +56,7 @@ net::awaitable<PrefillResult> RunPrefillLeg(Flow& flow, const discovery::Endpoin
   const Clock::time_point deadline = Clock::now() + flow.LegTimeout();
   LegOutcome outcome = co_await leg.Exchange(
       request, parser, deadline,
-      /*whole_body=*/true, flow.worker.settings().limits.max_prefill_response_bytes);
+      /*whole_body=*/true, flow.settings.limits.max_prefill_response_bytes);
   if (!outcome.ok()) co_return FromOutcome("prefill", endpoint, outcome);
   auto& response = parser->get();
   const int status = static_cast<int>(response.result_int());
@@ -115,7 +115,7 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
 
   // The client's response header goes out with the first body bytes: one wake-up of the client
   // instead of two, and a decode that fails before any body byte can still be retried.
-  const config::TimeoutSettings& timeouts = flow.worker.settings().timeouts;
+  const config::TimeoutSettings& timeouts = flow.settings.timeouts;
   auto& upstream = parser->get();
   const std::string content_type(upstream[http::field::content_type]);
   const bool event_stream = IsEventStream(content_type);

@@ -80,7 +80,7 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
                 RunSglangPrefill(flow.worker, prefill, *prefill_target,
                                  MakeLegRequest(flow, prefill, std::move(prefill_body)), legs,
                                  Clock::now() + flow.LegTimeout(),
-                                 flow.worker.settings().limits.max_prefill_response_bytes, state,
+                                 flow.settings.limits.max_prefill_response_bytes, state,
                                  on_prefill_failure, flow.prefill_tokens),
                 net::detached);
   std::optional<AttemptError> error = co_await RunDecode(flow, decode, decode_body, "decode", legs);

@@ -66,14 +66,19 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
   std::string request_id;
   HeaderList auth_headers;
   while (true) {
-    const config::RouterSettings& settings = worker.settings();
     http::request_parser<http::string_body> parser;
-    parser.header_limit(uint32_t(settings.limits.max_request_header_bytes));
-    parser.body_limit(settings.limits.max_request_body_bytes);
-    // The first request must arrive whole-headed within request_header (slow-header clients are
-    // cut off); a kept-alive connection may idle longer before its next request.
-    stream.expires_after(first ? settings.timeouts.request_header
-                               : settings.timeouts.keep_alive_idle);
+    uint64_t max_body_bytes = 0;
+    {
+      // Not held across the wait for a request: a reload may free these settings meanwhile.
+      const config::RouterSettings& settings = worker.settings();
+      max_body_bytes = settings.limits.max_request_body_bytes;
+      parser.header_limit(uint32_t(settings.limits.max_request_header_bytes));
+      parser.body_limit(max_body_bytes);
+      // The first request must arrive whole-headed within request_header (slow-header clients
+      // are cut off); a kept-alive connection may idle longer before its next request.
+      stream.expires_after(first ? settings.timeouts.request_header
+                                 : settings.timeouts.keep_alive_idle);
+    }
     first = false;
     auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     if (header_ec == http::error::header_limit) {
@@ -83,10 +88,8 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
     }
     if (header_ec == http::error::body_limit) {
       // Beast checks Content-Length against body_limit with the header: refused before reading.
-      error = {413,
-               StrCat("The request body is larger than ", settings.limits.max_request_body_bytes,
-                      " bytes."),
-               "", "", ""};
+      error = {413, StrCat("The request body is larger than ", max_body_bytes, " bytes."), "", "",
+               ""};
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }
@@ -100,19 +103,22 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       break;
     }
     worker.sessions[&stream] = true;  // busy until its response is out
+    // This request's settings: pinned, as a reload may replace worker.state while it runs.
+    const std::shared_ptr<const RouterState> state = worker.state;
+    const config::RouterSettings& settings = state->config->settings;
     auto& request = parser.get();
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const Route route = Classify(request.method(), path);
     // A draining router answers what it has and closes each connection after it.
     bool keep_alive = request.keep_alive() && !worker.draining();
-    const std::string too_large = StrCat("The request body is larger than ",
-                                         settings.limits.max_request_body_bytes, " bytes.");
+    const std::string too_large =
+        StrCat("The request body is larger than ", max_body_bytes, " bytes.");
 
     // Authentication, before the body is read: a refused caller costs a header parse. Every
     // /v1/* path, unknown ones included, so that paths cannot be probed without a credential.
     auth::Authentication authentication;
-    const std::shared_ptr<const auth::AuthPolicy> auth_policy = worker.state->auth;
+    const std::shared_ptr<const auth::AuthPolicy> auth_policy = state->auth;
     if (auth_policy && path.starts_with("/v1/")) {
       authentication = AuthenticateRequest(worker, *auth_policy, request);
       if (!authentication.ok()) {
@@ -132,7 +138,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
 
     if (route == Route::kCompletions) {
       if (auto length = parser.content_length();
-          length && *length > settings.limits.max_request_body_bytes) {
+          length && *length > max_body_bytes) {
         // Refused before reading: nothing of the body is read, so the connection closes.
         error = {413, too_large, "", "", ""};
         co_await SendError(stream, error, false, kNoHeaders);
@@ -164,7 +170,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
         break;
       }
       case Route::kModels:
-        response_body = ModelList(*worker.state, authentication.principal.get());
+        response_body = ModelList(*state, authentication.principal.get());
         sent = co_await SendResponse(stream, http::status::ok, "application/json", response_body,
                                      keep_alive, kNoHeaders);
         break;
