@@ -61,6 +61,13 @@ void ParseFairnessSettings(MapReader& spec, FairnessSettings& f) {
   if (auto n = reader.Int("maxConcurrentPerEndpoint", 1, 100000)) {
     f.max_concurrent_per_endpoint = int(*n);
   }
+  if (auto share = reader.Double("maxShare")) {
+    if (!(*share > 0 && *share <= 1)) {
+      scope.Error(reader.PathOf("maxShare"), "must be greater than 0 and at most 1");
+    } else {
+      f.max_share = *share;
+    }
+  }
   if (auto n = reader.Int("maxQueued", 1, 10000000)) f.max_queued = int(*n);
   if (auto timeout = reader.Duration("queueTimeout")) {
     if (timeout->count() <= 0) {

@@ -200,6 +200,9 @@ struct FairnessSettings {
   // the model's serving decode (or aggregated) endpoints, as the live snapshot has them.
   int max_concurrent = 0;
   int max_concurrent_per_endpoint = 16;
+  // The largest part of those slots one principal may hold (at least one); below 1, slots stay
+  // free for others. 1: Kthena's behaviour.
+  double max_share = 1.0;
   milliseconds queue_timeout = seconds(60);  // then 503
   int max_queued = 10000;                    // per model; beyond: 429 at once
   milliseconds window = std::chrono::minutes(5);

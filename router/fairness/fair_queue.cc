@@ -72,9 +72,8 @@ FairQueue::Entry FairQueue::Enter(const Request& request, size_t limit,
     limit_ = std::max<size_t>(1, limit);
     PrincipalState& principal = PrincipalFor(request.principal, now);
     entry.principal = &principal;
-    // Nobody waits (or only ones a larger limit now lets in): run at once.
-    Dispatch(now, wakes);
-    if (queued_ == 0 && running_ < limit_) {
+    Dispatch(now, wakes);  // a larger limit may let waiters in first
+    if (queued_ == 0 && running_ < limit_ && principal.running < Share()) {
       ++running_;
       ++principal.running;
       Charge(principal, double(request.input_tokens), 0, 1, now);
@@ -88,13 +87,19 @@ FairQueue::Entry FairQueue::Enter(const Request& request, size_t limit,
       waiter->level = std::min(request.level, options_.priority_levels - 1);
       waiter->input_tokens = double(request.input_tokens);
       waiter->principal = &principal;
-      waiter->wake = std::move(wake);
       principal.queues[waiter->level].push_back(waiter);
       ++principal.waiting;
       ++queued_;
       waiting_[waiter->level].insert(&principal);
-      entry.outcome = Outcome::kQueued;
-      entry.waiter = std::move(waiter);
+      // Waiters that cannot run (beyond their share) must not hold back one that can.
+      Dispatch(now, wakes);
+      if (waiter->state == Waiter::State::kGranted) {
+        entry.outcome = Outcome::kRun;
+      } else {
+        waiter->wake = std::move(wake);
+        entry.outcome = Outcome::kQueued;
+        entry.waiter = std::move(waiter);
+      }
     }
   }
   for (auto& w : wakes) w();
@@ -113,23 +118,31 @@ void FairQueue::Grant(const std::shared_ptr<Waiter>& waiter, Clock::time_point n
   if (waiter->wake) wakes.push_back(std::move(waiter->wake));
 }
 
+size_t FairQueue::Share() const {
+  return std::max<size_t>(1, size_t(double(limit_) * options_.max_share));
+}
+
 void FairQueue::Dispatch(Clock::time_point now, Wakes& wakes) {
+  const size_t share = Share();
   while (running_ < limit_ && queued_ > 0) {
-    size_t level = 0;
-    while (level < waiting_.size() && waiting_[level].empty()) ++level;
-    if (level == waiting_.size()) return;  // (counts say otherwise: cannot happen)
     PrincipalState* best = nullptr;
-    double best_score = std::numeric_limits<double>::infinity();
-    uint64_t best_seq = std::numeric_limits<uint64_t>::max();
-    for (PrincipalState* principal : waiting_[level]) {
-      const double score = Score(*principal, now);
-      const uint64_t seq = principal->queues[level].front()->seq;
-      if (best == nullptr || score < best_score || (score == best_score && seq < best_seq)) {
-        best = principal;
-        best_score = score;
-        best_seq = seq;
+    size_t level = 0;
+    for (; level < waiting_.size() && best == nullptr; ++level) {
+      double best_score = std::numeric_limits<double>::infinity();
+      uint64_t best_seq = std::numeric_limits<uint64_t>::max();
+      for (PrincipalState* principal : waiting_[level]) {
+        if (principal->running >= share) continue;  // its share is taken: others first
+        const double score = Score(*principal, now);
+        const uint64_t seq = principal->queues[level].front()->seq;
+        if (best == nullptr || score < best_score || (score == best_score && seq < best_seq)) {
+          best = principal;
+          best_score = score;
+          best_seq = seq;
+        }
       }
     }
+    if (best == nullptr) return;  // every waiter's principal holds its share
+    --level;
     auto& queue = best->queues[level];
     std::shared_ptr<Waiter> waiter = std::move(queue.front());
     queue.pop_front();

@@ -3,8 +3,8 @@
 // while fewer than `limit` of them do; the others wait. When a slot frees, the next to run is
 // taken from the highest priority class that has a waiter, then from the principal with the
 // least recent usage (weighted tokens and requests over a sliding window, as Kthena scores
-// users), then first come first served within that principal. A running request is never
-// preempted.
+// users), then first come first served within that principal. A principal may hold at most
+// `max_share` of the slots. A running request is never preempted.
 //
 // Shared by every io thread: one mutex per model, held for a few map operations. A waiter is
 // told it may run by its `wake` callback, called without the lock held, from whichever thread
@@ -38,6 +38,10 @@ struct FairQueueOptions {
   double token_weight = 1.0;        // score = weighted tokens × this + requests × the next
   double request_weight = 0.0;
   size_t priority_levels = 4;       // level 0 is served first
+  // The largest part of the limit one principal may hold (at least one slot): below 1, some
+  // slots stay for others, so a newcomer need not wait for a running request to end. 1 is
+  // Kthena's behaviour (work-conserving: one principal may take every slot).
+  double max_share = 1.0;
 };
 
 struct PrincipalState;
@@ -114,6 +118,7 @@ class FairQueue {
               int64_t requests, Clock::time_point now);
   // Grants slots to the best waiters while there are free ones; their wakes are appended.
   void Dispatch(Clock::time_point now, Wakes& wakes);
+  size_t Share() const;  // slots one principal may hold
   void Grant(const std::shared_ptr<Waiter>& waiter, Clock::time_point now, Wakes& wakes);
   void EvictIdleLocked(Clock::time_point now);
 

@@ -13,6 +13,7 @@ FairQueueOptions OptionsFrom(const config::FairnessSettings& settings) {
   options.token_weight = settings.token_weight;
   options.request_weight = settings.request_weight;
   options.priority_levels = settings.priority_classes.size();
+  options.max_share = settings.max_share;
   return options;
 }
 

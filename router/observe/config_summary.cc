@@ -119,7 +119,9 @@ void DescribeFairness(const config::FairnessSettings& f, std::string& out) {
   const std::string_view key = f.key == config::LimitKey::kUser     ? "user"
                                : f.key == config::LimitKey::kTenant ? "tenant"
                                                                     : "API key";
-  StrAppend(out, "Fairness: ", slots, ", then queued (at most ", f.max_queued, ", for ",
+  const std::string share =
+      f.max_share < 1 ? StrCat(" (at most ", f.max_share * 100, "% for one principal)") : "";
+  StrAppend(out, "Fairness: ", slots, share, ", then queued (at most ", f.max_queued, ", for ",
             f.queue_timeout.count() / 1000.0, " s); classes ", StrJoin(f.priority_classes, " > "),
             " (default ", f.default_priority_class, "); least recent usage per ", key, " over ",
             std::chrono::duration_cast<std::chrono::seconds>(f.window).count(),

@@ -118,6 +118,35 @@ TEST_CASE("a waiter that gives up leaves the queue and is never woken", "[fairne
   CHECK(queue.stats().running == 1);
 }
 
+TEST_CASE("one principal holds at most its share, and a newcomer runs at once", "[fairness]") {
+  FairQueueOptions options = Options();
+  options.max_share = 0.75;  // of 4 slots: 3
+  FairQueue queue(options);
+  Woken woken;
+  std::vector<FairQueue::Entry> heavy;
+  for (int i = 0; i < 5; ++i) {
+    heavy.push_back(queue.Enter({"heavy", 1, 10}, 4, woken.As("h" + std::to_string(i)), kT0));
+  }
+  CHECK(heavy[2].outcome == FairQueue::Outcome::kRun);
+  CHECK(heavy[3].outcome == FairQueue::Outcome::kQueued);  // a slot is free, but not for heavy
+  CHECK(queue.stats().running == 3);
+  // Another principal does not wait behind heavy's queue.
+  auto light = queue.Enter({"light", 1, 10}, 4, woken.As("light"), kT0 + 1ms);
+  CHECK(light.outcome == FairQueue::Outcome::kRun);
+  CHECK(queue.stats().running == 4);
+  // When light is done, the free slot still is not heavy's (3 running); when heavy's ends, it is.
+  queue.Leave(*light.principal, 1, kT0 + 1s);
+  CHECK(woken.order.empty());
+  queue.Leave(*heavy[0].principal, 1, kT0 + 2s);
+  CHECK(woken.order == std::vector<std::string>{"h3"});
+  // A share below one slot still allows one.
+  FairQueueOptions tiny = Options();
+  tiny.max_share = 0.01;
+  FairQueue small(tiny);
+  CHECK(small.Enter({"a", 1, 0}, 4, nullptr, kT0).outcome == FairQueue::Outcome::kRun);
+  CHECK(small.Enter({"a", 1, 0}, 4, woken.As("x"), kT0).outcome == FairQueue::Outcome::kQueued);
+}
+
 TEST_CASE("a full queue refuses at once", "[fairness]") {
   FairQueueOptions options = Options();
   options.max_queued = 2;

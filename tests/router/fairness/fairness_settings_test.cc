@@ -47,6 +47,7 @@ TEST_CASE("the fairness section is read and checked", "[fairness]") {
   LoadResult result = Load(R"(  fairness:
     enabled: true
     maxConcurrent: 8
+    maxShare: 0.5
     queueTimeout: 5s
     maxQueued: 100
     window: 10m
@@ -60,6 +61,7 @@ TEST_CASE("the fairness section is read and checked", "[fairness]") {
   const FairnessSettings& f = result.config->settings.fairness;
   CHECK(f.enabled);
   CHECK(f.max_concurrent == 8);
+  CHECK(f.max_share == 0.5);
   CHECK(f.queue_timeout == 5s);
   CHECK(f.max_queued == 100);
   CHECK(f.window == 10min);
@@ -73,12 +75,14 @@ TEST_CASE("the fairness section is read and checked", "[fairness]") {
 
   LoadResult bad = Load(R"(  fairness:
     window: 0s
+    maxShare: 1.5
     outputTokenWeight: -1
     priorityClasses: [a, a]
     key: team
 )");
   CHECK_FALSE(bad.config);
   CHECK(Mentions(bad.errors, "spec.fairness.window"));
+  CHECK(Mentions(bad.errors, "spec.fairness.maxShare"));
   CHECK(Mentions(bad.errors, "spec.fairness.outputTokenWeight"));
   CHECK(Mentions(bad.errors, "spec.fairness.priorityClasses"));
   CHECK(Mentions(bad.errors, "spec.fairness.key"));
