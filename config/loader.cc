@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "config/fairness_settings.h"
+#include "config/shared_state_settings.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -200,6 +201,7 @@ LoadResult ConfigLoader::Finish(const SettingsOverrides& overrides) {
   if (overrides.getenv) {
     ObjectScope environment(state_->diagnostics, "environment");
     ApplyKthenaFairnessEnv(overrides.getenv, settings.fairness, environment);
+    ApplyKthenaRedisEnv(overrides.getenv, settings.shared_state, environment);
   }
 
   LoadResult result;

@@ -21,7 +21,8 @@ struct SettingsOverrides {
   std::optional<uint16_t> port;
   std::optional<uint16_t> admin_port;
   std::optional<int> threads;
-  // The process environment, for Kthena's fairness variables (null: none, as in tests).
+  // The process environment, for Kthena's fairness and REDIS_* variables (null: none, as in
+  // tests).
   std::function<const char*(const char*)> getenv;
 };
 

@@ -2,6 +2,7 @@
 #include <absl/strings/numbers.h>
 #include <re2/re2.h>
 
+#include "config/host_port.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -153,17 +154,13 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
     limit.global_redis_address = redis.String("address", Presence::kRequired);
     // host:port (the port may be left out: 6379), checked here rather than at the first request.
     if (const auto& address = limit.global_redis_address) {
-      const size_t colon = address->rfind(':');
-      int64_t port = 6379;
-      const bool port_ok = colon == std::string::npos ||
-                           (absl::SimpleAtoi(address->substr(colon + 1), &port) && port >= 1 &&
-                            port <= 65535);
-      if (address->empty() || colon == 0 || !port_ok) {
+      if (std::optional<HostPort> parsed = ParseHostPort(*address, 6379)) {
+        limit.global_redis_host = parsed->host;
+        limit.global_redis_port = parsed->port;
+      } else {
         reader.scope().Error(redis.PathOf("address"),
                              "must be host:port, not \"" + *address + "\"");
       }
-      limit.global_redis_host = address->substr(0, colon);
-      limit.global_redis_port = uint16_t(port);
     }
     redis.Finish();
     global.Finish();

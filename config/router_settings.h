@@ -217,6 +217,18 @@ struct FairnessSettings {
   LimitKey key = LimitKey::kUser;  // whose usage is compared: user, tenant or API key
 };
 
+// Load shared by the replicas behind one Service (`sharedState`): each publishes its in-flight
+// legs per endpoint to Redis and reads the others', so least-request sees the whole fleet's
+// load. Off unless a Redis address is set (or Kthena's REDIS_HOST).
+struct SharedStateSettings {
+  std::string redis_host;  // empty: off
+  uint16_t redis_port = 6379;
+  std::string password;     // AUTH; from passwordEnv (or REDIS_PASSWORD) at load
+  milliseconds sync_interval = milliseconds(50);
+  std::string replica_id;  // empty: POD_NAME, else host name and pid
+  bool enabled() const { return !redis_host.empty(); }
+};
+
 struct RouterSettings {
   ListenSettings listen;
   int threads = 0;  // 0: one io thread per core
@@ -234,6 +246,7 @@ struct RouterSettings {
   std::string rate_limit_user_header;
   RedisLimitSettings rate_limit_redis;
   FairnessSettings fairness;
+  SharedStateSettings shared_state;
   std::string source;  // where these settings came from, for summaries; empty: defaults
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "config/fairness_settings.h"
+#include "config/shared_state_settings.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -265,6 +266,7 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings) {
   ParseSchedulingExtensions(spec, settings);
   ParsePrincipalLimits(spec, settings);
   ParseFairnessSettings(spec, settings.fairness);
+  ParseSharedState(spec, settings.shared_state);
 
   ParseKthenaRouterConfiguration(spec, settings);
   spec.Finish();

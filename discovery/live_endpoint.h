@@ -44,6 +44,10 @@ class LiveEndpoint {
   // Uncached prompt tokens of the prefill legs in flight (the scheduler's estimate): the
   // prefill queue in units of work.
   std::atomic<int64_t> prefill_tokens_in_flight{0};
+  // The same counts of the other replicas (sharedState), as last read from Redis; 0 without it.
+  std::atomic<int32_t> remote_prefill_in_flight{0};
+  std::atomic<int32_t> remote_decode_in_flight{0};
+  std::atomic<int64_t> remote_prefill_tokens_in_flight{0};
 
   // --- Scraped load (written by the scraper, read by pickers) ---
   void StoreLoad(const EngineLoad& load);

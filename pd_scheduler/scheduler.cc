@@ -51,10 +51,14 @@ uint64_t Mix(uint64_t x) {
 
 double Uniform(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
 
+// This replica's legs in flight, plus the other replicas' (sharedState; 0 without it).
 int32_t InFlight(const Endpoint& endpoint) {
+  const discovery::LiveEndpoint& live = *endpoint.live;
   return endpoint.role == EndpointRole::kPrefill
-             ? endpoint.live->prefill_in_flight.load(std::memory_order_relaxed)
-             : endpoint.live->decode_in_flight.load(std::memory_order_relaxed);
+             ? live.prefill_in_flight.load(std::memory_order_relaxed) +
+                   live.remote_prefill_in_flight.load(std::memory_order_relaxed)
+             : live.decode_in_flight.load(std::memory_order_relaxed) +
+                   live.remote_decode_in_flight.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -139,7 +143,9 @@ struct Scheduler::Impl {
             if (side == Side::kPrefill) {
               // (+ the request count: among equal work, fewer requests.)
               base[k] = double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
+                        double(live.remote_prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
                         double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
+                        double(live.remote_prefill_in_flight.load(std::memory_order_relaxed)) +
                         double(UncachedTokens(pick, i));
             } else if (side == Side::kDecode ||
                        (side == Side::kAll &&

@@ -174,6 +174,11 @@ std::string DescribeConfig(const discovery::EndpointSnapshot& snapshot) {
   DescribeAuth(settings.auth, out);
   DescribeLimits(config, out);
   DescribeFairness(config.settings.fairness, out);
+  if (const config::SharedStateSettings& shared = config.settings.shared_state; shared.enabled()) {
+    StrAppend(out, "Shared state: in-flight counts exchanged with the other replicas through Redis ",
+              shared.redis_host, ":", shared.redis_port, " every ", shared.sync_interval.count(),
+              " ms\n");
+  }
   return out;
 }
 

@@ -159,6 +159,12 @@ std::string DebugEndpointsJson(const RouterState& state) {
       j.Key("inFlight").Open('{');
       j.Key("prefill").Number(live.prefill_in_flight.load(std::memory_order_relaxed));
       j.Key("decode").Number(live.decode_in_flight.load(std::memory_order_relaxed)).Close('}');
+      // The other replicas' (sharedState; zeros without it).
+      j.Key("remoteInFlight").Open('{');
+      j.Key("prefill").Number(live.remote_prefill_in_flight.load(std::memory_order_relaxed));
+      j.Key("decode")
+          .Number(live.remote_decode_in_flight.load(std::memory_order_relaxed))
+          .Close('}');
       const discovery::EngineLoad load = live.load();
       j.Key("load").Open('{').Key("scraped").Bool(live.scraped()).Key("stale").Bool(live.stale());
       j.Key("running");

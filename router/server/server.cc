@@ -19,6 +19,7 @@
 #include "router/server/client_session.h"
 #include "router/server/endpoint_scraper.h"
 #include "router/server/jwks_refresher.h"
+#include "router/server/shared_load_sync.h"
 #include "router/server/kubernetes_metrics.h"
 #include "router/runtime/lifecycle.h"
 #include "router/http/net.h"
@@ -151,6 +152,9 @@ class Server {
       pool.emplace_back([this, i] { contexts_[i]->run(); });
     }
     if (source_.kubernetes) StartKubernetes();
+    shared_load_ = std::make_unique<SharedLoadSync>(
+        *contexts_[0], [this] { return current_; }, current_->metrics_registry->registry());
+    shared_load_->Start();
     contexts_[0]->run();
     kubernetes_.reset();  // its thread posts to contexts_[0]: stopped before they go
     StopJwks();           // likewise
@@ -160,6 +164,7 @@ class Server {
     // Pooled sockets must go while their io_context still exists.
     for (auto& worker : workers_) worker->pool.Clear();
     for (auto& worker : workers_) worker->redis.clear();
+    shared_load_.reset();
     return exit_code_;
   }
 
@@ -412,6 +417,7 @@ class Server {
   std::mutex jwks_mutex_;  // jwks_ is replaced on io thread 0, poked from every io thread
   std::unique_ptr<JwksRefresher> jwks_;  // stopped before contexts_ go
   bool jwks_gate_pending_ = false;        // io thread 0
+  std::unique_ptr<SharedLoadSync> shared_load_;  // on io thread 0; reset before contexts_ go
   // Its own control thread; stopped before the workers go (it reads the states they share).
   EndpointScraper scraper_{[this] {
                              std::lock_guard lock(current_mutex_);
