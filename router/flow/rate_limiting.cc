@@ -52,7 +52,7 @@ void CountRefusal(const MetricHandles& metrics, const RateLimitMetrics* route,
 
 // Charges a global route's buckets after the answer; nobody waits for it.
 net::awaitable<void> DebitGlobal(limits::RedisConnection& redis,
-                                 std::vector<std::pair<limits::GcraKey, double>> charges,
+                                 std::vector<limits::GcraCharge> charges,
                                  prometheus::Counter* errors) {
   absl::Status status = co_await limits::GcraDebit(redis, charges);
   if (!status.ok()) Increment(errors);
@@ -201,8 +201,8 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
   check_.Settle(prompt_tokens, completion_tokens, served, NowMicros());
   fallback_.Settle(prompt_tokens, completion_tokens, served, NowMicros());
   if (!global_admitted_) return;
-  std::vector<std::pair<limits::GcraKey, double>> charges;
-  for (limits::GcraKey& key : GlobalKeys()) {
+  std::vector<limits::GcraCharge> charges;
+  for (const limits::GcraKey& key : GlobalKeys()) {
     double cost = 0;
     if (key.key.ends_with(":input")) {
       cost = !served ? -double(input_estimate_)
@@ -211,7 +211,7 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
     } else if (completion_tokens > 0) {
       cost = double(completion_tokens);
     }
-    if (cost != 0) charges.emplace_back(std::move(key), cost);
+    if (cost != 0) charges.push_back({key.key, key.ei_us, cost});
   }
   if (charges.empty()) return;
   net::co_spawn(worker_.ioc,
