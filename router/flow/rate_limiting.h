@@ -3,8 +3,10 @@
 // rateLimit: local buckets, or Redis-backed with `global.redis`) and the principal's
 // (spec.rateLimits, local). Admission estimates the prompt's tokens and checks every bucket;
 // Settle() charges the answer's real usage. A global route costs one Redis round trip (a Lua
-// script over its keys) at admission; its settlement is sent without waiting. When Redis does
-// not answer, rateLimitRedis.onError decides: this replica's own bucket, no limit, or a 503.
+// script over its keys) at admission; its settlement waits on this thread and rides along with
+// the next check of the route (at most a few ms later it is sent alone), so that a request costs
+// Redis one script call. When Redis does not answer, rateLimitRedis.onError decides: this
+// replica's own bucket, no limit, or a 503.
 #include <memory>
 #include <optional>
 #include <string>
