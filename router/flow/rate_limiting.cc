@@ -105,6 +105,7 @@ std::vector<limits::GcraKey> RequestLimits::GlobalKeys() const {
   // One hash tag per route: every key of a check lives on one Redis Cluster node.
   const std::string prefix = StrCat("pdgate:rl:{", route_->key, "}:");
   std::vector<limits::GcraKey> keys;
+  keys.reserve(2);
   if (route_->input) {
     keys.push_back({prefix + "input", route_->input->ei_us, route_->input->burst_us,
                     double(input_estimate_), double(input_estimate_)});
@@ -116,11 +117,11 @@ std::vector<limits::GcraKey> RequestLimits::GlobalKeys() const {
 }
 
 net::awaitable<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::string_view model) {
-  const std::vector<limits::GcraKey> keys = GlobalKeys();
+  global_keys_ = GlobalKeys();
   const Clock::time_point start = Clock::now();
   limits::GcraClient& redis = worker_.Redis(route_->redis_host, route_->redis_port);
   // Carries this thread's waiting debits of the route: one script call for both.
-  absl::StatusOr<limits::GcraOutcome> result = co_await redis.Check(keys);
+  absl::StatusOr<limits::GcraOutcome> result = co_await redis.Check(global_keys_);
   Observe(metrics_.redis_latency, std::chrono::duration<double>(Clock::now() - start).count());
   if (!result.ok()) {
     Increment(metrics_.redis_errors);
@@ -196,7 +197,7 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
   if (!global_admitted_) return;
   // Not sent now: the next check of the route on this thread carries it (gcra_client.h).
   limits::GcraClient& redis = worker_.Redis(route_->redis_host, route_->redis_port);
-  for (const limits::GcraKey& key : GlobalKeys()) {
+  for (const limits::GcraKey& key : global_keys_) {
     double cost = 0;
     if (key.key.ends_with(":input")) {
       cost = !served ? -double(input_estimate_)

@@ -46,7 +46,7 @@ class RequestLimits {
 
  private:
   net::awaitable<std::optional<LimitRefusal>> AdmitGlobal(std::string_view model);
-  std::vector<limits::GcraKey> GlobalKeys() const;
+  std::vector<limits::GcraKey> GlobalKeys() const;  // once input_estimate_ is known
   // Adds the global buckets' states to the check (headers, messages); the refusing one, if any.
   const limits::Bucket* RecordGlobal(const limits::GcraOutcome& result);
 
@@ -60,6 +60,7 @@ class RequestLimits {
   limits::LimitCheck fallback_;  // the route's local buckets, while Redis does not answer
   std::vector<std::shared_ptr<limits::PrincipalBuckets>> principal_sets_;
   int64_t input_estimate_ = 0;
+  std::vector<limits::GcraKey> global_keys_;  // GlobalKeys(), for the check and the settlement
   HeaderList headers_;
 };
 

@@ -122,11 +122,15 @@ std::string Sha1Hex(std::string_view text) {
   return hex;
 }
 
-// Shortest text that reads back as the same double (Lua's tonumber parses it).
+// Shortest text that reads back as the same double (Lua's tonumber parses it). Whole numbers
+// (token counts) are written as integers: the same number, at a fraction of the cost.
 std::string Number(double value) {
   char buffer[32];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, end);
+  constexpr double kExactInteger = 9007199254740992.0;  // 2^53
+  if (value == std::trunc(value) && std::fabs(value) < kExactInteger) {
+    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, int64_t(value)).ptr);
+  }
+  return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
 }
 
 absl::Status CheckKeys(const std::vector<std::string_view>& keys) {
