@@ -6,10 +6,12 @@
 #   api_key       an API key
 #   jwt           a JWT (ES256, cached after its first use) from tests/router/auth/jwks_server.py
 #   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
-#   global_limit  the same with global.redis: one Lua round trip to a local redis-server
+#   global_limit  the same with global.redis: one Lua script call per request to a local
+#                 redis-server (the debit after an answer rides with the next check)
 # The same pdgate-bench load (non-streaming completions, concurrency 64) through each, 3 rotated
 # repeats; prints req/s per repeat and the medians' ratios to "off". Stops everything it started.
-# Usage: bench/scripts/gateway_overhead.sh [build-dir] [requests-per-run]
+# Usage: bench/scripts/gateway_overhead.sh [build-dir] [requests-per-run] [mode...]
+# (modes: all five by default; "off" is always measured, as the reference)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -84,6 +86,13 @@ declare -A auth_yaml=(
     jwksUri: http://127.0.0.1:$idp_port/jwks.json"
   [route_limit]="" [global_limit]="")
 modes=(off api_key jwt route_limit global_limit)
+if [ $# -gt 2 ]; then
+  modes=(off)
+  for mode in "${@:3}"; do
+    [ -n "${ports[$mode]:-}" ] || { echo "unknown mode: $mode" >&2; exit 2; }
+    [ "$mode" = off ] || modes+=("$mode")
+  done
+fi
 for mode in "${modes[@]}"; do
   port=${ports[$mode]}
   cat >"$work/$mode.yaml" <<YAML
@@ -102,7 +111,15 @@ YAML
   up "http://127.0.0.1:$port/readyz"
 done
 
-declare -A rates
+declare -A rates cpu
+# CPU seconds a process used so far (utime + stime), and Redis's own.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+redis_cpu() {
+  redis-cli -p "$redis_port" info cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {print s + 0}'
+}
+redis-cli -p "$redis_port" config resetstat >/dev/null
+redis_cpu_before=$(redis_cpu)
 for repeat in 1 2 3; do
   # Rotated order, so that no mode always runs first (or last) on a machine that drifts.
   for i in "${!modes[@]}"; do
@@ -110,6 +127,7 @@ for repeat in 1 2 3; do
     port=${ports[$mode]}
     pid=$(pgrep -f -- "--port $port ")
     taskset -pc 1 "$pid" >/dev/null
+    cpu_before=$(cpu_of "$pid")
     out=$(taskset -c 0 "$build/bin/pdgate-bench" --url "http://127.0.0.1:$port" --model "$model" \
       --api completions --no-stream --concurrency 64 --num-prompts "$requests" \
       --warmup-requests 500 --random-input-len 16 --random-output-len 4 --ignore-eos --quiet \
@@ -118,14 +136,29 @@ for repeat in 1 2 3; do
     rate=$(echo "$out" | awk -F: '/^Request throughput/ {gsub(/ /, "", $2); print $2}')
     echo "repeat $repeat  $mode  $rate req/s  failed ${failed:-?}"
     rates[$mode]+="$rate "
+    cpu[$mode]=$(awk -v t="${cpu[$mode]:-0}" -v a="$cpu_before" -v b="$(cpu_of "$pid")" \
+      'BEGIN {print t + b - a}')
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 off=$(median "${rates[off]}")
 echo
-echo "| mode | req/s (median of 3) | vs off |"
-echo "|---|---|---|"
+sent=$((3 * (requests + 500)))  # per mode, warm-up included
+# pdgate's CPU per request depends much less than req/s on what else runs on the machine.
+echo "| mode | req/s (median of 3) | vs off | pdgate CPU µs/request |"
+echo "|---|---|---|---|"
 for mode in "${modes[@]}"; do
   m=$(median "${rates[$mode]}")
-  echo "| $mode | $m | $(awk -v a="$m" -v b="$off" 'BEGIN {printf "%.3f", a / b}') |"
+  echo "| $mode | $m | $(awk -v a="$m" -v b="$off" 'BEGIN {printf "%.3f", a / b}') |" \
+    "$(awk -v c="${cpu[$mode]}" -v r="$sent" 'BEGIN {printf "%.1f", c * 1e6 / r}') |"
 done
+if [[ " ${modes[*]} " == *" global_limit "* ]]; then
+  # Script calls Redis ran (EVALSHA, and EVAL after a cache miss) for every request sent.
+  calls=$(redis-cli -p "$redis_port" info commandstats |
+    awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n + 0}')
+  echo
+  echo "global_limit: $calls Redis script calls for $sent requests" \
+    "($(awk -v c="$calls" -v r="$sent" 'BEGIN {printf "%.3f", c / r}') per request)," \
+    "redis-server CPU $(awk -v a="$redis_cpu_before" -v b="$(redis_cpu)" -v r="$sent" \
+      'BEGIN {printf "%.1f", (b - a) * 1e6 / r}') µs per request"
+fi

@@ -50,14 +50,6 @@ void CountRefusal(const MetricHandles& metrics, const RateLimitMetrics* route,
   Increment(too_large ? limit.too_large : limit.denied[size_t(bucket.resource)]);
 }
 
-// Charges a global route's buckets after the answer; nobody waits for it.
-net::awaitable<void> DebitGlobal(limits::RedisConnection& redis,
-                                 std::vector<std::pair<limits::GcraKey, double>> charges,
-                                 prometheus::Counter* errors) {
-  absl::Status status = co_await limits::GcraDebit(redis, charges);
-  if (!status.ok()) Increment(errors);
-}
-
 }  // namespace
 
 RequestLimits::RequestLimits(Worker& worker, const RouterState& state,
@@ -113,6 +105,7 @@ std::vector<limits::GcraKey> RequestLimits::GlobalKeys() const {
   // One hash tag per route: every key of a check lives on one Redis Cluster node.
   const std::string prefix = StrCat("pdgate:rl:{", route_->key, "}:");
   std::vector<limits::GcraKey> keys;
+  keys.reserve(2);
   if (route_->input) {
     keys.push_back({prefix + "input", route_->input->ei_us, route_->input->burst_us,
                     double(input_estimate_), double(input_estimate_)});
@@ -124,10 +117,11 @@ std::vector<limits::GcraKey> RequestLimits::GlobalKeys() const {
 }
 
 net::awaitable<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::string_view model) {
-  const std::vector<limits::GcraKey> keys = GlobalKeys();
+  global_keys_ = GlobalKeys();
   const Clock::time_point start = Clock::now();
-  limits::RedisConnection& redis = worker_.Redis(route_->redis_host, route_->redis_port);
-  absl::StatusOr<limits::GcraOutcome> result = co_await limits::GcraCheck(redis, keys);
+  limits::GcraClient& redis = worker_.Redis(route_->redis_host, route_->redis_port);
+  // Carries this thread's waiting debits of the route: one script call for both.
+  absl::StatusOr<limits::GcraOutcome> result = co_await redis.Check(global_keys_);
   Observe(metrics_.redis_latency, std::chrono::duration<double>(Clock::now() - start).count());
   if (!result.ok()) {
     Increment(metrics_.redis_errors);
@@ -201,8 +195,9 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
   check_.Settle(prompt_tokens, completion_tokens, served, NowMicros());
   fallback_.Settle(prompt_tokens, completion_tokens, served, NowMicros());
   if (!global_admitted_) return;
-  std::vector<std::pair<limits::GcraKey, double>> charges;
-  for (limits::GcraKey& key : GlobalKeys()) {
+  // Not sent now: the next check of the route on this thread carries it (gcra_client.h).
+  limits::GcraClient& redis = worker_.Redis(route_->redis_host, route_->redis_port);
+  for (const limits::GcraKey& key : global_keys_) {
     double cost = 0;
     if (key.key.ends_with(":input")) {
       cost = !served ? -double(input_estimate_)
@@ -211,15 +206,12 @@ void RequestLimits::Settle(int64_t prompt_tokens, int64_t completion_tokens, boo
     } else if (completion_tokens > 0) {
       cost = double(completion_tokens);
     }
-    if (cost != 0) charges.emplace_back(std::move(key), cost);
+    const limits::GcraCharge charge{key.key, key.ei_us, cost};
+    if (absl::Status queued = redis.Debit(charge); !queued.ok()) {
+      Increment(metrics_.redis_errors);
+      spdlog::error("rate limit: {}", queued.ToString());
+    }
   }
-  if (charges.empty()) return;
-  net::co_spawn(worker_.ioc,
-                DebitGlobal(worker_.Redis(route_->redis_host, route_->redis_port),
-                            std::move(charges), metrics_.redis_errors),
-                [](std::exception_ptr error) {
-                  if (error) spdlog::error("rate limit: a Redis debit failed with an exception");
-                });
 }
 
 }  // namespace pdgate::router

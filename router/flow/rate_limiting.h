@@ -3,8 +3,10 @@
 // rateLimit: local buckets, or Redis-backed with `global.redis`) and the principal's
 // (spec.rateLimits, local). Admission estimates the prompt's tokens and checks every bucket;
 // Settle() charges the answer's real usage. A global route costs one Redis round trip (a Lua
-// script over its keys) at admission; its settlement is sent without waiting. When Redis does
-// not answer, rateLimitRedis.onError decides: this replica's own bucket, no limit, or a 503.
+// script over its keys) at admission; its settlement waits on this thread and rides along with
+// the next check of the route (at most a few ms later it is sent alone), so that a request costs
+// Redis one script call. When Redis does not answer, rateLimitRedis.onError decides: this
+// replica's own bucket, no limit, or a 503.
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +46,7 @@ class RequestLimits {
 
  private:
   net::awaitable<std::optional<LimitRefusal>> AdmitGlobal(std::string_view model);
-  std::vector<limits::GcraKey> GlobalKeys() const;
+  std::vector<limits::GcraKey> GlobalKeys() const;  // once input_estimate_ is known
   // Adds the global buckets' states to the check (headers, messages); the refusing one, if any.
   const limits::Bucket* RecordGlobal(const limits::GcraOutcome& result);
 
@@ -58,6 +60,7 @@ class RequestLimits {
   limits::LimitCheck fallback_;  // the route's local buckets, while Redis does not answer
   std::vector<std::shared_ptr<limits::PrincipalBuckets>> principal_sets_;
   int64_t input_estimate_ = 0;
+  std::vector<limits::GcraKey> global_keys_;  // GlobalKeys(), for the check and the settlement
   HeaderList headers_;
 };
 

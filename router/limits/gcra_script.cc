@@ -11,9 +11,12 @@ namespace pdgate::limits {
 
 namespace {
 
-// KEYS: the TAT keys. ARGV[1] = "check", then per key: ei_us, burst_us, check_cost, reserve_cost;
-// or "debit", then per key: ei_us, cost. Replies: check → {allowed 0|1, retry_after_us, then per
-// key remaining, reset_us}; debit → the number of keys.
+// The protocol is described in gcra_script.h. KEYS: the debit keys, then the check keys.
+//   ARGV = {"check", d, d x (ei_us, cost), (#KEYS - d) x (ei_us, burst_us, check_cost,
+//           reserve_cost)}, d >= 0 debits and at least one check key
+//        → {allowed 0|1, retry_after_us, then per check key remaining, reset_us};
+//   ARGV = {"debit", #KEYS x (ei_us, cost)} → the number of keys.
+// Every number is read before the first write, so a malformed call changes nothing.
 // Numbers are Lua doubles; `now` (~1.7e15 µs) is exact in a double (< 2^53). Values are rounded
 // to integers before they are returned, because Redis truncates Lua numbers in replies.
 // Redis ≥ 5 replicates a script's effects, so writing after TIME is allowed.
@@ -36,30 +39,59 @@ end
 local function bad(what)
   return redis.error_reply('ERR pdgate gcra: ' .. what)
 end
+-- The (ei, cost) pairs of KEYS[1..count] from ARGV[first]; nil when one is not a number.
+local function read_debits(count, first)
+  local debits = {}
+  for i = 1, count do
+    local a = first + 2 * (i - 1)
+    local ei, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    if not (ei and cost) or ei <= 0 then return nil end
+    debits[i] = {ei, cost}
+  end
+  return debits
+end
+local function apply_debits(debits)
+  for i = 1, #debits do
+    local tat = math.ceil(tat_of(KEYS[i]) + debits[i][2] * debits[i][1])
+    if tat < now then tat = now end
+    store(KEYS[i], tat)
+  end
+end
 local n = #KEYS
 if ARGV[1] == 'check' then
-  if #ARGV ~= 1 + 4 * n then return bad('wrong number of arguments') end
-  local tats, eis, bursts, reserves = {}, {}, {}, {}
-  local allowed, retry = true, 0
-  for i = 1, n do
-    local a = 4 * i - 2
+  local d = tonumber(ARGV[2])
+  if d == nil or d < 0 or d % 1 ~= 0 or d >= n then return bad('bad debit count') end
+  if #ARGV ~= 2 + 2 * d + 4 * (n - d) then return bad('wrong number of arguments') end
+  local debits = read_debits(d, 3)
+  if debits == nil then return bad('bad number') end
+  local m = n - d
+  local eis, bursts, checks, reserves = {}, {}, {}, {}
+  for i = 1, m do
+    local a = 3 + 2 * d + 4 * (i - 1)
     local ei, burst = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
     local check, reserve = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
     if not (ei and burst and check and reserve) or ei <= 0 then return bad('bad number') end
-    local tat = tat_of(KEYS[i])
-    local allow_at = tat + check * ei - burst
+    eis[i], bursts[i], checks[i], reserves[i] = ei, burst, check, reserve
+  end
+  -- Earlier requests' usage first: a debt they left refuses this check.
+  apply_debits(debits)
+  local tats = {}
+  local allowed, retry = true, 0
+  for i = 1, m do
+    local tat = tat_of(KEYS[d + i])
+    local allow_at = tat + checks[i] * eis[i] - bursts[i]
     if now < allow_at then
       allowed = false
       if allow_at - now > retry then retry = allow_at - now end
     end
-    tats[i], eis[i], bursts[i], reserves[i] = tat, ei, burst, reserve
+    tats[i] = tat
   end
   local out = {allowed and 1 or 0, math.ceil(retry)}
-  for i = 1, n do
+  for i = 1, m do
     local tat = tats[i]
     if allowed and reserves[i] > 0 then
       tat = math.ceil(tat + reserves[i] * eis[i])
-      store(KEYS[i], tat)
+      store(KEYS[d + i], tat)
     end
     local remaining = math.floor((bursts[i] - (tat - now)) / eis[i])
     if remaining < 0 then remaining = 0 end
@@ -69,13 +101,9 @@ if ARGV[1] == 'check' then
   return out
 elseif ARGV[1] == 'debit' then
   if #ARGV ~= 1 + 2 * n then return bad('wrong number of arguments') end
-  for i = 1, n do
-    local ei, cost = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-    if not (ei and cost) or ei <= 0 then return bad('bad number') end
-    local tat = math.ceil(tat_of(KEYS[i]) + cost * ei)
-    if tat < now then tat = now end
-    store(KEYS[i], tat)
-  end
+  local debits = read_debits(n, 2)
+  if debits == nil then return bad('bad number') end
+  apply_debits(debits)
   return n
 end
 return bad('unknown mode')
@@ -94,11 +122,15 @@ std::string Sha1Hex(std::string_view text) {
   return hex;
 }
 
-// Shortest text that reads back as the same double (Lua's tonumber parses it).
+// Shortest text that reads back as the same double (Lua's tonumber parses it). Whole numbers
+// (token counts) are written as integers: the same number, at a fraction of the cost.
 std::string Number(double value) {
   char buffer[32];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return std::string(buffer, end);
+  constexpr double kExactInteger = 9007199254740992.0;  // 2^53
+  if (value == std::trunc(value) && std::fabs(value) < kExactInteger) {
+    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, int64_t(value)).ptr);
+  }
+  return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
 }
 
 absl::Status CheckKeys(const std::vector<std::string_view>& keys) {
@@ -175,6 +207,10 @@ const std::string& GcraScriptSha1() {
   return sha;
 }
 
+bool ValidCharge(const GcraCharge& charge) {
+  return !charge.key.empty() && Finite(charge.ei_us) && charge.ei_us > 0 && Finite(charge.cost);
+}
+
 std::string_view HashTag(std::string_view key) {
   size_t open = key.find('{');
   if (open == std::string_view::npos) return key;
@@ -184,9 +220,16 @@ std::string_view HashTag(std::string_view key) {
 }
 
 net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
-                                                      const std::vector<GcraKey>& keys) {
+                                                      const std::vector<GcraKey>& keys,
+                                                      const std::vector<GcraCharge>& debits) {
   std::vector<std::string_view> names;
-  names.reserve(keys.size());
+  names.reserve(debits.size() + keys.size());
+  for (const GcraCharge& debit : debits) {
+    if (!ValidCharge(debit)) {
+      co_return absl::InvalidArgumentError(absl::StrCat("gcra: bad debit for ", debit.key));
+    }
+    names.push_back(debit.key);
+  }
   for (const GcraKey& key : keys) {
     if (!(Finite(key.ei_us) && key.ei_us > 0 && Finite(key.burst_us) && key.burst_us >= 0 &&
           Finite(key.check_cost) && key.check_cost >= 0 && Finite(key.reserve_cost) &&
@@ -195,15 +238,22 @@ net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
     }
     names.push_back(key.key);
   }
+  if (keys.empty()) co_return absl::InvalidArgumentError("gcra: no keys");
   if (absl::Status valid = CheckKeys(names); !valid.ok()) co_return valid;
 
   std::vector<std::string> argv;
-  argv.reserve(4 + 5 * keys.size());
+  argv.reserve(5 + 3 * debits.size() + 5 * keys.size());
   argv.push_back("EVALSHA");
   argv.push_back(GcraScriptSha1());
-  argv.push_back(std::to_string(keys.size()));
+  argv.push_back(std::to_string(debits.size() + keys.size()));
+  for (const GcraCharge& debit : debits) argv.push_back(debit.key);
   for (const GcraKey& key : keys) argv.push_back(key.key);
   argv.push_back("check");
+  argv.push_back(std::to_string(debits.size()));
+  for (const GcraCharge& debit : debits) {
+    argv.push_back(Number(debit.ei_us));
+    argv.push_back(Number(debit.cost));
+  }
   for (const GcraKey& key : keys) {
     argv.push_back(Number(key.ei_us));
     argv.push_back(Number(key.burst_us));
@@ -215,28 +265,34 @@ net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
   co_return ParseCheckReply(*reply, keys.size());
 }
 
+net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+                                                      const std::vector<GcraKey>& keys) {
+  static const std::vector<GcraCharge> kNoDebits;
+  return GcraCheck(redis, keys, kNoDebits);
+}
+
 net::awaitable<absl::Status> GcraDebit(RedisConnection& redis,
-                                       const std::vector<std::pair<GcraKey, double>>& charges) {
+                                       const std::vector<GcraCharge>& debits) {
   std::vector<std::string_view> names;
-  names.reserve(charges.size());
-  for (const auto& [key, cost] : charges) {
-    if (!(Finite(key.ei_us) && key.ei_us > 0 && Finite(cost))) {
-      co_return absl::InvalidArgumentError(absl::StrCat("gcra: bad parameters for ", key.key));
+  names.reserve(debits.size());
+  for (const GcraCharge& debit : debits) {
+    if (!ValidCharge(debit)) {
+      co_return absl::InvalidArgumentError(absl::StrCat("gcra: bad debit for ", debit.key));
     }
-    names.push_back(key.key);
+    names.push_back(debit.key);
   }
   if (absl::Status valid = CheckKeys(names); !valid.ok()) co_return valid;
 
   std::vector<std::string> argv;
-  argv.reserve(4 + 3 * charges.size());
+  argv.reserve(4 + 3 * debits.size());
   argv.push_back("EVALSHA");
   argv.push_back(GcraScriptSha1());
-  argv.push_back(std::to_string(charges.size()));
-  for (const auto& charge : charges) argv.push_back(charge.first.key);
+  argv.push_back(std::to_string(debits.size()));
+  for (const GcraCharge& debit : debits) argv.push_back(debit.key);
   argv.push_back("debit");
-  for (const auto& [key, cost] : charges) {
-    argv.push_back(Number(key.ei_us));
-    argv.push_back(Number(cost));
+  for (const GcraCharge& debit : debits) {
+    argv.push_back(Number(debit.ei_us));
+    argv.push_back(Number(debit.cost));
   }
   absl::StatusOr<RedisReply> reply = co_await RunScript(redis, argv);
   if (!reply.ok()) co_return reply.status();

@@ -18,12 +18,27 @@
 // Either mode stores t with PX = ceil((t-now)/1000)+1000 ms (a full bucket needs no key: DEL when
 // t <= now), so keys vanish a second after their bucket refills.
 //
+// One script (one SHA), two modes, chosen by ARGV[1]:
+//   check: KEYS = d debit keys, then m >= 1 check keys.
+//          ARGV = "check", d, then per debit key (ei_us, cost), then per check key (ei_us,
+//          burst_us, check_cost, reserve_cost).
+//          The debits are applied first, exactly as in debit mode, then the check runs over the
+//          check keys (which may include debited keys: a debt just written refuses the check).
+//          Reply: {allowed 0|1, retry_after_us, then per check key remaining, reset_us}.
+//   debit: KEYS = n debit keys; ARGV = "debit", then per key (ei_us, cost). Reply: n.
+// A malformed call (counts, numbers) is an error reply and writes nothing. Debits travel inside
+// the next check of their hash tag (GcraClient, gcra_client.h), so that a request costs Redis one
+// script call; debit mode is for those no check picks up in time. (Before debits were folded,
+// "check" had no count: a changed script is a new SHA, so replicas of both versions can share a
+// Redis during a rolling upgrade, each running its own script.)
+//
 // Rounding the TAT up to whole microseconds makes a key at most 1 µs per update stricter than the
 // exact algorithm; the local limiter (the fallback) rounds the same way.
 //
-// All keys of one call must share one Redis Cluster hash tag (e.g. "pdgate:rl:{tenant:model}:in"
-// and "...:out"), so that the script runs on one shard: GcraCheck/GcraDebit refuse keys that do
-// not. Time is Redis's, so replicas with skewed clocks still agree.
+// All keys of one call, debits included, must share one Redis Cluster hash tag (e.g.
+// "pdgate:rl:{tenant:model}:in" and "...:out"), so that the script runs on one shard:
+// GcraCheck/GcraDebit refuse keys that do not. Time is Redis's, so replicas with skewed clocks
+// still agree.
 //
 // Why GCRA and not Kthena's token bucket (research/round2.md B.1, B.7): one integer per key, an
 // exact retry-after, and a debit that can push the TAT into the future, so that output tokens
@@ -34,7 +49,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "router/limits/redis_connection.h"
@@ -49,6 +63,13 @@ struct GcraKey {
   double reserve_cost = 0;  // units charged on admission (≥ 0)
 };
 
+// A charge (cost > 0) or refund (cost < 0) of `cost` units on one key, after the answer.
+struct GcraCharge {
+  std::string key;
+  double ei_us = 0;  // the key's emission interval, > 0
+  double cost = 0;
+};
+
 struct GcraOutcome {
   bool allowed = false;
   int64_t retry_after_us = 0;      // when denied: wait at least this long
@@ -56,17 +77,24 @@ struct GcraOutcome {
   std::vector<int64_t> reset_us;   // per key: until the bucket is full again
 };
 
-// Admission over all keys in one round trip (EVALSHA, EVAL when Redis lost the script). Fails
-// with InvalidArgument (bad numbers, keys in different hash slots), the connection's errors, or
-// Internal/Unavailable when Redis answers with an error or an unexpected shape.
+// Admission over all keys in one round trip (EVALSHA, EVAL when Redis lost the script), after
+// applying `debits` (each key at most once; a check key may be one) in the same call. Fails with
+// InvalidArgument (bad numbers, no check key, keys in different hash slots; nothing is sent), the
+// connection's errors, or Internal/Unavailable when Redis answers with an error or an unexpected
+// shape. When it fails otherwise than InvalidArgument, the debits may or may not have been applied.
 // GCC 12: pass named locals (see router/http/client_io.h).
+net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+                                                      const std::vector<GcraKey>& keys,
+                                                      const std::vector<GcraCharge>& debits);
 net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
                                                       const std::vector<GcraKey>& keys);
 
-// Charges (cost > 0) or refunds (cost < 0) each key without a check. Only `key` and `ei_us` of
-// the GcraKey are used.
+// Charges or refunds each key (each at most once) without a check.
 net::awaitable<absl::Status> GcraDebit(RedisConnection& redis,
-                                       const std::vector<std::pair<GcraKey, double>>& charges);
+                                       const std::vector<GcraCharge>& debits);
+
+// A key, a finite cost and an emission interval > 0.
+bool ValidCharge(const GcraCharge& charge);
 
 // The script and its SHA-1 (hex), for EVALSHA, SCRIPT LOAD and tests.
 std::string_view GcraScript();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <exception>
 #include <optional>
@@ -88,8 +89,25 @@ void LogEscaped(const std::exception_ptr& error) {
 }  // namespace
 
 void AppendRespCommand(const std::vector<std::string>& argv, std::string& out) {
-  absl::StrAppend(&out, "*", argv.size(), "\r\n");
-  for (const std::string& arg : argv) absl::StrAppend(&out, "$", arg.size(), "\r\n", arg, "\r\n");
+  // Plain appends: every rate-limited request encodes one command, and absl::StrAppend's pieces
+  // cost several times as much here (a profile of the global-limit benchmark).
+  size_t size = 16;
+  for (const std::string& arg : argv) size += arg.size() + 16;
+  out.reserve(out.size() + size);
+  auto header = [&out](char kind, size_t count) {
+    char buffer[24];
+    buffer[0] = kind;
+    char* end = std::to_chars(buffer + 1, buffer + sizeof buffer - 2, count).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(buffer, end);
+  };
+  header('*', argv.size());
+  for (const std::string& arg : argv) {
+    header('$', arg.size());
+    out.append(arg);
+    out.append("\r\n", 2);
+  }
 }
 
 // Everything the connection's coroutines touch. A connection attempt has a `generation`; a

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "router/auth/token_cache.h"
-#include "router/limits/redis_connection.h"
+#include "router/limits/gcra_client.h"
 #include "router/runtime/lifecycle.h"
 #include "router/http/net.h"
 #include "router/runtime/router_state.h"
@@ -70,23 +70,26 @@ struct Worker {
   auth::TokenCache token_cache;
   std::function<void()> request_jwks_refresh;
   const AuthMetrics* auth_metrics = nullptr;  // process-wide, owned by the server
-  // Redis connections of global rate limits, by address, opened on first use on this thread
-  // (pipelined: one per address is enough). Closed before the io_context goes.
-  absl::flat_hash_map<std::string, std::unique_ptr<limits::RedisConnection>> redis;
+  // Redis clients of global rate limits, by address, opened on first use on this thread: one
+  // pipelined connection each, where the debits after answers wait for the next check (see
+  // limits/gcra_client.h). Closed before the io_context goes.
+  absl::flat_hash_map<std::string, std::unique_ptr<limits::GcraClient>> redis;
 
-  limits::RedisConnection& Redis(const std::string& host, uint16_t port) {
-    std::unique_ptr<limits::RedisConnection>& connection =
-        redis[StrCat(host, ":", port)];
-    if (!connection) {
+  limits::GcraClient& Redis(const std::string& host, uint16_t port) {
+    std::unique_ptr<limits::GcraClient>& client = redis[StrCat(host, ":", port)];
+    if (!client) {
       const config::RedisLimitSettings& options = settings().rate_limit_redis;
       limits::RedisOptions redis_options;
       redis_options.host = host;
       redis_options.port = port;
       redis_options.password = options.password;
       redis_options.command_timeout = options.timeout;
-      connection = std::make_unique<limits::RedisConnection>(ioc, std::move(redis_options));
+      // Debits a failed call dropped count as Redis errors, one per key (the client logs them).
+      client = std::make_unique<limits::GcraClient>(
+          ioc, std::move(redis_options), limits::GcraClientOptions{},
+          [this](size_t keys) { Increment(state->metrics->redis_errors, double(keys)); });
     }
-    return *connection;
+    return *client;
   }
 };
 

@@ -1,5 +1,6 @@
-// The GCRA script against a real Redis: admission, debt and refunds, the script cache, hash
-// tags, two replicas sharing a bucket; and (hidden, [.bench]) its latency and throughput.
+// The GCRA script against a real Redis: admission, debt and refunds (alone and carried by a
+// check), the script cache, hash tags, malformed calls, two replicas sharing a bucket; and
+// (hidden, [.bench]) its latency and throughput.
 #include "router/limits/gcra_script.h"
 
 #include <absl/strings/str_cat.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <limits>
 
 #include "tests/router/limits/redis_server.h"
 
@@ -31,10 +33,24 @@ net::awaitable<absl::StatusOr<GcraOutcome>> Check(RedisConnection& redis,
   co_return outcome;
 }
 
-net::awaitable<absl::Status> Debit(RedisConnection& redis,
-                                   std::vector<std::pair<GcraKey, double>> charges) {
-  absl::Status status = co_await GcraDebit(redis, charges);
+net::awaitable<absl::StatusOr<GcraOutcome>> CheckWithDebits(RedisConnection& redis,
+                                                            std::vector<GcraKey> keys,
+                                                            std::vector<GcraCharge> debits) {
+  absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys, debits);
+  co_return outcome;
+}
+
+net::awaitable<absl::Status> Debit(RedisConnection& redis, std::vector<GcraCharge> debits) {
+  absl::Status status = co_await GcraDebit(redis, debits);
   co_return status;
+}
+
+// (key, cost) as a charge on that key.
+std::vector<GcraCharge> Charges(const std::vector<std::pair<GcraKey, double>>& charges) {
+  std::vector<GcraCharge> out;
+  out.reserve(charges.size());
+  for (const auto& [key, cost] : charges) out.push_back({key.key, key.ei_us, cost});
+  return out;
 }
 
 net::awaitable<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
@@ -54,8 +70,12 @@ struct Fixture {
   absl::StatusOr<GcraOutcome> CheckNow(std::vector<GcraKey> keys) {
     return RunOn(ioc, Check(*redis, std::move(keys)));
   }
-  absl::Status DebitNow(std::vector<std::pair<GcraKey, double>> charges) {
-    return RunOn(ioc, Debit(*redis, std::move(charges)));
+  absl::StatusOr<GcraOutcome> CheckNow(std::vector<GcraKey> keys,
+                                       const std::vector<std::pair<GcraKey, double>>& debits) {
+    return RunOn(ioc, CheckWithDebits(*redis, std::move(keys), Charges(debits)));
+  }
+  absl::Status DebitNow(const std::vector<std::pair<GcraKey, double>>& charges) {
+    return RunOn(ioc, Debit(*redis, Charges(charges)));
   }
   absl::StatusOr<RedisReply> CallNow(std::vector<std::string> argv) {
     return RunOn(ioc, Send(*redis, std::move(argv)));
@@ -163,6 +183,71 @@ TEST_CASE("gcra: one denied key blocks all and writes nothing") {
   CHECK(after->str == before->str);
 }
 
+TEST_CASE("gcra: debits carried by a check are applied before it, so a debt refuses at once") {
+  Fixture f;
+  const GcraKey input = PerSecond("pdgate:rl:{t:m}:input", 100, 10, 10);
+  const GcraKey output = PerSecond("pdgate:rl:{t:m}:output", 10, 1, 0);
+  // The last answer's 30 output tokens (a 10-token bucket) travel with the next check.
+  auto denied = f.CheckNow({input, output}, {{output, 30}});
+  REQUIRE(denied.ok());
+  CHECK_FALSE(denied->allowed);
+  REQUIRE(denied->remaining.size() == 2);  // the check keys only
+  CHECK(denied->remaining[0] == 100);
+  CHECK(denied->remaining[1] == 0);
+  // TAT = now + 3 s; one token fits at TAT + 0.1 s - 1 s.
+  CHECK(denied->retry_after_us > 2'000'000);
+  CHECK(denied->retry_after_us <= 2'100'000);
+  CHECK(denied->reset_us[1] > 2'900'000);
+  // The refused check took nothing; the debit stays, with its TTL.
+  auto input_key = f.CallNow({"EXISTS", "pdgate:rl:{t:m}:input"});
+  REQUIRE(input_key.ok());
+  CHECK(input_key->integer == 0);
+  auto ttl = f.CallNow({"PTTL", "pdgate:rl:{t:m}:output"});
+  REQUIRE(ttl.ok());
+  CHECK(ttl->integer > 3000);
+  CHECK(ttl->integer <= 4000);
+}
+
+TEST_CASE("gcra: a refund carried by a check gives the reservation back before the check") {
+  Fixture f;
+  const GcraKey input = PerSecond("{t:m}:input", 100, 60, 60);
+  auto first = f.CheckNow({input});
+  REQUIRE(first.ok());
+  CHECK(first->allowed);
+  CHECK(first->remaining[0] == 40);
+  // 60 more do not fit in the 40 left, unless the first request's 60 come back first.
+  auto second = f.CheckNow({input}, {{input, -60}});
+  REQUIRE(second.ok());
+  CHECK(second->allowed);
+  CHECK(second->remaining[0] == 40);
+  auto third = f.CheckNow({input});
+  REQUIRE(third.ok());
+  CHECK_FALSE(third->allowed);
+}
+
+TEST_CASE("gcra: a malformed call is an error reply and writes nothing, not even its debits") {
+  Fixture f;
+  const std::string script(GcraScript());
+  // A good debit, then a check key with a bad number.
+  auto bad_check = f.CallNow({"EVAL", script, "2", "{m}:out", "{m}:in", "check", "1", "100000",
+                              "30", "100000", "1000000", "x", "1"});
+  REQUIRE(bad_check.ok());
+  CHECK(bad_check->is_error());
+  // A debit count that leaves no check key.
+  auto no_check = f.CallNow({"EVAL", script, "1", "{m}:out", "check", "1", "100000", "30"});
+  REQUIRE(no_check.ok());
+  CHECK(no_check->is_error());
+  CHECK(no_check->str.find("bad debit count") != std::string::npos);
+  // Debit mode: a good key, then a bad one.
+  auto bad_debit =
+      f.CallNow({"EVAL", script, "2", "{m}:out", "{m}:in", "debit", "100000", "30", "100000", "y"});
+  REQUIRE(bad_debit.ok());
+  CHECK(bad_debit->is_error());
+  auto keys = f.CallNow({"EXISTS", "{m}:out", "{m}:in"});
+  REQUIRE(keys.ok());
+  CHECK(keys->integer == 0);
+}
+
 TEST_CASE("gcra: keys must share a hash tag, bad numbers are refused before Redis") {
   Fixture f;
   auto split = f.CheckNow({PerSecond("{a}:in", 10, 1, 1), PerSecond("{b}:in", 10, 1, 1)});
@@ -173,6 +258,16 @@ TEST_CASE("gcra: keys must share a hash tag, bad numbers are refused before Redi
   CHECK(absl::IsInvalidArgument(no_rate.status()));
   auto none = f.CheckNow({});
   CHECK(absl::IsInvalidArgument(none.status()));
+  // Debits carried by a check share its hash tag too, and need a check key.
+  auto other_tag =
+      f.CheckNow({PerSecond("{a}:in", 10, 1, 1)}, {{PerSecond("{b}:out", 10, 1, 1), 1}});
+  CHECK(absl::IsInvalidArgument(other_tag.status()));
+  auto debits_only = f.CheckNow({}, {{PerSecond("{a}:out", 10, 1, 1), 1}});
+  CHECK(absl::IsInvalidArgument(debits_only.status()));
+  auto infinite =
+      f.CheckNow({PerSecond("{a}:in", 10, 1, 1)},
+                 {{PerSecond("{a}:out", 10, 1, 1), std::numeric_limits<double>::infinity()}});
+  CHECK(absl::IsInvalidArgument(infinite.status()));
 
   CHECK(HashTag("pdgate:rl:{t:m}:in") == "t:m");
   CHECK(HashTag("plain") == "plain");

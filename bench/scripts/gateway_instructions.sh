@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Instructions pdgate executes per request, counted by callgrind (all of pdgate's threads): what
+# a gateway feature costs, independent of what else runs on the machine (gateway_overhead.sh's
+# req/s swing with the load of a shared machine). One zero-latency pdgate-engine-sim, one
+# redis-server and pdgate (one io thread, access log on) under valgrind; per mode:
+#   off           no limit
+#   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
+#   global_limit  the same with global.redis
+# 500 warm-up requests, then the counters are zeroed and `requests` non-streaming completions at
+# c=64 are counted. Also prints the Redis script calls per request. Stops everything it started.
+# Usage: bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
+# (default: build, 3000, off global_limit; about 15 s per mode)
+set -euo pipefail
+build="$(cd "${1:-build}" && pwd)"
+requests="${2:-3000}"
+modes=("${@:3}")
+[ ${#modes[@]} -gt 0 ] || modes=(off global_limit)
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+model=sim-model
+sim_ip=127.0.0.74; sim_port=18530; port=18531; admin_port=18532; redis_port=18533
+up() { for _ in $(seq 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
+
+"$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --zero-latency --threads 1 \
+  --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
+pids+=($!)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+pids+=($!)
+up "http://$sim_ip:$sim_port/health" || exit 1
+for _ in $(seq 200); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+big="inputTokensPerUnit: 4000000000, outputTokensPerUnit: 4000000000, unit: second"
+declare -A limit=([off]="" [route_limit]="  rateLimit: {$big}"
+  [global_limit]="  rateLimit: {$big, global: {redis: {address: \"127.0.0.1:$redis_port\"}}}")
+load() {  # $1: requests; prints nothing unless some failed
+  local out failed
+  out=$("$build/bin/pdgate-bench" --url "http://127.0.0.1:$port" --model "$model" \
+    --api completions --no-stream --concurrency 64 --num-prompts "$1" --warmup-requests 0 \
+    --random-input-len 16 --random-output-len 4 --ignore-eos --quiet)
+  failed=$(echo "$out" | awk -F: '/^Failed requests/ {gsub(/ /, "", $2); print $2}')
+  [ "${failed:-0}" = 0 ] || echo "  ($failed requests failed)" >&2
+}
+
+echo "| mode | instructions per request | Redis script calls per request |"
+echo "|---|---|---|"
+for mode in "${modes[@]}"; do
+  [ -n "${limit[$mode]+set}" ] || { echo "unknown mode: $mode" >&2; exit 2; }
+  # Under valgrind pdgate is ~50x slower: Redis gets a timeout it cannot miss.
+  cat >"$work/$mode.yaml" <<YAML
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelServer
+metadata: {name: agg, namespace: bench}
+spec:
+  inferenceEngine: vLLM
+  workloadSelector:
+    matchLabels: {app: agg}
+  workloadPort: {port: $sim_port}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelRoute
+metadata: {name: agg, namespace: bench}
+spec:
+  modelName: $model
+  rules: [{targetModels: [{modelServerName: agg}]}]
+${limit[$mode]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: s0
+  namespace: bench
+  labels: {app: agg}
+status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: $mode}
+spec:
+  accessLog: {output: $work/$mode-access.log}
+  rateLimitRedis: {timeout: 5s}
+YAML
+  valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" "$build/bin/pdgate" \
+    --config "$work/$mode.yaml" --port "$port" --admin-port "$admin_port" --threads 1 \
+    >"$work/$mode.log" 2>&1 &
+  vg=$!
+  pids+=("$vg")
+  up "http://127.0.0.1:$port/readyz" || { cat "$work/$mode.log" >&2; exit 1; }
+  load 500
+  callgrind_control -z "$vg" >/dev/null 2>&1
+  redis-cli -p "$redis_port" config resetstat >/dev/null
+  load "$requests"
+  callgrind_control -d "$vg" >/dev/null 2>&1
+  calls=$(redis-cli -p "$redis_port" info commandstats |
+    awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n + 0}')
+  kill "$vg"
+  wait "$vg" 2>/dev/null || true
+  # The dump after zeroing is the file with a ".1" suffix.
+  total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
+  echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') |" \
+    "$(awk -v c="$calls" -v r="$requests" 'BEGIN {printf "%.3f", c / r}') |"
+done
