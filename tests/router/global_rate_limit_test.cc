@@ -40,6 +40,13 @@ double RedisErrors(const Cluster& cluster) {
   return metrics.ok() ? MetricValue(metrics->body, "pdgate_ratelimit_redis_errors_total") : -1;
 }
 
+// A replica sends an answer's debit to Redis up to 5 ms after the answer (it rides with the next
+// check, or a timer sends it): another replica sees it once the key is there.
+bool InRedis(uint16_t port, const std::string& key) {
+  auto result = RunCommand({"redis-cli", "-p", std::to_string(port), "EXISTS", key}, 5s);
+  return result.ok() && result->out.starts_with("1");
+}
+
 }  // namespace
 
 TEST_CASE("global rateLimit: two replicas share one budget in Redis") {
@@ -48,6 +55,7 @@ TEST_CASE("global rateLimit: two replicas share one budget in Redis") {
   Cluster a(GlobalSpec(redis->port()));
   Cluster b(GlobalSpec(redis->port()));
   REQUIRE(Status(a, 15) == 200);
+  REQUIRE(Eventually([&] { return InRedis(redis->port(), "pdgate:rl:{dev/route}:output"); }, 5s));
   // 5 tokens left of 20, in Redis: the other replica admits one more request, which streams 15.
   auto second = b.Post("/v1/chat/completions", Chat(15));
   REQUIRE(second.ok());
