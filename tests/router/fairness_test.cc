@@ -4,7 +4,9 @@
 // dropped from the queue at once — none of these reach an engine.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
@@ -164,4 +166,26 @@ TEST_CASE("fairness: a full queue is a 429, a client that leaves is dropped, a t
         return Metric(cluster, "pdgate_fairness_requests_total" + labels + "\"client_gone\"}") == 1;
       },
       2s));
+}
+
+TEST_CASE("fairness: a reload that turns it off lets the waiting requests run at once") {
+  Cluster cluster(FairSpec("{enabled: true, maxConcurrent: 1}"));
+  Holder holder(cluster, "x-user-id: a\r\n");
+  Finishes finishes;
+  finishes.Send(cluster, "b", {{"x-user-id", "b"}});
+  finishes.Send(cluster, "c", {{"x-user-id", "c"}});
+  REQUIRE(Eventually([&] { return Queued(cluster) == 2; }, 5s));
+
+  std::ifstream in(cluster.config_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  const size_t at = yaml.find("enabled: true");
+  REQUIRE(at != std::string::npos);
+  yaml.replace(at, 13, "enabled: false");
+  std::ofstream(cluster.config_path()) << yaml;
+  // Both run while the holder still holds the only slot the old settings had.
+  finishes.Join();
+  CHECK(finishes.statuses == std::vector<int>{200, 200});
+  CHECK(Metric(cluster, "pdgate_config_reloads_total{result=\"success\"}") >= 1);
 }
