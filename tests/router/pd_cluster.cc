@@ -116,14 +116,22 @@ Cluster::Cluster(const ClusterSpec& spec) {
       throw std::runtime_error("sim did not come up: " + sims_[i]->Stderr());
     }
   }
-  router_port_ = FreePort();
-  admin_port_ = FreePort();
-  auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config", config_path_, "--port",
-                                     std::to_string(router_port_), "--admin-port",
-                                     std::to_string(admin_port_)});
-  if (!router.ok()) throw std::runtime_error("cannot start pdgate");
-  router_.emplace(std::move(*router));
-  if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) {
+  // A port FreePort() found free may be taken by a parallel test before pdgate binds it: then
+  // pdgate exits at once, and it is started again on other ports.
+  for (int attempt = 0;; ++attempt) {
+    router_port_ = FreePort();
+    admin_port_ = FreePort();
+    auto router = ChildProcess::Start({BinaryPath("pdgate"), "--config", config_path_, "--port",
+                                       std::to_string(router_port_), "--admin-port",
+                                       std::to_string(admin_port_)});
+    if (!router.ok()) throw std::runtime_error("cannot start pdgate");
+    router_.emplace(std::move(*router));
+    if (WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 10s)) break;
+    const bool port_taken = router_->Stdout().find("Address already in use") != std::string::npos;
+    if (!port_taken || attempt == 2) break;
+    router_.reset();
+  }
+  if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 1s)) {
     // pdgate logs to stdout (errors included); both, to see why.
     throw std::runtime_error("pdgate did not come up (exit " +
                              std::to_string(router_->WaitFor(std::chrono::milliseconds(0)).value_or(-1)) +

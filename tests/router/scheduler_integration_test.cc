@@ -257,8 +257,13 @@ TEST_CASE("a decode's 500 after a good prefill is retried on another pair") {
                   R"({"fail_rate":1.0,"fail_status":500})", {{"Content-Type", "application/json"}});
   REQUIRE(fault.ok());
   REQUIRE(fault->status == 200);
+  // Distinct prompts: one prompt repeated would follow its first pair (prefix affinity), and if
+  // that was g1 the failing decode would never be tried.
   for (int i = 0; i < 10; ++i) {
-    auto response = cluster.Post("/v1/chat/completions", kBody);
+    const std::string body =
+        R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"question )" +
+        std::to_string(i) + R"("}],"max_tokens":2})";
+    auto response = cluster.Post("/v1/chat/completions", body);
     REQUIRE(response.ok());
     CHECK(response->status == 200);
   }

@@ -51,16 +51,23 @@ double RemoteDecodes(uint16_t admin_port, const std::string& pod) {
 
 // A second pdgate on the first one's configuration: the same endpoints, another process.
 struct Replica {
-  explicit Replica(Cluster& cluster) : port(FreePort()), admin_port(FreePort()) {
-    auto started = ChildProcess::Start({BinaryPath("pdgate"), "--config", cluster.config_path(),
-                                        "--port", std::to_string(port), "--admin-port",
-                                        std::to_string(admin_port)});
-    REQUIRE(started.ok());
-    process.emplace(std::move(*started));
-    REQUIRE(WaitForHttpStatus("127.0.0.1", admin_port, "/readyz", 200, 10s));
+  explicit Replica(Cluster& cluster) {
+    // Started again on other ports when a parallel test took one first (pdgate exits at once).
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port = FreePort();
+      admin_port = FreePort();
+      auto started = ChildProcess::Start({BinaryPath("pdgate"), "--config", cluster.config_path(),
+                                          "--port", std::to_string(port), "--admin-port",
+                                          std::to_string(admin_port)});
+      REQUIRE(started.ok());
+      process.emplace(std::move(*started));
+      if (WaitForHttpStatus("127.0.0.1", admin_port, "/readyz", 200, 10s)) return;
+      if (process->Stdout().find("Address already in use") == std::string::npos) break;
+    }
+    FAIL("the second replica did not come up: " << process->Stdout());
   }
-  uint16_t port;
-  uint16_t admin_port;
+  uint16_t port = 0;
+  uint16_t admin_port = 0;
   std::optional<ChildProcess> process;
 };
 
