@@ -105,17 +105,7 @@ void ParseFairnessSettings(MapReader& spec, FairnessSettings& f) {
     scope.Error(reader.PathOf("defaultPriorityClass"),
                 StrCat("\"", f.default_priority_class, "\" is not one of priorityClasses"));
   }
-  if (auto key = reader.String("key")) {
-    if (*key == "user") {
-      f.key = LimitKey::kUser;
-    } else if (*key == "tenant") {
-      f.key = LimitKey::kTenant;
-    } else if (*key == "apiKey") {
-      f.key = LimitKey::kApiKey;
-    } else {
-      scope.Error(reader.PathOf("key"), "must be user, tenant or apiKey, not \"" + *key + "\"");
-    }
-  }
+  ReadLimitKey(reader, f.key);
   reader.Finish();
 }
 

@@ -24,6 +24,9 @@ void ParseRouterConfiguration(MapReader& doc, RouterSettings& settings);
 void ParseKthenaRouterConfiguration(MapReader& root, RouterSettings& settings);
 // `rateLimits` and `rateLimitUserHeader` of a RouterConfiguration spec.
 void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings);
+// `key: user | tenant | apiKey` of `reader` into `out` (unchanged when absent; an error when
+// another value). Per-principal limits and fairness share it.
+void ReadLimitKey(MapReader& reader, LimitKey& out);
 // The `auth` section at `root` (Kthena's fields and pdgate's); reads apiKeysFile.
 void ParseAuthSettings(MapReader& root, AuthSettings& auth);
 

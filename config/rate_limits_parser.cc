@@ -20,6 +20,21 @@ std::optional<RateLimitUnit> ParseUnit(MapReader& entry) {
 
 }  // namespace
 
+void ReadLimitKey(MapReader& reader, LimitKey& out) {
+  auto key = reader.String("key");
+  if (!key) return;
+  if (*key == "user") {
+    out = LimitKey::kUser;
+  } else if (*key == "tenant") {
+    out = LimitKey::kTenant;
+  } else if (*key == "apiKey") {
+    out = LimitKey::kApiKey;
+  } else {
+    reader.scope().Error(reader.PathOf("key"),
+                         "must be user, tenant or apiKey, not \"" + *key + "\"");
+  }
+}
+
 void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings) {
   if (auto header = spec.String("rateLimitUserHeader")) settings.rate_limit_user_header = *header;
   MapReader redis(spec.Child("rateLimitRedis"), spec.PathOf("rateLimitRedis"), spec.scope());
@@ -72,17 +87,7 @@ void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings) {
     limit.match_tenant = match.String("tenant").value_or("");
     limit.match_api_key = match.String("apiKey").value_or("");
     match.Finish();
-    if (auto key = entry.String("key")) {
-      if (*key == "user") {
-        limit.key = LimitKey::kUser;
-      } else if (*key == "tenant") {
-        limit.key = LimitKey::kTenant;
-      } else if (*key == "apiKey") {
-        limit.key = LimitKey::kApiKey;
-      } else {
-        scope.Error(entry.PathOf("key"), "must be user, tenant or apiKey, not \"" + *key + "\"");
-      }
-    }
+    ReadLimitKey(entry, limit.key);
     if (auto n = entry.Int("requestsPerUnit", 1, kMax)) limit.requests_per_unit = uint32_t(*n);
     if (auto n = entry.Int("inputTokensPerUnit", 1, kMax)) limit.input_tokens_per_unit = uint32_t(*n);
     if (auto n = entry.Int("outputTokensPerUnit", 1, kMax)) {

@@ -295,7 +295,9 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
     const FairnessTurn turn{
         parsed->model, FairnessKey(who, state->config->settings.fairness.key),
         principal != nullptr ? std::string_view(principal->priority_class) : std::string_view(),
-        limits::EstimateInputTokens(parsed->prompt_json), ServingEndpoints(endpoints)};
+        // Admit() estimated the prompt already when a limit applies: not twice.
+        limits.empty() ? limits::EstimateInputTokens(parsed->prompt_json) : limits.input_estimate(),
+        ServingEndpoints(endpoints)};
     FairnessVerdict verdict = co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
     record.access.queue_ms = std::chrono::duration<double, std::milli>(verdict.waited).count();
     CountFairness(*record.model, verdict);

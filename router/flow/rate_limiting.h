@@ -41,6 +41,8 @@ class RequestLimits {
                                                     std::string_view model);
   // x-ratelimit-* for the answer, once admitted.
   const HeaderList& headers() const { return headers_; }
+  // The prompt's token estimate Admit() made (0 before, or without limits).
+  int64_t input_estimate() const { return input_estimate_; }
   // After the answer: usage (-1: unknown); `served`: an engine answered 2xx.
   void Settle(int64_t prompt_tokens, int64_t completion_tokens, bool served);
 

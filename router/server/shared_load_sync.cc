@@ -117,7 +117,10 @@ std::string DefaultReplicaId() {
 SharedLoadSync::SharedLoadSync(net::io_context& ioc,
                                std::function<std::shared_ptr<const RouterState>()> current,
                                prometheus::Registry& registry)
-    : ioc_(ioc), current_(std::move(current)), metrics_(std::make_unique<Metrics>()) {
+    : ioc_(ioc),
+      current_(std::move(current)),
+      metrics_(std::make_unique<Metrics>()),
+      default_replica_id_(DefaultReplicaId()) {
   auto& syncs = prometheus::BuildCounter()
                     .Name("pdgate_shared_state_syncs_total")
                     .Help("Exchanges of in-flight counts with the other replicas through Redis")
@@ -153,8 +156,8 @@ net::awaitable<bool> SharedLoadSync::SyncOnce(const RouterState& state) {
     redis_ = std::make_unique<limits::RedisConnection>(ioc_, std::move(options));
     redis_address_ = address;
   }
-  const std::string replica =
-      settings.replica_id.empty() ? DefaultReplicaId() : settings.replica_id;
+  const std::string& replica =
+      settings.replica_id.empty() ? default_replica_id_ : settings.replica_id;
   const auto ttl = std::max<int64_t>(500, 3 * settings.sync_interval.count());
   std::vector<std::string> argv = {"EVAL",
                                    std::string(kScript),

@@ -61,6 +61,7 @@ class SharedLoadSync {
   net::io_context& ioc_;
   std::function<std::shared_ptr<const RouterState>()> current_;
   std::unique_ptr<Metrics> metrics_;
+  const std::string default_replica_id_;  // POD_NAME or host-pid: read once
   std::unique_ptr<limits::RedisConnection> redis_;
   std::string redis_address_;  // what redis_ connects to ("host:port")
   bool had_remote_ = false;
