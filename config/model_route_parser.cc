@@ -2,7 +2,6 @@
 #include <absl/strings/numbers.h>
 #include <re2/re2.h>
 
-#include "config/host_port.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -148,22 +147,10 @@ void ParseRateLimit(MapReader& spec, ModelRoute& route) {
           "must be one of second, minute, hour, day, month, not \"" + *unit + "\"");
     }
   }
-  MapReader global(reader.Child("global"), reader.PathOf("global"), reader.scope());
-  if (global.present()) {
-    MapReader redis(global.Child("redis"), global.PathOf("redis"), reader.scope());
-    limit.global_redis_address = redis.String("address", Presence::kRequired);
-    // host:port (the port may be left out: 6379), checked here rather than at the first request.
-    if (const auto& address = limit.global_redis_address) {
-      if (std::optional<HostPort> parsed = ParseHostPort(*address, 6379)) {
-        limit.global_redis_host = parsed->host;
-        limit.global_redis_port = parsed->port;
-      } else {
-        reader.scope().Error(redis.PathOf("address"),
-                             "must be host:port, not \"" + *address + "\"");
-      }
-    }
-    redis.Finish();
-    global.Finish();
+  if (std::optional<GlobalRedis> redis = ReadGlobalRedis(reader)) {
+    limit.global_redis_address = redis->address;
+    limit.global_redis_host = redis->host;
+    limit.global_redis_port = redis->port;
   }
   reader.Finish();
   route.rate_limit = std::move(limit);

@@ -27,6 +27,14 @@ void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings);
 // `key: user | tenant | apiKey` of `reader` into `out` (unchanged when absent; an error when
 // another value). Per-principal limits and fairness share it.
 void ReadLimitKey(MapReader& reader, LimitKey& out);
+// Kthena's `global: {redis: {address: host:port}}` under `reader`: the address, split and
+// checked at load; nullopt when absent (or wrong: the error is recorded).
+struct GlobalRedis {
+  std::string address;
+  std::string host;
+  uint16_t port = 6379;
+};
+std::optional<GlobalRedis> ReadGlobalRedis(MapReader& reader);
 // The `auth` section at `root` (Kthena's fields and pdgate's); reads apiKeysFile.
 void ParseAuthSettings(MapReader& root, AuthSettings& auth);
 

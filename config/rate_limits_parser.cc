@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "config/host_port.h"
 #include "config/object_parsers.h"
 #include "config/strings.h"
 
@@ -19,6 +20,25 @@ std::optional<RateLimitUnit> ParseUnit(MapReader& entry) {
 }
 
 }  // namespace
+
+std::optional<GlobalRedis> ReadGlobalRedis(MapReader& reader) {
+  MapReader global(reader.Child("global"), reader.PathOf("global"), reader.scope());
+  if (!global.present()) return std::nullopt;
+  MapReader redis(global.Child("redis"), global.PathOf("redis"), reader.scope());
+  std::optional<std::string> address = redis.String("address", Presence::kRequired);
+  std::optional<GlobalRedis> out;
+  // host:port (the port may be left out: 6379), checked here rather than at the first request.
+  if (address) {
+    if (std::optional<HostPort> parsed = ParseHostPort(*address, 6379)) {
+      out = GlobalRedis{*address, parsed->host, parsed->port};
+    } else {
+      reader.scope().Error(redis.PathOf("address"), "must be host:port, not \"" + *address + "\"");
+    }
+  }
+  redis.Finish();
+  global.Finish();
+  return out;
+}
 
 void ReadLimitKey(MapReader& reader, LimitKey& out) {
   auto key = reader.String("key");
@@ -94,6 +114,11 @@ void ParsePrincipalLimits(MapReader& spec, RouterSettings& settings) {
       limit.output_tokens_per_unit = uint32_t(*n);
     }
     if (auto unit = ParseUnit(entry)) limit.unit = *unit;
+    if (std::optional<GlobalRedis> shared = ReadGlobalRedis(entry)) {
+      limit.redis_address = shared->address;
+      limit.redis_host = shared->host;
+      limit.redis_port = shared->port;
+    }
     if (!limit.requests_per_unit && !limit.input_tokens_per_unit && !limit.output_tokens_per_unit) {
       scope.Error(entry.path(),
                   "needs requestsPerUnit, inputTokensPerUnit or outputTokensPerUnit");

@@ -176,6 +176,10 @@ struct PrincipalLimitSetting {
   std::optional<uint32_t> input_tokens_per_unit;
   std::optional<uint32_t> output_tokens_per_unit;
   RateLimitUnit unit = RateLimitUnit::kMinute;
+  // `global.redis.address`: the buckets live in Redis, shared by every replica.
+  std::optional<std::string> redis_address;
+  std::string redis_host;  // redis_address split, checked at load
+  uint16_t redis_port = 6379;
 };
 
 // What a Redis-backed (global) limit does while Redis does not answer.

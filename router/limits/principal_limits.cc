@@ -1,6 +1,9 @@
 #include "router/limits/principal_limits.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "config/strings.h"
 
@@ -10,7 +13,8 @@ namespace {
 bool Same(const config::PrincipalLimitSetting& a, const config::PrincipalLimitSetting& b) {
   return a.name == b.name && a.key == b.key && a.requests_per_unit == b.requests_per_unit &&
          a.input_tokens_per_unit == b.input_tokens_per_unit &&
-         a.output_tokens_per_unit == b.output_tokens_per_unit && a.unit == b.unit;
+         a.output_tokens_per_unit == b.output_tokens_per_unit && a.unit == b.unit &&
+         a.redis_address == b.redis_address;
 }
 
 bool Full(const std::atomic<int64_t>& tat, int64_t now_us) {
@@ -102,12 +106,33 @@ bool Matches(const PrincipalLimit& limit, std::string_view model, const Identity
          (s.match_api_key.empty() || s.match_api_key == who.api_key);
 }
 
+std::string_view PrincipalOf(const PrincipalLimit& limit, const Identity& who) {
+  if (limit.setting.key == config::LimitKey::kTenant) return who.tenant;
+  if (limit.setting.key == config::LimitKey::kApiKey) return who.api_key;
+  return who.user;
+}
+
+std::string RedisKeyPrefix(const PrincipalLimit& limit, const Identity& who) {
+  std::string_view kind = "user";
+  if (limit.setting.key == config::LimitKey::kTenant) kind = "tenant";
+  if (limit.setting.key == config::LimitKey::kApiKey) kind = "apiKey";
+  // The principal comes from a client's header or a token: a long or odd one is hashed, so
+  // that keys stay short and a brace cannot move the hash tag.
+  const std::string_view principal = PrincipalOf(limit, who);
+  const bool plain =
+      principal.size() <= 128 && std::all_of(principal.begin(), principal.end(), [](char c) {
+        return c > ' ' && c < 0x7f && c != '{' && c != '}';
+      });
+  if (plain) return StrCat("pdgate:pl:{", limit.setting.name, ":", kind, ":", principal, "}:");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(principal.data(), principal.size())));
+  return StrCat("pdgate:pl:{", limit.setting.name, ":", kind, ":#", hex, "}:");
+}
+
 void AddBuckets(const PrincipalLimit& limit, const Identity& who, LimitCheck& check,
                 std::vector<std::shared_ptr<PrincipalBuckets>>& sets, int limit_index) {
-  std::string_view key = who.user;
-  if (limit.setting.key == config::LimitKey::kTenant) key = who.tenant;
-  if (limit.setting.key == config::LimitKey::kApiKey) key = who.api_key;
-  std::shared_ptr<PrincipalBuckets> set = limit.buckets->Get(key);
+  std::shared_ptr<PrincipalBuckets> set = limit.buckets->Get(PrincipalOf(limit, who));
   if (limit.requests) {
     check.Add({&set->requests, *limit.requests, Resource::kRequests, limit.owner, limit.unit,
                limit_index});

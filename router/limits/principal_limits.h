@@ -85,6 +85,13 @@ class PrincipalLimits {
 };
 
 bool Matches(const PrincipalLimit& limit, std::string_view model, const Identity& who);
+// The value `limit` keys its buckets on: who's user, tenant or API key id.
+std::string_view PrincipalOf(const PrincipalLimit& limit, const Identity& who);
+// For a limit in Redis: "pdgate:pl:{<limit>:<user|tenant|apiKey>:<principal>}:", to which
+// "requests", "input" or "output" is appended. The braces are the principal's Redis Cluster hash
+// tag; a principal over 128 bytes or with spaces, braces or non-ASCII bytes is written as "#"
+// and its XXH3-64 in hex.
+std::string RedisKeyPrefix(const PrincipalLimit& limit, const Identity& who);
 // Adds the buckets of `who` under `limit` to a request's check; `sets` keeps them alive for
 // the request. `limit_index`: the limit's index in PrincipalLimits::all(), kept in each bucket's
 // `counter` for counting refusals.

@@ -104,7 +104,10 @@ void DescribeLimits(const config::Config& config, std::string& out) {
                                                                           : "API key";
     lines.push_back(StrCat("  limit ", limit.name, ": ", StrJoin(parts, ", "), " per ",
                            config::ToString(limit.unit), " for each ", key,
-                           limit.models.empty() ? "" : StrCat(", models ", StrJoin(limit.models, ", "))));
+                           limit.models.empty() ? "" : StrCat(", models ", StrJoin(limit.models, ", ")),
+                           limit.redis_address
+                               ? StrCat(", global in Redis ", *limit.redis_address)
+                               : std::string(", per replica")));
   }
   if (lines.empty()) return;
   StrAppend(out, "Rate limits:\n", StrJoin(lines, "\n"), "\n");

@@ -81,13 +81,17 @@ metadata: {name: p}
 spec:
   rateLimits:
     - {name: per-user, requestsPerUnit: 60, unit: minute}
+    - {name: per-team, key: tenant, inputTokensPerUnit: 9000, unit: hour,
+       global: {redis: {address: "redis.infra:6380"}}}
 )");
   CommandResult result = Run({BinaryPath("pdgate"), "validate", path});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("Rate limits:\n  route dev/r: 1000 input, 50 output tokens per minute, "
                         "global in Redis redis:6379\n  limit per-user: 60 requests per minute "
-                        "for each user\n") != std::string::npos);
+                        "for each user, per replica\n  limit per-team: 9000 input tokens per "
+                        "hour for each tenant, global in Redis redis.infra:6380\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("pdgate validate prints every error and exits 1") {

@@ -1,6 +1,8 @@
-// Kthena's `rateLimit.global.redis`: one budget for every pdgate replica, kept in a real
-// redis-server, and what happens when Redis goes away (rateLimitRedis.onError).
+// Kthena's `rateLimit.global.redis`, and the same on `rateLimits` entries: one budget for every
+// pdgate replica, kept in a real redis-server, and what happens when Redis goes away
+// (rateLimitRedis.onError).
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/router/limits/redis_server.h"
@@ -111,4 +113,105 @@ TEST_CASE("global rateLimit: onError allow lets requests through while Redis is 
   redis->Kill();
   CHECK(Status(cluster, 20) == 200);
   CHECK(Status(cluster, 20) == 200);
+}
+
+namespace {
+
+ClusterSpec PrincipalSpec(const std::string& limits) {
+  ClusterSpec spec;
+  spec.kv_connector = "";
+  spec.pods = {{"", "", {}}};
+  spec.extra_settings = "  rateLimitUserHeader: x-user-id\n  rateLimitRedis: {timeout: 200ms}\n"
+                        "  rateLimits:\n" +
+                        limits;
+  return spec;
+}
+
+std::string GlobalRedis(uint16_t port) {
+  return "global: {redis: {address: \"127.0.0.1:" + std::to_string(port) + "\"}}";
+}
+
+int StatusAs(Cluster& cluster, const std::string& user) {
+  auto response = cluster.Post("/v1/chat/completions", Chat(1), {{"x-user-id", user}});
+  return response.ok() ? response->status : 0;
+}
+
+// How far a GCRA key's TAT is ahead of Redis's clock, in µs (-1: no key or no answer).
+int64_t TatAhead(uint16_t port, const std::string& key) {
+  auto tat = RunCommand({"redis-cli", "-p", std::to_string(port), "GET", key}, 5s);
+  auto time = RunCommand({"redis-cli", "-p", std::to_string(port), "TIME"}, 5s);
+  if (!tat.ok() || !time.ok() || tat->out.empty() || tat->out[0] < '0' || tat->out[0] > '9') {
+    return -1;
+  }
+  std::istringstream clock(time->out);
+  int64_t seconds = 0, micros = 0;
+  clock >> seconds >> micros;
+  return std::stoll(tat->out) - (seconds * 1000000 + micros);
+}
+
+}  // namespace
+
+TEST_CASE("global rateLimits: a user's budget is shared by two replicas, each user has one") {
+  auto redis = RedisServer::Start();
+  REQUIRE(redis.ok());
+  const std::string limits = "    - {name: per-user, requestsPerUnit: 2, unit: hour, " +
+                             GlobalRedis(redis->port()) + "}\n";
+  Cluster a(PrincipalSpec(limits));
+  Cluster b(PrincipalSpec(limits));
+  REQUIRE(StatusAs(a, "alice") == 200);
+  CHECK(InRedis(redis->port(), "pdgate:pl:{per-user:user:alice}:requests"));
+  auto second = b.Post("/v1/chat/completions", Chat(1), {{"x-user-id", "alice"}});
+  REQUIRE(second.ok());
+  CHECK(second->status == 200);
+  CHECK(second->Header("x-ratelimit-remaining-requests") == "0");
+  auto refused = a.Post("/v1/chat/completions", Chat(1), {{"x-user-id", "alice"}});
+  REQUIRE(refused.ok());
+  INFO(refused->body);
+  CHECK(refused->status == 429);
+  CHECK(refused->body.find("(limit per-user) on requests per hour: Limit 2") != std::string::npos);
+  CHECK_FALSE(refused->Header("retry-after").empty());
+  CHECK(StatusAs(b, "bob") == 200);
+  auto metrics = HttpRequest("127.0.0.1", a.admin_port(), "GET", "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK(MetricValue(metrics->body,
+                    R"(pdgate_ratelimit_decisions_total{limit="per-user:requests",result="denied",route=""})") ==
+        1);
+  CHECK(RedisErrors(a) == 0);
+}
+
+TEST_CASE("global rateLimits: a refusal by one limit gives back what another took in Redis") {
+  auto redis = RedisServer::Start();
+  REQUIRE(redis.ok());
+  // "everyone" (no tenant without authentication: one shared set) is checked before "per-user".
+  Cluster cluster(PrincipalSpec(
+      "    - {name: everyone, key: tenant, requestsPerUnit: 3, unit: hour, " +
+                         GlobalRedis(redis->port()) +
+                         "}\n    - {name: per-user, requestsPerUnit: 1, unit: hour, " +
+                         GlobalRedis(redis->port()) + "}\n"));
+  const std::string everyone = "pdgate:pl:{everyone:tenant:}:requests";
+  constexpr int64_t kInterval = 1200LL * 1000000;  // an hour / 3, in µs
+  REQUIRE(StatusAs(cluster, "alice") == 200);
+  REQUIRE(TatAhead(redis->port(), everyone) > kInterval / 2);
+  CHECK(TatAhead(redis->port(), everyone) <= kInterval);
+  CHECK(StatusAs(cluster, "alice") == 429);  // per-user said no after everyone took one
+  // The refund reaches Redis with the next check of its key, or alone within a few ms.
+  CHECK(Eventually([&] { return TatAhead(redis->port(), everyone) <= kInterval; }, 5s));
+  CHECK(StatusAs(cluster, "bob") == 200);
+  CHECK(StatusAs(cluster, "carol") == 200);
+  CHECK(StatusAs(cluster, "dave") == 429);  // everyone's three are spent
+}
+
+TEST_CASE("global rateLimits: with Redis gone, a user's limit falls back to this replica") {
+  auto redis = RedisServer::Start();
+  REQUIRE(redis.ok());
+  Cluster cluster(PrincipalSpec("    - {name: per-user, requestsPerUnit: 1, "
+                                               "unit: hour, " +
+                                                   GlobalRedis(redis->port()) + "}\n"));
+  REQUIRE(StatusAs(cluster, "alice") == 200);
+  CHECK(StatusAs(cluster, "alice") == 429);
+  redis->Kill();
+  // onError local (the default): alice's own bucket on this replica is fresh, then spent.
+  CHECK(StatusAs(cluster, "alice") == 200);
+  CHECK(StatusAs(cluster, "alice") == 429);
+  CHECK(RedisErrors(cluster) >= 2);
 }

@@ -123,3 +123,23 @@ TEST_CASE("principal limits: a reload keeps the buckets of an unchanged limit") 
   PrincipalLimits changed(Settings({PerUser(2)}), &kept);
   CHECK(Admit(changed, {"alice", "", ""}, "m", 1, kSecond).allowed());
 }
+
+TEST_CASE("principal limits: Redis keys carry the principal in one hash tag, odd ones hashed") {
+  config::PrincipalLimitSetting team = PerUser(1);
+  team.name = "team";
+  team.key = config::LimitKey::kTenant;
+  PrincipalLimits table(Settings({PerUser(1), team}), nullptr);
+  const Identity alice{"alice", "t-1", ""};
+  CHECK(RedisKeyPrefix(table.all()[0], alice) == "pdgate:pl:{per-user:user:alice}:");
+  CHECK(RedisKeyPrefix(table.all()[1], alice) == "pdgate:pl:{team:tenant:t-1}:");
+  // A brace would move the hash tag, a space or a long value makes odd keys: hashed instead.
+  for (std::string odd : {std::string("a}b"), std::string("a b"), std::string(200, 'x'),
+                          std::string("caf\xc3\xa9")}) {
+    const Identity who{odd, "", ""};
+    const std::string prefix = RedisKeyPrefix(table.all()[0], who);
+    INFO(prefix);
+    CHECK(prefix.starts_with("pdgate:pl:{per-user:user:#"));
+    CHECK(prefix.size() == std::string("pdgate:pl:{per-user:user:#}:").size() + 16);
+    CHECK(prefix != RedisKeyPrefix(table.all()[0], Identity{odd + "!", "", ""}));
+  }
+}
