@@ -8,7 +8,7 @@
 #   global_limit  the same with global.redis
 # 500 warm-up requests, then the counters are zeroed and `requests` non-streaming completions at
 # c=64 are counted. Also prints the Redis script calls per request. Stops everything it started.
-# Usage: bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
+# Usage: [KEEP=dir] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
 # (default: build, 3000, off global_limit; about 15 s per mode)
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"
@@ -98,6 +98,8 @@ YAML
   wait "$vg" 2>/dev/null || true
   # The dump after zeroing is the file with a ".1" suffix.
   total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
+  # KEEP=dir keeps each mode's profile (for callgrind_annotate) as dir/<mode>.callgrind.
+  [ -n "${KEEP:-}" ] && cp "$work/$mode.cg.$vg.1" "$KEEP/$mode.callgrind"
   echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') |" \
     "$(awk -v c="$calls" -v r="$requests" 'BEGIN {printf "%.3f", c / r}') |"
 done

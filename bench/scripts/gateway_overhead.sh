@@ -30,7 +30,7 @@ taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" 
 pids+=($!)
 python3 "$root/tests/router/auth/jwks_server.py" --port "$idp_port" >/dev/null 2>&1 &
 pids+=($!)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+taskset -c 0 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
 pids+=($!)
 up "http://$sim_ip:$sim_port/health"
 for _ in $(seq 200); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -105,7 +105,7 @@ ${auth_yaml[$mode]}
 YAML
   servers_file="$work/servers-off.yaml"
   [ -f "$work/servers-$mode.yaml" ] && servers_file="$work/servers-$mode.yaml"
-  "$build/bin/pdgate" --config "$servers_file" --config "$work/$mode.yaml" --port "$port" \
+  env ${PDGATE_PRELOAD:+LD_PRELOAD=$PDGATE_PRELOAD} "$build/bin/pdgate" --config "$servers_file" --config "$work/$mode.yaml" --port "$port" \
     --admin-port $((port + 80)) --threads 1 >"$work/$mode.log" 2>&1 &
   pids+=($!)
   up "http://127.0.0.1:$port/readyz"

@@ -4,6 +4,9 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <deque>
@@ -61,16 +64,49 @@ RedisReply Convert(const redisReply& in) {
   return out;
 }
 
-// One command waiting for its reply. Its coroutine sleeps on `wake` until the deadline; whoever
-// finishes the command first (the reply, a failure) stores the result and cancels the timer.
+// A coroutine parked on a command: its completion handler, type-erased. (Boost 1.81's
+// any_completion_handler recurses endlessly when moved from an lvalue.)
+class Parked {
+ public:
+  template <class Handler>
+  void Park(Handler handler) {
+    resume_ = std::make_unique<Holder<Handler>>(std::move(handler));
+  }
+  explicit operator bool() const { return resume_ != nullptr; }
+  void Resume() {
+    std::unique_ptr<Resumable> resume = std::move(resume_);
+    resume->Run();
+  }
+
+ private:
+  struct Resumable {
+    virtual ~Resumable() = default;
+    virtual void Run() = 0;
+  };
+  template <class Handler>
+  struct Holder final : Resumable {
+    explicit Holder(Handler h) : handler(std::move(h)) {}
+    void Run() override { std::move(handler)(); }
+    Handler handler;
+  };
+  std::unique_ptr<Resumable> resume_;
+};
+
+// One command waiting for its reply. Its coroutine is parked on `waiter`; whoever finishes the
+// command first (the reply, a failure, its deadline) stores the result and resumes it. No timer
+// per command: the connection keeps one deadline timer for all of them (State::WatchDeadlines).
 struct Pending {
-  explicit Pending(const net::any_io_executor& executor) : wake(executor) {}
+  explicit Pending(net::io_context& context) : ioc(context) {}
   void Complete(absl::StatusOr<RedisReply> outcome) {
     if (result) return;
     result = std::move(outcome);
-    wake.cancel();
+    // Resumed from the io_context's queue, never inside the caller (the reader's loop).
+    if (!waiter) return;
+    net::post(ioc, [resume = std::move(waiter)]() mutable { resume.Resume(); });
   }
-  net::steady_timer wake;
+  net::io_context& ioc;
+  Clock::time_point deadline = Clock::time_point::max();
+  Parked waiter;
   std::optional<absl::StatusOr<RedisReply>> result;
   bool auth = false;  // our own AUTH, queued ahead of the commands of a new connection
 };
@@ -119,7 +155,8 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
         options(std::move(opts)),
         socket(context),
         resolver(context),
-        connect_timer(context) {}
+        connect_timer(context),
+        deadline_timer(context) {}
 
   // The coroutines take `self` to keep the state alive until they end (the connection object
   // may be destroyed meanwhile).
@@ -128,6 +165,9 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
   net::awaitable<void> ReadLoop(std::shared_ptr<State> self, uint64_t gen);
   net::awaitable<void> WriteLoop(std::shared_ptr<State> self, uint64_t gen);
   void StartWriter();
+  // Arms the deadline timer for a command due at `deadline`, unless it fires earlier already.
+  void WatchDeadline(Clock::time_point deadline);
+  void OnDeadline();
   // False when the connection failed (bad bytes, a reply nobody asked for, AUTH refused).
   bool Feed(const char* data, size_t size);
   void Fail(const absl::Status& why);
@@ -139,6 +179,10 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
   tcp::socket socket;
   tcp::resolver resolver;
   net::steady_timer connect_timer;
+  // One timer for every command's deadline: armed for the earliest, re-armed when it fires.
+  // A timer per command cost a timer-queue update (and often a reactor wake-up) per request.
+  net::steady_timer deadline_timer;
+  Clock::time_point deadline_armed = Clock::time_point::max();
   ReaderPtr reader;
   std::deque<std::shared_ptr<Pending>> pending;  // in the order their bytes were queued
   std::string out;                               // encoded, not yet taken by the writer
@@ -155,7 +199,7 @@ void RedisConnection::State::StartConnect() {
   reader.reset(redisReaderCreate());
   if (!options.password.empty()) {
     // Queued first, so it is written first: Redis runs it before any caller's command.
-    auto auth = std::make_shared<Pending>(ioc.get_executor());
+    auto auth = std::make_shared<Pending>(ioc);
     auth->auth = true;
     std::vector<std::string> argv{"AUTH", options.password};
     AppendRespCommand(argv, out);
@@ -270,6 +314,36 @@ bool RedisConnection::State::Feed(const char* data, size_t size) {
   }
 }
 
+void RedisConnection::State::WatchDeadline(Clock::time_point deadline) {
+  if (deadline >= deadline_armed) return;
+  deadline_armed = deadline;
+  deadline_timer.expires_at(deadline);
+  deadline_timer.async_wait([self = shared_from_this(), deadline](boost::system::error_code ec) {
+    // Cancelled by a re-arm for an earlier deadline (that wait owns the timer now), or closed.
+    if (ec || self->deadline_armed != deadline) return;
+    self->deadline_armed = Clock::time_point::max();
+    self->OnDeadline();
+  });
+}
+
+void RedisConnection::State::OnDeadline() {
+  if (phase == Phase::kClosed) return;
+  const Clock::time_point now = Clock::now();
+  Clock::time_point next = Clock::time_point::max();
+  for (const std::shared_ptr<Pending>& command : pending) {
+    if (command->auth) continue;  // bounded by the commands behind it
+    if (command->deadline <= now) {
+      // Its reply may still come, and would be taken for the next command's: start over.
+      command->Complete(absl::DeadlineExceededError(
+          absl::StrCat("redis: no reply within ", options.command_timeout.count(), " ms")));
+      Fail(absl::UnavailableError("redis: connection reset after a command timed out"));
+      return;
+    }
+    next = std::min(next, command->deadline);
+  }
+  if (next != Clock::time_point::max()) WatchDeadline(next);
+}
+
 void RedisConnection::State::Fail(const absl::Status& why) {
   if (phase == Phase::kClosed) return;
   ++generation;
@@ -304,6 +378,8 @@ RedisConnection::~RedisConnection() {
 void RedisConnection::Close() {
   state_->Fail(absl::UnavailableError("redis: connection closed"));
   state_->phase = Phase::kClosed;
+  state_->deadline_armed = Clock::time_point::max();
+  state_->deadline_timer.cancel();
 }
 
 bool RedisConnection::healthy() const {
@@ -342,18 +418,16 @@ net::awaitable<absl::StatusOr<RedisReply>> RedisConnection::Command(
   Clock::time_point deadline = now + state->options.command_timeout;
   if (state->phase == Phase::kConnecting) deadline += state->options.connect_timeout;
 
-  auto command = std::make_shared<Pending>(state->ioc.get_executor());
+  auto command = std::make_shared<Pending>(state->ioc);
+  command->deadline = deadline;
   AppendRespCommand(argv, state->out);
   state->pending.push_back(command);
   state->StartWriter();
-  command->wake.expires_at(deadline);
-  // Ends at the deadline, or earlier when Complete() cancels it.
-  co_await command->wake.async_wait(kTuple);
+  state->WatchDeadline(deadline);
   if (!command->result) {
-    // Its reply may still come, and would be taken for the next command's: start over.
-    command->Complete(absl::DeadlineExceededError(
-        absl::StrCat("redis: no reply within ", state->options.command_timeout.count(), " ms")));
-    state->Fail(absl::UnavailableError("redis: connection reset after a command timed out"));
+    // Parked until Complete(): the reply, a failure, or the deadline (OnDeadline).
+    auto park = [command](auto resume) { command->waiter.Park(std::move(resume)); };
+    co_await net::async_initiate<decltype(net::use_awaitable), void()>(park, net::use_awaitable);
   }
   co_return std::move(*command->result);
 }
