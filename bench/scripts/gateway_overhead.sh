@@ -3,6 +3,7 @@
 # file): one zero-latency pdgate-engine-sim and five pdgate processes in front of it, one io
 # thread each, pinned to CPU 1 in turn:
 #   off           no authentication, no limit
+#   log_off       "off" with the access log off too (what the default access log costs)
 #   api_key       an API key
 #   jwt           a JWT (ES256, cached after its first use) from tests/router/auth/jwks_server.py
 #   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
@@ -73,8 +74,9 @@ servers "  rateLimit: {$big}" >"$work/servers-route_limit.yaml"
 servers "  rateLimit: {$big, global: {redis: {address: \"127.0.0.1:$redis_port\"}}}" \
   >"$work/servers-global_limit.yaml"
 
-declare -A ports=([off]=18501 [api_key]=18502 [jwt]=18503 [route_limit]=18504 [global_limit]=18505)
-declare -A headers=([off]="X-Bench: 1" [api_key]="Authorization: Bearer $key"
+declare -A ports=([off]=18501 [api_key]=18502 [jwt]=18503 [route_limit]=18504 [global_limit]=18505
+  [log_off]=18506)
+declare -A headers=([off]="X-Bench: 1" [log_off]="X-Bench: 1" [api_key]="Authorization: Bearer $key"
   [jwt]="Authorization: Bearer $token" [route_limit]="X-Bench: 1" [global_limit]="X-Bench: 1")
 declare -A auth_yaml=(
   [off]=""
@@ -84,7 +86,7 @@ declare -A auth_yaml=(
     issuer: https://idp.test
     audiences: [pdgate]
     jwksUri: http://127.0.0.1:$idp_port/jwks.json"
-  [route_limit]="" [global_limit]="")
+  [route_limit]="" [global_limit]="" [log_off]="")
 modes=(off api_key jwt route_limit global_limit)
 if [ $# -gt 2 ]; then
   modes=(off)
@@ -100,7 +102,7 @@ apiVersion: pdgate.io/v1alpha1
 kind: RouterConfiguration
 metadata: {name: $mode}
 spec:
-  accessLog: {output: $work/$mode-access.log}
+  accessLog: {output: $work/$mode-access.log$([ "$mode" = log_off ] && echo ", enabled: false")}
 ${auth_yaml[$mode]}
 YAML
   servers_file="$work/servers-off.yaml"

@@ -1,5 +1,6 @@
 #include "router/observe/access_log.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "config/strings.h"
@@ -10,7 +11,7 @@ namespace pdgate::router {
 namespace {
 
 void Field(std::string& out, std::string_view name, std::string_view value) {
-  StrAppend(out, out.size() > 1 ? "," : "", "\"", name, "\":");
+  StrAppend(out, ",\"", name, "\":");
   AppendJsonString(out, value);
 }
 
@@ -38,8 +39,21 @@ void RecordAuthentication(const auth::Authentication& authentication, AccessReco
 }
 
 std::string FormatJson(const AccessRecord& r) {
-  std::string out = "{";
-  Field(out, "request_id", r.request_id);
+  std::string out;
+  AppendJson(r, out);
+  return out;
+}
+
+std::string FormatText(const AccessRecord& r) {
+  std::string out;
+  AppendText(r, out);
+  return out;
+}
+
+void AppendJson(const AccessRecord& r, std::string& out) {
+  // Straight into the thread's buffer: no string per line.
+  out += "{\"request_id\":";
+  AppendJsonString(out, r.request_id);
   Field(out, "method", r.method);
   Field(out, "path", r.path);
   Field(out, "model", r.model);
@@ -66,10 +80,9 @@ std::string FormatJson(const AccessRecord& r) {
   Number(out, "total_ms", r.total_ms);
   if (r.queue_ms >= 0) Number(out, "queue_ms", r.queue_ms);
   out += "}\n";
-  return out;
 }
 
-std::string FormatText(const AccessRecord& r) {
+void AppendText(const AccessRecord& r, std::string& whole) {
   // Values the client chose (model, request id) may hold anything: control bytes are written as
   // \xNN so that a line is always one line.
   auto text = [](const std::string& s) -> std::string {
@@ -91,7 +104,7 @@ std::string FormatText(const AccessRecord& r) {
       r.auth.empty() ? std::string()
                      : StrCat(" auth=", text(r.auth), " user=", text(r.user),
                               " tenant=", text(r.tenant), " auth_error=", text(r.auth_error));
-  return StrCat(r.method, " ", text(r.path), " ", r.status, " model=", text(r.model), auth,
+  StrAppend(whole, r.method, " ", text(r.path), " ", r.status, " model=", text(r.model), auth,
                 " server=", text(r.server), " prefill=", text(r.prefill),
                 " decode=", text(r.decode), " decision=", text(r.decision),
                 " attempts=", r.attempts, " upstream=", text(r.upstream_statuses),
@@ -114,22 +127,46 @@ AccessLog::~AccessLog() {
   if (writer_.joinable()) writer_.join();
 }
 
-void AccessLog::Submit(AccessRecord record) {
-  if (!enabled_) return;
-  {
+AccessLog::Buffer& AccessLog::ThisThreadsBuffer() {
+  // Found once per thread (and log: tests make several); the registry lock is taken only then.
+  struct Cached {
+    const AccessLog* log = nullptr;
+    Buffer* buffer = nullptr;
+  };
+  thread_local Cached cached;
+  if (cached.log != this) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.size() >= kMaxQueued) {
-      ++dropped_;
-      return;
-    }
-    queue_.push_back(std::move(record));
+    buffers_.push_back(std::make_unique<Buffer>());
+    cached = {this, buffers_.back().get()};
   }
-  ready_.notify_one();
+  return *cached.buffer;
 }
 
-uint64_t AccessLog::dropped() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return dropped_;
+void AccessLog::Submit(const AccessRecord& record) {
+  if (!enabled_) return;
+  Buffer& buffer = ThisThreadsBuffer();
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(buffer.mutex);
+    if (buffer.lines.size() >= kMaxBuffered) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const size_t before = buffer.lines.size();
+    if (json_) {
+      AppendJson(record, buffer.lines);
+    } else {
+      AppendText(record, buffer.lines);
+    }
+    full = before < kFlushBytes && buffer.lines.size() >= kFlushBytes;
+  }
+  if (full) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      flush_now_ = true;
+    }
+    ready_.notify_one();
+  }
 }
 
 void AccessLog::Run() {
@@ -140,19 +177,29 @@ void AccessLog::Run() {
     std::fprintf(stderr, "pdgate: cannot open access log %s\n", output_.c_str());
     return;
   }
-  std::deque<AccessRecord> batch;
+  std::string taken;  // swapped with each buffer in turn: both keep their capacity
   std::string text;
-  while (true) {
+  bool last = false;
+  while (!last) {
+    std::vector<Buffer*> buffers;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) break;
-      batch.swap(queue_);
+      ready_.wait_for(lock, std::chrono::milliseconds(50),
+                      [this] { return stopping_ || flush_now_; });
+      flush_now_ = false;
+      last = stopping_;  // one more pass after the io threads stopped
+      for (const auto& buffer : buffers_) buffers.push_back(buffer.get());
     }
     text.clear();
-    for (const AccessRecord& record : batch)
-      text += json_ ? FormatJson(record) : FormatText(record);
-    batch.clear();
+    for (Buffer* buffer : buffers) {
+      {
+        std::lock_guard<std::mutex> lock(buffer->mutex);
+        taken.swap(buffer->lines);
+      }
+      text += taken;
+      taken.clear();
+    }
+    if (text.empty()) continue;
     std::fwrite(text.data(), 1, text.size(), file);
     std::fflush(file);
   }

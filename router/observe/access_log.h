@@ -1,13 +1,19 @@
 #pragma once
-// One line per completion request, written by a thread of its own: io threads hand a record over
-// (a short lock, no I/O) and never wait on the disk. The queue is bounded; when the writer falls
-// behind, records are dropped and counted rather than letting memory grow or requests wait.
+// One line per completion request. Each io thread formats its lines into a buffer of its own
+// (a lock no other io thread takes, no allocation once the buffer has grown, no system call); a
+// writer thread collects every buffer in one pass every 50 ms, or as soon as one holds 64 KiB,
+// and writes them with one write. So the log costs an io thread no wake-up and no I/O per
+// request, and the disk sees one write per many lines (nginx's `access_log ... buffer= flush=`).
+// A buffer is bounded: when the writer falls behind, lines are dropped and counted rather than
+// letting memory grow or requests wait. Lines of different io threads interleave by batch.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/router_settings.h"
 
@@ -50,32 +56,42 @@ struct AccessRecord {
 // Fills the authentication fields (method, principal, refusal reason).
 void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record);
 
+void AppendJson(const AccessRecord& record, std::string& out);
+void AppendText(const AccessRecord& record, std::string& out);
 std::string FormatJson(const AccessRecord& record);
 std::string FormatText(const AccessRecord& record);
 
 class AccessLog {
  public:
   explicit AccessLog(const config::AccessLogSettings& settings);
-  ~AccessLog();
+  ~AccessLog();  // writes what is buffered
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
   bool enabled() const { return enabled_; }
-  void Submit(AccessRecord record);
-  uint64_t dropped() const;
+  void Submit(const AccessRecord& record);
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  // One io thread's lines, waiting for the writer.
+  struct Buffer {
+    std::mutex mutex;  // the owning thread and, every flush, the writer
+    std::string lines;
+  };
+  Buffer& ThisThreadsBuffer();
   void Run();
 
-  static constexpr size_t kMaxQueued = 65536;
+  static constexpr size_t kFlushBytes = size_t{64} * 1024;    // wake the writer
+  static constexpr size_t kMaxBuffered = size_t{8} << 20;     // per thread; beyond: dropped
   bool enabled_;
   bool json_;
   std::string output_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;  // buffers_, and the writer's wake-up
   std::condition_variable ready_;
-  std::deque<AccessRecord> queue_;
+  std::vector<std::unique_ptr<Buffer>> buffers_;
+  bool flush_now_ = false;
   bool stopping_ = false;
-  uint64_t dropped_ = 0;
+  std::atomic<uint64_t> dropped_{0};
   std::thread writer_;
 };
 
