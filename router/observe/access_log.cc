@@ -27,6 +27,11 @@ void Integer(std::string& out, std::string_view name, int64_t value) {
   StrAppend(out, ",\"", name, "\":", value);
 }
 
+uint64_t NextLogId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record) {
@@ -114,7 +119,7 @@ void AppendText(const AccessRecord& r, std::string& whole) {
 }
 
 AccessLog::AccessLog(const config::AccessLogSettings& settings)
-    : enabled_(settings.enabled), json_(settings.json), output_(settings.output) {
+    : id_(NextLogId()), enabled_(settings.enabled), json_(settings.json), output_(settings.output) {
   if (enabled_) writer_ = std::thread([this] { Run(); });
 }
 
@@ -129,15 +134,16 @@ AccessLog::~AccessLog() {
 
 AccessLog::Buffer& AccessLog::ThisThreadsBuffer() {
   // Found once per thread (and log: tests make several); the registry lock is taken only then.
+  // Keyed by the log's id, not its address: a new log may reuse a destroyed one's address.
   struct Cached {
-    const AccessLog* log = nullptr;
+    uint64_t log = 0;
     Buffer* buffer = nullptr;
   };
   thread_local Cached cached;
-  if (cached.log != this) {
+  if (cached.log != id_) {
     std::lock_guard<std::mutex> lock(mutex_);
     buffers_.push_back(std::make_unique<Buffer>());
-    cached = {this, buffers_.back().get()};
+    cached = {id_, buffers_.back().get()};
   }
   return *cached.buffer;
 }

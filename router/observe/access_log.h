@@ -83,6 +83,7 @@ class AccessLog {
 
   static constexpr size_t kFlushBytes = size_t{64} * 1024;    // wake the writer
   static constexpr size_t kMaxBuffered = size_t{8} << 20;     // per thread; beyond: dropped
+  uint64_t id_;  // unique per log in this process
   bool enabled_;
   bool json_;
   std::string output_;
