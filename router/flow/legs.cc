@@ -7,6 +7,7 @@
 
 #include "config/strings.h"
 #include "router/flow/endpoint_feedback.h"
+#include "router/http/relayed_response.h"
 #include "router/openai/openai_error.h"
 #include "router/openai/sse_filter.h"
 #include "router/openai/usage_scanner.h"
@@ -119,19 +120,16 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
   auto& upstream = parser->get();
   const std::string content_type(upstream[http::field::content_type]);
   const bool event_stream = IsEventStream(content_type);
-  http::response<http::buffer_body> response{http::status(status), 11};
-  response.set(http::field::server, "pdgate");
-  response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
-  response.set("x-request-id", flow.request_id);
-  for (const auto& [name, value] : flow.limit_headers) response.set(name, value);
-  if (event_stream) response.set(http::field::cache_control, "no-cache");
-  response.keep_alive(flow.keep_alive);
+  RelayedResponse response(status);
+  response.Set("Server", "pdgate");
+  response.Set("Content-Type", content_type.empty() ? "application/json" : content_type);
+  response.Set("x-request-id", flow.request_id);
+  for (const auto& [name, value] : flow.limit_headers) response.Set(name, value);
+  if (event_stream) response.Set("Cache-Control", "no-cache");
+  response.KeepAlive(flow.keep_alive);
   if (!event_stream && upstream.has_content_length()) {
-    response.content_length(parser->content_length().value_or(0));
-  } else {
-    response.chunked(true);
+    response.ContentLength(parser->content_length().value_or(0));
   }
-  http::response_serializer<http::buffer_body> serializer{response};
   auto write = [&](std::string_view data, bool more) -> net::awaitable<bool> {
     if (!flow.committed && event_stream) {
       Observe(flow.model_metrics->ttft,
@@ -149,13 +147,9 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
       flow.access.ttft_ms =
           std::chrono::duration<double, std::milli>(Clock::now() - flow.start).count();
     }
-    // Beast 1.81 writes two empty chunks for a final buffer with non-null data (beast#3032).
-    response.body().data = data.empty() ? nullptr : const_cast<char*>(data.data());
-    response.body().size = data.size();
-    response.body().more = more;
     flow.client.expires_after(timeouts.stream_idle);  // a reader that stops is cut off
-    auto [ec, n] = co_await http::async_write(flow.client, serializer, kTuple);
-    co_return !ec || ec == http::error::need_buffer;
+    const bool last = !more;
+    co_return co_await response.Write(flow.client, data, last);
   };
 
   std::optional<SseFilter> filter;

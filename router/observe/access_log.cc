@@ -1,5 +1,7 @@
 #include "router/observe/access_log.h"
 
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -17,9 +19,13 @@ void Field(std::string& out, std::string_view name, std::string_view value) {
 
 void Number(std::string& out, std::string_view name, double value) {
   if (value < 0) return;  // unknown: left out
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.3f", value);
-  StrAppend(out, ",\"", name, "\":", std::string_view(buffer));
+  // to_chars, not snprintf: the same digits without the locale and printf machinery (~1,000
+  // instructions a number).
+  std::array<char, 64> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): written first
+  const auto [end, ec] =
+      std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed, 3);
+  if (ec != std::errc()) return;
+  StrAppend(out, ",\"", name, "\":", std::string_view(buffer.data(), end - buffer.data()));
 }
 
 void Integer(std::string& out, std::string_view name, int64_t value) {

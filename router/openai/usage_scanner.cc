@@ -1,16 +1,33 @@
 #include "router/openai/usage_scanner.h"
 
+#include <array>
+
 namespace pdgate::router {
+namespace {
+
+// The bytes that change the scanner's state outside strings. Everything else (digits, the letters
+// of true/false/null, ':', blanks) is skipped without a branch per kind.
+constexpr std::array<bool, 256> kStructural = [] {
+  std::array<bool, 256> table{};
+  for (char c : std::string_view("\"{}[],")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+}  // namespace
 
 void UsageScanner::Feed(std::string_view bytes) {
   constexpr std::string_view kUsage = "usage";
   size_t i = 0;
   while (i < bytes.size() && !done_) {
-    // Fast path: the bulk of a response is string content (the generated text).
-    if (in_string_ && !escape_ && !reading_key_ && !capturing_) {
-      const size_t next = bytes.find_first_of("\"\\", i);
-      if (next == std::string_view::npos) return;
-      i = next;
+    // Fast paths: the bulk of a response is string content (the generated text) and values
+    // nobody looks at. A plain loop: string_view::find_first_of calls memchr once per byte.
+    if (!capturing_ && started_) {
+      if (!in_string_) {
+        while (i < bytes.size() && !kStructural[static_cast<unsigned char>(bytes[i])]) ++i;
+      } else if (!escape_ && !reading_key_) {
+        while (i < bytes.size() && bytes[i] != '"' && bytes[i] != '\\') ++i;
+      }
+      if (i == bytes.size()) return;
     }
     const char c = bytes[i++];
     if (capturing_) {

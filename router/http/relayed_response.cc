@@ -1,0 +1,79 @@
+#include "router/http/relayed_response.h"
+
+#include <array>
+#include <charconv>
+#include <span>
+
+#include <boost/asio/write.hpp>
+
+#include "config/strings.h"
+
+namespace pdgate::router {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+}  // namespace
+
+RelayedResponse::RelayedResponse(int status) {
+  head_.reserve(256);
+  const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+  StrAppend(head_, "HTTP/1.1 ", status, " ", std::string_view(reason.data(), reason.size()), kCrlf);
+}
+
+void RelayedResponse::Set(std::string_view name, std::string_view value) {
+  if (name.find_first_of("\r\n:") != std::string_view::npos ||
+      value.find_first_of("\r\n") != std::string_view::npos) {
+    return;
+  }
+  StrAppend(head_, name, ": ", value, kCrlf);
+}
+
+void RelayedResponse::FinishHead() {
+  if (head_finished_) return;
+  head_finished_ = true;
+  if (!keep_alive_) head_ += "Connection: close\r\n";
+  if (content_length_ >= 0) {
+    StrAppend(head_, "Content-Length: ", content_length_, kCrlf);
+  } else {
+    head_ += "Transfer-Encoding: chunked\r\n";
+  }
+  head_ += kCrlf;
+}
+
+std::string RelayedResponse::FinishedHead() const {
+  RelayedResponse copy = *this;
+  copy.FinishHead();
+  return copy.head_;
+}
+
+net::awaitable<bool> RelayedResponse::Write(beast::tcp_stream& client, std::string_view data,
+                                            bool last) {
+  FinishHead();
+  std::array<net::const_buffer, 5> parts;
+  size_t count = 0;
+  if (!head_sent_) parts[count++] = net::buffer(head_);
+  const bool chunked = content_length_ < 0;
+  // std::array, not a C array: GCC 12 miscompiles C arrays held across co_await.
+  std::array<char, 20> size_line;  // NOLINT(cppcoreguidelines-pro-type-member-init): written first
+  if (!data.empty()) {
+    if (chunked) {
+      auto [end, ec] = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2,
+                                     data.size(), 16);
+      *end++ = '\r';
+      *end++ = '\n';
+      parts[count++] = net::buffer(size_line.data(), end - size_line.data());
+    }
+    parts[count++] = net::buffer(data.data(), data.size());
+    if (chunked) parts[count++] = net::buffer(kCrlf.data(), kCrlf.size());
+  }
+  if (last && chunked) parts[count++] = net::buffer(kLastChunk.data(), kLastChunk.size());
+  if (count == 0) co_return true;
+  head_sent_ = true;
+  auto [ec, written] = co_await net::async_write(
+      client, std::span<const net::const_buffer>(parts.data(), count), kTuple);
+  co_return !ec;
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,40 @@
+#pragma once
+// The client's response to a relayed engine answer, written without Beast's serializer: the head
+// is formatted once, and each piece of the body goes out in one gather write (the head with the
+// first piece, chunk framing around each piece when the length is unknown). Beast's serializer
+// walks a five-part buffer view per write, about a fifth of pdgate's instructions per request.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "router/http/net.h"
+
+namespace pdgate::router {
+
+class RelayedResponse {
+ public:
+  explicit RelayedResponse(int status);
+
+  // Before the first Write. A value with CR or LF is left out (it would split the head).
+  void Set(std::string_view name, std::string_view value);
+  void KeepAlive(bool keep_alive) { keep_alive_ = keep_alive; }
+  // Without a content length the body is chunked.
+  void ContentLength(uint64_t length) { content_length_ = length; }
+
+  // Writes `data` (the head first, once). `last`: the body ends with it. False on a write error.
+  net::awaitable<bool> Write(beast::tcp_stream& client, std::string_view data, bool last);
+
+  // The head as it goes out (tests).
+  std::string FinishedHead() const;
+
+ private:
+  void FinishHead();
+
+  std::string head_;
+  bool keep_alive_ = true;
+  bool head_finished_ = false;
+  bool head_sent_ = false;
+  int64_t content_length_ = -1;  // -1: chunked
+};
+
+}  // namespace pdgate::router
