@@ -22,8 +22,14 @@ std::string StrJoin(const std::vector<std::string>& parts, std::string_view sepa
 void AppendJsonString(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : value) {
-    switch (c) {
+  // Runs of bytes that need no escape are appended at once: most values have no byte to escape.
+  size_t run = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(value[i]);
+    if (byte >= 0x20 && byte != '"' && byte != '\\') continue;
+    out.append(value.data() + run, i - run);
+    run = i + 1;
+    switch (byte) {
       case '"':
         out.append("\\\"");
         break;
@@ -40,15 +46,12 @@ void AppendJsonString(std::string& out, std::string_view value) {
         out.append("\\t");
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out.append("\\u00");
-          out.push_back(kHex[(c >> 4) & 0xf]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(c);
-        }
+        out.append("\\u00");
+        out.push_back(kHex[(byte >> 4) & 0xf]);
+        out.push_back(kHex[byte & 0xf]);
     }
   }
+  out.append(value.data() + run, value.size() - run);
   out.push_back('"');
 }
 

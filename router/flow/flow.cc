@@ -33,16 +33,13 @@ std::optional<LegTarget> TargetOf(const discovery::Endpoint& endpoint) {
   return LegTarget{endpoint.HostPort(), endpoint.pod, tcp::endpoint(address, endpoint.port)};
 }
 
-http::request<http::string_body> MakeLegRequest(const Flow& flow,
-                                                const discovery::Endpoint& endpoint,
-                                                std::string body) {
-  http::request<http::string_body> leg{http::verb::post, flow.request.target(), 11};
-  leg.set(http::field::host, endpoint.HostPort());
-  leg.set(http::field::content_type, "application/json");
-  leg.set("x-request-id", flow.request_id);
+LegRequest MakeLegRequest(const Flow& flow, const discovery::Endpoint& endpoint, std::string body) {
+  LegRequest leg(std::string_view(flow.request.target()), endpoint.HostPort());
+  leg.Set("Content-Type", "application/json");
+  leg.Set("x-request-id", flow.request_id);
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.
   if (auto it = flow.request.find(http::field::accept); it != flow.request.end()) {
-    leg.set(http::field::accept, it->value());
+    leg.Set("Accept", std::string_view(it->value()));
   }
   const config::AuthSettings& auth = flow.settings.auth;
   switch (flow.server->upstream_authorization) {
@@ -51,21 +48,21 @@ http::request<http::string_body> MakeLegRequest(const Flow& flow,
       [[fallthrough]];
     case config::UpstreamAuthorization::kForward:
       if (auto it = flow.request.find(http::field::authorization); it != flow.request.end()) {
-        leg.set(http::field::authorization, it->value());
+        leg.Set("Authorization", std::string_view(it->value()));
       }
       break;
     case config::UpstreamAuthorization::kReplace:
-      leg.set(http::field::authorization, flow.server->upstream_authorization_value);
+      leg.Set("Authorization", flow.server->upstream_authorization_value);
       break;
     case config::UpstreamAuthorization::kStrip:
       break;
   }
   for (std::string_view name : {"traceparent", "tracestate"}) {
-    if (auto it = flow.request.find(name); it != flow.request.end()) leg.set(name, it->value());
+    if (auto it = flow.request.find(name); it != flow.request.end()) {
+      leg.Set(name, std::string_view(it->value()));
+    }
   }
-  leg.keep_alive(true);
-  leg.body() = std::move(body);
-  leg.prepare_payload();
+  leg.SetBody(std::move(body));
   return leg;
 }
 

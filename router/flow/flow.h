@@ -91,9 +91,8 @@ std::string Describe(const discovery::Endpoint& endpoint);
 // Where a leg connects; nullopt when the pod's address does not parse.
 std::optional<LegTarget> TargetOf(const discovery::Endpoint& endpoint);
 // A leg's request: the client's path, our headers, `body`.
-http::request<http::string_body> MakeLegRequest(const Flow& flow,
-                                                const discovery::Endpoint& endpoint,
-                                                std::string body);
+LegRequest MakeLegRequest(const Flow& flow, const discovery::Endpoint& endpoint,
+                          std::string body);
 // A leg that failed in transport, or answered with a non-2xx status.
 AttemptError FromOutcome(std::string_view leg, const discovery::Endpoint& endpoint,
                          const LegOutcome& outcome);

@@ -31,11 +31,9 @@ int SglangBootstrapPort(const discovery::Endpoint& prefill) {
 net::awaitable<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
   auto watch = std::make_shared<DisconnectWatch>();
   UpstreamLeg leg(worker.upstream(), target, watch);
-  http::request<http::string_body> request{http::verb::post, "/abort_request", 11};
-  request.set(http::field::host, target.key);
-  request.set(http::field::content_type, "application/json");
-  request.body() = "{\"rid\":" + JsonString(rid) + "}";
-  request.prepare_payload();
+  LegRequest request("/abort_request", target.key);
+  request.Set("Content-Type", "application/json");
+  request.SetBody("{\"rid\":" + JsonString(rid) + "}");
   std::optional<http::response_parser<http::string_body>> parser;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, size_t{64} * 1024);

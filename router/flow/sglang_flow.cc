@@ -18,7 +18,7 @@ struct SglangPrefillState {
 // The prefill leg of an SGLang attempt, spawned beside the decode. It touches only what it owns
 // or shares, since the attempt may be over when it resumes.
 net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
-                                      LegTarget target, http::request<http::string_body> request,
+                                      LegTarget target, LegRequest request,
                                       std::shared_ptr<DisconnectWatch> legs,
                                       Clock::time_point deadline, size_t limit,
                                       std::shared_ptr<SglangPrefillState> state,

@@ -5,11 +5,13 @@
 // (the engine closed it while idle) and the exchange is retried once on a new one.
 #include <chrono>
 #include <memory>
+#include <array>
 #include <optional>
 #include <string>
 
 #include "router/http/disconnect_watch.h"
 #include "router/http/net.h"
+#include "router/upstream/leg_request.h"
 #include "router/upstream/upstream_pool.h"
 
 namespace pdgate::router {
@@ -49,7 +51,7 @@ class UpstreamLeg {
   // Writes `request`, then reads the response header (`whole_body`: the whole response) into a
   // fresh parser emplaced in `parser`.
   template <class Parser>
-  net::awaitable<LegOutcome> Exchange(http::request<http::string_body>& request,
+  net::awaitable<LegOutcome> Exchange(const LegRequest& request,
                                       std::optional<Parser>& parser, Clock::time_point deadline,
                                       bool whole_body, size_t body_limit);
 
@@ -74,7 +76,7 @@ class UpstreamLeg {
 bool IsStaleConnectionError(const beast::error_code& ec);
 
 template <class Parser>
-net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body>& request,
+net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
                                                  std::optional<Parser>& parser,
                                                  Clock::time_point deadline, bool whole_body,
                                                  size_t body_limit) {
@@ -110,7 +112,8 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(http::request<http::string_body
       parser->body_limit(body_limit);
     }
     stream_->expires_at(deadline);
-    auto [write_ec, written] = co_await http::async_write(*stream_, request, kTuple);
+    const std::array<net::const_buffer, 2> buffers = request.Buffers();
+    auto [write_ec, written] = co_await net::async_write(*stream_, buffers, kTuple);
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (write_ec) {
       if (reused && round == 0) continue;
