@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include "config/strings.h"
+#include "router/http/header_text.h"
 
 namespace pdgate::router {
 namespace {
@@ -23,10 +24,7 @@ RelayedResponse::RelayedResponse(int status) {
 }
 
 void RelayedResponse::Set(std::string_view name, std::string_view value) {
-  if (name.find_first_of("\r\n:") != std::string_view::npos ||
-      value.find_first_of("\r\n") != std::string_view::npos) {
-    return;
-  }
+  if (!IsFieldNameSafe(name) || !IsFieldValueSafe(value)) return;
   StrAppend(head_, name, ": ", value, kCrlf);
 }
 

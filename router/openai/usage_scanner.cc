@@ -18,25 +18,26 @@ constexpr std::array<bool, 256> kStructural = [] {
 void UsageScanner::Feed(std::string_view bytes) {
   constexpr std::string_view kUsage = "usage";
   size_t i = 0;
+  // The usage object's bytes in this chunk start here; they are appended in one piece when the
+  // chunk or the object ends.
+  size_t capture_from = 0;
+  auto keep_captured = [&](size_t end) {
+    captured_.append(bytes.data() + capture_from, end - capture_from);
+    capture_from = end;
+    if (captured_.size() > max_usage_bytes_) done_ = true;
+  };
   while (i < bytes.size() && !done_) {
     // Fast paths: the bulk of a response is string content (the generated text) and values
     // nobody looks at. A plain loop: string_view::find_first_of calls memchr once per byte.
-    if (!capturing_ && started_) {
+    if (started_) {
       if (!in_string_) {
         while (i < bytes.size() && !kStructural[static_cast<unsigned char>(bytes[i])]) ++i;
       } else if (!escape_ && !reading_key_) {
         while (i < bytes.size() && bytes[i] != '"' && bytes[i] != '\\') ++i;
       }
-      if (i == bytes.size()) return;
+      if (i == bytes.size()) break;
     }
     const char c = bytes[i++];
-    if (capturing_) {
-      captured_.push_back(c);
-      if (captured_.size() > max_usage_bytes_) {
-        done_ = true;
-        return;
-      }
-    }
     if (in_string_) {
       if (escape_) {
         escape_ = false;
@@ -73,8 +74,8 @@ void UsageScanner::Feed(std::string_view bytes) {
       case '{':
         if (depth_ == 1 && usage_key_) {
           capturing_ = true;
-          captured_.clear();  // not `= "{"`: GCC 12's false -Wrestrict on string assignment
-          captured_.push_back('{');
+          captured_.clear();
+          capture_from = i - 1;
         }
         if (++depth_ == 1) key_expected_ = true;
         break;
@@ -85,7 +86,8 @@ void UsageScanner::Feed(std::string_view bytes) {
       case ']':
         --depth_;
         if (capturing_ && depth_ == 1) {
-          Finish();
+          keep_captured(i);
+          if (!done_) Finish();
           return;
         }
         if (depth_ <= 0) done_ = true;  // the end of the document
@@ -100,6 +102,7 @@ void UsageScanner::Feed(std::string_view bytes) {
         break;
     }
   }
+  if (capturing_ && !done_) keep_captured(bytes.size());
 }
 
 void UsageScanner::Finish() {

@@ -1,6 +1,7 @@
 #include "router/upstream/leg_request.h"
 
 #include "config/strings.h"
+#include "router/http/header_text.h"
 
 namespace pdgate::router {
 
@@ -11,10 +12,7 @@ LegRequest::LegRequest(std::string_view target, std::string_view host) {
 }
 
 void LegRequest::Set(std::string_view name, std::string_view value) {
-  if (name.find_first_of("\r\n:") != std::string_view::npos ||
-      value.find_first_of("\r\n") != std::string_view::npos) {
-    return;
-  }
+  if (!IsFieldNameSafe(name) || !IsFieldValueSafe(value)) return;
   StrAppend(head_, name, ": ", value, "\r\n");
 }
 
