@@ -11,13 +11,14 @@
 
 #include "pd_scheduler/prefix_index.h"
 #include "router/observe/build_info.h"
+#include "router/observe/sharded_metrics.h"
 
 namespace pdgate::router {
 
 namespace {
 
 // 5 ms to 5 min: prefill legs and TTFTs are milliseconds to seconds; long generations minutes.
-prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+std::vector<double> LatencyBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
 }
 
@@ -28,116 +29,88 @@ constexpr std::array<std::string_view, size_t(LegOutcomeLabel::kCount)> kOutcome
 
 }  // namespace
 
+// The families a request touches are sharded (router/observe/sharded_metrics.h); the rest are
+// prometheus-cpp's.
+using CounterFamily = ShardedFamily<ShardedCounter>;
+using HistogramFamily = ShardedFamily<ShardedHistogram>;
+
 struct RouterMetrics::Families {
-  prometheus::Family<prometheus::Counter>* requests;
-  prometheus::Family<prometheus::Histogram>* duration;
-  prometheus::Family<prometheus::Histogram>* ttft;
-  prometheus::Family<prometheus::Histogram>* itl;
-  prometheus::Family<prometheus::Histogram>* legs;
-  prometheus::Family<prometheus::Counter>* decisions;
-  prometheus::Histogram* pick_duration;
-  prometheus::Family<prometheus::Counter>* tokens;
-  prometheus::Family<prometheus::Counter>* retries;
-  prometheus::Family<prometheus::Counter>* upstream;
-  prometheus::Family<prometheus::Counter>* rate_limits;
-  prometheus::Family<prometheus::Counter>* fairness;
-  prometheus::Family<prometheus::Histogram>* fairness_wait;
-  prometheus::Counter* redis_errors;
-  prometheus::Histogram* redis_latency;
-  prometheus::Gauge* active_requests;
-  ConnectionGauges upstream_connections;
-  prometheus::Counter* reload_success;
-  prometheus::Counter* reload_failure;
+  CounterFamily requests{"pdgate_requests_total",
+                         "Completion requests answered, by model, path and status class"};
+  HistogramFamily duration{"pdgate_request_duration_seconds",
+                           "Time from the request's arrival to the end of its response"};
+  HistogramFamily ttft{"pdgate_time_to_first_token_seconds",
+                       "Router-observed time to the first streamed output byte"};
+  HistogramFamily itl{"pdgate_inter_token_latency_seconds",
+                      "Router-observed time between streamed output chunks"};
+  HistogramFamily legs{"pdgate_leg_duration_seconds",
+                       "Upstream leg durations by model and leg (prefill, decode)"};
+  CounterFamily decisions{
+      "pdgate_pd_decisions_total",
+      "How requests were served (disaggregated, decode_only, aggregated, none) and why"};
+  HistogramFamily pick_duration_family{"pdgate_scheduler_pick_duration_seconds",
+                                       "Time to choose a request's endpoints or prefill/decode pairs"};
+  CounterFamily tokens{"pdgate_tokens_total",
+                       "Tokens by model and type (prompt, completion), from usage"};
+  CounterFamily retries{"pdgate_retries_total", "Attempts made again on another pair or endpoint"};
+  CounterFamily upstream{"pdgate_upstream_requests_total",
+                         "Upstream legs by endpoint, role and outcome"};
+  CounterFamily rate_limits{
+      "pdgate_ratelimit_decisions_total",
+      "Rate-limit decisions by ModelRoute, limit (input, output) and result"};
+  CounterFamily fairness{"pdgate_fairness_requests_total",
+                         "Requests through a model's fairness queue, by how they left it"};
+  HistogramFamily fairness_wait{
+      "pdgate_fairness_wait_seconds",
+      "Time requests that had to wait spent in their model's fairness queue"};
+  CounterFamily redis_errors_family{
+      "pdgate_ratelimit_redis_errors_total",
+      "Global rate-limit checks and debits Redis did not answer (rateLimitRedis.onError)"};
+  HistogramFamily redis_latency_family{
+      "pdgate_ratelimit_redis_seconds",
+      "Round trip of a global rate-limit check (Lua script) to Redis"};
+  CounterFamily active_requests_family{"pdgate_active_requests",
+                                       "Completion requests in progress"};
+  CounterFamily connections{
+      "pdgate_upstream_connections",
+      "Connections to engines open: held by a leg (active) or pooled (idle)"};
+
+  ShardedHistogram* pick_duration = &pick_duration_family.Add(
+      {}, std::vector<double>{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3});
+  ShardedCounter* redis_errors = &redis_errors_family.Add({});
+  ShardedHistogram* redis_latency = &redis_latency_family.Add(
+      {}, std::vector<double>{5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2});
+  ShardedGauge* active_requests = &active_requests_family.Add({});
+  ConnectionGauges upstream_connections{&connections.Add({{"state", "active"}}),
+                                        &connections.Add({{"state", "idle"}})};
+  prometheus::Counter* reload_success = nullptr;
+  prometheus::Counter* reload_failure = nullptr;
+
+  // Every sharded family with its exposition type, for Serialize.
+  std::vector<prometheus::MetricFamily> Collect() const {
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> out;
+    auto add = [&](prometheus::MetricFamily family) {
+      if (!family.metric.empty()) out.push_back(std::move(family));
+    };
+    for (const CounterFamily* f : {&requests, &decisions, &tokens, &retries, &upstream,
+                                   &rate_limits, &fairness, &redis_errors_family}) {
+      add(f->Collect(MetricType::Counter));
+    }
+    for (const CounterFamily* f : {&active_requests_family, &connections}) {
+      add(f->Collect(MetricType::Gauge));
+    }
+    for (const HistogramFamily* f : {&duration, &ttft, &itl, &legs, &pick_duration_family,
+                                     &fairness_wait, &redis_latency_family}) {
+      add(f->Collect(MetricType::Histogram));
+    }
+    return out;
+  }
 };
 
 RouterMetrics::RouterMetrics()
     : registry_(std::make_shared<prometheus::Registry>()), families_(std::make_unique<Families>()) {
   auto& r = *registry_;
-  families_->requests = &prometheus::BuildCounter()
-                             .Name("pdgate_requests_total")
-                             .Help("Completion requests answered, by model, path and status class")
-                             .Register(r);
-  families_->duration = &prometheus::BuildHistogram()
-                             .Name("pdgate_request_duration_seconds")
-                             .Help("Time from the request's arrival to the end of its response")
-                             .Register(r);
-  families_->ttft = &prometheus::BuildHistogram()
-                         .Name("pdgate_time_to_first_token_seconds")
-                         .Help("Router-observed time to the first streamed output byte")
-                         .Register(r);
-  families_->itl = &prometheus::BuildHistogram()
-                        .Name("pdgate_inter_token_latency_seconds")
-                        .Help("Router-observed time between streamed output chunks")
-                        .Register(r);
-  families_->legs = &prometheus::BuildHistogram()
-                         .Name("pdgate_leg_duration_seconds")
-                         .Help("Upstream leg durations by model and leg (prefill, decode)")
-                         .Register(r);
-  families_->decisions =
-      &prometheus::BuildCounter()
-           .Name("pdgate_pd_decisions_total")
-           .Help("How requests were served (disaggregated, decode_only, aggregated, none) and why")
-           .Register(r);
-  families_->pick_duration =
-      &prometheus::BuildHistogram()
-           .Name("pdgate_scheduler_pick_duration_seconds")
-           .Help("Time to choose a request's endpoints or prefill/decode pairs")
-           .Register(r)
-           .Add({}, prometheus::Histogram::BucketBoundaries{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
-                                                            1e-4, 1e-3});
-  families_->tokens = &prometheus::BuildCounter()
-                           .Name("pdgate_tokens_total")
-                           .Help("Tokens by model and type (prompt, completion), from usage")
-                           .Register(r);
-  families_->retries = &prometheus::BuildCounter()
-                            .Name("pdgate_retries_total")
-                            .Help("Attempts made again on another pair or endpoint")
-                            .Register(r);
-  families_->upstream = &prometheus::BuildCounter()
-                             .Name("pdgate_upstream_requests_total")
-                             .Help("Upstream legs by endpoint, role and outcome")
-                             .Register(r);
-  families_->rate_limits =
-      &prometheus::BuildCounter()
-           .Name("pdgate_ratelimit_decisions_total")
-           .Help("Rate-limit decisions by ModelRoute, limit (input, output) and result")
-           .Register(r);
-  families_->fairness =
-      &prometheus::BuildCounter()
-           .Name("pdgate_fairness_requests_total")
-           .Help("Requests through a model's fairness queue, by how they left it")
-           .Register(r);
-  families_->fairness_wait =
-      &prometheus::BuildHistogram()
-           .Name("pdgate_fairness_wait_seconds")
-           .Help("Time requests that had to wait spent in their model's fairness queue")
-           .Register(r);
-  families_->redis_errors =
-      &prometheus::BuildCounter()
-           .Name("pdgate_ratelimit_redis_errors_total")
-           .Help("Global rate-limit checks and debits Redis did not answer (rateLimitRedis.onError)")
-           .Register(r)
-           .Add({});
-  families_->redis_latency =
-      &prometheus::BuildHistogram()
-           .Name("pdgate_ratelimit_redis_seconds")
-           .Help("Round trip of a global rate-limit check (Lua script) to Redis")
-           .Register(r)
-           .Add({}, prometheus::Histogram::BucketBoundaries{5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3,
-                                                            5e-3, 1e-2, 5e-2});
-  families_->active_requests = &prometheus::BuildGauge()
-                                    .Name("pdgate_active_requests")
-                                    .Help("Completion requests in progress")
-                                    .Register(r)
-                                    .Add({});
-  auto& connections = prometheus::BuildGauge()
-                          .Name("pdgate_upstream_connections")
-                          .Help(
-                              "Connections to engines open: held by a leg (active) or pooled "
-                              "(idle)")
-                          .Register(r);
-  families_->upstream_connections = {&connections.Add({{"state", "active"}}),
-                                     &connections.Add({{"state", "idle"}})};
   auto& reloads = prometheus::BuildCounter()
                       .Name("pdgate_config_reloads_total")
                       .Help("Configuration reloads by result; a failed one leaves the old serving")
@@ -163,35 +136,34 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     ModelMetrics m;
     for (size_t p = 0; p < kPaths.size(); ++p) {
       for (size_t c = 0; c < kClasses.size(); ++c) {
-        m.requests[p][c] = &families_->requests->Add({{"model", model},
+        m.requests[p][c] = &families_->requests.Add({{"model", model},
                                                       {"path", std::string(kPaths[p])},
                                                       {"code", std::string(kClasses[c])}});
       }
     }
-    m.duration = &families_->duration->Add({{"model", model}}, LatencyBuckets());
-    m.ttft = &families_->ttft->Add({{"model", model}}, LatencyBuckets());
-    m.itl = &families_->itl->Add(
-        {{"model", model}}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.02, 0.04,
-                                                                    0.08, 0.16, 0.5, 1});
-    m.prefill_leg = &families_->legs->Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
-    m.decode_leg = &families_->legs->Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
+    m.duration = &families_->duration.Add({{"model", model}}, LatencyBuckets());
+    m.ttft = &families_->ttft.Add({{"model", model}}, LatencyBuckets());
+    m.itl = &families_->itl.Add(
+        {{"model", model}}, std::vector<double>{0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.5, 1});
+    m.prefill_leg = &families_->legs.Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
+    m.decode_leg = &families_->legs.Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
     for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
       m.decisions[d] =
-          &families_->decisions->Add({{"model", model},
+          &families_->decisions.Add({{"model", model},
                                       {"decision", std::string(kDecisionLabels[d].first)},
                                       {"reason", std::string(kDecisionLabels[d].second)}});
     }
-    m.prompt_tokens = &families_->tokens->Add({{"model", model}, {"type", "prompt"}});
-    m.completion_tokens = &families_->tokens->Add({{"model", model}, {"type", "completion"}});
-    m.retries = &families_->retries->Add({{"model", model}});
+    m.prompt_tokens = &families_->tokens.Add({{"model", model}, {"type", "prompt"}});
+    m.completion_tokens = &families_->tokens.Add({{"model", model}, {"type", "completion"}});
+    m.retries = &families_->retries.Add({{"model", model}});
     if (fairness) {
       static constexpr std::array<std::string_view, 5> kResults = {
           "ran_at_once", "ran_after_wait", "queue_full", "queue_timeout", "client_gone"};
       for (size_t i = 0; i < kResults.size(); ++i) {
         m.fairness[i] =
-            &families_->fairness->Add({{"model", model}, {"result", std::string(kResults[i])}});
+            &families_->fairness.Add({{"model", model}, {"result", std::string(kResults[i])}});
       }
-      m.fairness_wait = &families_->fairness_wait->Add({{"model", model}}, LatencyBuckets());
+      m.fairness_wait = &families_->fairness_wait.Add({{"model", model}}, LatencyBuckets());
     }
     return m;
   };
@@ -202,7 +174,7 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
       EndpointMetrics e;
       for (size_t o = 0; o < kOutcomes.size(); ++o) {
         e.legs[o] =
-            &families_->upstream->Add({{"endpoint", endpoint.pod},
+            &families_->upstream.Add({{"endpoint", endpoint.pod},
                                        {"role", std::string(discovery::ToString(endpoint.role))},
                                        {"outcome", std::string(kOutcomes[o])}});
       }
@@ -211,7 +183,7 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
   }
   for (const std::string& route : limited_routes) {
     auto add = [&](const char* limit, const char* result) {
-      return &families_->rate_limits->Add({{"route", route}, {"limit", limit}, {"result", result}});
+      return &families_->rate_limits.Add({{"route", route}, {"limit", limit}, {"result", result}});
     };
     handles->rate_limits.emplace(route, RateLimitMetrics{add("input", "allowed"),
                                                          add("input", "denied"),
@@ -220,7 +192,7 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
   }
   for (const std::string& name : principal_limits) {
     auto add = [&](const char* resource, const char* result) {
-      return &families_->rate_limits->Add(
+      return &families_->rate_limits.Add(
           {{"route", ""}, {"limit", StrCat(name, ":", resource)}, {"result", result}});
     };
     handles->principal_limits.push_back(
@@ -385,14 +357,16 @@ std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot
                                      const std::vector<FairnessGauges>& fairness) const {
   std::ostringstream out;
   prometheus::TextSerializer serializer;
-  serializer.Serialize(out, registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : families_->Collect()) families.push_back(std::move(family));
+  serializer.Serialize(out, families);
   if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
   if (!fairness.empty()) serializer.Serialize(out, FairnessFamilies(fairness));
   return out.str();
 }
 
-prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
-                                     std::string_view reason) {
+ShardedCounter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                std::string_view reason) {
   for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
     if (kDecisionLabels[d].first == decision && kDecisionLabels[d].second == reason) {
       return model.decisions[d];
@@ -401,14 +375,17 @@ prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view
   return nullptr;
 }
 
-void Increment(prometheus::Counter* counter, double by) {
+void Increment(ShardedCounter* counter, double by) {
   if (counter != nullptr) counter->Increment(by);
 }
-void Observe(prometheus::Histogram* histogram, double value) {
+void Observe(ShardedHistogram* histogram, double value) {
   if (histogram != nullptr) histogram->Observe(value);
 }
-void Add(prometheus::Gauge* gauge, double by) {
+void Add(ShardedGauge* gauge, double by) {
   if (gauge != nullptr) gauge->Increment(by);
+}
+void Increment(prometheus::Counter* counter, double by) {
+  if (counter != nullptr) counter->Increment(by);
 }
 
 }  // namespace pdgate::router

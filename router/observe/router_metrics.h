@@ -27,6 +27,10 @@ class PrefixIndex;
 
 namespace pdgate::router {
 
+class ShardedCounter;
+class ShardedHistogram;
+using ShardedGauge = ShardedCounter;
+
 enum class ApiPath { kChat = 0, kCompletions = 1 };
 enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
 
@@ -44,20 +48,20 @@ inline constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kD
 
 struct ModelMetrics {
   // [path][status class 2xx, 4xx, 5xx]
-  std::array<std::array<prometheus::Counter*, 3>, 2> requests{};
-  prometheus::Histogram* duration = nullptr;     // seconds, whole request
-  prometheus::Histogram* ttft = nullptr;         // seconds to the first streamed byte of output
-  prometheus::Histogram* itl = nullptr;          // seconds between streamed output chunks
-  prometheus::Histogram* prefill_leg = nullptr;  // seconds, prefill leg (whole answer)
-  prometheus::Histogram* decode_leg = nullptr;   // seconds, decode leg (to the end of the relay)
-  std::array<prometheus::Counter*, kDecisionLabels.size()> decisions{};  // per kDecisionLabels
-  prometheus::Counter* prompt_tokens = nullptr;
-  prometheus::Counter* completion_tokens = nullptr;
-  prometheus::Counter* retries = nullptr;
+  std::array<std::array<ShardedCounter*, 3>, 2> requests{};
+  ShardedHistogram* duration = nullptr;     // seconds, whole request
+  ShardedHistogram* ttft = nullptr;         // seconds to the first streamed byte of output
+  ShardedHistogram* itl = nullptr;          // seconds between streamed output chunks
+  ShardedHistogram* prefill_leg = nullptr;  // seconds, prefill leg (whole answer)
+  ShardedHistogram* decode_leg = nullptr;   // seconds, decode leg (to the end of the relay)
+  std::array<ShardedCounter*, kDecisionLabels.size()> decisions{};  // per kDecisionLabels
+  ShardedCounter* prompt_tokens = nullptr;
+  ShardedCounter* completion_tokens = nullptr;
+  ShardedCounter* retries = nullptr;
   // pdgate_fairness_requests_total by FairnessResult, pdgate_fairness_wait_seconds (null while
   // fairness is off).
-  std::array<prometheus::Counter*, 5> fairness{};
-  prometheus::Histogram* fairness_wait = nullptr;
+  std::array<ShardedCounter*, 5> fairness{};
+  ShardedHistogram* fairness_wait = nullptr;
 };
 
 // How a request went through its model's fairness queue.
@@ -74,26 +78,26 @@ struct FairnessGauges {
 // pdgate_upstream_connections{state="active"|"idle"}: connections to engines open across the io
 // threads, held by a leg or idle in a pool. Owned by the upstream pools (router/upstream_pool.h).
 struct ConnectionGauges {
-  prometheus::Gauge* active = nullptr;
-  prometheus::Gauge* idle = nullptr;
+  ShardedGauge* active = nullptr;
+  ShardedGauge* idle = nullptr;
 };
 
 struct EndpointMetrics {
-  std::array<prometheus::Counter*, size_t(LegOutcomeLabel::kCount)> legs{};
+  std::array<ShardedCounter*, size_t(LegOutcomeLabel::kCount)> legs{};
 };
 
 // pdgate_ratelimit_decisions_total of one rate-limited ModelRoute.
 struct RateLimitMetrics {
-  prometheus::Counter* input_allowed = nullptr;
-  prometheus::Counter* input_denied = nullptr;
-  prometheus::Counter* input_too_large = nullptr;  // larger than the whole bucket
-  prometheus::Counter* output_denied = nullptr;
+  ShardedCounter* input_allowed = nullptr;
+  ShardedCounter* input_denied = nullptr;
+  ShardedCounter* input_too_large = nullptr;  // larger than the whole bucket
+  ShardedCounter* output_denied = nullptr;
 };
 
 // pdgate_ratelimit_decisions_total of one RouterConfiguration rateLimits entry (route="").
 struct PrincipalLimitMetrics {
-  std::array<prometheus::Counter*, 3> denied{};  // requests, input, output
-  prometheus::Counter* too_large = nullptr;
+  std::array<ShardedCounter*, 3> denied{};  // requests, input, output
+  ShardedCounter* too_large = nullptr;
 };
 
 // The handles of one RouterState.
@@ -101,12 +105,12 @@ struct MetricHandles {
   absl::flat_hash_map<std::string, ModelMetrics, StringViewHash, std::equal_to<>> models;
   ModelMetrics other;  // model names no route knows
   absl::flat_hash_map<const discovery::Endpoint*, EndpointMetrics> endpoints;
-  prometheus::Gauge* active_requests = nullptr;
-  prometheus::Histogram* pick_duration = nullptr;  // seconds to choose the candidates
+  ShardedGauge* active_requests = nullptr;
+  ShardedHistogram* pick_duration = nullptr;  // seconds to choose the candidates
   absl::flat_hash_map<std::string, RateLimitMetrics, StringViewHash, std::equal_to<>> rate_limits;
   std::vector<PrincipalLimitMetrics> principal_limits;  // by index in PrincipalLimits::all()
-  prometheus::Counter* redis_errors = nullptr;     // pdgate_ratelimit_redis_errors_total
-  prometheus::Histogram* redis_latency = nullptr;  // pdgate_ratelimit_redis_seconds
+  ShardedCounter* redis_errors = nullptr;     // pdgate_ratelimit_redis_errors_total
+  ShardedHistogram* redis_latency = nullptr;  // pdgate_ratelimit_redis_seconds
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);
@@ -152,12 +156,13 @@ class RouterMetrics {
 };
 
 // The decision counter for (decision, reason); null for a pair outside kDecisionLabels.
-prometheus::Counter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
-                                     std::string_view reason);
+ShardedCounter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
+                                std::string_view reason);
 
-// Increments; the thin wrappers keep prometheus headers out of the callers.
+// Increments; the thin wrappers keep the metric headers out of the callers. Null: nothing.
+void Increment(ShardedCounter* counter, double by = 1);
+void Observe(ShardedHistogram* histogram, double value);
+void Add(ShardedGauge* gauge, double by);
 void Increment(prometheus::Counter* counter, double by = 1);
-void Observe(prometheus::Histogram* histogram, double value);
-void Add(prometheus::Gauge* gauge, double by);
 
 }  // namespace pdgate::router

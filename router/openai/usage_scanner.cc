@@ -1,5 +1,6 @@
 #include "router/openai/usage_scanner.h"
 
+#include <algorithm>
 #include <array>
 
 namespace pdgate::router {
@@ -32,8 +33,14 @@ void UsageScanner::Feed(std::string_view bytes) {
     if (started_) {
       if (!in_string_) {
         while (i < bytes.size() && !kStructural[static_cast<unsigned char>(bytes[i])]) ++i;
-      } else if (!escape_ && !reading_key_) {
-        while (i < bytes.size() && bytes[i] != '"' && bytes[i] != '\\') ++i;
+      } else if (!escape_) {
+        size_t end = i;
+        while (end < bytes.size() && bytes[end] != '"' && bytes[end] != '\\') ++end;
+        // A top-level key is kept only as far as it can still be "usage" (one byte more).
+        if (reading_key_ && key_.size() <= kUsage.size()) {
+          key_.append(bytes.data() + i, std::min(end - i, kUsage.size() + 1 - key_.size()));
+        }
+        i = end;
       }
       if (i == bytes.size()) break;
     }

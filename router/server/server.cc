@@ -15,6 +15,7 @@
 #include "router/auth/jwks.h"
 #include "router/observe/access_log.h"
 #include "router/observe/auth_metrics.h"
+#include "router/observe/sharded_metrics.h"
 #include "router/server/admin_session.h"
 #include "router/server/client_session.h"
 #include "router/server/endpoint_scraper.h"
@@ -149,12 +150,16 @@ class Server {
                  threads_, threads_ == 1 ? "" : "s");
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads_; ++i) {
-      pool.emplace_back([this, i] { contexts_[i]->run(); });
+      pool.emplace_back([this, i] {
+        BindMetricShard(i);
+        contexts_[i]->run();
+      });
     }
     if (source_.kubernetes) StartKubernetes();
     shared_load_ = std::make_unique<SharedLoadSync>(
         *contexts_[0], [this] { return current_; }, current_->metrics_registry->registry());
     shared_load_->Start();
+    BindMetricShard(0);
     contexts_[0]->run();
     kubernetes_.reset();  // its thread posts to contexts_[0]: stopped before they go
     StopJwks();           // likewise

@@ -1,0 +1,83 @@
+#include "router/observe/sharded_metrics.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace pdgate::router {
+namespace metrics_internal {
+namespace {
+thread_local size_t this_shard = kMetricShards - 1;
+}  // namespace
+
+size_t ThisShard() { return this_shard; }
+}  // namespace metrics_internal
+
+void BindMetricShard(size_t index) { metrics_internal::this_shard = index % kMetricShards; }
+
+double ShardedCounter::Value() const {
+  double total = 0;
+  for (const auto& cell : cells_) total += cell.value.load(std::memory_order_relaxed);
+  return total;
+}
+
+ShardedHistogram::ShardedHistogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)),
+      lines_per_shard_((bounds_.size() + 1 + 7) / 8),
+      lines_(std::make_unique<Line[]>(kMetricShards * lines_per_shard_)) {}
+
+void ShardedHistogram::Observe(double value) {
+  // The first bound >= value, as Prometheus' `le`; past the last one, +Inf.
+  const size_t bucket =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const size_t shard = metrics_internal::ThisShard();
+  lines_[shard * lines_per_shard_ + bucket / 8].counts[bucket % 8].fetch_add(
+      1, std::memory_order_relaxed);
+  sums_[shard].value.fetch_add(value, std::memory_order_relaxed);
+}
+
+prometheus::ClientMetric::Histogram ShardedHistogram::Collect() const {
+  prometheus::ClientMetric::Histogram histogram;
+  uint64_t cumulative = 0;
+  for (size_t bucket = 0; bucket <= bounds_.size(); ++bucket) {
+    for (size_t shard = 0; shard < kMetricShards; ++shard) {
+      cumulative += lines_[shard * lines_per_shard_ + bucket / 8].counts[bucket % 8].load(
+          std::memory_order_relaxed);
+    }
+    prometheus::ClientMetric::Bucket out;
+    out.cumulative_count = cumulative;
+    out.upper_bound =
+        bucket == bounds_.size() ? std::numeric_limits<double>::infinity() : bounds_[bucket];
+    histogram.bucket.push_back(out);
+  }
+  histogram.sample_count = cumulative;
+  for (const auto& sum : sums_) histogram.sample_sum += sum.value.load(std::memory_order_relaxed);
+  return histogram;
+}
+
+template <class Metric>
+prometheus::MetricFamily ShardedFamily<Metric>::Collect(prometheus::MetricType type) const {
+  prometheus::MetricFamily family;
+  family.name = name_;
+  family.help = help_;
+  family.type = type;
+  std::lock_guard lock(mu_);
+  family.metric.reserve(series_.size());
+  for (const auto& [labels, metric] : series_) {
+    prometheus::ClientMetric sample;
+    for (const auto& [name, value] : labels) sample.label.push_back({name, value});
+    if constexpr (std::is_same_v<Metric, ShardedHistogram>) {
+      sample.histogram = metric->Collect();
+    } else if (type == prometheus::MetricType::Counter) {
+      sample.counter.value = metric->Value();
+    } else {
+      sample.gauge.value = metric->Value();
+    }
+    family.metric.push_back(std::move(sample));
+  }
+  return family;
+}
+
+template class ShardedFamily<ShardedCounter>;
+template class ShardedFamily<ShardedHistogram>;
+
+}  // namespace pdgate::router

@@ -1,0 +1,95 @@
+#pragma once
+// Counters, gauges and histograms that io threads update without a lock and without writing a
+// cache line another io thread writes: each metric keeps one cell per shard, each io thread
+// writes the shard of its index (relaxed atomics on its own cache line), and a scrape adds the
+// shards up. This is what Envoy's thread-local stats do. prometheus-cpp's own types take a mutex
+// per histogram observation and share one atomic per counter among all threads.
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pdgate::router {
+
+inline constexpr size_t kMetricShards = 8;
+
+// The calling thread writes shard `index % kMetricShards` from now on (io thread i calls this with
+// i). Threads that never call it share the last shard.
+void BindMetricShard(size_t index);
+
+namespace metrics_internal {
+struct alignas(64) Cell {
+  std::atomic<double> value{0};
+};
+size_t ThisShard();
+}  // namespace metrics_internal
+
+class ShardedCounter {
+ public:
+  void Increment(double by = 1) {
+    // An atomic add although the shard is usually this thread's alone: threads beyond
+    // kMetricShards, and unbound ones, share.
+    cells_[metrics_internal::ThisShard()].value.fetch_add(by, std::memory_order_relaxed);
+  }
+  double Value() const;
+
+ private:
+  std::array<metrics_internal::Cell, kMetricShards> cells_;
+};
+
+// A gauge moved up and down by deltas (in-flight counts); its value is the sum of the shards.
+using ShardedGauge = ShardedCounter;
+
+class ShardedHistogram {
+ public:
+  // `bounds`: ascending upper bounds; one more bucket (+Inf) is added.
+  explicit ShardedHistogram(std::vector<double> bounds);
+  void Observe(double value);
+  prometheus::ClientMetric::Histogram Collect() const;
+
+ private:
+  struct alignas(64) Line {
+    std::array<std::atomic<uint64_t>, 8> counts{};
+  };
+  std::vector<double> bounds_;
+  size_t lines_per_shard_;
+  std::unique_ptr<Line[]> lines_;  // kMetricShards * lines_per_shard_
+  std::array<metrics_internal::Cell, kMetricShards> sums_;
+};
+
+using MetricLabels = std::map<std::string, std::string>;
+
+// A named family of sharded series, exposed through Collect. Add is for resolve time (a mutex);
+// the same labels give the same series.
+template <class Metric>
+class ShardedFamily {
+ public:
+  ShardedFamily(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
+
+  template <class... Args>
+  Metric& Add(const MetricLabels& labels, Args&&... args) {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = series_.try_emplace(labels);
+    if (inserted) it->second = std::make_unique<Metric>(std::forward<Args>(args)...);
+    return *it->second;
+  }
+  prometheus::MetricFamily Collect(prometheus::MetricType type) const;
+
+ private:
+  std::string name_;
+  std::string help_;
+  mutable std::mutex mu_;
+  std::map<MetricLabels, std::unique_ptr<Metric>> series_;
+};
+
+extern template class ShardedFamily<ShardedCounter>;
+extern template class ShardedFamily<ShardedHistogram>;
+
+}  // namespace pdgate::router
