@@ -4,6 +4,8 @@
 #   ./dev.sh demo        install deps, build, start the local PD demo
 #   ./dev.sh test        install deps, build, run the whole test suite (what .ci/run calls)
 #   ./dev.sh test-asan   the same suite built with ASan+UBSan in build-asan/
+#   ./dev.sh test-tsan   the same suite built with ThreadSanitizer in build-tsan/
+#   ./dev.sh fuzz [S|runs=N]  libFuzzer targets (clang-16) in build-fuzz/, S seconds each (30)
 #   ./dev.sh deps        install the Debian packages the build and tests need (idempotent)
 #   ./dev.sh build-deps  only what the build needs (Dockerfile)
 #   ./dev.sh runtime-deps  install only what the built binaries need at run time (Dockerfile)
@@ -84,9 +86,51 @@ case "$cmd" in
     BUILD_TYPE=Debug build build-asan -DPDGATE_SANITIZE=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_tests build-asan -E "$TIMING_TESTS" ;;
+  test-tsan)
+    apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    sdk_deps
+    # Optimized, as TSan itself advises: its shadow checks dominate and -O0 only adds time.
+    build build-tsan -DPDGATE_TSAN=ON
+    # Reports go to files: the routers and simulators the integration tests start are child
+    # processes whose stderr a test does not read, so a race there must fail the run here.
+    reports=build-tsan/tsan-reports
+    rm -rf "$reports"; mkdir -p "$reports"
+    status=0
+    TSAN_OPTIONS="log_path=$PWD/$reports/race:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
+      run_tests build-tsan -E "$TIMING_TESTS" || status=$?
+    if compgen -G "$reports/race*" >/dev/null; then
+      cat "$reports"/race* >&2
+      echo "dev.sh: ThreadSanitizer reported $(ls "$reports" | wc -l) file(s) of reports" >&2
+      status=1
+    fi
+    exit $status ;;
+  fuzz)
+    apt_install "${BUILD_PACKAGES[@]}" clang-16 libfuzzer-16-dev
+    CXX=clang++-16 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPDGATE_FUZZ=ON -DPDGATE_WERROR=OFF >/dev/null
+    cmake --build build-fuzz -j "$(ncpu)" --target fuzz_targets
+    limit="-max_total_time=${1:-30}"
+    case "${1:-}" in runs=*) limit="-runs=${1#runs=}" ;; esac
+    failed=()
+    for target in build-fuzz/bin/*_fuzz; do
+      name=$(basename "$target" _fuzz)
+      # New inputs go to build-fuzz/corpus; the seeds in the repository are only read.
+      mkdir -p "build-fuzz/corpus/$name" build-fuzz/artifacts
+      echo "== fuzz $name ($limit)"
+      log="build-fuzz/$name.log"
+      "$target" "$limit" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -artifact_prefix="build-fuzz/artifacts/$name-" \
+        "build-fuzz/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1 || failed+=("$name")
+      grep -E "^(Done|stat::number_of_executed_units|SUMMARY)|ERROR|FUZZ_CHECK" "$log" | tail -5 || true
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+      echo "dev.sh: fuzz targets failed: ${failed[*]}; inputs in build-fuzz/artifacts/" >&2
+      echo "        (copy each into tests/fuzz/regressions/<target>/ with its fix)" >&2
+      exit 1
+    fi ;;
   demo)
     apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     build build
     exec examples/kthena-pd/demo.sh "$@" ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
 esac

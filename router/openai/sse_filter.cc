@@ -87,18 +87,21 @@ bool SseFilter::Inspect(std::string_view event) {
 void SseFilter::Feed(std::string_view in, std::string& out) {
   while (!in.empty()) {
     if (passthrough_) {
-      // Inside an oversized event: forward up to its blank line (which may straddle two reads),
-      // then resume cutting.
+      // Inside an oversized event: forward up to its blank line ("\n\n" or "\n\r\n", which may
+      // straddle two reads), then resume cutting.
       size_t boundary = std::string_view::npos;
       for (size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '\n' && (last_was_newline_ || (i + 1 < in.size() && in[i + 1] == '\n'))) {
-          boundary = last_was_newline_ ? i + 1 : i + 2;
-          break;
+        if (in[i] == '\n') {
+          if (last_was_newline_) {
+            boundary = i + 1;
+            break;
+          }
+          last_was_newline_ = true;
+        } else if (in[i] != '\r') {
+          last_was_newline_ = false;
         }
-        last_was_newline_ = false;
       }
       if (boundary == std::string_view::npos) {
-        last_was_newline_ = in.back() == '\n';
         out.append(in);
         return;
       }
@@ -121,7 +124,8 @@ void SseFilter::Feed(std::string_view in, std::string& out) {
     }
     pending_.erase(0, consumed);
     if (pending_.size() > max_event_bytes_) {
-      last_was_newline_ = pending_.back() == '\n';
+      const std::string_view tail(pending_);
+      last_was_newline_ = tail.ends_with('\n') || tail.ends_with("\n\r");
       out.append(pending_);
       pending_.clear();
       passthrough_ = true;

@@ -71,3 +71,20 @@ TEST_CASE("an event larger than the bound passes through without being held") {
   CHECK(out == big);
   CHECK(filter.saw_done());
 }
+
+TEST_CASE("after an oversized event with CRLF line ends, events are cut and read again") {
+  // Its blank line is "\r\n\r\n", cut between the reads at every point.
+  const std::string big = "data: " + std::string(100, 'x') + "\r\n\r\n";
+  const std::string usage_chunk =
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\r\n\r\n";
+  const std::string stream = big + usage_chunk + "data: [DONE]\r\n\r\n";
+  for (size_t cut = 90; cut < big.size() + 4; ++cut) {
+    router::SseFilter filter(true, /*max_event_bytes=*/16);
+    std::string out = Run(filter, stream, cut);
+    INFO("cut at " << cut);
+    CHECK(out == big + "data: [DONE]\r\n\r\n");
+    REQUIRE(filter.usage().has_value());
+    CHECK(filter.usage()->prompt_tokens == 7);
+    CHECK(filter.saw_done());
+  }
+}
