@@ -8,6 +8,7 @@
 #   ./dev.sh fuzz [S|runs=N]  libFuzzer targets (clang-16) in build-fuzz/, S seconds each (30)
 #   ./dev.sh deps        install the Debian packages the build and tests need (idempotent)
 #   ./dev.sh build-deps  only what the build needs (Dockerfile)
+#   ./dev.sh bench-deps  what the bench/scripts need besides the test packages (wrk, valgrind)
 #   ./dev.sh runtime-deps  install only what the built binaries need at run time (Dockerfile)
 #   ./dev.sh build [DIR] [cmake args...]
 set -euo pipefail
@@ -23,6 +24,9 @@ BUILD_PACKAGES=(
 # Programs the integration tests and the demo start (never linked); python3-cryptography signs
 # the authentication tests' JWTs (an implementation independent of pdgate's).
 TEST_PACKAGES=(curl python3 python3-cryptography nginx-light redis-server openssl)
+# What bench/scripts run besides the test packages: wrk for the nginx ratio, valgrind for the
+# instruction counts.
+BENCH_PACKAGES=(wrk valgrind strace)
 RUNTIME_PACKAGES=(
   libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
   libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 libtcmalloc-minimal4 ca-certificates
@@ -73,6 +77,7 @@ cmd="${1:-help}"; shift || true
 case "$cmd" in
   deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; sdk_deps ;;
   build-deps) apt_install "${BUILD_PACKAGES[@]}" ;;
+  bench-deps) apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}" ;;
   runtime-deps) apt_install "${RUNTIME_PACKAGES[@]}" ;;
   build) apt_install "${BUILD_PACKAGES[@]}"; build "$@" ;;
   test)
@@ -132,5 +137,5 @@ case "$cmd" in
     apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     build build
     exec examples/kthena-pd/demo.sh "$@" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
 esac

@@ -131,22 +131,21 @@ net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
     response.ContentLength(parser->content_length().value_or(0));
   }
   auto write = [&](std::string_view data, bool more) -> net::awaitable<bool> {
-    if (!flow.committed && event_stream) {
-      Observe(flow.model_metrics->ttft,
-              std::chrono::duration<double>(Clock::now() - flow.start).count());
+    const Clock::time_point now = Clock::now();
+    if (event_stream) {
+      if (!flow.committed) {
+        Observe(flow.model_metrics->ttft, std::chrono::duration<double>(now - flow.start).count());
+      } else {
+        Observe(flow.model_metrics->itl,
+                std::chrono::duration<double>(now - flow.last_write).count());
+      }
+      if (flow.access.ttft_ms < 0) {
+        flow.access.ttft_ms = std::chrono::duration<double, std::milli>(now - flow.start).count();
+      }
     }
-    if (flow.committed && event_stream) {
-      const Clock::time_point now = Clock::now();
-      Observe(flow.model_metrics->itl,
-              std::chrono::duration<double>(now - flow.last_write).count());
-    }
-    flow.last_write = Clock::now();
+    flow.last_write = now;
     flow.committed = true;  // from the first byte on, the response belongs to the client
     flow.status_sent = status;
-    if (flow.access.ttft_ms < 0 && event_stream) {
-      flow.access.ttft_ms =
-          std::chrono::duration<double, std::milli>(Clock::now() - flow.start).count();
-    }
     flow.client.expires_after(timeouts.stream_idle);  // a reader that stops is cut off
     const bool last = !more;
     co_return co_await response.Write(flow.client, data, last);

@@ -113,24 +113,30 @@ void KubeHarness::StartApiServer(const std::string& objects_file, int initial_rv
 }
 
 void KubeHarness::StartRouter(const std::vector<std::string>& extra_args) {
-  router_port_ = FreePort();
-  admin_port_ = FreePort();
-  std::vector<std::string> argv = {BinaryPath("pdgate"),
-                                   "--kubeconfig",
-                                   kubeconfig_,
-                                   "--config",
-                                   settings_,
-                                   "--port",
-                                   std::to_string(router_port_),
-                                   "--admin-port",
-                                   std::to_string(admin_port_)};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  auto router = ChildProcess::Start(argv);
-  if (!router.ok()) throw std::runtime_error("cannot start pdgate");
-  router_.emplace(std::move(*router));
-  if (!WaitForHttpStatus("127.0.0.1", admin_port_, "/healthz", 200, 10s)) {
-    throw std::runtime_error("pdgate did not come up: " + router_->Stderr());
+  // A port FreePort() found free may be taken by a parallel test before pdgate binds it: then
+  // pdgate exits at once, and it is started again on other ports.
+  for (int attempt = 0;; ++attempt) {
+    router_port_ = FreePort();
+    admin_port_ = FreePort();
+    std::vector<std::string> argv = {BinaryPath("pdgate"),
+                                     "--kubeconfig",
+                                     kubeconfig_,
+                                     "--config",
+                                     settings_,
+                                     "--port",
+                                     std::to_string(router_port_),
+                                     "--admin-port",
+                                     std::to_string(admin_port_)};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    auto router = ChildProcess::Start(argv);
+    if (!router.ok()) throw std::runtime_error("cannot start pdgate");
+    router_.emplace(std::move(*router));
+    if (WaitForHttpStatus("127.0.0.1", admin_port_, "/healthz", 200, 10s)) return;
+    const bool port_taken = router_->Stdout().find("Address already in use") != std::string::npos;
+    if (!port_taken || attempt == 2) break;
+    router_.reset();
   }
+  throw std::runtime_error("pdgate did not come up: " + router_->Stdout() + router_->Stderr());
 }
 
 int KubeHarness::Control(const std::string& what, const std::string& body) {

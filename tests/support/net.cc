@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <thread>
 
 namespace pdgate::testing {
@@ -90,7 +92,39 @@ bool LoopbackUsable(const std::string& address) {
   return fd.get() >= 0 && bind(fd.get(), AsSockaddr(addr), sizeof(addr)) == 0;
 }
 
+namespace {
+
+// The kernel's ephemeral range, from which it also takes the local port of every outgoing
+// connection: a port found there may be some test's client socket a moment later.
+std::pair<int, int> EphemeralRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool CanBind(const std::string& address, uint16_t port) {
+  sockaddr_in addr;
+  if (!MakeAddress(address, port, addr)) return false;
+  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return fd.get() >= 0 && bind(fd.get(), AsSockaddr(addr), sizeof(addr)) == 0;
+}
+
+}  // namespace
+
 uint16_t FreePort(const std::string& address) {
+  // A random port below the ephemeral range: outgoing connections never take it, and parallel
+  // tests pick the same one only by chance (callers that start a server still retry when its
+  // bind fails).
+  static const int low = EphemeralRange().first;
+  if (low > 12000) {
+    thread_local std::mt19937 rng(std::random_device{}() ^ unsigned(getpid()));
+    std::uniform_int_distribution<int> pick(low - 10000, low - 1);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const auto port = uint16_t(pick(rng));
+      if (CanBind(address, port)) return port;
+    }
+  }
   sockaddr_in addr;
   if (!MakeAddress(address, 0, addr)) return 0;
   Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -17,7 +17,9 @@ namespace pdgate::testing {
 std::string LoopbackAddress(int n);
 bool LoopbackUsable(const std::string& address);
 
-// A port that was free on `address` a moment ago (bind to 0, read it back, close).
+// A port that was free on `address` a moment ago: a random one below the kernel's ephemeral range
+// that could be bound (else one the kernel picks). Another process may still take it before the
+// caller binds it, so servers started on it are started again when their bind fails.
 uint16_t FreePort(const std::string& address = "127.0.0.1");
 
 // Polls until a TCP connect succeeds, or the deadline passes.
