@@ -1,7 +1,7 @@
 #pragma once
 // The endpoints of every ModelServer, with their PD roles and groups: an immutable snapshot that
 // request threads read without locks (shared_ptr<const EndpointSnapshot>). Built from a Config's
-// Pods today and from the API server's Pods later, through the same BuildEndpointSnapshot.
+// Pods, whether they came from files or from the API server, by BuildEndpointSnapshot.
 #include <cstdint>
 #include <memory>
 #include <string>

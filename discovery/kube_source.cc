@@ -13,6 +13,7 @@
 #include "discovery/kube_client.h"
 #include "discovery/kube_objects.h"
 #include "discovery/kube_store.h"
+#include "discovery/uncaught.h"
 
 namespace pdgate::discovery {
 namespace {
@@ -131,7 +132,7 @@ void KubernetesSource::Impl::Stop() {
 }
 
 void KubernetesSource::Impl::Spawn(const std::shared_ptr<Watch>& watch) {
-  net::co_spawn(*context, RunWatch(watch), net::detached);
+  net::co_spawn(*context, RunWatch(watch), ReportUncaught{SpawnSite::kKubeWatch});
 }
 
 net::awaitable<void> KubernetesSource::Impl::Pause(Watch& watch) {
@@ -298,7 +299,7 @@ void KubernetesSource::Impl::MarkDirty(std::string_view why) {
   if (pending_changes++ == 0) pending_why = std::string(why);
   if (build_pending) return;
   build_pending = true;
-  net::co_spawn(*context, DebouncedBuild(), net::detached);
+  net::co_spawn(*context, DebouncedBuild(), ReportUncaught{SpawnSite::kKubeBuild});
 }
 
 net::awaitable<void> KubernetesSource::Impl::DebouncedBuild() {

@@ -5,16 +5,17 @@
 #include <vector>
 
 #include "config/strings.h"
-#include "router/flow/flow.h"
-#include "router/openai/json_text.h"
-#include "router/flow/legs.h"
-#include "router/openai/openai_error.h"
-#include "router/openai/request_id.h"
-#include "router/flow/sglang_flow.h"
+#include "discovery/uncaught.h"
 #include "router/flow/fairness_gate.h"
+#include "router/flow/flow.h"
+#include "router/flow/legs.h"
 #include "router/flow/rate_limiting.h"
+#include "router/flow/sglang_flow.h"
 #include "router/limits/token_estimate.h"
 #include "router/observe/auth_metrics.h"
+#include "router/openai/json_text.h"
+#include "router/openai/openai_error.h"
+#include "router/openai/request_id.h"
 
 namespace pdgate::router {
 namespace {
@@ -287,7 +288,8 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
   // Watches for the client leaving, from the fairness queue on (the flow's engines are told);
   // cancelled when the request is done.
   auto watch = std::make_shared<DisconnectWatch>();
-  net::co_spawn(worker.ioc, WatchClient(client.socket(), watch), net::detached);
+  net::co_spawn(worker.ioc, WatchClient(client.socket(), watch),
+                ReportUncaught{SpawnSite::kDisconnectWatch});
   const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
   FairnessSlot fairness_slot;
   if (state->config->settings.fairness.enabled) {

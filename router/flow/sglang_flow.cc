@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "discovery/uncaught.h"
 #include "router/flow/endpoint_feedback.h"
 #include "router/flow/legs.h"
 #include "router/flow/sglang_abort.h"
@@ -61,7 +62,8 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
   auto legs = std::make_shared<DisconnectWatch>();
   Worker* worker = &flow.worker;
   auto abort = [worker, rid](const LegTarget& target) {
-    net::co_spawn(worker->ioc, SendSglangAbort(*worker, target, rid), net::detached);
+    net::co_spawn(worker->ioc, SendSglangAbort(*worker, target, rid),
+                  ReportUncaught{SpawnSite::kSglangAbort});
   };
   // The client leaving closes this attempt's legs and aborts both on the engines.
   flow.watch->on_gone.push_back([legs, abort, p = *prefill_target, d = *decode_target] {
@@ -82,7 +84,7 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
                                  Clock::now() + flow.LegTimeout(),
                                  flow.settings.limits.max_prefill_response_bytes, state,
                                  on_prefill_failure, flow.prefill_tokens),
-                net::detached);
+                ReportUncaught{SpawnSite::kSglangPrefill});
   std::optional<AttemptError> error = co_await RunDecode(flow, decode, decode_body, "decode", legs);
   flow.watch->on_gone.clear();
   if (!state->done) {

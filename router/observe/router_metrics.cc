@@ -9,6 +9,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "discovery/uncaught.h"
 #include "pd_scheduler/prefix_index.h"
 #include "router/observe/build_info.h"
 #include "router/observe/sharded_metrics.h"
@@ -48,16 +49,16 @@ struct RouterMetrics::Families {
   CounterFamily decisions{
       "pdgate_pd_decisions_total",
       "How requests were served (disaggregated, decode_only, aggregated, none) and why"};
-  HistogramFamily pick_duration_family{"pdgate_scheduler_pick_duration_seconds",
-                                       "Time to choose a request's endpoints or prefill/decode pairs"};
+  HistogramFamily pick_duration_family{
+      "pdgate_scheduler_pick_duration_seconds",
+      "Time to choose a request's endpoints or prefill/decode pairs"};
   CounterFamily tokens{"pdgate_tokens_total",
                        "Tokens by model and type (prompt, completion), from usage"};
   CounterFamily retries{"pdgate_retries_total", "Attempts made again on another pair or endpoint"};
   CounterFamily upstream{"pdgate_upstream_requests_total",
                          "Upstream legs by endpoint, role and outcome"};
-  CounterFamily rate_limits{
-      "pdgate_ratelimit_decisions_total",
-      "Rate-limit decisions by ModelRoute, limit (input, output) and result"};
+  CounterFamily rate_limits{"pdgate_ratelimit_decisions_total",
+                            "Rate-limit decisions by ModelRoute, limit (input, output) and result"};
   CounterFamily fairness{"pdgate_fairness_requests_total",
                          "Requests through a model's fairness queue, by how they left it"};
   HistogramFamily fairness_wait{
@@ -69,20 +70,20 @@ struct RouterMetrics::Families {
   HistogramFamily redis_latency_family{
       "pdgate_ratelimit_redis_seconds",
       "Round trip of a global rate-limit check (Lua script) to Redis"};
-  CounterFamily active_requests_family{"pdgate_active_requests",
-                                       "Completion requests in progress"};
-  CounterFamily connections{
-      "pdgate_upstream_connections",
-      "Connections to engines open: held by a leg (active) or pooled (idle)"};
+  CounterFamily active_requests_family{"pdgate_active_requests", "Completion requests in progress"};
+  CounterFamily connections{"pdgate_upstream_connections",
+                            "Connections to engines open: held by a leg (active) or pooled (idle)"};
 
-  ShardedHistogram* pick_duration = &pick_duration_family.Add(
+  // Process-wide series, held here for the process's life.
+  std::shared_ptr<ShardedHistogram> pick_duration = pick_duration_family.Add(
       {}, std::vector<double>{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3});
-  ShardedCounter* redis_errors = &redis_errors_family.Add({});
-  ShardedHistogram* redis_latency = &redis_latency_family.Add(
+  std::shared_ptr<ShardedCounter> redis_errors = redis_errors_family.Add({});
+  std::shared_ptr<ShardedHistogram> redis_latency = redis_latency_family.Add(
       {}, std::vector<double>{5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2});
-  ShardedGauge* active_requests = &active_requests_family.Add({});
-  ConnectionGauges upstream_connections{&connections.Add({{"state", "active"}}),
-                                        &connections.Add({{"state", "idle"}})};
+  std::shared_ptr<ShardedGauge> active_requests = active_requests_family.Add({});
+  std::shared_ptr<ShardedGauge> connections_active = connections.Add({{"state", "active"}});
+  std::shared_ptr<ShardedGauge> connections_idle = connections.Add({{"state", "idle"}});
+  ConnectionGauges upstream_connections{connections_active.get(), connections_idle.get()};
   prometheus::Counter* reload_success = nullptr;
   prometheus::Counter* reload_failure = nullptr;
 
@@ -132,38 +133,47 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     const std::vector<std::string>& limited_routes,
     const std::vector<std::string>& principal_limits, bool fairness) {
   auto handles = std::make_shared<MetricHandles>();
+  // The handles hold every series they point at: a series no state holds leaves the exposition.
+  auto keep = [&](auto series) {
+    auto* raw = series.get();
+    handles->series.push_back(std::move(series));
+    return raw;
+  };
   auto resolve_model = [&](const std::string& model) {
     ModelMetrics m;
     for (size_t p = 0; p < kPaths.size(); ++p) {
       for (size_t c = 0; c < kClasses.size(); ++c) {
-        m.requests[p][c] = &families_->requests.Add({{"model", model},
-                                                      {"path", std::string(kPaths[p])},
-                                                      {"code", std::string(kClasses[c])}});
+        m.requests[p][c] = keep(families_->requests.Add({{"model", model},
+                                                         {"path", std::string(kPaths[p])},
+                                                         {"code", std::string(kClasses[c])}}));
       }
     }
-    m.duration = &families_->duration.Add({{"model", model}}, LatencyBuckets());
-    m.ttft = &families_->ttft.Add({{"model", model}}, LatencyBuckets());
-    m.itl = &families_->itl.Add(
-        {{"model", model}}, std::vector<double>{0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.5, 1});
-    m.prefill_leg = &families_->legs.Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets());
-    m.decode_leg = &families_->legs.Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets());
+    m.duration = keep(families_->duration.Add({{"model", model}}, LatencyBuckets()));
+    m.ttft = keep(families_->ttft.Add({{"model", model}}, LatencyBuckets()));
+    m.itl =
+        keep(families_->itl.Add({{"model", model}}, std::vector<double>{0.001, 0.005, 0.01, 0.02,
+                                                                        0.04, 0.08, 0.16, 0.5, 1}));
+    m.prefill_leg =
+        keep(families_->legs.Add({{"model", model}, {"leg", "prefill"}}, LatencyBuckets()));
+    m.decode_leg =
+        keep(families_->legs.Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets()));
     for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
       m.decisions[d] =
-          &families_->decisions.Add({{"model", model},
-                                      {"decision", std::string(kDecisionLabels[d].first)},
-                                      {"reason", std::string(kDecisionLabels[d].second)}});
+          keep(families_->decisions.Add({{"model", model},
+                                         {"decision", std::string(kDecisionLabels[d].first)},
+                                         {"reason", std::string(kDecisionLabels[d].second)}}));
     }
-    m.prompt_tokens = &families_->tokens.Add({{"model", model}, {"type", "prompt"}});
-    m.completion_tokens = &families_->tokens.Add({{"model", model}, {"type", "completion"}});
-    m.retries = &families_->retries.Add({{"model", model}});
+    m.prompt_tokens = keep(families_->tokens.Add({{"model", model}, {"type", "prompt"}}));
+    m.completion_tokens = keep(families_->tokens.Add({{"model", model}, {"type", "completion"}}));
+    m.retries = keep(families_->retries.Add({{"model", model}}));
     if (fairness) {
       static constexpr std::array<std::string_view, 5> kResults = {
           "ran_at_once", "ran_after_wait", "queue_full", "queue_timeout", "client_gone"};
       for (size_t i = 0; i < kResults.size(); ++i) {
         m.fairness[i] =
-            &families_->fairness.Add({{"model", model}, {"result", std::string(kResults[i])}});
+            keep(families_->fairness.Add({{"model", model}, {"result", std::string(kResults[i])}}));
       }
-      m.fairness_wait = &families_->fairness_wait.Add({{"model", model}}, LatencyBuckets());
+      m.fairness_wait = keep(families_->fairness_wait.Add({{"model", model}}, LatencyBuckets()));
     }
     return m;
   };
@@ -174,35 +184,35 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
       EndpointMetrics e;
       for (size_t o = 0; o < kOutcomes.size(); ++o) {
         e.legs[o] =
-            &families_->upstream.Add({{"endpoint", endpoint.pod},
-                                       {"role", std::string(discovery::ToString(endpoint.role))},
-                                       {"outcome", std::string(kOutcomes[o])}});
+            keep(families_->upstream.Add({{"endpoint", endpoint.pod},
+                                          {"role", std::string(discovery::ToString(endpoint.role))},
+                                          {"outcome", std::string(kOutcomes[o])}}));
       }
       handles->endpoints.emplace(&endpoint, e);
     }
   }
   for (const std::string& route : limited_routes) {
     auto add = [&](const char* limit, const char* result) {
-      return &families_->rate_limits.Add({{"route", route}, {"limit", limit}, {"result", result}});
+      return keep(
+          families_->rate_limits.Add({{"route", route}, {"limit", limit}, {"result", result}}));
     };
-    handles->rate_limits.emplace(route, RateLimitMetrics{add("input", "allowed"),
-                                                         add("input", "denied"),
-                                                         add("input", "too_large"),
-                                                         add("output", "denied")});
+    handles->rate_limits.emplace(
+        route, RateLimitMetrics{add("input", "allowed"), add("input", "denied"),
+                                add("input", "too_large"), add("output", "denied")});
   }
   for (const std::string& name : principal_limits) {
     auto add = [&](const char* resource, const char* result) {
-      return &families_->rate_limits.Add(
-          {{"route", ""}, {"limit", StrCat(name, ":", resource)}, {"result", result}});
+      return keep(families_->rate_limits.Add(
+          {{"route", ""}, {"limit", StrCat(name, ":", resource)}, {"result", result}}));
     };
     handles->principal_limits.push_back(
         {{add("requests", "denied"), add("input", "denied"), add("output", "denied")},
          add("input", "too_large")});
   }
-  handles->redis_errors = families_->redis_errors;
-  handles->redis_latency = families_->redis_latency;
-  handles->active_requests = families_->active_requests;
-  handles->pick_duration = families_->pick_duration;
+  handles->redis_errors = families_->redis_errors.get();
+  handles->redis_latency = families_->redis_latency.get();
+  handles->active_requests = families_->active_requests.get();
+  handles->pick_duration = families_->pick_duration.get();
   return handles;
 }
 
@@ -229,6 +239,20 @@ ClientMetric Sample(std::vector<ClientMetric::Label> labels, double value, Metri
     metric.gauge.value = value;
   }
   return metric;
+}
+
+// pdgate_internal_errors_total: every site, zeros included, so an alert needs no absent().
+MetricFamily InternalErrorsFamily() {
+  MetricFamily family{"pdgate_internal_errors_total",
+                      "Coroutines ended by an exception (a bug; the log names it), by where they ran",
+                      MetricType::Counter,
+                      {}};
+  for (size_t i = 0; i < size_t(SpawnSite::kCount); ++i) {
+    const auto site = SpawnSite(i);
+    family.metric.push_back(Sample({{"where", std::string(ToString(site))}},
+                                   double(UncaughtCount(site)), MetricType::Counter));
+  }
+  return family;
 }
 
 // Per-endpoint families from live state; each endpoint once, however many servers list it.
@@ -334,13 +358,18 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
 }
 
 std::vector<MetricFamily> FairnessFamilies(const std::vector<FairnessGauges>& queues) {
-  MetricFamily queued{"pdgate_fairness_queued", "Requests waiting in a model's fairness queue",
-                      MetricType::Gauge, {}};
+  MetricFamily queued{"pdgate_fairness_queued",
+                      "Requests waiting in a model's fairness queue",
+                      MetricType::Gauge,
+                      {}};
   MetricFamily running{"pdgate_fairness_running",
-                       "Requests holding a slot of a model's fairness queue", MetricType::Gauge, {}};
+                       "Requests holding a slot of a model's fairness queue",
+                       MetricType::Gauge,
+                       {}};
   MetricFamily principals{"pdgate_fairness_principals",
                           "Principals whose recent usage a model's fairness queue tracks",
-                          MetricType::Gauge, {}};
+                          MetricType::Gauge,
+                          {}};
   for (const FairnessGauges& q : queues) {
     queued.metric.push_back(Sample({{"model", q.model}}, double(q.queued), MetricType::Gauge));
     running.metric.push_back(Sample({{"model", q.model}}, double(q.running), MetricType::Gauge));
@@ -358,7 +387,9 @@ std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot
   std::ostringstream out;
   prometheus::TextSerializer serializer;
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (prometheus::MetricFamily& family : families_->Collect()) families.push_back(std::move(family));
+  for (prometheus::MetricFamily& family : families_->Collect())
+    families.push_back(std::move(family));
+  families.push_back(InternalErrorsFamily());
   serializer.Serialize(out, families);
   if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
   if (!fairness.empty()) serializer.Serialize(out, FairnessFamilies(fairness));

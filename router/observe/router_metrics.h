@@ -102,6 +102,9 @@ struct PrincipalLimitMetrics {
 
 // The handles of one RouterState.
 struct MetricHandles {
+  // Owns the series the raw pointers below point at (see ShardedFamily: a series lives while a
+  // state holds it, so one whose endpoint or model left goes with the last state that had it).
+  std::vector<std::shared_ptr<void>> series;
   absl::flat_hash_map<std::string, ModelMetrics, StringViewHash, std::equal_to<>> models;
   ModelMetrics other;  // model names no route knows
   absl::flat_hash_map<const discovery::Endpoint*, EndpointMetrics> endpoints;
@@ -109,8 +112,8 @@ struct MetricHandles {
   ShardedHistogram* pick_duration = nullptr;  // seconds to choose the candidates
   absl::flat_hash_map<std::string, RateLimitMetrics, StringViewHash, std::equal_to<>> rate_limits;
   std::vector<PrincipalLimitMetrics> principal_limits;  // by index in PrincipalLimits::all()
-  ShardedCounter* redis_errors = nullptr;     // pdgate_ratelimit_redis_errors_total
-  ShardedHistogram* redis_latency = nullptr;  // pdgate_ratelimit_redis_seconds
+  ShardedCounter* redis_errors = nullptr;               // pdgate_ratelimit_redis_errors_total
+  ShardedHistogram* redis_latency = nullptr;            // pdgate_ratelimit_redis_seconds
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);
@@ -131,11 +134,10 @@ class RouterMetrics {
   // `limited_routes`: the keys (namespace/name) of the ModelRoutes with a rateLimit;
   // `principal_limits`: the names of the RouterConfiguration's rateLimits, in order;
   // `fairness`: the fairness queue is on (its per-model series exist only then).
-  std::shared_ptr<const MetricHandles> Resolve(const std::vector<std::string>& model_names,
-                                               const discovery::EndpointSnapshot& snapshot,
-                                               const std::vector<std::string>& limited_routes = {},
-                                               const std::vector<std::string>& principal_limits = {},
-                                               bool fairness = false);
+  std::shared_ptr<const MetricHandles> Resolve(
+      const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot,
+      const std::vector<std::string>& limited_routes = {},
+      const std::vector<std::string>& principal_limits = {}, bool fairness = false);
   // Prometheus text exposition of everything: the registry's families, then the live state of
   // `snapshot`'s endpoints and the prefix index (read at scrape time, so they need no handles
   // and an endpoint that leaves the snapshot leaves the exposition).

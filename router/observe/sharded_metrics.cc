@@ -27,8 +27,8 @@ ShardedHistogram::ShardedHistogram(std::vector<double> bounds)
 
 void ShardedHistogram::Observe(double value) {
   // The first bound >= value, as Prometheus' `le`; past the last one, +Inf.
-  const size_t bucket =
-      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   const size_t shard = metrics_internal::ThisShard();
   lines_[shard * lines_per_shard_ + bucket / 8].counts[bucket % 8].fetch_add(
       1, std::memory_order_relaxed);
@@ -62,7 +62,14 @@ prometheus::MetricFamily ShardedFamily<Metric>::Collect(prometheus::MetricType t
   family.type = type;
   std::lock_guard lock(mu_);
   family.metric.reserve(series_.size());
-  for (const auto& [labels, metric] : series_) {
+  for (auto it = series_.begin(); it != series_.end();) {
+    const std::shared_ptr<Metric> metric = it->second.lock();
+    if (!metric) {
+      it = series_.erase(it);
+      continue;
+    }
+    const MetricLabels& labels = it->first;
+    ++it;
     prometheus::ClientMetric sample;
     for (const auto& [name, value] : labels) sample.label.push_back({name, value});
     if constexpr (std::is_same_v<Metric, ShardedHistogram>) {

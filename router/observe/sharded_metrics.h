@@ -8,8 +8,8 @@
 
 #include <array>
 #include <atomic>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,26 +67,34 @@ class ShardedHistogram {
 using MetricLabels = std::map<std::string, std::string>;
 
 // A named family of sharded series, exposed through Collect. Add is for resolve time (a mutex);
-// the same labels give the same series.
+// the same labels give the same series while anyone holds it. A series lives as long as its
+// holders (the router states whose handles point at it): once the last one goes, it leaves the
+// exposition, so an endpoint or model that left the configuration leaves no series behind.
 template <class Metric>
 class ShardedFamily {
  public:
-  ShardedFamily(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
+  ShardedFamily(std::string name, std::string help)
+      : name_(std::move(name)), help_(std::move(help)) {}
 
   template <class... Args>
-  Metric& Add(const MetricLabels& labels, Args&&... args) {
+  std::shared_ptr<Metric> Add(const MetricLabels& labels, Args&&... args) {
     std::lock_guard lock(mu_);
-    auto [it, inserted] = series_.try_emplace(labels);
-    if (inserted) it->second = std::make_unique<Metric>(std::forward<Args>(args)...);
-    return *it->second;
+    std::weak_ptr<Metric>& slot = series_[labels];
+    std::shared_ptr<Metric> metric = slot.lock();
+    if (!metric) {
+      metric = std::make_shared<Metric>(std::forward<Args>(args)...);
+      slot = metric;
+    }
+    return metric;
   }
+  // The series still held; forgets the others.
   prometheus::MetricFamily Collect(prometheus::MetricType type) const;
 
  private:
   std::string name_;
   std::string help_;
   mutable std::mutex mu_;
-  std::map<MetricLabels, std::unique_ptr<Metric>> series_;
+  mutable std::map<MetricLabels, std::weak_ptr<Metric>> series_;
 };
 
 extern template class ShardedFamily<ShardedCounter>;

@@ -1,6 +1,7 @@
 #pragma once
 // One io thread's world: its io_context, its upstream pool, its copy of the router state, its
-// random source and pick counter. Everything a request touches lives on one thread.
+// random source, its sessions, token cache and Redis clients. Everything a request touches lives
+// on one thread.
 #include <absl/container/flat_hash_map.h>
 
 #include <atomic>

@@ -49,12 +49,34 @@ Route Classify(http::verb method, std::string_view path) {
   return Route::kNotFound;
 }
 
+// Counts the connection and lists it for the drain while its session runs, however the session
+// ends: an exception must not leave the drain waiting on a count, or holding a gone stream.
+class SessionRegistration {
+ public:
+  SessionRegistration(Worker& worker, beast::tcp_stream& stream)
+      : worker_(worker), stream_(&stream) {
+    ++worker_.connections;
+    worker_.sessions.emplace(stream_, false);
+  }
+  ~SessionRegistration() {
+    worker_.sessions.erase(stream_);
+    --worker_.connections;
+  }
+  SessionRegistration(const SessionRegistration&) = delete;
+  SessionRegistration& operator=(const SessionRegistration&) = delete;
+  // Busy from a request's head until its response is out; the drain closes only idle ones.
+  void SetBusy(bool busy) { worker_.sessions[stream_] = busy; }
+
+ private:
+  Worker& worker_;
+  beast::tcp_stream* stream_;
+};
+
 }  // namespace
 
 net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
-  ++worker.connections;
   beast::tcp_stream stream(std::move(socket));
-  worker.sessions.emplace(&stream, false);
+  SessionRegistration registration(worker, stream);
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
   beast::flat_buffer buffer;  // kept across requests: it may hold the next pipelined one
@@ -102,7 +124,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }
-    worker.sessions[&stream] = true;  // busy until its response is out
+    registration.SetBusy(true);
     // This request's settings: pinned, as a reload may replace worker.state while it runs.
     const std::shared_ptr<const RouterState> state = worker.state;
     const config::RouterSettings& settings = state->config->settings;
@@ -112,8 +134,9 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
     const Route route = Classify(request.method(), path);
     // A draining router answers what it has and closes each connection after it.
     bool keep_alive = request.keep_alive() && !worker.draining();
-    const std::string too_large =
-        StrCat("The request body is larger than ", max_body_bytes, " bytes.");
+    auto too_large = [&] {
+      return StrCat("The request body is larger than ", max_body_bytes, " bytes.");
+    };
 
     // Authentication, before the body is read: a refused caller costs a header parse. Every
     // /v1/* path, unknown ones included, so that paths cannot be probed without a credential.
@@ -130,7 +153,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
         keep_alive = keep_alive && parser.is_done();
         const bool sent_error =
             co_await SendError(stream, UnauthorizedError(), keep_alive, auth_headers);
-        worker.sessions[&stream] = false;
+        registration.SetBusy(false);
         if (!sent_error || !keep_alive || worker.draining()) break;
         continue;
       }
@@ -140,11 +163,13 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       if (auto length = parser.content_length();
           length && *length > max_body_bytes) {
         // Refused before reading: nothing of the body is read, so the connection closes.
-        error = {413, too_large, "", "", ""};
+        error = {413, too_large(), "", "", ""};
         co_await SendError(stream, error, false, kNoHeaders);
         break;
       }
-      if (request[http::field::expect] == "100-continue") {
+      // Expectation values are case-insensitive (RFC 9110 §10.1.1).
+      if (beast::iequals(request[http::field::expect], "100-continue")) {
+        stream.expires_after(settings.timeouts.request_body);
         http::response<http::empty_body> proceed{http::status::continue_, 11};
         co_await http::async_write(stream, proceed, kTuple);
       }
@@ -153,7 +178,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
       stream.expires_after(settings.timeouts.request_body);
       auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (body_ec == http::error::body_limit) {
-        error = {413, too_large, "", "", ""};
+        error = {413, too_large(), "", "", ""};
         co_await SendError(stream, error, false, kNoHeaders);
         break;
       }
@@ -195,14 +220,12 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
         sent = co_await SendError(stream, error, keep_alive, kNoHeaders);
         break;
     }
-    worker.sessions[&stream] = false;
+    registration.SetBusy(false);
     // A request that began before the drain still closes its connection once answered.
     if (!sent || !keep_alive || worker.draining()) break;
   }
-  worker.sessions.erase(&stream);
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.socket().close(ignored);
-  --worker.connections;
 }
 
 }  // namespace pdgate::router

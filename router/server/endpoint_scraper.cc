@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/strings.h"
+#include "discovery/uncaught.h"
 #include "router/http/net.h"
 
 namespace pdgate::router {
@@ -87,15 +88,19 @@ struct EndpointScraper::Impl {
     while (!context.stopped()) {
       const Clock::time_point started = Clock::now();
       const bool counts_now = !first_pass_done && counts();
-      const std::shared_ptr<const RouterState> state = current();
-      const config::RouterSettings& settings = state->config->settings;
-      co_await Pass(*state);
+      std::chrono::milliseconds interval(1000);
+      {
+        // Not held across the wait: a state replaced meanwhile must be free to go.
+        const std::shared_ptr<const RouterState> state = current();
+        const config::RouterSettings& settings = state->config->settings;
+        co_await Pass(*state);
+        if (settings.scrape.enabled) interval = settings.scrape.interval;
+      }
       if (counts_now) {
         first_pass_done = true;
         on_first_pass();
       }
-      timer.expires_at(started + (settings.scrape.enabled ? settings.scrape.interval
-                                                          : std::chrono::milliseconds(1000)));
+      timer.expires_at(started + interval);
       co_await timer.async_wait(kTuple);
     }
   }
@@ -146,7 +151,7 @@ struct EndpointScraper::Impl {
             }
             if (--running == 0) done.cancel();
           },
-          net::detached);
+          ReportUncaught{SpawnSite::kScraper});
     }
     co_await done.async_wait(kTuple);
   }
@@ -196,7 +201,7 @@ EndpointScraper::EndpointScraper(std::function<std::shared_ptr<const RouterState
 EndpointScraper::~EndpointScraper() { Stop(); }
 
 void EndpointScraper::Start() {
-  net::co_spawn(impl_->context, impl_->Run(), net::detached);
+  net::co_spawn(impl_->context, impl_->Run(), ReportUncaught{SpawnSite::kScraper});
   thread_ = std::thread([this] { impl_->context.run(); });
 }
 

@@ -89,7 +89,7 @@ int Serve(const std::vector<std::string>& files, const pdgate::config::SettingsO
   RaiseFileLimit();
   auto state = pdgate::router::MakeRouterState(result.config);
   std::cout << pdgate::router::DescribeConfig(*state->endpoints) << std::flush;
-  return pdgate::router::RunServer(state, {files, overrides, std::move(kubernetes)});
+  return pdgate::router::RunServer(std::move(state), {files, overrides, std::move(kubernetes)});
 }
 
 }  // namespace

@@ -12,19 +12,20 @@
 #include <thread>
 #include <vector>
 
+#include "discovery/uncaught.h"
 #include "router/auth/jwks.h"
+#include "router/http/net.h"
 #include "router/observe/access_log.h"
 #include "router/observe/auth_metrics.h"
 #include "router/observe/sharded_metrics.h"
+#include "router/runtime/lifecycle.h"
+#include "router/runtime/worker.h"
 #include "router/server/admin_session.h"
 #include "router/server/client_session.h"
 #include "router/server/endpoint_scraper.h"
 #include "router/server/jwks_refresher.h"
-#include "router/server/shared_load_sync.h"
 #include "router/server/kubernetes_metrics.h"
-#include "router/runtime/lifecycle.h"
-#include "router/http/net.h"
-#include "router/runtime/worker.h"
+#include "router/server/shared_load_sync.h"
 
 namespace pdgate::router {
 namespace {
@@ -40,11 +41,13 @@ net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor, bool ad
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
     if (admin) {
-      net::co_spawn(worker.ioc, RunAdminSession(worker, std::move(socket)), net::detached);
+      net::co_spawn(worker.ioc, RunAdminSession(worker, std::move(socket)),
+                    ReportUncaught{SpawnSite::kAdminSession});
       continue;
     }
     if (worker.connections >= max_connections) continue;  // closed by the socket's destructor
-    net::co_spawn(worker.ioc, RunClientSession(worker, std::move(socket)), net::detached);
+    net::co_spawn(worker.ioc, RunClientSession(worker, std::move(socket)),
+                  ReportUncaught{SpawnSite::kClientSession});
   }
 }
 
@@ -77,11 +80,14 @@ std::unique_ptr<tcp::acceptor> Listen(net::io_context& context, const tcp::endpo
   return acceptor;
 }
 
-// The process: io threads, listeners, signals and the drain sequence.
+// The process: io threads serving clients alike, and one control thread for everything else —
+// the admin listener, signals, configuration reloads, the drain sequence, readiness gates and the
+// shared-load sync — so that no io thread spends its turns on them.
 class Server {
  public:
-  Server(const std::shared_ptr<const RouterState>& state, ConfigSource source)
-      : initial_(state),
+  // `state` by value: only current_ and the workers keep it, so a reload can free it.
+  Server(std::shared_ptr<const RouterState> state, ConfigSource source)
+      : initial_config_(state->config),
         current_(state),
         source_(std::move(source)),
         settings_(state->config->settings),
@@ -89,6 +95,7 @@ class Server {
         threads_(settings_.threads > 0 ? unsigned(settings_.threads)
                                        : std::max(1u, std::thread::hardware_concurrency())) {
     std::random_device seed;
+    control_worker_ = std::make_unique<Worker>(*control_, state, seed(), &lifecycle_);
     for (unsigned i = 0; i < threads_; ++i) {
       contexts_.push_back(std::make_unique<net::io_context>(1));
       workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
@@ -125,31 +132,33 @@ class Server {
                       ec.message());
         return 1;
       }
-      net::co_spawn(*contexts_[i], AcceptLoop(*workers_[i], *acceptor, false), net::detached);
-      net::co_spawn(*contexts_[i], PrunePool(*workers_[i]), net::detached);
+      net::co_spawn(*contexts_[i], AcceptLoop(*workers_[i], *acceptor, false),
+                    ReportUncaught{SpawnSite::kAcceptLoop});
+      net::co_spawn(*contexts_[i], PrunePool(*workers_[i]), ReportUncaught{SpawnSite::kPoolPrune});
       acceptors_.push_back(std::move(acceptor));
     }
     admin_ =
-        Listen(*contexts_[0], tcp::endpoint(admin_address, settings_.listen.admin_port), false, ec);
+        Listen(*control_, tcp::endpoint(admin_address, settings_.listen.admin_port), false, ec);
     if (ec) {
       spdlog::error("cannot listen on admin {}:{}: {}", settings_.listen.admin_address,
                     settings_.listen.admin_port, ec.message());
       return 1;
     }
-    net::co_spawn(*contexts_[0], AcceptLoop(*workers_[0], *admin_, true), net::detached);
+    net::co_spawn(*control_, AcceptLoop(*control_worker_, *admin_, true),
+                  ReportUncaught{SpawnSite::kAcceptLoop});
 
-    net::signal_set signals(*contexts_[0], SIGINT, SIGTERM);
+    net::signal_set signals(*control_, SIGINT, SIGTERM);
     WaitForSignal(signals);
-    net::signal_set hangup(*contexts_[0], SIGHUP);
+    net::signal_set hangup(*control_, SIGHUP);
     WaitForHangup(hangup);
-    net::co_spawn(*contexts_[0], WatchFiles(), net::detached);
+    net::co_spawn(*control_, WatchFiles(), ReportUncaught{SpawnSite::kFileWatch});
     scraper_.Start();
     if (settings_.auth.jwt_enabled()) StartJwks(settings_.auth);
     spdlog::info("listening on {}:{} (admin {}:{}) with {} io thread{}", settings_.listen.address,
                  settings_.listen.port, settings_.listen.admin_address, settings_.listen.admin_port,
                  threads_, threads_ == 1 ? "" : "s");
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads_; ++i) {
+    for (unsigned i = 0; i < threads_; ++i) {
       pool.emplace_back([this, i] {
         BindMetricShard(i);
         contexts_[i]->run();
@@ -157,11 +166,10 @@ class Server {
     }
     if (source_.kubernetes) StartKubernetes();
     shared_load_ = std::make_unique<SharedLoadSync>(
-        *contexts_[0], [this] { return current_; }, current_->metrics_registry->registry());
+        *control_, [this] { return current_; }, current_->metrics_registry->registry());
     shared_load_->Start();
-    BindMetricShard(0);
-    contexts_[0]->run();
-    kubernetes_.reset();  // its thread posts to contexts_[0]: stopped before they go
+    control_->run();      // the control thread is the main thread
+    kubernetes_.reset();  // its thread posts to control_: stopped before it goes
     StopJwks();           // likewise
     StopAll();
     for (std::thread& thread : pool) thread.join();
@@ -169,6 +177,7 @@ class Server {
     // Pooled sockets must go while their io_context still exists.
     for (auto& worker : workers_) worker->pool.Clear();
     for (auto& worker : workers_) worker->redis.clear();
+    control_worker_->pool.Clear();
     shared_load_.reset();
     return exit_code_;
   }
@@ -186,7 +195,7 @@ class Server {
           worker->token_cache.Clear();  // a key taken out of the set stops working at once
         });
       }
-      net::post(*contexts_[0], [this] { OpenJwksGate(); });
+      net::post(*control_, [this] { OpenJwksGate(); });
     };
     callbacks.fetched = [this](bool ok, size_t keys, const std::string&) {
       auth_metrics_->CountFetch(ok, keys, double(std::time(nullptr)));
@@ -206,7 +215,7 @@ class Server {
     stopping.reset();  // joins its thread, outside the lock
   }
 
-  // The readiness gate of the first key set; on io thread 0.
+  // The readiness gate of the first key set; on the control thread.
   void OpenJwksGate() {
     if (!jwks_gate_pending_) return;
     jwks_gate_pending_ = false;
@@ -214,7 +223,7 @@ class Server {
   }
 
   // A reload that changes where keys come from starts a new refresher; one that turns JWT off
-  // drops the key set. On io thread 0.
+  // drops the key set. On the control thread.
   void ApplyAuth(const config::AuthSettings& next, const config::AuthSettings& previous) {
     const bool same_source = next.jwks_uri == previous.jwks_uri &&
                              next.jwks_ca_file == previous.jwks_ca_file &&
@@ -265,7 +274,7 @@ class Server {
   }
 
   net::awaitable<void> WatchFiles() {
-    net::steady_timer timer(*contexts_[0]);
+    net::steady_timer timer(*control_);
     auto last = Stamp();
     for (uint64_t tick = 1; !lifecycle_.draining; ++tick) {
       timer.expires_after(std::chrono::seconds(1));
@@ -290,17 +299,17 @@ class Server {
     current_->fairness->EvictIdle(fairness::Clock::now());
   }
 
-  // --- Kubernetes: builds on its own thread; results are applied here, on io thread 0. ----------
+  // --- Kubernetes: builds on its own thread; results are applied on the control thread. --------
   void StartKubernetes() {
     discovery::KubeSourceOptions options = *source_.kubernetes;
     options.files = source_.files;
     options.overrides = source_.overrides;
     discovery::KubeSourceCallbacks callbacks;
     callbacks.apply = [this](config::LoadResult result, std::string why) {
-      net::post(*contexts_[0],
+      net::post(*control_,
                 [this, result = std::move(result), why = std::move(why)] { Apply(result, why); });
     };
-    callbacks.synced = [this] { net::post(*contexts_[0], [this] { --lifecycle_.pending_gates; }); };
+    callbacks.synced = [this] { net::post(*control_, [this] { --lifecycle_.pending_gates; }); };
     AddKubernetesMetrics(callbacks, *current_->metrics_registry);
     kubernetes_ = std::make_unique<discovery::KubernetesSource>(std::move(options), callbacks);
     kubernetes_->Start();
@@ -316,7 +325,8 @@ class Server {
   }
 
   // A valid configuration replaces the state on every io thread (requests in flight keep the
-  // state they pinned); an invalid one is refused and the old one serves on. On io thread 0.
+  // state they pinned); an invalid one is refused and the old one serves on. On the control
+  // thread.
   void Apply(const config::LoadResult& result, std::string_view why) {
     for (const std::string& warning : result.warnings) spdlog::warn("reload: {}", warning);
     if (!result.errors.empty()) {
@@ -339,7 +349,7 @@ class Server {
       std::lock_guard lock(current_mutex_);
       current_ = state;
     }
-    // Counted once every io thread has the new state, so that a client seeing the count knows
+    control_worker_->state = state;  // the admin listener's view    // Counted once every io thread has the new state, so that a client seeing the count knows
     // that requests starting now use it.
     auto remaining = std::make_shared<std::atomic<unsigned>>(threads_);
     for (unsigned i = 0; i < threads_; ++i) {
@@ -367,12 +377,12 @@ class Server {
                    settings_.timeouts.drain_delay.count());
       lifecycle_.draining = true;
       WaitForSignal(signals);  // a second signal exits at once
-      net::co_spawn(*contexts_[0], Drain(), net::detached);
+      net::co_spawn(*control_, Drain(), ReportUncaught{SpawnSite::kDrain});
     });
   }
 
   net::awaitable<void> Drain() {
-    net::steady_timer timer(*contexts_[0]);
+    net::steady_timer timer(*control_);
     timer.expires_after(settings_.timeouts.drain_delay);
     co_await timer.async_wait(kTuple);
     // Stop accepting, and close connections idle between requests, on each worker's own thread.
@@ -400,10 +410,13 @@ class Server {
 
   void StopAll() {
     for (auto& context : contexts_) context->stop();
+    control_->stop();
   }
 
-  const std::shared_ptr<const RouterState> initial_;  // keeps settings_ alive
-  std::shared_ptr<const RouterState> current_;        // the newest state; written on io thread 0
+  // Keeps settings_ alive. The configuration only, not the first state: a state holds its metric
+  // series, which must go once no current state has their endpoints.
+  const std::shared_ptr<const config::Config> initial_config_;
+  std::shared_ptr<const RouterState> current_;  // the newest state; written on the control thread
   mutable std::mutex current_mutex_;  // current_ is read by the scraper's thread too
   ConfigSource source_;
   const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
@@ -415,14 +428,16 @@ class Server {
   // Destroyed in reverse: listeners, then the contexts (with the coroutine frames they still hold,
   // which refer to workers), then the workers.
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Worker> control_worker_;  // serves the admin listener; no client traffic
   std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::unique_ptr<net::io_context> control_ = std::make_unique<net::io_context>(1);
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<tcp::acceptor> admin_;
   std::unique_ptr<discovery::KubernetesSource> kubernetes_;  // stopped before contexts_ go
-  std::mutex jwks_mutex_;  // jwks_ is replaced on io thread 0, poked from every io thread
+  std::mutex jwks_mutex_;  // jwks_ is replaced on the control thread, poked from every io thread
   std::unique_ptr<JwksRefresher> jwks_;  // stopped before contexts_ go
-  bool jwks_gate_pending_ = false;        // io thread 0
-  std::unique_ptr<SharedLoadSync> shared_load_;  // on io thread 0; reset before contexts_ go
+  bool jwks_gate_pending_ = false;        // control thread
+  std::unique_ptr<SharedLoadSync> shared_load_;  // on the control thread; reset before it goes
   // Its own control thread; stopped before the workers go (it reads the states they share).
   EndpointScraper scraper_{[this] {
                              std::lock_guard lock(current_mutex_);
@@ -435,8 +450,8 @@ class Server {
 
 }  // namespace
 
-int RunServer(const std::shared_ptr<const RouterState>& state, ConfigSource source) {
-  Server server(state, std::move(source));
+int RunServer(std::shared_ptr<const RouterState> state, ConfigSource source) {
+  Server server(std::move(state), std::move(source));
   return server.Run();
 }
 

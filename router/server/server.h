@@ -22,6 +22,8 @@ struct ConfigSource {
   std::optional<discovery::KubeSourceOptions> kubernetes;
 };
 
-int RunServer(const std::shared_ptr<const RouterState>& state, ConfigSource source);
+// Takes the caller's reference to the first state: once a reload replaces it, nothing may keep
+// it (its metric series would stay in the exposition).
+int RunServer(std::shared_ptr<const RouterState> state, ConfigSource source);
 
 }  // namespace pdgate::router

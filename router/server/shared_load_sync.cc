@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/strings.h"
+#include "discovery/uncaught.h"
 #include "router/http/client_io.h"
 
 namespace pdgate::router {
@@ -131,7 +132,7 @@ SharedLoadSync::SharedLoadSync(net::io_context& ioc,
 
 SharedLoadSync::~SharedLoadSync() = default;
 
-void SharedLoadSync::Start() { net::co_spawn(ioc_, Run(), net::detached); }
+void SharedLoadSync::Start() { net::co_spawn(ioc_, Run(), ReportUncaught{SpawnSite::kSharedLoadSync}); }
 
 void SharedLoadSync::ClearRemote(const RouterState& state) {
   for (const discovery::ServerEndpoints& server : state.endpoints->servers) {
@@ -219,16 +220,19 @@ net::awaitable<bool> SharedLoadSync::SyncOnce(const RouterState& state) {
 net::awaitable<void> SharedLoadSync::Run() {
   net::steady_timer timer(ioc_);
   while (true) {
-    const std::shared_ptr<const RouterState> state = current_();
-    const config::SharedStateSettings& settings = state->config->settings.shared_state;
-    std::chrono::milliseconds interval = settings.sync_interval;
-    if (settings.enabled()) {
-      co_await SyncOnce(*state);
-    } else {
-      if (had_remote_) ClearRemote(*state);
-      redis_.reset();
-      redis_address_.clear();
-      interval = std::chrono::milliseconds(500);  // waiting for a reload that turns it on
+    std::chrono::milliseconds interval(500);  // off: waiting for a reload that turns it on
+    {
+      // Not held across the wait: a state replaced meanwhile must be free to go.
+      const std::shared_ptr<const RouterState> state = current_();
+      const config::SharedStateSettings& settings = state->config->settings.shared_state;
+      if (settings.enabled()) {
+        interval = settings.sync_interval;
+        co_await SyncOnce(*state);
+      } else {
+        if (had_remote_) ClearRemote(*state);
+        redis_.reset();
+        redis_address_.clear();
+      }
     }
     timer.expires_after(interval);
     auto [ec] = co_await timer.async_wait(kTuple);

@@ -3,7 +3,7 @@
 // Redis, so that least-request sees the whole fleet's load, not one replica's (a client's
 // connections land on one replica; without this, N replicas each think an endpoint is idle).
 //
-// Every sync interval, io thread 0 runs one Lua script (one round trip) that replaces this
+// Every sync interval, the control thread runs one Lua script (one round trip) that replaces this
 // replica's hash (endpoint key → "prefill decode prefill_tokens"; it expires after a few
 // intervals, so a replica that dies leaves no counts behind), registers the replica, and returns
 // every other live replica's hash. Their sums become each endpoint's remote_* counts, which
@@ -46,7 +46,7 @@ std::string DefaultReplicaId();
 
 class SharedLoadSync {
  public:
-  // `current`: the newest state (called on io thread 0, where the sync runs).
+  // `current`: the newest state (called on the control thread, where the sync runs).
   SharedLoadSync(net::io_context& ioc, std::function<std::shared_ptr<const RouterState>()> current,
                  prometheus::Registry& registry);
   ~SharedLoadSync();

@@ -59,6 +59,24 @@ TEST_CASE("a client hanging up during the decode stream aborts it on the engine 
   CHECK(std::chrono::steady_clock::now() - closed < 100ms);
 }
 
+TEST_CASE("Expect: 100-continue is honoured in any letter case before the body is sent") {
+  Cluster cluster(SlowCluster({}, {}));
+  const std::string body =
+      R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"hi"}],"max_tokens":3})";
+  for (const std::string expect : {"100-continue", "100-Continue"}) {
+    RawConnection client(cluster.router_port());
+    REQUIRE(client.connected());
+    const std::string request = Post(body, "Expect: " + expect + "\r\n");
+    // The head alone: the body waits for the interim response, as curl and the SDKs do.
+    REQUIRE(client.Send(request.substr(0, request.size() - body.size())));
+    INFO("Expect: " << expect);
+    REQUIRE(client.ReadUntil("HTTP/1.1 100 Continue\r\n\r\n", 5s));
+    REQUIRE(client.Send(body));
+    CHECK(client.ReadUntil("\"finish_reason\"", 10s));
+    CHECK(client.received().find("HTTP/1.1 200 OK") != std::string::npos);
+  }
+}
+
 TEST_CASE("pipelined requests on one connection are answered in order") {
   Cluster cluster(SlowCluster({}, {}));
   RawConnection client(cluster.router_port());

@@ -14,6 +14,7 @@
 #include "tests/router/pd_cluster.h"
 #include "tests/router/raw_connection.h"
 #include "tests/router/router_test_util.h"
+#include "tests/support/eventually.h"
 
 using namespace pdgate::testing;
 using namespace std::chrono_literals;
@@ -191,6 +192,14 @@ bool WaitForReloads(const Cluster& cluster, const std::string& result, double co
   return false;
 }
 
+// Whether /metrics has a pdgate_upstream_requests_total series of `pod` (−1: no answer).
+int HasEndpointSeries(const Cluster& cluster, const std::string& pod) {
+  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+  if (!metrics.ok()) return -1;
+  return metrics->body.find("pdgate_upstream_requests_total{endpoint=\"" + pod + "\"") !=
+         std::string::npos;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -235,6 +244,7 @@ TEST_CASE(
   CHECK(cluster.Stat(1, "/requests/decode") >= g0_before + 10);
 
   // Only g1: g0's pods leave, g1's come back.
+  CHECK(HasEndpointSeries(cluster, "dev/pod-1") == 1);
   WriteAtomically(cluster.config_path(), WithoutPods(full, {0, 1}));
   REQUIRE(WaitForReloads(cluster, "success", 2));
   settle();
@@ -243,6 +253,10 @@ TEST_CASE(
   for (int i = 0; i < 10; ++i) REQUIRE(cluster.Post("/v1/chat/completions", body)->status == 200);
   CHECK(cluster.Stat(3, "/requests/decode") >= g1_after + 10);  // added: it gets the traffic
   CHECK(cluster.Stat(1, "/requests/decode") == g0_after);
+  // The series of the pods that left go with the last state that had them (a rollout must not
+  // leave one set per old pod name behind for ever).
+  CHECK(Eventually([&] { return HasEndpointSeries(cluster, "dev/pod-1") == 0; }, 10s));
+  CHECK(HasEndpointSeries(cluster, "dev/pod-3") == 1);
 
   // An invalid file is refused; the last good configuration serves on.
   std::string broken = WithoutPods(full, {0, 1});
