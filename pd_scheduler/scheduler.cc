@@ -82,6 +82,8 @@ struct Scheduler::Impl {
     std::vector<uint8_t> affinity;  // 1: the session's rendezvous choice
     size_t total_blocks = 0;
     std::vector<discovery::EngineLoad> load;  // read once per candidate
+    bool include_unavailable;                 // every endpoint of a role is a candidate
+    bool& left_out;                           // set when an unavailable endpoint was skipped
   };
 
   // Available endpoints of `role`, after filters. All of the role when none is available:
@@ -93,8 +95,11 @@ struct Scheduler::Impl {
     for (uint32_t i = 0; i < endpoints.size(); ++i) {
       if (endpoints[i].role != role) continue;
       all.push_back(i);
-      if (endpoints[i].live->Available(pick.now)) available.push_back(i);
+      if (pick.include_unavailable || endpoints[i].live->Available(pick.now)) {
+        available.push_back(i);
+      }
     }
+    if (!available.empty() && available.size() < all.size()) pick.left_out = true;
     std::vector<uint32_t> candidates = available.empty() ? std::move(all) : std::move(available);
     for (uint32_t i : candidates) pick.load[i] = endpoints[i].live->load();
     if (filter_least_request)
@@ -142,11 +147,12 @@ struct Scheduler::Impl {
             const discovery::LiveEndpoint& live = *endpoints[i].live;
             if (side == Side::kPrefill) {
               // (+ the request count: among equal work, fewer requests.)
-              base[k] = double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
-                        double(live.remote_prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
-                        double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
-                        double(live.remote_prefill_in_flight.load(std::memory_order_relaxed)) +
-                        double(UncachedTokens(pick, i));
+              base[k] =
+                  double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
+                  double(live.remote_prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
+                  double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
+                  double(live.remote_prefill_in_flight.load(std::memory_order_relaxed)) +
+                  double(UncachedTokens(pick, i));
             } else if (side == Side::kDecode ||
                        (side == Side::kAll &&
                         settings.pair_selection == config::PairSelection::kJoint)) {
@@ -307,9 +313,9 @@ uint32_t Rendezvous(uint64_t key, const ServerEndpoints& server,
 
 }  // namespace
 
-Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& facts,
-                         discovery::SteadyTime now, std::mt19937_64& rng,
-                         size_t max_targets) const {
+Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts& facts,
+                              discovery::SteadyTime now, std::mt19937_64& rng, size_t max_targets,
+                              bool include_unavailable, bool& left_out) const {
   const Impl& impl = *impl_;
   const config::SchedulerSettings& settings = impl.settings;
   Decision decision;
@@ -326,7 +332,9 @@ Decision Scheduler::Pick(const ServerEndpoints& server, const RequestFacts& fact
                   std::vector<uint32_t>(n, 0),
                   std::vector<uint8_t>(n, 0),
                   0,
-                  std::vector<discovery::EngineLoad>(n)};
+                  std::vector<discovery::EngineLoad>(n),
+                  include_unavailable,
+                  left_out};
 
   if (impl.hash_prompts) {
     const config::PrefixCacheArgs& args = settings.prefix_cache;

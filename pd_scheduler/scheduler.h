@@ -65,7 +65,10 @@ class Scheduler {
   Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index);
   ~Scheduler();
 
-  // Up to `max_targets` targets. Ejected endpoints are skipped unless a whole role is out.
+  // Up to `max_targets` targets, best first. Ejected (or probe-failed) endpoints come only after
+  // the available ones: when these give fewer targets than asked, or no pair at all (a group may
+  // keep only its prefill available and another only its decode), the remaining targets are
+  // picked among all endpoints (scheduler_fallback.cc).
   Decision Pick(const discovery::ServerEndpoints& server, const RequestFacts& facts,
                 discovery::SteadyTime now, std::mt19937_64& rng, size_t max_targets) const;
 
@@ -75,6 +78,12 @@ class Scheduler {
   const std::shared_ptr<PrefixIndex>& prefix_index() const { return index_; }
 
  private:
+  // One pass: among the available endpoints of each role (all of a role when none is), or among
+  // all when `include_unavailable`. `left_out` is set when an unavailable endpoint was skipped.
+  Decision PickAmong(const discovery::ServerEndpoints& server, const RequestFacts& facts,
+                     discovery::SteadyTime now, std::mt19937_64& rng, size_t max_targets,
+                     bool include_unavailable, bool& left_out) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::shared_ptr<PrefixIndex> index_;

@@ -2,7 +2,9 @@
 // One HTTP exchange with an engine: a pooled or new connection, the request written, the response
 // header (or the whole body) read — all under one deadline (trafficPolicy.timeout bounds connect
 // + send + response headers). A pooled connection that fails before any response byte was stale
-// (the engine closed it while idle) and the exchange is retried once on a new one.
+// (the engine closed it while idle, or restarted) and the exchange is retried once on a new one;
+// the endpoint's other idle connections are dropped with it, since after an engine restart
+// every one of them is stale.
 #include <chrono>
 #include <memory>
 #include <array>
@@ -86,7 +88,9 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
     // Beast's flat_buffer starts at 512 bytes: a typical answer would take two reads.
     buffer_.reserve(kReadBufferBytes);
     bool reused = false;
-    if (auto pooled = context_.pool.Take(target_.key, Clock::now())) {
+    std::optional<beast::tcp_stream> pooled =
+        round == 0 ? context_.pool.Take(target_.key, Clock::now()) : std::nullopt;
+    if (pooled) {
       stream_.emplace(std::move(*pooled));
       reused = true;
       watch_->Add(&*stream_);
@@ -98,6 +102,7 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
       auto [ec] = co_await stream_->async_connect(target_.address, kTuple);
       if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
       if (ec) {
+        if (ec != beast::error::timeout) context_.pool.Drop(target_.key);
         co_return LegOutcome{
             ec == beast::error::timeout ? LegStatus::kTimeout : LegStatus::kConnectFailed,
             "connect: " + ec.message()};
@@ -116,7 +121,10 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
     auto [write_ec, written] = co_await net::async_write(*stream_, buffers, kTuple);
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (write_ec) {
-      if (reused && round == 0) continue;
+      if (reused && round == 0) {
+        context_.pool.Drop(target_.key);
+        continue;
+      }
       co_return Classify(write_ec, "send");
     }
     beast::error_code read_ec;
@@ -129,7 +137,10 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
     }
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (read_ec) {
-      if (reused && round == 0 && !parser->got_some() && IsStaleConnectionError(read_ec)) continue;
+      if (reused && round == 0 && !parser->got_some() && IsStaleConnectionError(read_ec)) {
+        context_.pool.Drop(target_.key);
+        continue;
+      }
       co_return Classify(read_ec, "response");
     }
     co_return LegOutcome{};

@@ -38,6 +38,13 @@ void UpstreamPool::Give(std::string_view key, beast::tcp_stream stream, Clock::t
   Add(gauges_.idle, 1);
 }
 
+void UpstreamPool::Drop(std::string_view key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return;
+  Add(gauges_.idle, -double(it->second.size()));
+  idle_.erase(it);  // the sockets close as they are destroyed
+}
+
 size_t UpstreamPool::Prune(Clock::time_point now) {
   size_t closed = 0;
   for (auto it = idle_.begin(); it != idle_.end();) {

@@ -40,6 +40,9 @@ class UpstreamPool {
   void Opened() { Add(gauges_.active, 1); }
   void Closed() { Add(gauges_.active, -1); }
 
+  // Closes every idle connection to `key`: one of them met a closed peer, or a connect was
+  // refused, and the others were most likely opened to the same engine process.
+  void Drop(std::string_view key);
   // Closes the idle connections older than `max_idle`; returns how many.
   size_t Prune(Clock::time_point now);
   size_t idle_count() const;

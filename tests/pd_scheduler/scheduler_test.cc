@@ -201,7 +201,7 @@ TEST_CASE("joint least-request prefers a cached prefill, and yields once its que
   CHECK(busy.pairs[0].prefill == 2);
 }
 
-TEST_CASE("ejected endpoints get nothing and return after their backoff") {
+TEST_CASE("ejected endpoints get only the attempts the others cannot fill, and return after their backoff") {
   auto server = PdServer(2, 2, 1);  // g0: p 0, 1, d 2; g1: p 3, 4, d 5
   Scheduler scheduler = MakeScheduler();
   std::mt19937_64 rng(8);
@@ -215,17 +215,28 @@ TEST_CASE("ejected endpoints get nothing and return after their backoff") {
     CHECK(target.RecordFailure(t0, may, outlier) == (i == 2));
   }
   REQUIRE(target.Ejected(t0));
+  // Three targets: as many as the available pairs (0-2, 3-5, 4-5) can fill.
   auto count_picks = [&](Clock::time_point now) {
     int picked = 0;
     for (int i = 0; i < 2000; ++i) {
       for (const auto& pair :
-           scheduler.Pick(server->endpoints, {"m", "x", "", true}, now, rng, 4).pairs) {
+           scheduler.Pick(server->endpoints, {"m", "x", "", true}, now, rng, 3).pairs) {
         if (pair.prefill == 1) ++picked;
       }
     }
     return picked;
   };
   CHECK(count_picks(t0 + std::chrono::seconds(4)) == 0);
+  // Asked for more targets than the available endpoints give, the ejected one fills the last
+  // attempt only: after every available pair, never before.
+  for (int i = 0; i < 200; ++i) {
+    const Decision four = scheduler.Pick(server->endpoints, {"m", "x", "", true},
+                                         t0 + std::chrono::seconds(4), rng, 4);
+    REQUIRE(four.pairs.size() == 4);
+    for (size_t k = 0; k < 3; ++k) CHECK(four.pairs[k].prefill != 1);
+    CHECK(four.pairs[3].prefill == 1);
+    CHECK(four.prefill_tokens.size() == 4);
+  }
   CHECK(count_picks(t0 + std::chrono::milliseconds(5001)) > 0);
   // A second ejection lasts twice as long.
   const auto t1 = t0 + std::chrono::seconds(6);
@@ -410,4 +421,37 @@ TEST_CASE(
   // Nobody serves it: the filter steps aside rather than fail the request (the engine answers).
   CHECK(scheduler.Pick(server->endpoints, {"other-lora", "x", "", true}, Clock::now(), rng, 3)
             .singles.size() == 3);
+}
+
+TEST_CASE("when availability leaves a prefill in one group and a decode in another, pairs come from all endpoints") {
+  auto server = PdServer(2, 1, 1);  // g0: p 0, d 1; g1: p 2, d 3
+  Scheduler scheduler = MakeScheduler();
+  std::mt19937_64 rng(5);
+  config::OutlierDetectionSettings outlier;
+  const auto now = Clock::now();
+  // g0's decode and g1's prefill are ejected: no group keeps both roles available.
+  for (int i = 0; i < 3; ++i) server->live(1).RecordFailure(now, true, outlier);
+  for (int i = 0; i < 3; ++i) server->live(2).RecordFailure(now, true, outlier);
+  REQUIRE(server->live(1).Ejected(now));
+  REQUIRE(server->live(2).Ejected(now));
+  const Decision decision = scheduler.Pick(server->endpoints, {"m", "x", "", true}, now, rng, 3);
+  CHECK(decision.mode == DecisionMode::kDisaggregated);
+  REQUIRE(decision.pairs.size() == 2);  // both groups, suspects and all, rather than a 503
+  CHECK(decision.prefill_tokens.size() == decision.pairs.size());
+}
+
+TEST_CASE("the retries of a request go to another pair before the same one again") {
+  auto server = PdServer(2, 1, 1);  // g0: p 0, d 1; g1: p 2, d 3
+  Scheduler scheduler = MakeScheduler();
+  std::mt19937_64 rng(6);
+  config::OutlierDetectionSettings outlier;
+  const auto now = Clock::now();
+  // g0's prefill is ejected (it may have recovered since); g1's prefill is failing but the cap
+  // keeps it in. The first attempt goes to g1, the second to g0 rather than g1 again.
+  for (int i = 0; i < 3; ++i) server->live(0).RecordFailure(now, true, outlier);
+  REQUIRE(server->live(0).Ejected(now));
+  const Decision decision = scheduler.Pick(server->endpoints, {"m", "x", "", true}, now, rng, 3);
+  REQUIRE(decision.pairs.size() == 2);
+  CHECK(decision.pairs[0].prefill == 2);
+  CHECK(decision.pairs[1].prefill == 0);
 }
