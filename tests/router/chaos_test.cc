@@ -5,6 +5,8 @@
 //   in the configuration must be routed to, or retried on, the healthy pair);
 // - readiness answers 200 all along (engines dying is not pdgate being unready);
 // - no file descriptor or memory growth between the start and the end of the run.
+// A second case does the same to the Kubernetes API server: watches dropped, history compacted
+// (410 Gone), the server restarted, while a pod's readiness flips.
 // PDGATE_CHAOS_SECONDS sets the duration (15 s by default; docs/RELIABILITY.md uses 60).
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/kubernetes/kube_harness.h"
 #include "tests/router/limits/redis_server.h"
 #include "tests/router/pd_cluster.h"
 #include "tests/support/net.h"
@@ -200,6 +203,108 @@ TEST_CASE(
   CHECK(probes > 10);
   CHECK(unready == 0);
   // Pools may hold a few more idle connections at the end; a leak per request would be hundreds.
+  CHECK(fds_after <= fds_before + 16);
+  CHECK(rss_after <= rss_before + 32 * 1024);
+}
+
+TEST_CASE(
+    "chaos: the Kubernetes API server drops watches, compacts its history and restarts under "
+    "load while a pod flips readiness; no request fails, readiness holds, the last state wins") {
+  const std::chrono::seconds duration = ChaosDuration();
+  KubeHarness h(2);
+  h.StartApiServer();
+  REQUIRE(h.Apply(h.ServerJson("srv", "a")) == 200);
+  REQUIRE(h.Apply(h.RouteJson("route", kKubeModel, "srv")) == 200);
+  REQUIRE(h.Apply(h.PodJson("pod-0", 0, "a", true)) == 200);
+  REQUIRE(h.Apply(h.PodJson("pod-1", 1, "a", true)) == 200);
+  h.StartRouter();
+  REQUIRE(WaitForHttpStatus("127.0.0.1", h.admin_port(), "/readyz", 200, 10s));
+  const pid_t router = h.router().pid();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> requests{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      while (!stop) {
+        ++requests;
+        if (h.Complete() != 200) ++failed;
+      }
+    });
+  }
+  std::atomic<int> probes{0}, unready{0};
+  std::thread readiness([&] {
+    while (!stop) {
+      auto response = HttpRequest("127.0.0.1", h.admin_port(), "GET", "/readyz");
+      ++probes;
+      if (!response.ok() || response->status != 200) ++unready;
+      std::this_thread::sleep_for(50ms);  // probe period, as a kubelet's
+    }
+  });
+  std::this_thread::sleep_for(1s);  // load period, not a readiness wait
+  const size_t fds_before = OpenFds(router);
+  const long rss_before = RssKib(router);
+
+  const std::string objects = h.kubeconfig() + ".chaos-objects.json";
+  const auto deadline = Clock::now() + duration;
+  bool pod1_ready = true;
+  int rounds = 0, restarts = 0;
+  for (; Clock::now() < deadline; ++rounds) {
+    pod1_ready = !pod1_ready;
+    switch (rounds % 4) {
+      case 0:  // a broken connection: every watch ends without its last chunk
+        REQUIRE(h.Control("drop-watches", "{}") == 200);
+        REQUIRE(h.Apply(h.PodJson("pod-1", 1, "a", pod1_ready)) == 200);
+        break;
+      case 1:  // a change the watch never delivers, then 410 as an ERROR event: only a relist
+        REQUIRE(h.Apply(h.PodJson("pod-1", 1, "a", pod1_ready), /*silent=*/true) == 200);
+        REQUIRE(h.Control("expire", "{}") == 200);
+        break;
+      case 2:  // the same with 410 as the next watch's HTTP status
+        REQUIRE(h.Apply(h.PodJson("pod-1", 1, "a", pod1_ready), /*silent=*/true) == 200);
+        REQUIRE(h.Control("expire", R"({"mode":"status"})") == 200);
+        break;
+      case 3: {  // the API server restarts, its history compacted past pdgate's version
+        h.StopApiServer();
+        std::this_thread::sleep_for(300ms);  // chaos pacing: the API is down a while
+        std::ofstream(objects) << "[" << h.ServerJson("srv", "a") << ","
+                               << h.RouteJson("route", kKubeModel, "srv") << ","
+                               << h.PodJson("pod-0", 0, "a", true) << ","
+                               << h.PodJson("pod-1", 1, "a", pod1_ready) << "]";
+        h.StartApiServer(objects, 5000 + 1000 * rounds);
+        ++restarts;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(500ms);  // chaos pacing
+  }
+  // The last state must be what pdgate routes by. After an API restart the watch reconnects
+  // with a capped backoff, hence the longer bound.
+  const std::string pod1 = R"({"pod":"dev/pod-1","address")";
+  const bool settled = Eventually(
+      [&] {
+        auto response = HttpRequest("127.0.0.1", h.admin_port(), "GET", "/debug/endpoints");
+        return response.ok() && (response->body.find(pod1) != std::string::npos) == pod1_ready;
+      },
+      15s);
+  stop = true;
+  for (std::thread& client : clients) client.join();
+  readiness.join();
+  const size_t fds_after = OpenFds(router);
+  const long rss_after = RssKib(router);
+  std::remove(objects.c_str());
+
+  std::printf(
+      "chaos (Kubernetes): %d requests, %d failed, %d rounds, %d API restarts, %d probes "
+      "(%d not ready), fds %zu -> %zu, RSS %ld -> %ld KiB\n",
+      requests.load(), failed.load(), rounds, restarts, probes.load(), unready.load(), fds_before,
+      fds_after, rss_before, rss_after);
+  CHECK(settled);
+  CHECK(requests > 100);
+  CHECK(rounds >= 4);
+  CHECK(failed == 0);
+  CHECK(probes > 10);
+  CHECK(unready == 0);
   CHECK(fds_after <= fds_before + 16);
   CHECK(rss_after <= rss_before + 32 * 1024);
 }

@@ -47,10 +47,21 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const pid_t parent = getpid();
+  // Signals stay blocked across fork, as posix_spawn does: a signal that reaches the child
+  // before exec (a test stopping it at once) must not run the test binary's handlers (Catch's
+  // fatal-signal reporter) in the child; the child resets every handler before unblocking.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   pid_t pid = fork();
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (pid < 0) return absl::InternalError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // In the child: only async-signal-safe calls until exec.
+    for (int number = 1; number < NSIG; ++number) {
+      if (number != SIGKILL && number != SIGSTOP) ::signal(number, SIG_DFL);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
     int out = open(out_path.c_str(), O_WRONLY | O_TRUNC);
