@@ -110,7 +110,7 @@ case "$cmd" in
     fi
     exit $status ;;
   fuzz)
-    apt_install "${BUILD_PACKAGES[@]}" clang-16 libfuzzer-16-dev
+    apt_install "${BUILD_PACKAGES[@]}" clang-16 libfuzzer-16-dev libclang-rt-16-dev
     CXX=clang++-16 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DPDGATE_FUZZ=ON -DPDGATE_WERROR=OFF >/dev/null
     cmake --build build-fuzz -j "$(ncpu)" --target fuzz_targets

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "config/fairness_settings.h"
-#include "config/shared_state_settings.h"
 #include "config/object_parsers.h"
+#include "config/shared_state_settings.h"
 #include "config/strings.h"
 
 namespace pdgate::config {
@@ -129,7 +129,7 @@ void ConfigLoader::State::AddDocument(const YAML::Node& node, ObjectScope& scope
   } else if (*kind == "RouterConfiguration") {
     if (!expect_group(kPdgateGroup)) return;
     AddSettings(doc, scope, /*kthena_config_map=*/false);
-  } else if (*kind == "ConfigMap" && *api_version == "v1" && node["data"].IsMap() &&
+  } else if (*kind == "ConfigMap" && *api_version == "v1" && node["data"] && node["data"].IsMap() &&
              node["data"]["routerConfiguration"]) {
     doc.Ignore({"metadata"});
     AddSettings(doc, scope, /*kthena_config_map=*/true);

@@ -75,7 +75,9 @@ absl::Status ReadStreamOptions(std::string_view raw, OpenAIRequest& request) {
     bool flag = false;
     if (name == "include_usage" || name == "continuous_usage_stats") {
       od::value value = field.value();
-      if (value.is_null()) continue;
+      bool null = false;
+      if (value.is_null().get(null)) return Invalid("The request body is not valid JSON.");
+      if (null) continue;
       if (value.get_bool().get(flag))
         return Invalid(StrCat("stream_options.", name, " must be a boolean"));
       (name == "include_usage" ? request.include_usage : request.continuous_usage_stats) = flag;
@@ -115,6 +117,8 @@ absl::StatusOr<OpenAIRequest> ParseOpenAIRequest(std::string_view body, size_t c
       seen |= bit;
     }
     od::value value = field.value();
+    // is_null() fails on a malformed atom such as `nul` (its bool conversion would throw).
+    bool null = false;
     Member member;
     member.key = key;
     member.begin = uint32_t(key_raw - 1 - body.data());
@@ -130,14 +134,16 @@ absl::StatusOr<OpenAIRequest> ParseOpenAIRequest(std::string_view body, size_t c
       }
       case Key::kStream: {
         raw = TrimRight(value.raw_json_token());
-        if (value.is_null()) break;
+        if (value.is_null().get(null)) return Invalid("The request body is not valid JSON.");
+        if (null) break;
         if (value.get_bool().get(request.stream)) return Invalid("`stream` must be a boolean.");
         break;
       }
       case Key::kMaxTokens:
       case Key::kMaxCompletionTokens: {
         raw = TrimRight(value.raw_json_token());
-        if (value.is_null()) break;
+        if (value.is_null().get(null)) return Invalid("The request body is not valid JSON.");
+        if (null) break;
         int64_t n = 0;
         if (value.get_int64().get(n)) return Invalid(StrCat("`", name, "` must be an integer."));
         if (key == Key::kMaxCompletionTokens || !request.max_tokens) request.max_tokens = n;

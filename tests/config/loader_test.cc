@@ -1,9 +1,8 @@
 // Positive loads: the Kthena PD example unchanged, defaults, lists, settings documents.
-#include <fstream>
-
 #include "config/loader.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "tests/config/config_test_util.h"
 #include "tests/support/paths.h"
@@ -128,6 +127,19 @@ metadata: {name: engine}
   REQUIRE(result.warnings.size() == 1);
   CHECK(result.warnings[0] ==
         "pd.yaml: document 3: kind: apps/v1 Deployment is not used by pdgate; skipped");
+}
+
+TEST_CASE("a ConfigMap that is not Kthena's router configuration is skipped, data or not") {
+  // Found by fuzzing: a ConfigMap without `data` threw out of the loader.
+  auto result = LoadYaml(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\n"
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: another}\n"
+      "data: {key: value}\n");
+  INFO(StrJoin(result.errors, "\n"));
+  CHECK(result.errors.empty());
+  REQUIRE(result.warnings.size() == 2);
+  CHECK(result.warnings[0] ==
+        "pd.yaml: document 1: kind: v1 ConfigMap is not used by pdgate; skipped");
 }
 
 TEST_CASE("pods serve only when Running, Ready, not terminating and with an IP") {

@@ -58,6 +58,11 @@ TEST_CASE("refused bodies, each with a message a client can act on") {
       {R"({"prompt":"x"})", "`model` is required."},
       {R"({"model":7})", "`model` must be a string."},
       {R"({"model":"a","stream":"yes"})", "`stream` must be a boolean."},
+      // Found by fuzzing: a malformed atom where null is allowed threw out of the parser.
+      {R"({"model":"a","stream":nul})", "The request body is not valid JSON."},
+      {R"({"model":"a","max_tokens":nulll})", "The request body is not valid JSON."},
+      {R"({"model":"a","stream":true,"stream_options":{"include_usage":nil}})",
+       "The request body is not valid JSON."},
       {R"({"model":"a","max_tokens":"ten"})", "`max_tokens` must be an integer."},
       {R"({"model":"a","stream_options":{"include_usage":true}})",
        "Stream options can only be defined when `stream=True`."},
