@@ -188,7 +188,13 @@ void ConfigLoader::AddYaml(std::string_view source_name, std::string_view text) 
   for (size_t i = 0; i < documents.size(); ++i) {
     if (documents[i].IsNull()) continue;  // an empty document between two `---`
     ObjectScope scope(state_->diagnostics, StrCat(source_name, ": document ", i + 1));
-    state_->AddDocument(documents[i], scope, 0);
+    // The parsers check each node before they read it; this catches a check they missed, so an
+    // object from a file or the API server is an error, never an exception out of a reload.
+    try {
+      state_->AddDocument(documents[i], scope, 0);
+    } catch (const YAML::Exception& e) {
+      scope.Error("", StrCat("unreadable: ", e.what()));
+    }
   }
 }
 

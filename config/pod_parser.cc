@@ -18,8 +18,9 @@ bool ReadReadyCondition(const YAML::Node& conditions) {
     if (!condition.IsMap()) continue;
     const YAML::Node type = condition["type"];
     const YAML::Node status = condition["status"];
-    if (type.IsScalar() && type.Scalar() == "Ready") {
-      return status.IsScalar() && status.Scalar() == "True";
+    // A missing key is a zombie node: asking its type throws.
+    if (type && type.IsScalar() && type.Scalar() == "Ready") {
+      return status && status.IsScalar() && status.Scalar() == "True";
     }
   }
   return false;

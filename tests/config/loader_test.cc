@@ -142,6 +142,17 @@ TEST_CASE("a ConfigMap that is not Kthena's router configuration is skipped, dat
         "pd.yaml: document 1: kind: v1 ConfigMap is not used by pdgate; skipped");
 }
 
+TEST_CASE("a Ready condition without a status is not ready, and not an error") {
+  // Found by fuzzing: the missing `status` threw out of the loader.
+  auto result = LoadYaml(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: dev, labels: {app: ds}}\n"
+      "status: {phase: Running, podIP: 10.0.0.1, conditions: [{type: Ready}]}\n");
+  INFO(StrJoin(result.errors, "\n"));
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config->pods.size() == 1);
+  CHECK(result.config->pods[0].NotServingReason() == "not Ready");
+}
+
 TEST_CASE("pods serve only when Running, Ready, not terminating and with an IP") {
   auto result = LoadYaml(Pod("a", "    app: ds", "10.0.0.1") + "---\n" +
                          Pod("b", "    app: ds", "10.0.0.2", "Pending") + "---\n" +
