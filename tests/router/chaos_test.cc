@@ -287,6 +287,13 @@ TEST_CASE(
         return response.ok() && (response->body.find(pod1) != std::string::npos) == pod1_ready;
       },
       15s);
+  if (!settled) {
+    // What pdgate listed and watched last, for the report.
+    const std::string log = h.router().Stdout();
+    std::printf("chaos (Kubernetes): pod-1 should be %s; pdgate's log (end):\n%s\n",
+                pod1_ready ? "serving" : "out",
+                log.substr(log.size() > 4000 ? log.size() - 4000 : 0).c_str());
+  }
   stop = true;
   for (std::thread& client : clients) client.join();
   readiness.join();
