@@ -10,6 +10,7 @@
 #include "router/flow/flow.h"
 #include "router/flow/legs.h"
 #include "router/flow/rate_limiting.h"
+#include "router/flow/retry_policy.h"
 #include "router/flow/sglang_flow.h"
 #include "router/limits/token_estimate.h"
 #include "router/observe/auth_metrics.h"
@@ -65,7 +66,7 @@ struct Candidate {
   std::string_view leg = "decode";  // the single leg's name: "decode", or "upstream" (aggregated)
 };
 
-// The attempts' targets, best first; the i-th retry takes candidates[i % size].
+// The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)].
 std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
   const Clock::time_point pick_start = Clock::now();
   // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
@@ -113,10 +114,10 @@ net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candida
   std::string body = BuildDecodeBody(flow.leg, std::get<std::string>(prefilled), flow.inject_usage);
   std::optional<AttemptError> error =
       co_await RunDecode(flow, *candidate.decode, body, "decode", flow.watch);
-  // The prefill accepted this very request, so a decode's 500 before any byte reached the
-  // client is the hand-off failing (vLLM answers 500 when it cannot load the KV, e.g. from a
-  // prefill that just died), not the request: another pair may serve it.
-  if (error && error->status == 500 && !flow.committed) error->retryable = true;
+  if (error && error->label == LegOutcomeLabel::kHttpError) {
+    error->retryable =
+        IsRetryable(LegFailure::kHttpStatus, error->status, /*prefill_accepted=*/true);
+  }
   co_return error;
 }
 
@@ -128,7 +129,6 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     co_await SendUnavailable(flow, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;
   }
-  std::optional<AttemptError> last;
   for (size_t i = 0; i < tries; ++i) {
     if (i > 0) {
       Increment(flow.model_metrics->retries);
@@ -136,7 +136,7 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     }
     if (flow.watch->client_gone) co_return;
     flow.access.attempts = int(i + 1);
-    const Candidate& candidate = candidates[i % candidates.size()];
+    const Candidate& candidate = candidates[TargetOf(i, candidates.size())];
     flow.prefill_tokens = candidate.prefill_tokens;
     // The engines will hold the prompt's prefix once this attempt runs. Recorded now, not when
     // the answer ends: a burst of requests sharing a new prefix follows the first one instead
@@ -148,11 +148,17 @@ net::awaitable<void> RunAttempts(Flow& flow) {
     }
     flow.scheduler->RecordServed(flow.decision, *candidate.decode);
     std::optional<AttemptError> error = co_await RunAttempt(flow, candidate);
-    if (flow.committed || flow.watch->client_gone || !error) co_return;
-    if (!error->retryable) co_return co_await SendAttemptError(flow, *error, int(i + 1));
-    last = std::move(error);
+    if (!error) co_return;
+    const FailedAttempt failed{error->retryable, flow.committed, flow.watch->client_gone, i, tries};
+    switch (Decide(failed)) {
+      case AfterFailure::kStop:
+        co_return;
+      case AfterFailure::kAnswer:
+        co_return co_await SendAttemptError(flow, *error, int(i + 1));
+      case AfterFailure::kRetry:
+        break;
+    }
   }
-  co_await SendAttemptError(flow, *last, int(tries));
 }
 
 // Who the request is for per-principal limits: the authenticated principal, else the
@@ -300,7 +306,8 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
         // Admit() estimated the prompt already when a limit applies: not twice.
         limits.empty() ? limits::EstimateInputTokens(parsed->prompt_json) : limits.input_estimate(),
         ServingEndpoints(endpoints)};
-    FairnessVerdict verdict = co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
+    FairnessVerdict verdict =
+        co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
     record.access.queue_ms = std::chrono::duration<double, std::milli>(verdict.waited).count();
     CountFairness(*record.model, verdict);
     if (verdict.client_gone || verdict.refusal) {

@@ -1,12 +1,27 @@
 #include "router/flow/flow.h"
 
 #include "config/strings.h"
+#include "router/flow/retry_policy.h"
 #include "router/openai/openai_error.h"
 
 namespace pdgate::router {
 namespace {
 
-bool IsRetryableStatus(int status) { return status == 502 || status == 503 || status == 504; }
+LegFailure FailureOf(LegStatus status) {
+  switch (status) {
+    case LegStatus::kConnectFailed:
+      return LegFailure::kConnectFailed;
+    case LegStatus::kTimeout:
+      return LegFailure::kTimeout;
+    case LegStatus::kTooLarge:
+      return LegFailure::kTooLarge;
+    case LegStatus::kOk:
+    case LegStatus::kTransport:
+    case LegStatus::kClientGone:  // the attempt loop stops on the client's leaving anyway
+      break;
+  }
+  return LegFailure::kTransport;
+}
 
 }  // namespace
 
@@ -72,9 +87,7 @@ AttemptError FromOutcome(std::string_view leg, const discovery::Endpoint& endpoi
   error.leg = leg;
   error.endpoint = Describe(endpoint);
   error.detail = outcome.detail;
-  // Connect failures, timeouts and broken connections are what retries are for; an oversized
-  // answer would be just as oversized elsewhere.
-  error.retryable = outcome.status != LegStatus::kTooLarge;
+  error.retryable = IsRetryable(FailureOf(outcome.status), 0, /*prefill_accepted=*/false);
   error.label = outcome.status == LegStatus::kConnectFailed ? LegOutcomeLabel::kConnectFailed
                 : outcome.status == LegStatus::kTimeout     ? LegOutcomeLabel::kTimeout
                                                             : LegOutcomeLabel::kTransport;
@@ -89,7 +102,7 @@ AttemptError FromStatus(std::string_view leg, const discovery::Endpoint& endpoin
   error.detail = StrCat("status ", status);
   error.status = status;
   error.body = NormalizeEngineError(status, body);
-  error.retryable = IsRetryableStatus(status);
+  error.retryable = IsRetryable(LegFailure::kHttpStatus, status, /*prefill_accepted=*/false);
   error.label = LegOutcomeLabel::kHttpError;
   return error;
 }
