@@ -26,6 +26,26 @@ std::string_view ToString(DecisionMode mode) {
   return "?";
 }
 
+std::string_view ToString(DecisionReason reason) {
+  switch (reason) {
+    case DecisionReason::kNoEndpoints:
+      return "no_endpoints";
+    case DecisionReason::kAggregated:
+      return "aggregated";
+    case DecisionReason::kDeciderOff:
+      return "decider_off";
+    case DecisionReason::kLongPrompt:
+      return "long_prompt";
+    case DecisionReason::kShortPrompt:
+      return "short_prompt";
+    case DecisionReason::kNoPrefill:
+      return "no_prefill";
+    case DecisionReason::kNoDecode:
+      return "no_decode";
+  }
+  return "?";
+}
+
 namespace {
 
 enum class Plugin { kLeastRequest, kGpuUsage, kLeastLatency, kPrefixCache, kRandom, kSession };
@@ -321,7 +341,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
   Decision decision;
   const size_t n = server.endpoints.size();
   if (n == 0 || max_targets == 0) {
-    decision.reason = "no_endpoints";
+    decision.reason = DecisionReason::kNoEndpoints;
     return decision;
   }
   Impl::Pick pick{server,
@@ -361,7 +381,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
   if (!server.server->disaggregated()) {
     std::vector<uint32_t> candidates = impl.Candidates(pick, EndpointRole::kAggregated);
     if (candidates.empty()) {
-      decision.reason = "no_endpoints";
+      decision.reason = DecisionReason::kNoEndpoints;
       return decision;
     }
     if (session != 0) pick.affinity[Rendezvous(session, server, candidates)] = 1;
@@ -369,7 +389,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
     impl.SortByScore(pick, candidates);
     if (candidates.size() > max_targets) candidates.resize(max_targets);
     decision.mode = DecisionMode::kAggregated;
-    decision.reason = "aggregated";
+    decision.reason = DecisionReason::kAggregated;
     decision.prefix_match_ratio = ratio(candidates[0]);
     decision.singles = std::move(candidates);
     return decision;
@@ -429,26 +449,26 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
         *std::max_element(decodes.begin(), decodes.end(),
                           [&](uint32_t a, uint32_t b) { return alone(a) < alone(b); });
     const size_t uncached = impl.UncachedTokens(pick, best);
-    std::string_view reason;
+    std::optional<DecisionReason> reason;
     if (decider.enabled && uncached <= size_t(decider.max_uncached_prompt_tokens)) {
-      reason = "short_prompt";
+      reason = DecisionReason::kShortPrompt;
     } else if (decider.decode_only_without_prefill && servable.empty()) {
-      reason = "no_prefill";
+      reason = DecisionReason::kNoPrefill;
     }
-    if (!reason.empty()) {
+    if (reason) {
       impl.SortByScore(pick, decodes);
       std::erase(decodes, best);
       decodes.insert(decodes.begin(), best);
       if (decodes.size() > max_targets) decodes.resize(max_targets);
       decision.mode = DecisionMode::kDecodeOnly;
-      decision.reason = reason;
+      decision.reason = *reason;
       decision.prefix_match_ratio = ratio(best);
       decision.singles = std::move(decodes);
       return decision;
     }
   }
   if (servable.empty()) {
-    decision.reason = prefills.empty() ? "no_prefill" : "no_decode";
+    decision.reason = prefills.empty() ? DecisionReason::kNoPrefill : DecisionReason::kNoDecode;
     return decision;
   }
 
@@ -520,7 +540,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
     decision.prefill_tokens.push_back(uint32_t(impl.UncachedTokens(pick, pair.prefill)));
   }
   decision.mode = DecisionMode::kDisaggregated;
-  decision.reason = decider.enabled ? "long_prompt" : "decider_off";
+  decision.reason = decider.enabled ? DecisionReason::kLongPrompt : DecisionReason::kDeciderOff;
   decision.prefix_match_ratio = ratio(decision.pairs[0].prefill);
   return decision;
 }

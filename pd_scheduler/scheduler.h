@@ -28,6 +28,7 @@
 
 #include "config/router_settings.h"
 #include "discovery/endpoint_snapshot.h"
+#include "pd_scheduler/decision_kind.h"
 #include "pd_scheduler/prefix_index.h"
 
 namespace pdgate::pd_scheduler {
@@ -46,19 +47,15 @@ struct RequestFacts {
   bool decode_only_possible = true;  // false where a decode engine cannot prefill (SGLang PD)
 };
 
-enum class DecisionMode { kNone, kDisaggregated, kDecodeOnly, kAggregated };
-
 struct Decision {
   DecisionMode mode = DecisionMode::kNone;
-  std::string_view reason;               // why this mode (a metric label)
+  DecisionReason reason = DecisionReason::kNoEndpoints;
   std::vector<PdPair> pairs;             // kDisaggregated
   std::vector<uint32_t> prefill_tokens;  // per pair: the prompt tokens its prefill must compute
   std::vector<uint32_t> singles;         // kDecodeOnly, kAggregated: endpoint indices
   std::vector<uint64_t> prompt_hashes;
   double prefix_match_ratio = -1;  // of the first target's prefill (or single); -1: not scored
 };
-
-std::string_view ToString(DecisionMode mode);
 
 class Scheduler {
  public:

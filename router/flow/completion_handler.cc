@@ -80,8 +80,7 @@ std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
   Observe(flow.metrics->pick_duration,
           std::chrono::duration<double>(Clock::now() - pick_start).count());
   const pd_scheduler::Decision& decision = flow.decision;
-  Increment(
-      DecisionCounter(*flow.model_metrics, pd_scheduler::ToString(decision.mode), decision.reason));
+  Increment(DecisionCounter(*flow.model_metrics, decision.mode, decision.reason));
   flow.access.decision = pd_scheduler::ToString(decision.mode);
   const auto& endpoints = flow.endpoints->endpoints;
   std::vector<Candidate> candidates;

@@ -158,10 +158,10 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     m.decode_leg =
         keep(families_->legs.Add({{"model", model}, {"leg", "decode"}}, LatencyBuckets()));
     for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
-      m.decisions[d] =
-          keep(families_->decisions.Add({{"model", model},
-                                         {"decision", std::string(kDecisionLabels[d].first)},
-                                         {"reason", std::string(kDecisionLabels[d].second)}}));
+      m.decisions[d] = keep(families_->decisions.Add(
+          {{"model", model},
+           {"decision", std::string(pd_scheduler::ToString(kDecisionLabels[d].first))},
+           {"reason", std::string(pd_scheduler::ToString(kDecisionLabels[d].second))}}));
     }
     m.prompt_tokens = keep(families_->tokens.Add({{"model", model}, {"type", "prompt"}}));
     m.completion_tokens = keep(families_->tokens.Add({{"model", model}, {"type", "completion"}}));
@@ -243,10 +243,11 @@ ClientMetric Sample(std::vector<ClientMetric::Label> labels, double value, Metri
 
 // pdgate_internal_errors_total: every site, zeros included, so an alert needs no absent().
 MetricFamily InternalErrorsFamily() {
-  MetricFamily family{"pdgate_internal_errors_total",
-                      "Coroutines ended by an exception (a bug; the log names it), by where they ran",
-                      MetricType::Counter,
-                      {}};
+  MetricFamily family{
+      "pdgate_internal_errors_total",
+      "Coroutines ended by an exception (a bug; the log names it), by where they ran",
+      MetricType::Counter,
+      {}};
   for (size_t i = 0; i < size_t(SpawnSite::kCount); ++i) {
     const auto site = SpawnSite(i);
     family.metric.push_back(Sample({{"where", std::string(ToString(site))}},
@@ -396,10 +397,10 @@ std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot
   return out.str();
 }
 
-ShardedCounter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
-                                std::string_view reason) {
+ShardedCounter* DecisionCounter(const ModelMetrics& model, pd_scheduler::DecisionMode mode,
+                                pd_scheduler::DecisionReason reason) {
   for (size_t d = 0; d < kDecisionLabels.size(); ++d) {
-    if (kDecisionLabels[d].first == decision && kDecisionLabels[d].second == reason) {
+    if (kDecisionLabels[d].first == mode && kDecisionLabels[d].second == reason) {
       return model.decisions[d];
     }
   }

@@ -13,6 +13,7 @@
 
 #include "config/strings.h"
 #include "discovery/endpoint_snapshot.h"
+#include "pd_scheduler/decision_kind.h"
 
 namespace prometheus {
 class Counter;
@@ -35,16 +36,17 @@ enum class ApiPath { kChat = 0, kCompletions = 1 };
 enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
 
 // pdgate_pd_decisions_total's (decision, reason) pairs: pd_scheduler::Decision's mode and reason.
-inline constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kDecisionLabels = {{
-    {"disaggregated", "decider_off"},
-    {"disaggregated", "long_prompt"},
-    {"decode_only", "short_prompt"},
-    {"decode_only", "no_prefill"},
-    {"aggregated", "aggregated"},
-    {"none", "no_prefill"},
-    {"none", "no_decode"},
-    {"none", "no_endpoints"},
-}};
+inline constexpr std::array<std::pair<pd_scheduler::DecisionMode, pd_scheduler::DecisionReason>, 8>
+    kDecisionLabels = {{
+        {pd_scheduler::DecisionMode::kDisaggregated, pd_scheduler::DecisionReason::kDeciderOff},
+        {pd_scheduler::DecisionMode::kDisaggregated, pd_scheduler::DecisionReason::kLongPrompt},
+        {pd_scheduler::DecisionMode::kDecodeOnly, pd_scheduler::DecisionReason::kShortPrompt},
+        {pd_scheduler::DecisionMode::kDecodeOnly, pd_scheduler::DecisionReason::kNoPrefill},
+        {pd_scheduler::DecisionMode::kAggregated, pd_scheduler::DecisionReason::kAggregated},
+        {pd_scheduler::DecisionMode::kNone, pd_scheduler::DecisionReason::kNoPrefill},
+        {pd_scheduler::DecisionMode::kNone, pd_scheduler::DecisionReason::kNoDecode},
+        {pd_scheduler::DecisionMode::kNone, pd_scheduler::DecisionReason::kNoEndpoints},
+    }};
 
 struct ModelMetrics {
   // [path][status class 2xx, 4xx, 5xx]
@@ -158,8 +160,8 @@ class RouterMetrics {
 };
 
 // The decision counter for (decision, reason); null for a pair outside kDecisionLabels.
-ShardedCounter* DecisionCounter(const ModelMetrics& model, std::string_view decision,
-                                std::string_view reason);
+ShardedCounter* DecisionCounter(const ModelMetrics& model, pd_scheduler::DecisionMode mode,
+                                pd_scheduler::DecisionReason reason);
 
 // Increments; the thin wrappers keep the metric headers out of the callers. Null: nothing.
 void Increment(ShardedCounter* counter, double by = 1);

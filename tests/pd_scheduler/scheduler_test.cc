@@ -11,6 +11,7 @@
 using namespace pdgate;
 using pd_scheduler::Decision;
 using pd_scheduler::DecisionMode;
+using pd_scheduler::DecisionReason;
 using pd_scheduler::PrefixIndex;
 using pd_scheduler::RequestFacts;
 using pd_scheduler::Scheduler;
@@ -201,7 +202,9 @@ TEST_CASE("joint least-request prefers a cached prefill, and yields once its que
   CHECK(busy.pairs[0].prefill == 2);
 }
 
-TEST_CASE("ejected endpoints get only the attempts the others cannot fill, and return after their backoff") {
+TEST_CASE(
+    "ejected endpoints get only the attempts the others cannot fill, and return after their "
+    "backoff") {
   auto server = PdServer(2, 2, 1);  // g0: p 0, 1, d 2; g1: p 3, 4, d 5
   Scheduler scheduler = MakeScheduler();
   std::mt19937_64 rng(8);
@@ -321,9 +324,9 @@ TEST_CASE("the decider serves short uncached prompts decode-only and counts on t
     return scheduler.Pick(server->endpoints, {"m", prompt, "", possible}, Clock::now(), rng, 2);
   };
   CHECK(mode(Prompt(1, 1024)).mode == DecisionMode::kDecodeOnly);  // 256 tokens
-  CHECK(mode(Prompt(1, 1024)).reason == "short_prompt");
+  CHECK(mode(Prompt(1, 1024)).reason == DecisionReason::kShortPrompt);
   CHECK(mode(Prompt(1, 1028)).mode == DecisionMode::kDisaggregated);  // 257
-  CHECK(mode(Prompt(1, 1028)).reason == "long_prompt");
+  CHECK(mode(Prompt(1, 1028)).reason == DecisionReason::kLongPrompt);
   CHECK(mode(Prompt(1, 100), false).mode == DecisionMode::kDisaggregated);  // e.g. SGLang
   // A long prompt whose prefix a decode already holds leaves few uncached tokens.
   const std::string long_prompt = Prompt(2, 8192);
@@ -360,7 +363,7 @@ TEST_CASE("decode-only when no prefill can serve, only if asked") {
   server->endpoints.endpoints[0].role = discovery::EndpointRole::kAggregated;
   Decision decision = fallback.Pick(server->endpoints, {"m", "x", "", true}, Clock::now(), rng, 2);
   CHECK(decision.mode == DecisionMode::kDecodeOnly);
-  CHECK(decision.reason == "no_prefill");
+  CHECK(decision.reason == DecisionReason::kNoPrefill);
   CHECK(decision.singles.size() == 2);
   CHECK(plain.Pick(server->endpoints, {"m", "x", "", true}, Clock::now(), rng, 1).mode ==
         DecisionMode::kNone);
@@ -423,7 +426,9 @@ TEST_CASE(
             .singles.size() == 3);
 }
 
-TEST_CASE("when availability leaves a prefill in one group and a decode in another, pairs come from all endpoints") {
+TEST_CASE(
+    "when availability leaves a prefill in one group and a decode in another, pairs come from all "
+    "endpoints") {
   auto server = PdServer(2, 1, 1);  // g0: p 0, d 1; g1: p 2, d 3
   Scheduler scheduler = MakeScheduler();
   std::mt19937_64 rng(5);
