@@ -22,6 +22,24 @@ struct Origin {
   std::string location;  // "file: document N"
 };
 
+// yaml-cpp 0.7 never returns from a document with a flow entry (`,`) outside any flow collection
+// (a stray `,` line, or `[a], b`): its parser loops, allocating nodes until memory runs out. Its
+// own scanner, which does return, finds such a token first. (Found by fuzzing.)
+bool HasStrayFlowEntry(const std::string& text) {
+  std::istringstream in(text);
+  std::ostringstream tokens;
+  YAML::Parser(in).PrintTokens(tokens);
+  std::istringstream lines(tokens.str());
+  int depth = 0;
+  // Tokens without a value print as "NAME: " on a line of their own.
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "FLOW_SEQ_START: " || line == "FLOW_MAP_START: ") ++depth;
+    if (line == "FLOW_SEQ_END: " || line == "FLOW_MAP_END: ") --depth;
+    if (line == "FLOW_ENTRY: " && depth <= 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct ConfigLoader::State {
@@ -176,7 +194,13 @@ void ConfigLoader::AddFile(const std::string& path) {
 void ConfigLoader::AddYaml(std::string_view source_name, std::string_view text) {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string copy(text);
+    if (HasStrayFlowEntry(copy)) {
+      state_->diagnostics.AddError(
+          StrCat(source_name, ": invalid YAML: a `,` outside any [...] or {...}"));
+      return;
+    }
+    documents = YAML::LoadAll(copy);
   } catch (const YAML::ParserException& e) {
     state_->diagnostics.AddError(StrCat(source_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
                                         ": invalid YAML: ", e.msg));

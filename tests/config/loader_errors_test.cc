@@ -400,3 +400,20 @@ TEST_CASE("rejects: an unknown access log format") {
       "pd.yaml: document 1 (RouterConfiguration default/r): spec.accessLog.format: must be "
       "json or text, not \"xml\"");
 }
+
+TEST_CASE("rejects: a `,` outside any flow collection, which yaml-cpp 0.7 would parse for ever") {
+  // Found by fuzzing: yaml-cpp's parser loops on these, allocating until memory runs out.
+  for (const char* yaml : {",\n", "kind: Pod\n, x\n", "[a], b\n"}) {
+    INFO(yaml);
+    ExpectError(yaml, "pd.yaml: invalid YAML: a `,` outside any [...] or {...}");
+  }
+}
+
+TEST_CASE("commas inside plain scalars, quotes and flow collections are fine") {
+  config::LoadResult result = LoadYaml(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, labels: {a: \"x, y\"}}\n"
+      "data: {note: plain, with commas, list: \"[1, 2]\"}\n");
+  INFO("errors:\n" << StrJoin(result.errors, "\n"));
+  CHECK(result.errors.empty());
+  CHECK(result.config != nullptr);
+}
