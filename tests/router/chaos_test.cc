@@ -60,6 +60,37 @@ long RssKib(pid_t pid) {
   return -1;
 }
 
+// /readyz polled as a kubelet does, until stopped; counts the probes and the failed ones.
+class ReadinessProber {
+ public:
+  explicit ReadinessProber(uint16_t admin_port)
+      : thread_([this, admin_port] {
+          while (!stop_) {
+            auto response = HttpRequest("127.0.0.1", admin_port, "GET", "/readyz");
+            ++probes;
+            if (!response.ok() || response->status != 200) ++unready;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // probe period
+          }
+        }) {}
+  ~ReadinessProber() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::atomic<int> probes{0}, unready{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: starts once the counters exist
+};
+
+// What pdgate holds: open file descriptors and resident memory.
+struct Usage {
+  size_t fds = 0;
+  long rss_kib = 0;
+};
+Usage UsageOf(pid_t pid) { return {OpenFds(pid), RssKib(pid)}; }
+
 struct Outcome {
   Clock::time_point start;
   Clock::time_point end;
@@ -121,20 +152,11 @@ TEST_CASE(
       }
     });
   }
-  std::atomic<int> probes{0}, unready{0};
-  std::thread readiness([&] {
-    while (!stop) {
-      auto response = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/readyz");
-      ++probes;
-      if (!response.ok() || response->status != 200) ++unready;
-      std::this_thread::sleep_for(50ms);  // probe period, as a kubelet's
-    }
-  });
+  ReadinessProber readiness(cluster.admin_port());
 
   // Warm: pools and buffers at their working size before the baseline is taken.
   std::this_thread::sleep_for(1s);  // load period, not a readiness wait
-  const size_t fds_before = OpenFds(router);
-  const long rss_before = RssKib(router);
+  const Usage before = UsageOf(router);
 
   const auto deadline = Clock::now() + duration;
   int kills_done = 0, redis_restarts = 0;
@@ -161,9 +183,8 @@ TEST_CASE(
   std::this_thread::sleep_for(1s);  // load period
   stop = true;
   for (std::thread& client : clients) client.join();
-  readiness.join();
-  const size_t fds_after = OpenFds(router);
-  const long rss_after = RssKib(router);
+  readiness.Stop();
+  const Usage after = UsageOf(router);
 
   size_t failed = 0, excused = 0;
   std::vector<std::string> examples;  // of unexcused failures, for the report
@@ -188,23 +209,24 @@ TEST_CASE(
   for (const std::string& example : examples) std::printf("chaos: failed: %s\n", example.c_str());
   INFO("requests " << outcomes.size() << ", failed " << failed << ", excused (engine killed in "
                    << "flight) " << excused << ", engine kills " << kills_done
-                   << ", Redis restarts " << redis_restarts << ", readiness probes " << probes
-                   << " (not ready " << unready << "), fds " << fds_before << " -> " << fds_after
-                   << ", RSS KiB " << rss_before << " -> " << rss_after);
+                   << ", Redis restarts " << redis_restarts << ", readiness probes "
+                   << readiness.probes << " (not ready " << readiness.unready << "), fds "
+                   << before.fds << " -> " << after.fds << ", RSS KiB " << before.rss_kib << " -> "
+                   << after.rss_kib);
   std::printf(
       "chaos: %zu requests, %zu failed, %zu excused, %d kills, %d Redis restarts, %d "
       "probes (%d not ready), fds %zu -> %zu, RSS %ld -> %ld KiB\n",
-      outcomes.size(), failed, excused, kills_done, redis_restarts, probes.load(), unready.load(),
-      fds_before, fds_after, rss_before, rss_after);
+      outcomes.size(), failed, excused, kills_done, redis_restarts, readiness.probes.load(),
+      readiness.unready.load(), before.fds, after.fds, before.rss_kib, after.rss_kib);
   CHECK(outcomes.size() > 100);
   CHECK(kills_done >= 4);
   CHECK(redis_restarts >= 1);
   CHECK(failed == 0);
-  CHECK(probes > 10);
-  CHECK(unready == 0);
+  CHECK(readiness.probes > 10);
+  CHECK(readiness.unready == 0);
   // Pools may hold a few more idle connections at the end; a leak per request would be hundreds.
-  CHECK(fds_after <= fds_before + 16);
-  CHECK(rss_after <= rss_before + 32 * 1024);
+  CHECK(after.fds <= before.fds + 16);
+  CHECK(after.rss_kib <= before.rss_kib + 32 * 1024);
 }
 
 TEST_CASE(
@@ -232,18 +254,9 @@ TEST_CASE(
       }
     });
   }
-  std::atomic<int> probes{0}, unready{0};
-  std::thread readiness([&] {
-    while (!stop) {
-      auto response = HttpRequest("127.0.0.1", h.admin_port(), "GET", "/readyz");
-      ++probes;
-      if (!response.ok() || response->status != 200) ++unready;
-      std::this_thread::sleep_for(50ms);  // probe period, as a kubelet's
-    }
-  });
+  ReadinessProber readiness(h.admin_port());
   std::this_thread::sleep_for(1s);  // load period, not a readiness wait
-  const size_t fds_before = OpenFds(router);
-  const long rss_before = RssKib(router);
+  const Usage before = UsageOf(router);
 
   const std::string objects = h.kubeconfig() + ".chaos-objects.json";
   const auto deadline = Clock::now() + duration;
@@ -296,22 +309,21 @@ TEST_CASE(
   }
   stop = true;
   for (std::thread& client : clients) client.join();
-  readiness.join();
-  const size_t fds_after = OpenFds(router);
-  const long rss_after = RssKib(router);
+  readiness.Stop();
+  const Usage after = UsageOf(router);
   std::remove(objects.c_str());
 
   std::printf(
       "chaos (Kubernetes): %d requests, %d failed, %d rounds, %d API restarts, %d probes "
       "(%d not ready), fds %zu -> %zu, RSS %ld -> %ld KiB\n",
-      requests.load(), failed.load(), rounds, restarts, probes.load(), unready.load(), fds_before,
-      fds_after, rss_before, rss_after);
+      requests.load(), failed.load(), rounds, restarts, readiness.probes.load(),
+      readiness.unready.load(), before.fds, after.fds, before.rss_kib, after.rss_kib);
   CHECK(settled);
   CHECK(requests > 100);
   CHECK(rounds >= 4);
   CHECK(failed == 0);
-  CHECK(probes > 10);
-  CHECK(unready == 0);
-  CHECK(fds_after <= fds_before + 16);
-  CHECK(rss_after <= rss_before + 32 * 1024);
+  CHECK(readiness.probes > 10);
+  CHECK(readiness.unready == 0);
+  CHECK(after.fds <= before.fds + 16);
+  CHECK(after.rss_kib <= before.rss_kib + 32 * 1024);
 }

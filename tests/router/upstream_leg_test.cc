@@ -59,85 +59,73 @@ struct KeepAliveEngine {
   int accepted = 0;
 };
 
-// One exchange on `pool`; the connection goes back to the pool when it succeeded.
-net::awaitable<LegOutcome> Exchange(net::io_context& ioc, UpstreamPool& pool,
-                                    const tcp::endpoint& engine) {
-  const UpstreamContext context{ioc, pool, 16 * 1024, 1000ms};
-  LegTarget target{"engine", "dev/engine", engine};
-  UpstreamLeg leg(context, std::move(target), std::make_shared<DisconnectWatch>());
-  LegRequest request("/v1/completions", "engine");
-  request.SetBody("{}");
-  std::optional<http::response_parser<http::string_body>> parser;
-  LegOutcome outcome =
-      co_await leg.Exchange(request, parser, UpstreamLeg::Clock::now() + 5s, true, 0);
-  if (outcome.ok()) leg.Release();
-  co_return outcome;
-}
+// A keep-alive engine and one io thread's pool in front of it; exchanges run on the test thread.
+struct EngineAndPool {
+  net::io_context ioc;
+  KeepAliveEngine engine{ioc};
+  UpstreamPool pool{8, 60s};
+  const tcp::endpoint address = engine.acceptor.local_endpoint();
+  std::vector<LegOutcome> outcomes;  // of every exchange, in the order they ended
 
-// Runs `ioc` until `outcomes` holds `n` results (the engine's accept loop never lets it stop).
-void RunUntil(net::io_context& ioc, const std::vector<LegOutcome>& outcomes, size_t n) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (outcomes.size() < n && std::chrono::steady_clock::now() < deadline) {
-    ioc.run_one_for(100ms);
+  // `n` exchanges at once, run until each has ended; the connection of one that succeeded goes
+  // back to the pool.
+  void Exchange(size_t n) {
+    const size_t want = outcomes.size() + n;
+    for (size_t i = 0; i < n; ++i) net::co_spawn(ioc, ExchangeOnce(), net::detached);
+    // The engine's accept loop never lets the io_context run out of work.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (outcomes.size() < want && std::chrono::steady_clock::now() < deadline) {
+      ioc.run_one_for(100ms);
+    }
   }
-}
+
+  net::awaitable<void> ExchangeOnce() {
+    const UpstreamContext context{ioc, pool, 16 * 1024, 1000ms};
+    UpstreamLeg leg(context, LegTarget{"engine", "dev/engine", address},
+                    std::make_shared<DisconnectWatch>());
+    LegRequest request("/v1/completions", "engine");
+    request.SetBody("{}");
+    std::optional<http::response_parser<http::string_body>> parser;
+    LegOutcome outcome =
+        co_await leg.Exchange(request, parser, UpstreamLeg::Clock::now() + 5s, true, 0);
+    if (outcome.ok()) leg.Release();
+    outcomes.push_back(std::move(outcome));
+  }
+};
 
 }  // namespace
 
 TEST_CASE(
     "after an engine restart every pooled connection is stale: the next exchange succeeds "
     "on a new connection and the other stale ones are dropped") {
-  net::io_context ioc;
-  KeepAliveEngine engine(ioc);
-  UpstreamPool pool(8, 60s);
-  const tcp::endpoint address = engine.acceptor.local_endpoint();
-  std::vector<LegOutcome> outcomes;
-  auto collect = [&](net::awaitable<LegOutcome> exchange) -> net::awaitable<void> {
-    outcomes.push_back(co_await std::move(exchange));
-  };
-
+  EngineAndPool t;
   // Three exchanges at once: three connections, all pooled afterwards.
-  for (int i = 0; i < 3; ++i) {
-    net::co_spawn(ioc, collect(Exchange(ioc, pool, address)), net::detached);
-  }
-  RunUntil(ioc, outcomes, 3);
-  REQUIRE(outcomes.size() == 3);
-  for (const LegOutcome& outcome : outcomes) CHECK(outcome.ok());
-  CHECK(engine.accepted == 3);
-  CHECK(pool.idle_count() == 3);
+  t.Exchange(3);
+  REQUIRE(t.outcomes.size() == 3);
+  for (const LegOutcome& outcome : t.outcomes) CHECK(outcome.ok());
+  CHECK(t.engine.accepted == 3);
+  CHECK(t.pool.idle_count() == 3);
 
-  engine.CloseAll();
-  net::co_spawn(ioc, collect(Exchange(ioc, pool, address)), net::detached);
-  RunUntil(ioc, outcomes, 4);
-  REQUIRE(outcomes.size() == 4);
-  INFO(outcomes[3].detail);
-  CHECK(outcomes[3].ok());
-  CHECK(engine.accepted == 4);    // one new connection, after one stale one
-  CHECK(pool.idle_count() == 1);  // the new one; the two other stale ones are gone
+  t.engine.CloseAll();
+  t.Exchange(1);
+  REQUIRE(t.outcomes.size() == 4);
+  INFO(t.outcomes[3].detail);
+  CHECK(t.outcomes[3].ok());
+  CHECK(t.engine.accepted == 4);    // one new connection, after one stale one
+  CHECK(t.pool.idle_count() == 1);  // the new one; the two other stale ones are gone
 }
 
 TEST_CASE("a refused connect drops the endpoint's idle connections") {
-  net::io_context ioc;
-  UpstreamPool pool(8, 60s);
-  KeepAliveEngine engine(ioc);
-  const tcp::endpoint address = engine.acceptor.local_endpoint();
-  std::vector<LegOutcome> outcomes;
-  auto collect = [&](net::awaitable<LegOutcome> exchange) -> net::awaitable<void> {
-    outcomes.push_back(co_await std::move(exchange));
-  };
-  for (int i = 0; i < 2; ++i) {
-    net::co_spawn(ioc, collect(Exchange(ioc, pool, address)), net::detached);
-  }
-  RunUntil(ioc, outcomes, 2);
-  REQUIRE(outcomes.size() == 2);
-  CHECK(pool.idle_count() == 2);
+  EngineAndPool t;
+  t.Exchange(2);
+  REQUIRE(t.outcomes.size() == 2);
+  CHECK(t.pool.idle_count() == 2);
 
   // The engine is gone for good: its listener too.
-  engine.CloseAll();
-  engine.acceptor.close();
-  net::co_spawn(ioc, collect(Exchange(ioc, pool, address)), net::detached);
-  RunUntil(ioc, outcomes, 3);
-  REQUIRE(outcomes.size() == 3);
-  CHECK(outcomes[2].status == LegStatus::kConnectFailed);
-  CHECK(pool.idle_count() == 0);
+  t.engine.CloseAll();
+  t.engine.acceptor.close();
+  t.Exchange(1);
+  REQUIRE(t.outcomes.size() == 3);
+  CHECK(t.outcomes[2].status == LegStatus::kConnectFailed);
+  CHECK(t.pool.idle_count() == 0);
 }
