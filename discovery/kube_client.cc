@@ -33,7 +33,7 @@ absl::Status Transport(std::string_view what, const beast::error_code& ec) {
 template <class Stream>
 net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
     Stream& stream, beast::tcp_stream& transport, http::request<http::empty_body>& request,
-    std::chrono::seconds timeout, const std::function<bool(std::string_view)>* on_line,
+    std::chrono::milliseconds timeout, const std::function<bool(std::string_view)>* on_line,
     uint64_t max_body) {
   transport.expires_after(timeout);
   auto [write_ec, written] = co_await http::async_write(stream, request, kKubeTuple);
@@ -77,10 +77,11 @@ net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
 
 struct KubeClient::Request {
   const std::string& target;
-  std::chrono::seconds timeout;
+  std::chrono::milliseconds timeout;
   const std::function<bool(std::string_view)>* on_line;  // null: read the whole body
   CancelSlot& cancel;
   uint64_t max_body = kMaxBody;
+  std::string_view accept = "application/json";
 };
 
 KubeClient::KubeClient(net::io_context& context, config::KubeEndpoint endpoint)
@@ -108,15 +109,16 @@ KubeClient::KubeClient(net::io_context& context, config::KubeEndpoint endpoint)
 KubeClient::~KubeClient() = default;
 
 net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Get(const std::string& target,
-                                                             std::chrono::seconds timeout,
+                                                             std::chrono::milliseconds timeout,
                                                              CancelSlot& cancel,
-                                                             uint64_t max_body) {
-  Request request{target, timeout, nullptr, cancel, std::min(max_body, kMaxBody)};
+                                                             uint64_t max_body,
+                                                             std::string_view accept) {
+  Request request{target, timeout, nullptr, cancel, std::min(max_body, kMaxBody), accept};
   co_return co_await Run(request);
 }
 
 net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Stream(
-    const std::string& target, std::chrono::seconds idle,
+    const std::string& target, std::chrono::milliseconds idle,
     const std::function<bool(std::string_view line)>& on_line, CancelSlot& cancel) {
   Request request{target, idle, &on_line, cancel};
   co_return co_await Run(request);
@@ -127,7 +129,13 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
   if (r.cancel.cancelled) co_return absl::CancelledError("cancelled");
   tcp::resolver resolver(context_);
   const std::string port = std::to_string(endpoint_.port);
-  auto [resolve_ec, results] = co_await resolver.async_resolve(endpoint_.host, port, kKubeTuple);
+  // An address needs no lookup (getaddrinfo runs on Asio's resolver thread): engines' pod IPs.
+  auto flags = tcp::resolver::flags();
+  beast::error_code not_numeric;
+  net::ip::make_address(endpoint_.host, not_numeric);
+  if (!not_numeric) flags = tcp::resolver::numeric_host | tcp::resolver::numeric_service;
+  auto [resolve_ec, results] =
+      co_await resolver.async_resolve(endpoint_.host, port, flags, kKubeTuple);
   if (resolve_ec) co_return Transport(StrCat("resolve ", endpoint_.host), resolve_ec);
   beast::tcp_stream connection(context_);
   r.cancel.close = [&connection] {
@@ -135,7 +143,8 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
     connection.socket().shutdown(tcp::socket::shutdown_both, ignored);
     connection.socket().close(ignored);
   };
-  connection.expires_after(kConnectTimeout);
+  const auto connect_timeout = std::min<std::chrono::milliseconds>(kConnectTimeout, r.timeout);
+  connection.expires_after(connect_timeout);
   auto [connect_ec, connected] = co_await connection.async_connect(results, kKubeTuple);
   absl::StatusOr<KubeResponse> result;
   if (r.cancel.cancelled) {
@@ -146,7 +155,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
     http::request<http::empty_body> request{http::verb::get, r.target, 11};
     request.set(http::field::host, endpoint_.host);
     request.set(http::field::user_agent, "pdgate");
-    request.set(http::field::accept, "application/json");
+    request.set(http::field::accept, r.accept);
     if (std::string token = endpoint_.CurrentToken(); !token.empty()) {
       request.set(http::field::authorization, StrCat("Bearer ", token));
     }
@@ -164,7 +173,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
       if (!endpoint_.insecure_skip_tls_verify) {
         stream.set_verify_callback(net::ssl::host_name_verification(endpoint_.host));
       }
-      connection.expires_after(kConnectTimeout);
+      connection.expires_after(connect_timeout);
       auto [handshake_ec] =
           co_await stream.async_handshake(net::ssl::stream_base::client, kKubeTuple);
       if (handshake_ec) {

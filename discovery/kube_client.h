@@ -1,7 +1,8 @@
 #pragma once
-// A minimal HTTP/1.1 client for control-plane GETs (Beast, with OpenSSL for https): one
+// pdgate's HTTP/1.1 client for control-plane GETs (Beast, with OpenSSL for https): one
 // connection per request, since a watch holds its connection for minutes and a list is rare. The
-// Kubernetes source lists and watches with it; the JWKS refresher fetches key sets with it.
+// Kubernetes source lists and watches with it, the JWKS refresher fetches key sets, the endpoint
+// scraper reads engines' /metrics. (Engine legs use the pooled client of router/upstream.)
 #include <absl/status/statusor.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -47,17 +48,19 @@ class KubeClient {
 
   const config::KubeEndpoint& endpoint() const { return endpoint_; }
 
-  // GET `target`, the whole body (up to `max_body`, at most 1 GiB) within `timeout`.
+  // GET `target`, the whole body (up to `max_body`, at most 1 GiB) within `timeout` (and the
+  // connection within the same time, at most 10 s).
   net::awaitable<absl::StatusOr<KubeResponse>> Get(const std::string& target,
-                                                   std::chrono::seconds timeout,
+                                                   std::chrono::milliseconds timeout,
                                                    CancelSlot& cancel,
-                                                   uint64_t max_body = uint64_t(1) << 30);
+                                                   uint64_t max_body = uint64_t(1) << 30,
+                                                   std::string_view accept = "application/json");
 
   // GET a watch stream: `on_line` gets each line of a 200 answer until the server ends the
   // stream, `on_line` returns false, or no byte arrives for `idle`. A non-200 answer comes back
   // whole; a transport failure (refused, reset, timeout) is an error status.
   net::awaitable<absl::StatusOr<KubeResponse>> Stream(
-      const std::string& target, std::chrono::seconds idle,
+      const std::string& target, std::chrono::milliseconds idle,
       const std::function<bool(std::string_view line)>& on_line, CancelSlot& cancel);
 
  private:

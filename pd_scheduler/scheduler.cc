@@ -6,6 +6,8 @@
 #include <limits>
 #include <span>
 
+#include "pd_scheduler/scheduler_impl.h"
+
 namespace pdgate::pd_scheduler {
 
 using discovery::Endpoint;
@@ -48,15 +50,9 @@ std::string_view ToString(DecisionReason reason) {
 
 namespace {
 
-enum class Plugin { kLeastRequest, kGpuUsage, kLeastLatency, kPrefixCache, kRandom, kSession };
-
-struct WeightedPlugin {
-  Plugin plugin;
-  double weight;
-};
-
-// Which signals a score uses: a role's own in joint mode, all of them otherwise.
-enum class Side { kPrefill, kDecode, kAll };
+using scheduler_internal::Plugin;
+using scheduler_internal::Side;
+using scheduler_internal::WeightedPlugin;
 
 constexpr double kExcluded = -std::numeric_limits<double>::infinity();
 
@@ -69,211 +65,7 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-double Uniform(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
-
-// This replica's legs in flight, plus the other replicas' (sharedState; 0 without it).
-int32_t InFlight(const Endpoint& endpoint) {
-  const discovery::LiveEndpoint& live = *endpoint.live;
-  return endpoint.role == EndpointRole::kPrefill
-             ? live.prefill_in_flight.load(std::memory_order_relaxed) +
-                   live.remote_prefill_in_flight.load(std::memory_order_relaxed)
-             : live.decode_in_flight.load(std::memory_order_relaxed) +
-                   live.remote_decode_in_flight.load(std::memory_order_relaxed);
-}
-
 }  // namespace
-
-struct Scheduler::Impl {
-  config::SchedulerSettings settings;
-  std::vector<WeightedPlugin> plugins;
-  bool filter_least_request = false;
-  bool filter_lora = false;
-  bool hash_prompts = false;
-  double prefix_weight = 0;
-
-  // Per pick; lives on the caller's stack.
-  struct Pick {
-    const ServerEndpoints& server;
-    const RequestFacts& facts;
-    discovery::SteadyTime now;
-    std::mt19937_64& rng;
-    std::vector<double> score;      // per endpoint index; kExcluded when not a candidate
-    std::vector<uint32_t> matched;  // prefix blocks held, per endpoint index
-    std::vector<uint8_t> affinity;  // 1: the session's rendezvous choice
-    size_t total_blocks = 0;
-    std::vector<discovery::EngineLoad> load;  // read once per candidate
-    bool include_unavailable;                 // every endpoint of a role is a candidate
-    bool& left_out;                           // set when an unavailable endpoint was skipped
-  };
-
-  // Available endpoints of `role`, after filters. All of the role when none is available:
-  // better a suspect endpoint than a certain 503 (Envoy's panic threshold, at 100%).
-  std::vector<uint32_t> Candidates(Pick& pick, EndpointRole role) const {
-    const auto& endpoints = pick.server.endpoints;
-    std::vector<uint32_t> all;
-    std::vector<uint32_t> available;
-    for (uint32_t i = 0; i < endpoints.size(); ++i) {
-      if (endpoints[i].role != role) continue;
-      all.push_back(i);
-      if (pick.include_unavailable || endpoints[i].live->Available(pick.now)) {
-        available.push_back(i);
-      }
-    }
-    if (!available.empty() && available.size() < all.size()) pick.left_out = true;
-    std::vector<uint32_t> candidates = available.empty() ? std::move(all) : std::move(available);
-    for (uint32_t i : candidates) pick.load[i] = endpoints[i].live->load();
-    if (filter_least_request)
-      Filter(candidates, [&](uint32_t i) {
-        const double waiting = pick.load[i].waiting;
-        return waiting < 0 || waiting < settings.max_waiting_requests;
-      });
-    if (filter_lora)
-      Filter(candidates, [&](uint32_t i) {
-        auto models = endpoints[i].live->models();
-        return models == nullptr ||
-               std::find(models->begin(), models->end(), pick.facts.model) != models->end();
-      });
-    return candidates;
-  }
-
-  // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.
-  template <typename Keep>
-  static void Filter(std::vector<uint32_t>& candidates, const Keep& keep) {
-    std::vector<uint32_t> kept;
-    kept.reserve(candidates.size());
-    for (uint32_t i : candidates) {
-      if (keep(i)) kept.push_back(i);
-    }
-    if (!kept.empty()) candidates = std::move(kept);
-  }
-
-  void Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const {
-    const auto& endpoints = pick.server.endpoints;
-    for (uint32_t i : candidates) pick.score[i] = 0;
-    for (const WeightedPlugin& wp : plugins) {
-      switch (wp.plugin) {
-        case Plugin::kLeastRequest: {
-          // Lower base is better. Kthena: inFlight + 100·max(inFlight − engineRunning, 0).
-          // Joint mode, prefill: the prompt tokens this endpoint would still have to prefill
-          // before this request's first token (those queued through us, plus this request's
-          // uncached part): a cached prefix is less work, and a deep queue outweighs it.
-          // Joint mode, decode: in-flight decodes alone. The engine's running count lags by a
-          // scrape interval, and against it one new request looked 100× busier.
-          double max_base = 0;
-          thread_local std::vector<double> base;
-          base.assign(candidates.size(), 0);
-          for (size_t k = 0; k < candidates.size(); ++k) {
-            const uint32_t i = candidates[k];
-            const discovery::LiveEndpoint& live = *endpoints[i].live;
-            if (side == Side::kPrefill) {
-              // (+ the request count: among equal work, fewer requests.)
-              base[k] =
-                  double(live.prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
-                  double(live.remote_prefill_tokens_in_flight.load(std::memory_order_relaxed)) +
-                  double(live.prefill_in_flight.load(std::memory_order_relaxed)) +
-                  double(live.remote_prefill_in_flight.load(std::memory_order_relaxed)) +
-                  double(UncachedTokens(pick, i));
-            } else if (side == Side::kDecode ||
-                       (side == Side::kAll &&
-                        settings.pair_selection == config::PairSelection::kJoint)) {
-              // (An aggregated server under pdgate's pairing: its in-flight requests.)
-              base[k] = InFlight(endpoints[i]);
-            } else {
-              const double in_flight = InFlight(endpoints[i]);
-              const double running = std::max(0.0, pick.load[i].running);
-              base[k] = in_flight + 100 * std::max(in_flight - running, 0.0);
-            }
-            max_base = std::max(max_base, base[k]);
-          }
-          for (size_t k = 0; k < candidates.size(); ++k) {
-            const double s = max_base == 0 ? 100 : 100 * (max_base - base[k]) / max_base;
-            pick.score[candidates[k]] += wp.weight * s;
-          }
-          break;
-        }
-        case Plugin::kGpuUsage:
-          if (side == Side::kPrefill) break;  // a prefill's KV is released once pulled
-          for (uint32_t i : candidates) {
-            const double kv = std::max(0.0, pick.load[i].kv_usage);
-            pick.score[i] += wp.weight * 100 * (1 - kv);
-          }
-          break;
-        case Plugin::kLeastLatency:
-          ScoreLatency(pick, candidates, side, wp.weight);
-          break;
-        case Plugin::kPrefixCache:
-          if (side == Side::kDecode || pick.total_blocks == 0) break;
-          for (uint32_t i : candidates) {
-            pick.score[i] += wp.weight * 100 * double(pick.matched[i]) / double(pick.total_blocks);
-          }
-          break;
-        case Plugin::kRandom:
-          for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * Uniform(pick.rng);
-          break;
-        case Plugin::kSession:
-          for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * pick.affinity[i];
-          break;
-      }
-    }
-    // Ties go to a uniformly random candidate, so equal endpoints share load evenly.
-    for (uint32_t i : candidates) pick.score[i] += 1e-3 * Uniform(pick.rng);
-  }
-
-  // Kthena's least-latency: min–max normalised TTFT and TPOT (lower is better); joint mode uses
-  // TTFT for prefill and TPOT for decode alone.
-  void ScoreLatency(Pick& pick, std::span<const uint32_t> candidates, Side side,
-                    double weight) const {
-    const double alpha = side == Side::kPrefill  ? 1.0
-                         : side == Side::kDecode ? 0.0
-                                                 : settings.ttft_tpot_weight_factor;
-    // Without data an endpoint scores as the best: Kthena gives it 50, which starves a new or
-    // idle endpoint for good once any other has data (it never gets traffic to measure).
-    auto normalised = [&](auto get, uint32_t i, double low, double high) {
-      const double x = get(pick.load[i]);
-      if (x < 0) return 100.0;
-      return high == low ? 100.0 : 100 * (high - x) / (high - low);
-    };
-    auto range = [&](auto get) {
-      double low = std::numeric_limits<double>::infinity(), high = -1;
-      for (uint32_t i : candidates) {
-        const double x = get(pick.load[i]);
-        if (x < 0) continue;
-        low = std::min(low, x);
-        high = std::max(high, x);
-      }
-      return std::pair(low, high);
-    };
-    auto ttft = [](const discovery::EngineLoad& l) { return l.ttft_s; };
-    auto itl = [](const discovery::EngineLoad& l) { return l.itl_s; };
-    const auto [ttft_low, ttft_high] = range(ttft);
-    const auto [itl_low, itl_high] = range(itl);
-    for (uint32_t i : candidates) {
-      double s = 0;
-      if (alpha > 0) s += alpha * normalised(ttft, i, ttft_low, ttft_high);
-      if (alpha < 1) s += (1 - alpha) * normalised(itl, i, itl_low, itl_high);
-      pick.score[i] += weight * s;
-    }
-  }
-
-  // This request's prompt tokens that endpoint i has not cached (by the prefix index).
-  size_t UncachedTokens(const Pick& pick, uint32_t i) const {
-    const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
-    const size_t prompt = pick.facts.prompt.size() / bytes_per_token;
-    const size_t cached = size_t(pick.matched[i]) *
-                          size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
-    return prompt > cached ? prompt - cached : 0;
-  }
-
-  uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {
-    return *std::max_element(candidates.begin(), candidates.end(),
-                             [&](uint32_t a, uint32_t b) { return pick.score[a] < pick.score[b]; });
-  }
-
-  void SortByScore(const Pick& pick, std::vector<uint32_t>& list) const {
-    std::sort(list.begin(), list.end(),
-              [&](uint32_t a, uint32_t b) { return pick.score[a] > pick.score[b]; });
-  }
-};
 
 Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index)
     : impl_(std::make_unique<Impl>()), index_(std::move(index)) {

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "bench/engine_sim/json_writer.h"
+#include "bench/engine_sim/engine_impl.h"
 #include "bench/engine_sim/kv_cache.h"
 #include "bench/engine_sim/kv_transport.h"
 #include "bench/engine_sim/metrics.h"
@@ -24,550 +24,322 @@ namespace {
 
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
-using Strand = net::strand<net::io_context::executor_type>;
 
-std::chrono::nanoseconds ToDuration(double seconds) {
-  return std::chrono::nanoseconds(static_cast<int64_t>(std::max(seconds, 0.0) * 1e9));
-}
 double SecondsSince(Clock::time_point start, Clock::time_point now) {
   return std::chrono::duration<double>(now - start).count();
 }
 
-enum class State { kWaiting, kFetching, kReady, kPrefill, kDecode, kHeld };
-
-struct Seq {
-  uint64_t id = 0;
-  SeqSpec spec;
-  std::vector<uint64_t> hashes;
-  KvCache::Allocation alloc;
-  bool allocated = false;
-  State state = State::kWaiting;
-  int prefill_tokens = 0;
-  int generated = 0;
-  int cached_tokens = 0;
-  Clock::time_point arrival;
-  Clock::time_point last_token;
-  std::shared_ptr<net::steady_timer> hold_timer;  // SGLang prefill waiting for its decode
-};
-
-// KV a vLLM prefill keeps for its remote decode.
-struct Held {
-  std::vector<int> blocks;
-  std::vector<int64_t> published;  // the remote_block_ids handed out
-  int prompt_tokens = 0;
-  std::shared_ptr<net::steady_timer> timer;
-};
-
-// An SGLang bootstrap room on the prefill: its prefill sequence and/or the decode waiting for it.
-struct Room {
-  uint64_t seq_id = 0;
-  bool ready = false;
-  PullReplyFn waiter;
-  std::shared_ptr<net::steady_timer> waiter_timer;
-};
-
 }  // namespace
 
-class Engine::Impl : public std::enable_shared_from_this<Impl> {
- public:
-  Impl(net::io_context& ioc, EngineConfig config, Metrics& metrics, KvTransport& transport)
-      : strand_(net::make_strand(ioc)),
-        step_timer_(strand_),
-        config_(std::move(config)),
-        metrics_(metrics),
-        transport_(transport),
-        kv_(config_.kv_blocks, config_.block_size, config_.prefix_caching) {
-    metrics_.kv_total_blocks = kv_.num_blocks();
+Engine::Impl::Impl(net::io_context& ioc, EngineConfig config, Metrics& metrics,
+                   KvTransport& transport)
+    : strand_(net::make_strand(ioc)),
+      step_timer_(strand_),
+      config_(std::move(config)),
+      metrics_(metrics),
+      transport_(transport),
+      kv_(config_.kv_blocks, config_.block_size, config_.prefix_caching) {
+  metrics_.kv_total_blocks = kv_.num_blocks();
+}
+
+void Engine::Impl::Add(uint64_t id, SeqSpec spec) {
+  auto seq = std::make_unique<Seq>();
+  seq->id = id;
+  seq->spec = std::move(spec);
+  seq->arrival = Clock::now();
+  const uint64_t lora_seed =
+      seq->spec.lora.empty() ? 0 : XXH3_64bits(seq->spec.lora.data(), seq->spec.lora.size());
+  seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size, lora_seed);
+  const int total = static_cast<int>(seq->spec.prompt.size()) + seq->spec.plan.tokens;
+  Seq& ref = *seq;
+  seqs_.emplace(id, std::move(seq));
+  if (kv_.BlocksFor(total) > kv_.num_blocks()) {
+    Fail(ref, 400,
+         StrCat("The request needs ", kv_.BlocksFor(total), " KV blocks but the cache has only ",
+                kv_.num_blocks(), "."));
+    return;
   }
-
-  template <typename F>
-  void Post(F&& f) {
-    net::post(strand_, std::forward<F>(f));
+  if (ref.spec.pd == PdMode::kSglangPrefill) {
+    Room& room = rooms_[ref.spec.bootstrap->room];
+    room.seq_id = id;
   }
+  waiting_.push_back(id);
+  UpdateGauges();
+  Schedule();
+}
 
-  void Add(uint64_t id, SeqSpec spec) {
-    auto seq = std::make_unique<Seq>();
-    seq->id = id;
-    seq->spec = std::move(spec);
-    seq->arrival = Clock::now();
-    const uint64_t lora_seed =
-        seq->spec.lora.empty() ? 0 : XXH3_64bits(seq->spec.lora.data(), seq->spec.lora.size());
-    seq->hashes = KvCache::BlockHashes(seq->spec.prompt, config_.block_size, lora_seed);
-    const int total = static_cast<int>(seq->spec.prompt.size()) + seq->spec.plan.tokens;
-    Seq& ref = *seq;
-    seqs_.emplace(id, std::move(seq));
-    if (kv_.BlocksFor(total) > kv_.num_blocks()) {
-      Fail(ref, 400,
-           StrCat("The request needs ", kv_.BlocksFor(total), " KV blocks but the cache has only ",
-                  kv_.num_blocks(), "."));
-      return;
-    }
-    if (ref.spec.pd == PdMode::kSglangPrefill) {
-      Room& room = rooms_[ref.spec.bootstrap->room];
-      room.seq_id = id;
-    }
-    waiting_.push_back(id);
-    UpdateGauges();
-    Schedule();
+void Engine::Impl::Abort(uint64_t id) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end()) return;
+  Seq& seq = *it->second;
+  SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
+  event.finish = FinishReason::kAbort;
+  metrics_.CountFinished(FinishReason::kAbort);
+  if (seq.spec.pd == PdMode::kVllmDecode && seq.state == State::kWaiting) {
+    // vLLM: a decode aborted before it pulled still notifies the prefill (an empty read) so
+    // the prefill frees its blocks instead of holding them until the timeout.
+    transport_.Pull(*seq.spec.remote, [](TransferResult) {});
   }
+  Remove(seq);
+  Emit(seq, event);
+  seqs_.erase(it);
+  UpdateGauges();
+  Schedule();
+}
 
-  void Abort(uint64_t id) {
-    auto it = seqs_.find(id);
-    if (it == seqs_.end()) return;
-    Seq& seq = *it->second;
-    SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
-    event.finish = FinishReason::kAbort;
-    metrics_.CountFinished(FinishReason::kAbort);
-    if (seq.spec.pd == PdMode::kVllmDecode && seq.state == State::kWaiting) {
-      // vLLM: a decode aborted before it pulled still notifies the prefill (an empty read) so
-      // the prefill frees its blocks instead of holding them until the timeout.
-      transport_.Pull(*seq.spec.remote, [](TransferResult) {});
-    }
-    Remove(seq);
-    Emit(seq, event);
-    seqs_.erase(it);
-    UpdateGauges();
-    Schedule();
+void Engine::Impl::AbortByRidPrefix(const std::string& prefix) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, seq] : seqs_) {
+    const std::string& rid = seq->spec.rid;
+    if (!rid.empty() && rid.starts_with(prefix)) ids.push_back(id);
   }
+  for (uint64_t id : ids) Abort(id);
+}
 
-  void AbortByRidPrefix(const std::string& prefix) {
-    std::vector<uint64_t> ids;
-    for (const auto& [id, seq] : seqs_) {
-      const std::string& rid = seq->spec.rid;
-      if (!rid.empty() && rid.starts_with(prefix)) ids.push_back(id);
-    }
-    for (uint64_t id : ids) Abort(id);
+SeqEvent Engine::Impl::BaseEvent(const Seq& seq, SeqEvent::Kind kind) {
+  SeqEvent event;
+  event.kind = kind;
+  event.generated = seq.generated;
+  event.prompt_tokens = static_cast<int>(seq.spec.prompt.size());
+  event.cached_tokens = seq.cached_tokens;
+  return event;
+}
+
+void Engine::Impl::Emit(const Seq& seq, const SeqEvent& event) {
+  if (seq.spec.sink) seq.spec.sink(event);
+}
+
+// Takes `seq` out of the queues and frees its blocks (the caller erases it).
+void Engine::Impl::Remove(Seq& seq) {
+  if (seq.state == State::kWaiting || seq.state == State::kReady) {
+    std::erase(waiting_, seq.id);
+  } else if (seq.state == State::kPrefill || seq.state == State::kDecode) {
+    std::erase(running_, seq.id);
+  } else if (seq.state == State::kFetching) {
+    --fetching_;
   }
-
-  void ServeKvPull(PullRequest request, PullReplyFn reply) {
-    auto fail = [&](int status, std::string message) {
-      metrics_.pulls_served_failed++;
-      reply(PullReply{status, ErrorBody(status, message)});
-    };
-    if (request.remote_engine_id != config_.engine_id) {
-      return fail(404, StrCat("unknown remote_engine_id ", request.remote_engine_id));
-    }
-    auto it = held_.find(request.remote_request_id);
-    if (it == held_.end()) {
-      if (pulled_.contains(request.remote_request_id)) {
-        return fail(409, StrCat("KV of ", request.remote_request_id, " was already pulled"));
-      }
-      if (expired_.contains(request.remote_request_id)) {
-        return fail(410, StrCat("KV of ", request.remote_request_id, " expired"));
-      }
-      return fail(404, StrCat("no KV held for ", request.remote_request_id));
-    }
-    if (request.remote_block_ids != it->second.published) {
-      return fail(
-          400, StrCat("remote_block_ids do not match the blocks of ", request.remote_request_id));
-    }
-    Held held = std::move(it->second);
-    held_.erase(it);
-    held.timer->cancel();
-    Remember(pulled_, pulled_order_, request.remote_request_id);
-    auto timer = std::make_shared<net::steady_timer>(strand_);
-    timer->expires_after(ToDuration(config_.cost.TransferSeconds(held.prompt_tokens)));
-    timer->async_wait([self = shared_from_this(), timer, held = std::move(held),
-                       reply = std::move(reply)](boost::system::error_code) {
-      self->ReleaseHeld(held);
-      self->metrics_.pulls_served_ok++;
-      reply(PullReply{200, StrCat(R"({"num_tokens":)", held.prompt_tokens, "}")});
-      self->Schedule();
-    });
-  }
-
-  void ServeRoomWait(uint64_t room_id, double timeout_s, PullReplyFn reply) {
-    Room& room = rooms_[room_id];
-    if (room.waiter) room.waiter(PullReply{409, ErrorBody(409, "another decode took this room")});
-    room.waiter = std::move(reply);
-    if (room.ready) return StartRoomTransfer(room_id);
-    room.waiter_timer = std::make_shared<net::steady_timer>(strand_);
-    room.waiter_timer->expires_after(ToDuration(timeout_s));
-    room.waiter_timer->async_wait([self = shared_from_this(), room_id,
-                                   timer = room.waiter_timer](boost::system::error_code ec) {
-      if (ec) return;
-      auto it = self->rooms_.find(room_id);
-      if (it == self->rooms_.end() || it->second.waiter_timer != timer || !it->second.waiter) {
-        return;
-      }
-      PullReplyFn waiter = std::move(it->second.waiter);
-      it->second.waiter = nullptr;
-      if (it->second.seq_id == 0) self->rooms_.erase(it);
-      self->metrics_.pulls_served_failed++;
-      waiter(PullReply{
-          404, ErrorBody(404, StrCat("bootstrap room ", room_id, " was not prefilled in time"))});
-    });
-  }
-
-  void SetCost(const CostModel& cost) { config_.cost = cost; }
-  void ResetPrefixCache() { kv_.ResetPrefixCache(); }
-
- private:
-  static SeqEvent BaseEvent(const Seq& seq, SeqEvent::Kind kind) {
-    SeqEvent event;
-    event.kind = kind;
-    event.generated = seq.generated;
-    event.prompt_tokens = static_cast<int>(seq.spec.prompt.size());
-    event.cached_tokens = seq.cached_tokens;
-    return event;
-  }
-
-  static void Emit(const Seq& seq, const SeqEvent& event) {
-    if (seq.spec.sink) seq.spec.sink(event);
-  }
-
-  static void Remember(std::unordered_set<std::string>& set, std::deque<std::string>& order,
-                       const std::string& id) {
-    set.insert(id);
-    order.push_back(id);
-    if (order.size() > 100000) {
-      set.erase(order.front());
-      order.pop_front();
+  if (seq.spec.pd == PdMode::kSglangPrefill) {
+    auto room = rooms_.find(seq.spec.bootstrap->room);
+    if (room != rooms_.end() && room->second.seq_id == seq.id) {
+      room->second.seq_id = 0;
+      room->second.ready = false;
+      if (!room->second.waiter) rooms_.erase(room);
     }
   }
-
-  // Takes `seq` out of the queues and frees its blocks (the caller erases it).
-  void Remove(Seq& seq) {
-    if (seq.state == State::kWaiting || seq.state == State::kReady) {
-      std::erase(waiting_, seq.id);
-    } else if (seq.state == State::kPrefill || seq.state == State::kDecode) {
-      std::erase(running_, seq.id);
-    } else if (seq.state == State::kFetching) {
-      --fetching_;
-    }
-    if (seq.spec.pd == PdMode::kSglangPrefill) {
-      auto room = rooms_.find(seq.spec.bootstrap->room);
-      if (room != rooms_.end() && room->second.seq_id == seq.id) {
-        room->second.seq_id = 0;
-        room->second.ready = false;
-        if (!room->second.waiter) rooms_.erase(room);
-      }
-    }
-    if (seq.hold_timer) seq.hold_timer->cancel();
-    if (seq.allocated) {
-      kv_.Free(seq.alloc.blocks);
-      seq.allocated = false;
-    }
+  if (seq.hold_timer) seq.hold_timer->cancel();
+  if (seq.allocated) {
+    kv_.Free(seq.alloc.blocks);
+    seq.allocated = false;
   }
+}
 
-  void Fail(Seq& seq, int status, std::string message) {
-    SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
-    event.finish = FinishReason::kError;
-    event.error_status = status;
-    event.error_message = std::move(message);
-    metrics_.CountFinished(FinishReason::kError);
-    Remove(seq);
-    Emit(seq, event);
-    seqs_.erase(seq.id);
-    UpdateGauges();
-  }
+void Engine::Impl::Fail(Seq& seq, int status, std::string message) {
+  SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
+  event.finish = FinishReason::kError;
+  event.error_status = status;
+  event.error_message = std::move(message);
+  metrics_.CountFinished(FinishReason::kError);
+  Remove(seq);
+  Emit(seq, event);
+  seqs_.erase(seq.id);
+  UpdateGauges();
+}
 
-  void UpdateGauges() {
-    metrics_.running = static_cast<int64_t>(running_.size());
-    metrics_.waiting = static_cast<int64_t>(waiting_.size()) + fetching_;
-    metrics_.kv_used_blocks = kv_.used_blocks();
-    if (config_.track_loras) {
-      std::set<std::string> running, waiting;
-      for (uint64_t id : running_) {
-        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) running.insert(lora);
-      }
-      for (uint64_t id : waiting_) {
-        if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) waiting.insert(lora);
-      }
-      metrics_.SetLoras(StrJoin({running.begin(), running.end()}, ","),
-                        StrJoin({waiting.begin(), waiting.end()}, ","));
+void Engine::Impl::UpdateGauges() {
+  metrics_.running = static_cast<int64_t>(running_.size());
+  metrics_.waiting = static_cast<int64_t>(waiting_.size()) + fetching_;
+  metrics_.kv_used_blocks = kv_.used_blocks();
+  if (config_.track_loras) {
+    std::set<std::string> running, waiting;
+    for (uint64_t id : running_) {
+      if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) running.insert(lora);
     }
+    for (uint64_t id : waiting_) {
+      if (const auto& lora = seqs_.at(id)->spec.lora; !lora.empty()) waiting.insert(lora);
+    }
+    metrics_.SetLoras(StrJoin({running.begin(), running.end()}, ","),
+                      StrJoin({waiting.begin(), waiting.end()}, ","));
   }
+}
 
-  void Admit() {
-    while (!waiting_.empty() && running_.size() < static_cast<size_t>(config_.max_num_seqs)) {
-      Seq& seq = *seqs_.at(waiting_.front());
-      const int prompt = static_cast<int>(seq.spec.prompt.size());
-      if (seq.state == State::kReady) {  // KV arrived (or recompute decided): already allocated
-        waiting_.pop_front();
-        seq.state = State::kPrefill;
-        running_.push_back(seq.id);
-        continue;
-      }
-      auto allocation = kv_.Allocate(seq.hashes, prompt, prompt + seq.spec.plan.tokens);
-      if (!allocation) break;  // FCFS: the head waits for blocks
+void Engine::Impl::Admit() {
+  while (!waiting_.empty() && running_.size() < static_cast<size_t>(config_.max_num_seqs)) {
+    Seq& seq = *seqs_.at(waiting_.front());
+    const int prompt = static_cast<int>(seq.spec.prompt.size());
+    if (seq.state == State::kReady) {  // KV arrived (or recompute decided): already allocated
       waiting_.pop_front();
-      seq.alloc = std::move(*allocation);
-      seq.allocated = true;
-      seq.cached_tokens = seq.alloc.cached_tokens;
-      metrics_.prefix_queries += static_cast<uint64_t>(prompt);
-      metrics_.prefix_hits += static_cast<uint64_t>(seq.cached_tokens);
-      seq.prefill_tokens = std::max(1, prompt - seq.cached_tokens);
-      if (seq.spec.pd == PdMode::kVllmDecode || seq.spec.pd == PdMode::kSglangDecode) {
-        seq.state = State::kFetching;
-        ++fetching_;
-        StartTransfer(seq);
-        continue;
-      }
       seq.state = State::kPrefill;
       running_.push_back(seq.id);
+      continue;
+    }
+    auto allocation = kv_.Allocate(seq.hashes, prompt, prompt + seq.spec.plan.tokens);
+    if (!allocation) break;  // FCFS: the head waits for blocks
+    waiting_.pop_front();
+    seq.alloc = std::move(*allocation);
+    seq.allocated = true;
+    seq.cached_tokens = seq.alloc.cached_tokens;
+    metrics_.prefix_queries += static_cast<uint64_t>(prompt);
+    metrics_.prefix_hits += static_cast<uint64_t>(seq.cached_tokens);
+    seq.prefill_tokens = std::max(1, prompt - seq.cached_tokens);
+    if (seq.spec.pd == PdMode::kVllmDecode || seq.spec.pd == PdMode::kSglangDecode) {
+      seq.state = State::kFetching;
+      ++fetching_;
+      StartTransfer(seq);
+      continue;
+    }
+    seq.state = State::kPrefill;
+    running_.push_back(seq.id);
+  }
+}
+
+void Engine::Impl::StartTransfer(Seq& seq) {
+  auto done = [self = shared_from_this(), id = seq.id](TransferResult result) {
+    self->Post([self, id, result = std::move(result)] { self->OnTransferDone(id, result); });
+  };
+  if (seq.spec.pd == PdMode::kVllmDecode) {
+    transport_.Pull(*seq.spec.remote, std::move(done));
+  } else {
+    transport_.WaitRoom(*seq.spec.bootstrap, config_.waiting_timeout_s, std::move(done));
+  }
+}
+
+void Engine::Impl::OnTransferDone(uint64_t id, const TransferResult& result) {
+  auto it = seqs_.find(id);
+  if (it == seqs_.end() || it->second->state != State::kFetching) return;  // aborted meanwhile
+  Seq& seq = *it->second;
+  --fetching_;
+  if (result.ok) {
+    metrics_.pulls_ok++;
+    seq.prefill_tokens = 1;  // the decode recomputes the last prompt token
+  } else {
+    metrics_.pulls_failed++;
+    if (seq.spec.pd == PdMode::kSglangDecode) metrics_.bootstrap_failed++;
+    if (!config_.recompute_on_load_failure || seq.spec.pd == PdMode::kSglangDecode) {
+      seq.state = State::kWaiting;  // not queued: Remove() finds nothing to unlink
+      Fail(seq, 500,
+           StrCat("KV transfer failed for request ", seq.spec.request_id, ": ", result.error));
+      Schedule();
+      return;
+    }
+    metrics_.recomputed++;  // prefill_tokens stays: the whole uncached prompt
+  }
+  seq.state = State::kReady;
+  waiting_.push_front(id);
+  UpdateGauges();
+  Schedule();
+}
+
+// One step: every decoding sequence gets a token; prefills share what is left of the token
+// budget (--max-num-batched-tokens) in FCFS order, so a long prompt is prefilled in chunks
+// (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
+void Engine::Impl::Schedule() {
+  if (stepping_) return;
+  Admit();
+  UpdateGauges();
+  if (running_.empty()) return;
+  std::vector<std::pair<uint64_t, int>> batch;  // (sequence, prefill chunk; 0 = decode)
+  batch.reserve(running_.size());
+  int decode_seqs = 0;
+  for (uint64_t id : running_) {
+    if (seqs_.at(id)->state == State::kDecode) {
+      ++decode_seqs;
+      batch.emplace_back(id, 0);
     }
   }
-
-  void StartTransfer(Seq& seq) {
-    auto done = [self = shared_from_this(), id = seq.id](TransferResult result) {
-      self->Post([self, id, result = std::move(result)] { self->OnTransferDone(id, result); });
-    };
-    if (seq.spec.pd == PdMode::kVllmDecode) {
-      transport_.Pull(*seq.spec.remote, std::move(done));
-    } else {
-      transport_.WaitRoom(*seq.spec.bootstrap, config_.waiting_timeout_s, std::move(done));
-    }
+  int budget = std::max(config_.max_num_batched_tokens - decode_seqs, 0);
+  int prefill_tokens = 0;
+  for (uint64_t id : running_) {
+    const Seq& seq = *seqs_.at(id);
+    if (seq.state != State::kPrefill || budget == 0) continue;
+    const int chunk = std::min(seq.prefill_tokens, budget);
+    budget -= chunk;
+    prefill_tokens += chunk;
+    batch.emplace_back(id, chunk);
   }
+  if (batch.empty()) return;
+  stepping_ = true;
+  const double seconds = config_.cost.StepSeconds(prefill_tokens, decode_seqs);
+  if (seconds <= 0) {
+    Post([self = shared_from_this(), batch = std::move(batch)] { self->FinishStep(batch); });
+    return;
+  }
+  step_timer_.expires_after(ToDuration(seconds));
+  step_timer_.async_wait([self = shared_from_this(), batch = std::move(batch)](
+                             boost::system::error_code) { self->FinishStep(batch); });
+}
 
-  void OnTransferDone(uint64_t id, const TransferResult& result) {
+void Engine::Impl::FinishStep(const std::vector<std::pair<uint64_t, int>>& batch) {
+  const auto now = Clock::now();
+  for (const auto& [id, chunk] : batch) {
     auto it = seqs_.find(id);
-    if (it == seqs_.end() || it->second->state != State::kFetching) return;  // aborted meanwhile
+    if (it == seqs_.end()) continue;
     Seq& seq = *it->second;
-    --fetching_;
-    if (result.ok) {
-      metrics_.pulls_ok++;
-      seq.prefill_tokens = 1;  // the decode recomputes the last prompt token
+    int produced = 0;
+    if (seq.state == State::kPrefill) {
+      seq.prefill_tokens -= chunk;
+      if (seq.prefill_tokens > 0) continue;  // more chunks to go
+      kv_.Commit(seq.alloc, seq.hashes);
+      metrics_.prompt_tokens += seq.spec.prompt.size();
+      metrics_.ttft.Observe(SecondsSince(seq.arrival, now));
+      seq.state = State::kDecode;
+      produced = 1;
+    } else if (seq.state == State::kDecode) {
+      produced = config_.cost.zero_latency() ? seq.spec.plan.tokens - seq.generated : 1;
+      metrics_.itl.Observe(SecondsSince(seq.last_token, now));
     } else {
-      metrics_.pulls_failed++;
-      if (seq.spec.pd == PdMode::kSglangDecode) metrics_.bootstrap_failed++;
-      if (!config_.recompute_on_load_failure || seq.spec.pd == PdMode::kSglangDecode) {
-        seq.state = State::kWaiting;  // not queued: Remove() finds nothing to unlink
-        Fail(seq, 500,
-             StrCat("KV transfer failed for request ", seq.spec.request_id, ": ", result.error));
-        Schedule();
-        return;
-      }
-      metrics_.recomputed++;  // prefill_tokens stays: the whole uncached prompt
+      continue;
     }
-    seq.state = State::kReady;
-    waiting_.push_front(id);
-    UpdateGauges();
-    Schedule();
+    seq.generated += produced;
+    seq.last_token = now;
+    metrics_.generation_tokens += static_cast<uint64_t>(produced);
+    const bool done = seq.generated >= seq.spec.plan.tokens;
+    // A prefill for a remote decode answers only when finished (it is never streamed).
+    if (seq.spec.pd != PdMode::kVllmPrefill && seq.spec.pd != PdMode::kSglangPrefill) {
+      Emit(seq, BaseEvent(seq, SeqEvent::Kind::kTokens));
+    }
+    if (done) Complete(seq, now);
   }
+  stepping_ = false;
+  Schedule();
+}
 
-  // One step: every decoding sequence gets a token; prefills share what is left of the token
-  // budget (--max-num-batched-tokens) in FCFS order, so a long prompt is prefilled in chunks
-  // (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
-  void Schedule() {
-    if (stepping_) return;
-    Admit();
-    UpdateGauges();
-    if (running_.empty()) return;
-    std::vector<std::pair<uint64_t, int>> batch;  // (sequence, prefill chunk; 0 = decode)
-    batch.reserve(running_.size());
-    int decode_seqs = 0;
-    for (uint64_t id : running_) {
-      if (seqs_.at(id)->state == State::kDecode) {
-        ++decode_seqs;
-        batch.emplace_back(id, 0);
-      }
-    }
-    int budget = std::max(config_.max_num_batched_tokens - decode_seqs, 0);
-    int prefill_tokens = 0;
-    for (uint64_t id : running_) {
-      const Seq& seq = *seqs_.at(id);
-      if (seq.state != State::kPrefill || budget == 0) continue;
-      const int chunk = std::min(seq.prefill_tokens, budget);
-      budget -= chunk;
-      prefill_tokens += chunk;
-      batch.emplace_back(id, chunk);
-    }
-    if (batch.empty()) return;
-    stepping_ = true;
-    const double seconds = config_.cost.StepSeconds(prefill_tokens, decode_seqs);
-    if (seconds <= 0) {
-      Post([self = shared_from_this(), batch = std::move(batch)] { self->FinishStep(batch); });
-      return;
-    }
-    step_timer_.expires_after(ToDuration(seconds));
-    step_timer_.async_wait([self = shared_from_this(), batch = std::move(batch)](
-                               boost::system::error_code) { self->FinishStep(batch); });
+void Engine::Impl::Complete(Seq& seq, Clock::time_point now) {
+  std::erase(running_, seq.id);
+  const FinishReason reason = seq.spec.plan.finish;
+  metrics_.e2e.Observe(SecondsSince(seq.arrival, now));
+  if (seq.spec.pd == PdMode::kSglangPrefill) {
+    // Stays allocated until the decode takes the KV from the room (or the bootstrap timeout).
+    seq.state = State::kHeld;
+    Room& room = rooms_[seq.spec.bootstrap->room];
+    room.seq_id = seq.id;
+    room.ready = true;
+    if (room.waiter) return StartRoomTransfer(seq.spec.bootstrap->room);
+    seq.hold_timer = std::make_shared<net::steady_timer>(strand_);
+    seq.hold_timer->expires_after(ToDuration(config_.bootstrap_timeout_s));
+    seq.hold_timer->async_wait(
+        [self = shared_from_this(), id = seq.id](boost::system::error_code ec) {
+          if (ec) return;
+          auto it = self->seqs_.find(id);
+          if (it == self->seqs_.end()) return;
+          self->metrics_.bootstrap_failed++;
+          self->Fail(*it->second, 500, "bootstrap timeout: no decode came for the KV of this room");
+          self->Schedule();
+        });
+    return;
   }
-
-  void FinishStep(const std::vector<std::pair<uint64_t, int>>& batch) {
-    const auto now = Clock::now();
-    for (const auto& [id, chunk] : batch) {
-      auto it = seqs_.find(id);
-      if (it == seqs_.end()) continue;
-      Seq& seq = *it->second;
-      int produced = 0;
-      if (seq.state == State::kPrefill) {
-        seq.prefill_tokens -= chunk;
-        if (seq.prefill_tokens > 0) continue;  // more chunks to go
-        kv_.Commit(seq.alloc, seq.hashes);
-        metrics_.prompt_tokens += seq.spec.prompt.size();
-        metrics_.ttft.Observe(SecondsSince(seq.arrival, now));
-        seq.state = State::kDecode;
-        produced = 1;
-      } else if (seq.state == State::kDecode) {
-        produced = config_.cost.zero_latency() ? seq.spec.plan.tokens - seq.generated : 1;
-        metrics_.itl.Observe(SecondsSince(seq.last_token, now));
-      } else {
-        continue;
-      }
-      seq.generated += produced;
-      seq.last_token = now;
-      metrics_.generation_tokens += static_cast<uint64_t>(produced);
-      const bool done = seq.generated >= seq.spec.plan.tokens;
-      // A prefill for a remote decode answers only when finished (it is never streamed).
-      if (seq.spec.pd != PdMode::kVllmPrefill && seq.spec.pd != PdMode::kSglangPrefill) {
-        Emit(seq, BaseEvent(seq, SeqEvent::Kind::kTokens));
-      }
-      if (done) Complete(seq, now);
-    }
-    stepping_ = false;
-    Schedule();
-  }
-
-  void Complete(Seq& seq, Clock::time_point now) {
-    std::erase(running_, seq.id);
-    const FinishReason reason = seq.spec.plan.finish;
-    metrics_.e2e.Observe(SecondsSince(seq.arrival, now));
-    if (seq.spec.pd == PdMode::kSglangPrefill) {
-      // Stays allocated until the decode takes the KV from the room (or the bootstrap timeout).
-      seq.state = State::kHeld;
-      Room& room = rooms_[seq.spec.bootstrap->room];
-      room.seq_id = seq.id;
-      room.ready = true;
-      if (room.waiter) return StartRoomTransfer(seq.spec.bootstrap->room);
-      seq.hold_timer = std::make_shared<net::steady_timer>(strand_);
-      seq.hold_timer->expires_after(ToDuration(config_.bootstrap_timeout_s));
-      seq.hold_timer->async_wait([self = shared_from_this(),
-                                  id = seq.id](boost::system::error_code ec) {
-        if (ec) return;
-        auto it = self->seqs_.find(id);
-        if (it == self->seqs_.end()) return;
-        self->metrics_.bootstrap_failed++;
-        self->Fail(*it->second, 500, "bootstrap timeout: no decode came for the KV of this room");
-        self->Schedule();
-      });
-      return;
-    }
-    metrics_.CountFinished(reason);
-    SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
-    event.finish = reason;
-    if (seq.spec.pd == PdMode::kVllmPrefill && reason == FinishReason::kLength) {
-      Hold(seq, event);
-    } else {
-      kv_.Free(seq.alloc.blocks);
-      seq.allocated = false;
-    }
-    Emit(seq, event);
-    seqs_.erase(seq.id);
-    UpdateGauges();
-  }
-
-  // vLLM NixlConnector request_finished(): keep the prompt's blocks for the remote decode and
-  // publish where to fetch them.
-  void Hold(Seq& seq, SeqEvent& event) {
-    const int prompt = static_cast<int>(seq.spec.prompt.size());
-    Held held;
-    held.blocks = std::move(seq.alloc.blocks);
+  metrics_.CountFinished(reason);
+  SeqEvent event = BaseEvent(seq, SeqEvent::Kind::kFinished);
+  event.finish = reason;
+  if (seq.spec.pd == PdMode::kVllmPrefill && reason == FinishReason::kLength) {
+    Hold(seq, event);
+  } else {
+    kv_.Free(seq.alloc.blocks);
     seq.allocated = false;
-    held.prompt_tokens = prompt;
-    const size_t prompt_blocks =
-        std::min(held.blocks.size(), static_cast<size_t>(kv_.BlocksFor(prompt)));
-    held.published.assign(held.blocks.begin(), held.blocks.begin() + prompt_blocks);
-    std::string& params = event.kv_transfer_params;
-    params = R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[[)";
-    for (size_t i = 0; i < held.published.size(); ++i) {
-      StrAppend(params, i ? "," : "", held.published[i]);
-    }
-    params += R"(]],"remote_engine_id":)";
-    AppendJsonString(params, config_.engine_id);
-    params += R"(,"remote_request_id":)";
-    AppendJsonString(params, seq.spec.request_id);
-    params += R"(,"remote_host":)";
-    AppendJsonString(params, config_.kv_host);
-    StrAppend(params, R"(,"remote_port":)", config_.kv_port, R"(,"tp_size":)", config_.tp_size,
-              "}");
-    metrics_.kv_held_blocks += static_cast<int64_t>(held.blocks.size());
-    metrics_.kv_held_requests++;
-    held.timer = std::make_shared<net::steady_timer>(strand_);
-    held.timer->expires_after(ToDuration(config_.kv_hold_timeout_s));
-    held.timer->async_wait([self = shared_from_this(), id = seq.spec.request_id,
-                            timer = held.timer](boost::system::error_code ec) {
-      if (ec) return;
-      auto it = self->held_.find(id);
-      if (it == self->held_.end() || it->second.timer != timer) return;
-      Held expired = std::move(it->second);
-      self->held_.erase(it);
-      self->ReleaseHeld(expired);
-      self->metrics_.kv_expired++;
-      Remember(self->expired_, self->expired_order_, id);
-      self->Schedule();
-    });
-    // A client may reuse a request id: the older hold is released rather than leaked.
-    if (auto previous = held_.find(seq.spec.request_id); previous != held_.end()) {
-      previous->second.timer->cancel();
-      ReleaseHeld(previous->second);
-      held_.erase(previous);
-    }
-    pulled_.erase(seq.spec.request_id);
-    expired_.erase(seq.spec.request_id);
-    held_[seq.spec.request_id] = std::move(held);
   }
-
-  void ReleaseHeld(const Held& held) {
-    kv_.Free(held.blocks);
-    metrics_.kv_held_blocks -= static_cast<int64_t>(held.blocks.size());
-    metrics_.kv_held_requests--;
-    UpdateGauges();
-  }
-
-  void StartRoomTransfer(uint64_t room_id) {
-    Room& room = rooms_.at(room_id);
-    auto it = seqs_.find(room.seq_id);
-    if (it == seqs_.end()) return;
-    Seq& seq = *it->second;
-    if (seq.hold_timer) seq.hold_timer->cancel();
-    if (room.waiter_timer) room.waiter_timer->cancel();
-    PullReplyFn waiter = std::move(room.waiter);
-    rooms_.erase(room_id);
-    auto timer = std::make_shared<net::steady_timer>(strand_);
-    const int prompt = static_cast<int>(seq.spec.prompt.size());
-    timer->expires_after(ToDuration(config_.cost.TransferSeconds(prompt)));
-    timer->async_wait([self = shared_from_this(), timer, id = seq.id, prompt,
-                       waiter = std::move(waiter)](boost::system::error_code) {
-      self->metrics_.pulls_served_ok++;
-      waiter(PullReply{200, StrCat(R"({"num_tokens":)", prompt, "}")});
-      auto found = self->seqs_.find(id);
-      if (found == self->seqs_.end()) return;  // aborted during the transfer
-      Seq& s = *found->second;
-      self->metrics_.CountFinished(s.spec.plan.finish);
-      SeqEvent event = BaseEvent(s, SeqEvent::Kind::kFinished);
-      event.finish = s.spec.plan.finish;
-      self->kv_.Free(s.alloc.blocks);
-      s.allocated = false;
-      Emit(s, event);
-      self->seqs_.erase(found);
-      self->UpdateGauges();
-      self->Schedule();
-    });
-  }
-
-  Strand strand_;
-  net::steady_timer step_timer_;
-  EngineConfig config_;
-  Metrics& metrics_;
-  KvTransport& transport_;
-  KvCache kv_;
-  std::unordered_map<uint64_t, std::unique_ptr<Seq>> seqs_;
-  std::deque<uint64_t> waiting_;
-  std::vector<uint64_t> running_;
-  int fetching_ = 0;
-  bool stepping_ = false;
-  std::unordered_map<std::string, Held> held_;
-  std::unordered_set<std::string> pulled_;
-  std::deque<std::string> pulled_order_;
-  std::unordered_set<std::string> expired_;
-  std::deque<std::string> expired_order_;
-  std::unordered_map<uint64_t, Room> rooms_;
-
-  friend class Engine;
-  std::atomic<uint64_t> next_id_{1};
-};
+  Emit(seq, event);
+  seqs_.erase(seq.id);
+  UpdateGauges();
+}
 
 Engine::Engine(net::io_context& ioc, EngineConfig config, Metrics& metrics, KvTransport& transport)
     : initial_config_(config),

@@ -6,10 +6,12 @@
 
 #include "config/strings.h"
 #include "discovery/uncaught.h"
+#include "router/flow/downstream_writer.h"
 #include "router/flow/fairness_gate.h"
-#include "router/flow/flow.h"
 #include "router/flow/legs.h"
 #include "router/flow/rate_limiting.h"
+#include "router/flow/request_context.h"
+#include "router/flow/request_observer.h"
 #include "router/flow/retry_policy.h"
 #include "router/flow/sglang_flow.h"
 #include "router/limits/token_estimate.h"
@@ -21,15 +23,12 @@
 namespace pdgate::router {
 namespace {
 
-net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int attempts) {
-  const HeaderList headers = flow.ResponseHeaders();
+net::awaitable<void> SendAttemptError(RequestContext& context, const AttemptError& error,
+                                      int attempts) {
   if (error.status != 0 && !error.retryable) {
     // The engine's own answer (e.g. 400 prompt too long) with its status and message.
     std::string body = error.body;
-    flow.status_sent = error.status;
-    flow.access.error_origin = error.leg;
-    co_await SendResponse(flow.client, http::status(error.status), "application/json", body,
-                          flow.keep_alive, headers);
+    co_await context.writer.SendEngineAnswer(error.status, body, error.leg);
     co_return;
   }
   const ErrorInfo info{
@@ -37,19 +36,15 @@ net::awaitable<void> SendAttemptError(Flow& flow, const AttemptError& error, int
       StrCat("The ", error.leg, " leg to ", error.endpoint, " failed: ", error.detail, " (",
              attempts, attempts == 1 ? " attempt)" : " attempts)"),
       "", "", "upstream_error"};
-  flow.status_sent = info.status;
-  flow.access.error_origin = error.leg;
-  co_await SendError(flow.client, info, flow.keep_alive, headers);
+  co_await context.writer.SendError(info, error.leg);
 }
 
 // No endpoint or pair can serve: 503 with Retry-After.
-net::awaitable<void> SendUnavailable(Flow& flow, std::string_view what) {
-  const HeaderList headers = UnavailableHeaders(flow.request_id);
-  const ErrorInfo info{503, StrCat("No ", what, " of ", flow.server->meta.Key(), " can serve now."),
+net::awaitable<void> SendUnavailable(RequestContext& context, std::string_view what) {
+  const ErrorInfo info{503,
+                       StrCat("No ", what, " of ", context.server.meta.Key(), " can serve now."),
                        "", "", "no_available_endpoint"};
-  flow.status_sent = info.status;
-  flow.access.error_origin = "router";
-  co_await SendError(flow.client, info, flow.keep_alive, headers);
+  co_await context.writer.SendError(info, "router", /*retry_after=*/true);
 }
 
 net::awaitable<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
@@ -67,22 +62,20 @@ struct Candidate {
 };
 
 // The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)].
-std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
+std::vector<Candidate> PickCandidates(RequestContext& context,
+                                      const pd_scheduler::Scheduler& scheduler, size_t tries,
+                                      pd_scheduler::Decision& decision) {
   const Clock::time_point pick_start = Clock::now();
   // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
-  std::string_view session = flow.request["x-session-id"];
-  if (session.empty()) session = flow.parsed.user;
+  std::string_view session = context.request["x-session-id"];
+  if (session.empty()) session = context.leg.request->user;
   const pd_scheduler::RequestFacts facts{
-      flow.parsed.model, flow.parsed.prompt_json, session,
+      context.leg.request->model, context.leg.request->prompt_json, session,
       // An SGLang decode server in PD mode refuses requests without bootstrap fields.
-      flow.server->kv_connector != config::KvConnector::kSglang};
-  flow.decision = flow.scheduler->Pick(*flow.endpoints, facts, pick_start, flow.worker.rng, tries);
-  Observe(flow.metrics->pick_duration,
-          std::chrono::duration<double>(Clock::now() - pick_start).count());
-  const pd_scheduler::Decision& decision = flow.decision;
-  Increment(DecisionCounter(*flow.model_metrics, decision.mode, decision.reason));
-  flow.access.decision = pd_scheduler::ToString(decision.mode);
-  const auto& endpoints = flow.endpoints->endpoints;
+      context.server.kv_connector != config::KvConnector::kSglang};
+  decision = scheduler.Pick(context.endpoints, facts, pick_start, context.worker.rng, tries);
+  context.observer.Picked(Clock::now() - pick_start, decision);
+  const auto& endpoints = context.endpoints.endpoints;
   std::vector<Candidate> candidates;
   for (size_t k = 0; k < decision.pairs.size(); ++k) {
     const pd_scheduler::PdPair& pair = decision.pairs[k];
@@ -99,20 +92,24 @@ std::vector<Candidate> PickCandidates(Flow& flow, size_t tries) {
 
 // One attempt: the server's PD flow on a pair, or the single leg of an aggregated server.
 // Returns an error only while nothing has reached the client.
-net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candidate& candidate) {
+net::awaitable<std::optional<AttemptError>> RunAttempt(RequestContext& context,
+                                                       const Candidate& candidate) {
   if (candidate.prefill == nullptr) {
-    std::string body = BuildDecodeBody(flow.leg, "", flow.inject_usage);
-    co_return co_await RunDecode(flow, *candidate.decode, body, candidate.leg, flow.watch);
+    std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
+    co_return co_await RunDecode(context, *candidate.decode, body, candidate.leg, context.watch);
   }
-  if (flow.server->kv_connector == config::KvConnector::kSglang) {
-    co_return co_await RunSglangAttempt(flow, *candidate.prefill, *candidate.decode);
+  if (context.server.kv_connector == config::KvConnector::kSglang) {
+    co_return co_await RunSglangAttempt(context, *candidate.prefill, *candidate.decode,
+                                        candidate.prefill_tokens);
   }
-  PrefillResult prefilled = co_await RunPrefill(flow, *candidate.prefill);
+  PrefillResult prefilled =
+      co_await RunPrefill(context, *candidate.prefill, candidate.prefill_tokens);
   if (auto* error = std::get_if<AttemptError>(&prefilled)) co_return std::move(*error);
-  if (flow.watch->client_gone) co_return std::nullopt;
-  std::string body = BuildDecodeBody(flow.leg, std::get<std::string>(prefilled), flow.inject_usage);
+  if (context.watch->client_gone) co_return std::nullopt;
+  std::string body =
+      BuildDecodeBody(context.leg, std::get<std::string>(prefilled), context.inject_usage);
   std::optional<AttemptError> error =
-      co_await RunDecode(flow, *candidate.decode, body, "decode", flow.watch);
+      co_await RunDecode(context, *candidate.decode, body, "decode", context.watch);
   if (error && error->label == LegOutcomeLabel::kHttpError) {
     error->retryable =
         IsRetryable(LegFailure::kHttpStatus, error->status, /*prefill_accepted=*/true);
@@ -120,40 +117,37 @@ net::awaitable<std::optional<AttemptError>> RunAttempt(Flow& flow, const Candida
   co_return error;
 }
 
-net::awaitable<void> RunAttempts(Flow& flow) {
-  const config::ModelServer& server = *flow.server;
+net::awaitable<void> RunAttempts(RequestContext& context,
+                                 const pd_scheduler::Scheduler& scheduler) {
+  const config::ModelServer& server = context.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
-  const std::vector<Candidate> candidates = PickCandidates(flow, tries);
+  pd_scheduler::Decision decision;
+  const std::vector<Candidate> candidates = PickCandidates(context, scheduler, tries, decision);
   if (candidates.empty()) {
-    co_await SendUnavailable(flow, server.disaggregated() ? "prefill/decode pair" : "endpoint");
+    co_await SendUnavailable(context, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;
   }
   for (size_t i = 0; i < tries; ++i) {
-    if (i > 0) {
-      Increment(flow.model_metrics->retries);
-      co_await Wait(flow.worker, server.retry.interval);
-    }
-    if (flow.watch->client_gone) co_return;
-    flow.access.attempts = int(i + 1);
+    if (i > 0) co_await Wait(context.worker, server.retry.interval);
+    if (context.watch->client_gone) co_return;
+    context.observer.Retrying(int(i + 1));
     const Candidate& candidate = candidates[TargetOf(i, candidates.size())];
-    flow.prefill_tokens = candidate.prefill_tokens;
     // The engines will hold the prompt's prefix once this attempt runs. Recorded now, not when
     // the answer ends: a burst of requests sharing a new prefix follows the first one instead
     // of scattering over every prefill while the first still runs (SGLang's cache-aware router
     // also inserts at routing time). A failed attempt leaves an entry that costs one
     // less-than-ideal pick and ages out of the LRU.
-    if (candidate.prefill != nullptr) {
-      flow.scheduler->RecordServed(flow.decision, *candidate.prefill);
-    }
-    flow.scheduler->RecordServed(flow.decision, *candidate.decode);
-    std::optional<AttemptError> error = co_await RunAttempt(flow, candidate);
+    if (candidate.prefill != nullptr) scheduler.RecordServed(decision, *candidate.prefill);
+    scheduler.RecordServed(decision, *candidate.decode);
+    std::optional<AttemptError> error = co_await RunAttempt(context, candidate);
     if (!error) co_return;
-    const FailedAttempt failed{error->retryable, flow.committed, flow.watch->client_gone, i, tries};
+    const FailedAttempt failed{error->retryable, context.writer.committed(),
+                               context.watch->client_gone, i, tries};
     switch (Decide(failed)) {
       case AfterFailure::kStop:
         co_return;
       case AfterFailure::kAnswer:
-        co_return co_await SendAttemptError(flow, *error, int(i + 1));
+        co_return co_await SendAttemptError(context, *error, int(i + 1));
       case AfterFailure::kRetry:
         break;
     }
@@ -180,10 +174,9 @@ std::string_view FairnessKey(const limits::Identity& who, config::LimitKey key) 
   return who.user;
 }
 
-size_t ServingEndpoints(const discovery::ServerEndpoints* endpoints) {
-  if (endpoints == nullptr) return 0;
+size_t ServingEndpoints(const discovery::ServerEndpoints& endpoints) {
   size_t n = 0;
-  for (const discovery::Endpoint& endpoint : endpoints->endpoints) {
+  for (const discovery::Endpoint& endpoint : endpoints.endpoints) {
     n += endpoint.role != discovery::EndpointRole::kPrefill;
   }
   return n;
@@ -191,111 +184,72 @@ size_t ServingEndpoints(const discovery::ServerEndpoints* endpoints) {
 
 }  // namespace
 
-// Counts a request when it ends, however it ends: status class, duration, active gauge.
-struct RequestRecord {
-  RequestRecord(const MetricHandles& handles, const ModelMetrics& model_metrics, ApiPath api_path,
-                AccessLog* log)
-      : metrics(handles), model(&model_metrics), path(api_path), access_log(log) {
-    Add(metrics.active_requests, 1);
-  }
-  ~RequestRecord() {
-    Add(metrics.active_requests, -1);
-    if (access_log != nullptr && access_log->enabled()) {
-      // 499: the client closed the connection before its answer (nginx's convention).
-      access.status = status != 0 ? status : 499;
-      if (status == 0) access.error_origin = "client";
-      access.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      access_log->Submit(std::move(access));
-    }
-    if (status == 0) return;  // the client left before any answer
-    const size_t status_class = status < 400 ? 0 : status < 500 ? 1 : 2;
-    Increment(model->requests[size_t(path)][status_class]);
-    Observe(model->duration, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  RequestRecord(const RequestRecord&) = delete;
-  RequestRecord& operator=(const RequestRecord&) = delete;
-
-  const MetricHandles& metrics;
-  const ModelMetrics* model;
-  ApiPath path;
-  AccessLog* access_log;
-  Clock::time_point start = Clock::now();
-  int status = 0;
-  AccessRecord access;
-};
-
 net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
                                       const http::request<http::string_body>& request,
                                       std::string& body, bool& keep_alive,
                                       const auth::Authentication& authentication) {
   const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
   const std::string_view target = request.target();
-  RequestRecord record(*state->metrics, state->metrics->other,
-                       target.starts_with("/v1/chat/") ? ApiPath::kChat : ApiPath::kCompletions,
-                       worker.access_log);
+  const std::string_view path = target.substr(0, target.find('?'));
+  RequestObserver observer(*state->metrics,
+                           target.starts_with("/v1/chat/") ? ApiPath::kChat : ApiPath::kCompletions,
+                           worker.access_log);
   std::string request_id(request["x-request-id"]);
   if (request_id.empty() || request_id.size() > 128) request_id = NewRequestId(worker.rng);
-  record.access.request_id = request_id;
-  record.access.method = "POST";
-  record.access.path = std::string(target.substr(0, target.find('?')));
-  const HeaderList id_header = IdHeader(request_id);
+  AccessRecord& access = observer.access();
+  access.request_id = request_id;
+  access.method = "POST";
+  access.path = std::string(path);
   if (authentication.method != auth::AuthMethod::kNone) {
-    RecordAuthentication(authentication, record.access);
+    RecordAuthentication(authentication, access);
   }
+  DownstreamWriter writer(client, keep_alive, observer, std::move(request_id));
 
   absl::StatusOr<OpenAIRequest> parsed = ParseOpenAIRequest(body, body.capacity());
   ErrorInfo error;  // a named local: see client_io.h on GCC 12 and co_await temporaries
   if (!parsed.ok()) {
     error = {400, std::string(parsed.status().message()), "", "", ""};
-    record.status = error.status;
-    record.access.error_origin = "client";
-    co_await SendError(client, error, keep_alive, id_header);
+    co_await writer.SendError(error, "client");
     co_return;
   }
-  record.model = &state->metrics->Model(parsed->model);
-  record.access.model = parsed->model;
+  observer.SetModel(parsed->model);
   if (authentication.principal && !auth::Allows(*authentication.principal, parsed->model)) {
     error = {403, StrCat("You are not allowed to use the model '", parsed->model, "'."),
              "invalid_request_error", "model", "permission_denied"};
-    record.status = error.status;
-    record.access.error_origin = "auth";
-    record.access.auth_error = "model_not_allowed";
+    access.auth_error = "model_not_allowed";
     if (worker.auth_metrics != nullptr) Increment(worker.auth_metrics->forbidden);
-    co_await SendError(client, error, keep_alive, id_header);
+    co_await writer.SendError(error, "auth");
     co_return;
   }
   auto header = [&](std::string_view name) -> std::string_view { return request[name]; };
-  absl::StatusOr<config::RouteDecision> decision = state->routes->Resolve(
-      {parsed->model,
-       std::string_view(request.target()).substr(0, std::string_view(request.target()).find('?')),
-       header, worker.rng()});
+  absl::StatusOr<config::RouteDecision> decision =
+      state->routes->Resolve({parsed->model, path, header, worker.rng()});
   if (!decision.ok()) {
     error = {404, std::string(decision.status().message()), "", "model", "model_not_found"};
-    record.status = error.status;
-    record.access.error_origin = "client";
-    co_await SendError(client, error, keep_alive, id_header);
+    co_await writer.SendError(error, "client");
     co_return;
   }
+  access.route = decision->route->meta.Key();
+  access.server = decision->server->meta.Key();
   // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits).
   const limits::Identity who = IdentityOf(authentication, request, state->config->settings);
   RequestLimits limits(worker, *state, decision->route, parsed->model, who);
   if (!limits.empty()) {
     std::optional<LimitRefusal> refusal = co_await limits.Admit(parsed->prompt_json, parsed->model);
     if (refusal) {
-      HeaderList headers = id_header;
-      headers.insert(headers.end(), refusal->headers.begin(), refusal->headers.end());
-      record.status = refusal->error.status;
-      record.access.error_origin = "rate_limit";
-      co_await SendError(client, refusal->error, keep_alive, headers);
+      co_await writer.SendError(refusal->error, "rate_limit", false, refusal->headers);
       co_return;
     }
+    writer.AddHeaders(limits.headers());  // x-ratelimit-* on every answer from here on
   }
   // Watches for the client leaving, from the fairness queue on (the flow's engines are told);
   // cancelled when the request is done.
   auto watch = std::make_shared<DisconnectWatch>();
   net::co_spawn(worker.ioc, WatchClient(client.socket(), watch),
                 ReportUncaught{SpawnSite::kDisconnectWatch});
+  static const discovery::ServerEndpoints kNoEndpoints;
   const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
+  if (endpoints == nullptr) endpoints = &kNoEndpoints;
   FairnessSlot fairness_slot;
   if (state->config->settings.fairness.enabled) {
     const auth::Principal* principal = authentication.principal.get();
@@ -304,72 +258,47 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
         principal != nullptr ? std::string_view(principal->priority_class) : std::string_view(),
         // Admit() estimated the prompt already when a limit applies: not twice.
         limits.empty() ? limits::EstimateInputTokens(parsed->prompt_json) : limits.input_estimate(),
-        ServingEndpoints(endpoints)};
+        ServingEndpoints(*endpoints)};
     FairnessVerdict verdict =
         co_await AwaitFairnessTurn(worker, *state, turn, watch, fairness_slot);
-    record.access.queue_ms = std::chrono::duration<double, std::milli>(verdict.waited).count();
-    CountFairness(*record.model, verdict);
+    access.queue_ms = std::chrono::duration<double, std::milli>(verdict.waited).count();
+    CountFairness(observer.model(), verdict);
     if (verdict.client_gone || verdict.refusal) {
-      beast::error_code ignored;
-      client.socket().cancel(ignored);  // the watch
+      writer.StopWatching();
+      if (!limits.empty()) limits.Settle(-1, -1, /*served=*/false);
       if (verdict.client_gone) {
-        keep_alive = false;
-        record.access.error_origin = "client";
-        if (!limits.empty()) limits.Settle(-1, -1, /*served=*/false);
+        writer.Close();
         co_return;
       }
       error = std::move(*verdict.refusal);
-      HeaderList headers = UnavailableHeaders(request_id);  // x-request-id, retry-after
-      headers.insert(headers.end(), limits.headers().begin(), limits.headers().end());
-      record.status = error.status;
-      record.access.error_origin = "fairness";
-      if (!limits.empty()) limits.Settle(-1, -1, /*served=*/false);
-      co_await SendError(client, error, keep_alive, headers);
+      co_await writer.SendError(error, "fairness", /*retry_after=*/true);
       co_return;
     }
   }
-  // upstream_model may view parsed->model: read it before `parsed` moves into the flow.
-  std::string model_json;
-  if (decision->upstream_model != parsed->model) model_json = JsonString(decision->upstream_model);
-  Flow flow(worker, state->config->settings, client, request, body, keep_alive, std::move(*parsed));
-  flow.server = decision->server;
-  flow.endpoints = endpoints;
-  flow.watch = std::move(watch);
-  flow.scheduler = state->scheduler.get();
-  flow.request_id = std::move(request_id);
-  flow.inject_usage = flow.parsed.stream && !flow.parsed.include_usage;
-  flow.leg.body = body;
-  flow.leg.request = &flow.parsed;
-  flow.leg.model_json = std::move(model_json);
-  flow.metrics = state->metrics.get();
-  flow.model_metrics = record.model;
-  flow.start = record.start;
-  flow.limit_headers = limits.headers();
-  co_await RunAttempts(flow);
-  record.status = flow.status_sent;
+  LegContext leg{body, &*parsed, {}};
+  if (decision->upstream_model != parsed->model)
+    leg.model_json = JsonString(decision->upstream_model);
+  RequestContext context{worker,
+                         state->config->settings,
+                         request,
+                         *decision->server,
+                         *endpoints,
+                         std::move(leg),
+                         /*inject_usage=*/parsed->stream && !parsed->include_usage,
+                         watch,
+                         writer,
+                         observer};
+  co_await RunAttempts(context, *state->scheduler);
   if (!limits.empty()) {
     // Served: an engine answered 2xx (whole, or a stream cut off midway). The reservations of a
     // request no engine served (no endpoint, failed legs, an engine's 4xx) are given back.
-    const bool served = flow.status_sent / 100 == 2 || flow.access.output_tokens >= 0;
-    limits.Settle(flow.access.input_tokens, flow.access.output_tokens, served);
+    const bool served = observer.status() / 100 == 2 || access.output_tokens >= 0;
+    limits.Settle(access.input_tokens, access.output_tokens, served);
   }
-  fairness_slot.set_output_tokens(flow.access.output_tokens);
+  fairness_slot.set_output_tokens(access.output_tokens);
   fairness_slot.Release();
-  flow.access.request_id = std::move(record.access.request_id);
-  flow.access.auth = std::move(record.access.auth);
-  flow.access.user = std::move(record.access.user);
-  flow.access.tenant = std::move(record.access.tenant);
-  flow.access.method = std::move(record.access.method);
-  flow.access.path = std::move(record.access.path);
-  flow.access.model = std::move(record.access.model);
-  flow.access.queue_ms = record.access.queue_ms;
-  flow.access.route = decision->route->meta.Key();
-  flow.access.server = decision->server->meta.Key();
-  if (flow.watch->client_gone && flow.status_sent == 0) flow.access.error_origin = "client";
-  record.access = std::move(flow.access);
-  beast::error_code ignored;
-  client.socket().cancel(ignored);
-  if (flow.watch->client_gone) keep_alive = false;
+  writer.StopWatching();
+  if (watch->client_gone) writer.Close();
 }
 
 }  // namespace pdgate::router

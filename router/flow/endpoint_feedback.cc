@@ -4,7 +4,7 @@
 
 namespace pdgate::router {
 
-void ReportLegOutcome(const Flow& flow, const discovery::Endpoint& endpoint,
+void ReportLegOutcome(const RequestContext& context, const discovery::Endpoint& endpoint,
                       const AttemptError* error) {
   discovery::LiveEndpoint& live = *endpoint.live;
   if (error == nullptr) {
@@ -12,10 +12,10 @@ void ReportLegOutcome(const Flow& flow, const discovery::Endpoint& endpoint,
     return;
   }
   if (error->label == LegOutcomeLabel::kHttpError && error->status < 500) return;
-  const config::OutlierDetectionSettings& settings = flow.settings.outlier_detection;
+  const config::OutlierDetectionSettings& settings = context.settings.outlier_detection;
   const auto now = std::chrono::steady_clock::now();
   const bool may_eject =
-      discovery::MayEject(*flow.endpoints, endpoint.role, now, settings.max_ejection_percent);
+      discovery::MayEject(context.endpoints, endpoint.role, now, settings.max_ejection_percent);
   if (live.RecordFailure(now, may_eject, settings)) {
     const discovery::HealthView health = live.Health(now);
     spdlog::warn("ejected {} ({} {}) for {:.1f} s after repeated failures (last: {})", endpoint.pod,

@@ -5,7 +5,8 @@
 #include <memory>
 
 #include "discovery/endpoint_snapshot.h"
-#include "router/flow/flow.h"
+#include "router/flow/attempt_error.h"
+#include "router/flow/request_context.h"
 
 namespace pdgate::router {
 
@@ -35,7 +36,7 @@ class InFlightLeg {
 
 // Success, or a failure that says something about the endpoint's health: a connect failure, a
 // timeout, a broken transport or a 5xx. A 4xx is the request's fault and counts as neither.
-void ReportLegOutcome(const Flow& flow, const discovery::Endpoint& endpoint,
+void ReportLegOutcome(const RequestContext& context, const discovery::Endpoint& endpoint,
                       const AttemptError* error);
 
 }  // namespace pdgate::router

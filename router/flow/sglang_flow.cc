@@ -12,6 +12,7 @@ namespace {
 
 struct SglangPrefillState {
   bool done = false;
+  Clock::time_point ended;
   bool cancelled = false;  // the decode finished first; the prefill was closed on purpose
   std::optional<AttemptError> error;
 };
@@ -29,6 +30,7 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
   std::optional<http::response_parser<http::string_body>> parser;
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, limit);
   state->done = true;
+  state->ended = Clock::now();
   if (state->cancelled || legs->client_gone) co_return;
   if (!outcome.ok()) {
     state->error = FromOutcome("prefill", endpoint, outcome);
@@ -44,29 +46,31 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
 
 }  // namespace
 
-net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
+net::awaitable<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
                                                              const discovery::Endpoint& prefill,
-                                                             const discovery::Endpoint& decode) {
-  std::optional<LegTarget> prefill_target = TargetOf(prefill);
-  std::optional<LegTarget> decode_target = TargetOf(decode);
+                                                             const discovery::Endpoint& decode,
+                                                             int64_t prefill_tokens) {
+  std::optional<LegTarget> prefill_target = LegTargetOf(prefill);
+  std::optional<LegTarget> decode_target = LegTargetOf(decode);
   if (!prefill_target || !decode_target) {
     co_return FromOutcome("prefill", prefill, {LegStatus::kConnectFailed, "bad address"});
   }
   // A fresh room and rid per attempt, so a retry never meets the failed attempt's state.
-  const std::string rid = NewSglangRid(flow.worker.rng);
+  const std::string rid = NewSglangRid(context.worker.rng);
   const SglangBootstrap bootstrap{prefill.address, SglangBootstrapPort(prefill),
-                                  flow.worker.rng() >> 1, rid};
-  std::string prefill_body = BuildPrefillBody(flow.leg, config::KvConnector::kSglang, &bootstrap);
-  std::string decode_body = BuildDecodeBody(flow.leg, "", flow.inject_usage, &bootstrap);
+                                  context.worker.rng() >> 1, rid};
+  std::string prefill_body =
+      BuildPrefillBody(context.leg, config::KvConnector::kSglang, &bootstrap);
+  std::string decode_body = BuildDecodeBody(context.leg, "", context.inject_usage, &bootstrap);
 
   auto legs = std::make_shared<DisconnectWatch>();
-  Worker* worker = &flow.worker;
+  Worker* worker = &context.worker;
   auto abort = [worker, rid](const LegTarget& target) {
     net::co_spawn(worker->ioc, SendSglangAbort(*worker, target, rid),
                   ReportUncaught{SpawnSite::kSglangAbort});
   };
   // The client leaving closes this attempt's legs and aborts both on the engines.
-  flow.watch->on_gone.push_back([legs, abort, p = *prefill_target, d = *decode_target] {
+  context.watch->on_gone.push_back([legs, abort, p = *prefill_target, d = *decode_target] {
     legs->client_gone = true;
     legs->CloseLegs();
     abort(p);
@@ -78,24 +82,33 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
     abort(d);
   };
   auto state = std::make_shared<SglangPrefillState>();
-  net::co_spawn(flow.worker.ioc,
-                RunSglangPrefill(flow.worker, prefill, *prefill_target,
-                                 MakeLegRequest(flow, prefill, std::move(prefill_body)), legs,
-                                 Clock::now() + flow.LegTimeout(),
-                                 flow.settings.limits.max_prefill_response_bytes, state,
-                                 on_prefill_failure, flow.prefill_tokens),
+  const Clock::time_point started = Clock::now();
+  net::co_spawn(context.worker.ioc,
+                RunSglangPrefill(context.worker, prefill, *prefill_target,
+                                 MakeLegRequest(context, prefill, std::move(prefill_body)), legs,
+                                 started + context.LegTimeout(),
+                                 context.settings.limits.max_prefill_response_bytes, state,
+                                 on_prefill_failure, prefill_tokens),
                 ReportUncaught{SpawnSite::kSglangPrefill});
-  std::optional<AttemptError> error = co_await RunDecode(flow, decode, decode_body, "decode", legs);
-  flow.watch->on_gone.clear();
+  std::optional<AttemptError> error =
+      co_await RunDecode(context, decode, decode_body, "decode", legs);
+  context.watch->on_gone.clear();
   if (!state->done) {
     state->cancelled = true;
     legs->CloseLegs();
   }
-  if (!flow.watch->client_gone && state->done) {
-    ReportLegOutcome(flow, prefill, state->error ? &*state->error : nullptr);
-  }
+  // The prefill leg is recorded like the others once the decode is over (it may outlive the
+  // attempt, so it cannot report itself). One still running was closed on purpose: the decode
+  // it fed is done, so it counts as a success, not a failure of its endpoint.
+  const AttemptError* prefill_error = state->error ? &*state->error : nullptr;
+  const bool counted = !context.watch->client_gone;
+  context.observer.LegEnded("prefill", prefill,
+                            (state->done ? state->ended : Clock::now()) - started,
+                            prefill_error ? prefill_error->label : LegOutcomeLabel::kOk,
+                            prefill_error ? prefill_error->status : 0, counted);
+  if (counted && state->done) ReportLegOutcome(context, prefill, prefill_error);
   // When the prefill failed, its failure is the cause of whatever the decode reports.
-  if (state->error && !flow.committed) co_return state->error;
+  if (state->error && !context.writer.committed()) co_return state->error;
   co_return error;
 }
 

@@ -3,12 +3,15 @@
 // and a prefix-free rid; a failed prefill aborts the waiting decode, a departed client both legs.
 #include <optional>
 
-#include "router/flow/flow.h"
+#include "router/flow/attempt_error.h"
+#include "router/flow/request_context.h"
 
 namespace pdgate::router {
 
-net::awaitable<std::optional<AttemptError>> RunSglangAttempt(Flow& flow,
+// `prefill_tokens`: the scheduler's estimate of the prefill's work, counted on its endpoint.
+net::awaitable<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
                                                              const discovery::Endpoint& prefill,
-                                                             const discovery::Endpoint& decode);
+                                                             const discovery::Endpoint& decode,
+                                                             int64_t prefill_tokens);
 
 }  // namespace pdgate::router

@@ -17,7 +17,7 @@ constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 }  // namespace
 
-RelayedResponse::RelayedResponse(int status) {
+RelayedResponse::RelayedResponse(int status) : status_(status) {
   head_.reserve(256);
   const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
   StrAppend(head_, "HTTP/1.1 ", status, " ", std::string_view(reason.data(), reason.size()), kCrlf);

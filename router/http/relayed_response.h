@@ -15,6 +15,8 @@ class RelayedResponse {
  public:
   explicit RelayedResponse(int status);
 
+  int status() const { return status_; }
+
   // Before the first Write. A value with CR or LF is left out (it would split the head).
   void Set(std::string_view name, std::string_view value);
   void KeepAlive(bool keep_alive) { keep_alive_ = keep_alive; }
@@ -30,6 +32,7 @@ class RelayedResponse {
  private:
   void FinishHead();
 
+  int status_;
   std::string head_;
   bool keep_alive_ = true;
   bool head_finished_ = false;

@@ -4,15 +4,16 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-
-#include <algorithm>
-#include <charconv>
 #include <deque>
 #include <exception>
 #include <optional>
 #include <utility>
+
+#include "router/limits/parked_handler.h"
+#include "router/limits/redis_resp.h"
 
 namespace pdgate::limits {
 
@@ -33,64 +34,6 @@ struct ReplyFree {
 };
 using ReaderPtr = std::unique_ptr<redisReader, ReaderFree>;
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-RedisReply Convert(const redisReply& in) {
-  RedisReply out;
-  switch (in.type) {
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
-      out.str.assign(in.str, in.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::kInteger;
-      out.integer = in.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::kArray;
-      out.elements.reserve(in.elements);
-      for (size_t i = 0; i < in.elements; ++i) out.elements.push_back(Convert(*in.element[i]));
-      break;
-    default:  // REDIS_REPLY_NIL, and a nil array
-      break;
-  }
-  return out;
-}
-
-// A coroutine parked on a command: its completion handler, type-erased. (Boost 1.81's
-// any_completion_handler recurses endlessly when moved from an lvalue.)
-class Parked {
- public:
-  template <class Handler>
-  void Park(Handler handler) {
-    resume_ = std::make_unique<Holder<Handler>>(std::move(handler));
-  }
-  explicit operator bool() const { return resume_ != nullptr; }
-  void Resume() {
-    std::unique_ptr<Resumable> resume = std::move(resume_);
-    resume->Run();
-  }
-
- private:
-  struct Resumable {
-    virtual ~Resumable() = default;
-    virtual void Run() = 0;
-  };
-  template <class Handler>
-  struct Holder final : Resumable {
-    explicit Holder(Handler h) : handler(std::move(h)) {}
-    void Run() override { std::move(handler)(); }
-    Handler handler;
-  };
-  std::unique_ptr<Resumable> resume_;
-};
 
 // One command waiting for its reply. Its coroutine is parked on `waiter`; whoever finishes the
 // command first (the reply, a failure, its deadline) stores the result and resumes it. No timer
@@ -123,28 +66,6 @@ void LogEscaped(const std::exception_ptr& error) {
 }
 
 }  // namespace
-
-void AppendRespCommand(const std::vector<std::string>& argv, std::string& out) {
-  // Plain appends: every rate-limited request encodes one command, and absl::StrAppend's pieces
-  // cost several times as much here (a profile of the global-limit benchmark).
-  size_t size = 16;
-  for (const std::string& arg : argv) size += arg.size() + 16;
-  out.reserve(out.size() + size);
-  auto header = [&out](char kind, size_t count) {
-    char buffer[24];
-    buffer[0] = kind;
-    char* end = std::to_chars(buffer + 1, buffer + sizeof buffer - 2, count).ptr;
-    *end++ = '\r';
-    *end++ = '\n';
-    out.append(buffer, end);
-  };
-  header('*', argv.size());
-  for (const std::string& arg : argv) {
-    header('$', arg.size());
-    out.append(arg);
-    out.append("\r\n", 2);
-  }
-}
 
 // Everything the connection's coroutines touch. A connection attempt has a `generation`; a
 // coroutine of an older attempt finds it changed when it resumes and stops without touching

@@ -1,5 +1,7 @@
 #include "router/openai/leg_body.h"
 
+#include <simdjson.h>
+
 #include <array>
 #include <optional>
 
@@ -178,6 +180,31 @@ std::string BuildDecodeBody(const LegContext& leg, std::string_view kv_transfer_
                                    : R"({"include_usage":true})");
   }
   return s.Build();
+}
+
+std::string ExtractKvTransferParams(std::string& answer) {
+  answer.reserve(answer.size() + kJsonPadding);
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object object;
+  if (parser.iterate(answer.data(), answer.size(), answer.capacity()).get(doc) ||
+      doc.get_object().get(object)) {
+    return {};
+  }
+  for (auto result : object) {
+    simdjson::ondemand::field field;
+    if (std::move(result).get(field)) return {};
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return {};
+    if (key != "kv_transfer_params") continue;
+    simdjson::ondemand::value value = field.value();
+    simdjson::ondemand::json_type type;
+    if (value.type().get(type) || type != simdjson::ondemand::json_type::object) return {};
+    std::string_view raw;
+    if (simdjson::to_json_string(value).get(raw)) return {};
+    return std::string(raw);
+  }
+  return {};
 }
 
 }  // namespace pdgate::router

@@ -37,4 +37,9 @@ std::string BuildPrefillBody(const LegContext& leg, config::KvConnector connecto
 std::string BuildDecodeBody(const LegContext& leg, std::string_view kv_transfer_params_json,
                             bool inject_usage, const SglangBootstrap* bootstrap = nullptr);
 
+// The `kv_transfer_params` object of a prefill's answer, byte for byte; empty when absent, null (an
+// early stop: legal, the decode recomputes) or not JSON. `answer` gets kJsonPadding bytes of
+// capacity (simdjson reads past the end).
+std::string ExtractKvTransferParams(std::string& answer);
+
 }  // namespace pdgate::router

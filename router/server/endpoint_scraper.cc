@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/strings.h"
+#include "discovery/kube_client.h"
 #include "discovery/uncaught.h"
 #include "router/http/net.h"
 
@@ -26,32 +27,21 @@ struct Target {
   std::string name;  // ns/pod (host:port), for logs
 };
 
-// One GET with a deadline; the status and body, or an error.
+// One GET with a deadline (discovery's control-plane client, one connection per scrape as an
+// engine's metrics server expects); the status and body, or status 0 on any failure.
 net::awaitable<std::pair<int, std::string>> Get(net::io_context& context, const Target& target,
                                                 const std::string& path,
                                                 std::chrono::milliseconds timeout) {
-  beast::error_code ec;
-  const net::ip::address address = net::ip::make_address(target.host, ec);
-  if (ec) co_return std::pair(0, std::string());
-  beast::tcp_stream stream(context);
-  stream.expires_after(timeout);
-  const tcp::endpoint endpoint(address, target.port);
-  auto [connect_error] = co_await stream.async_connect(endpoint, kTuple);
-  if (connect_error) co_return std::pair(0, std::string());
-  http::request<http::empty_body> request(http::verb::get, path, 11);
-  request.set(http::field::host, target.host);
-  request.set(http::field::user_agent, "pdgate-scraper");
-  request.set(http::field::accept, "text/plain");
-  auto [write_error, written] = co_await http::async_write(stream, request, kTuple);
-  if (write_error) co_return std::pair(0, std::string());
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxMetricsBytes);
-  auto [read_error, read] = co_await http::async_read(stream, buffer, parser, kTuple);
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  if (read_error) co_return std::pair(0, std::string());
-  co_return std::pair(int(parser.get().result_int()), std::move(parser.get().body()));
+  config::KubeEndpoint endpoint;
+  endpoint.tls = false;
+  endpoint.host = target.host;
+  endpoint.port = target.port;
+  discovery::KubeClient client(context, std::move(endpoint));
+  discovery::CancelSlot cancel;
+  absl::StatusOr<discovery::KubeResponse> response =
+      co_await client.Get(path, timeout, cancel, kMaxMetricsBytes, "text/plain");
+  if (!response.ok()) co_return std::pair(0, std::string());
+  co_return std::pair(response->status, std::move(response->body));
 }
 
 // Model ids of an OpenAI /v1/models answer.

@@ -1,7 +1,8 @@
 // The client's request body: parsed, then spliced into every leg body every connector builds.
 // Properties: nothing crashes; every leg body pdgate builds from an accepted request is itself
 // accepted, routes as the same model, carries the client's prompt bytes unchanged and never a
-// client-supplied engine-control field.
+// client-supplied engine-control field. The same bytes read as a prefill's answer give
+// kv_transfer_params that read back identical.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,6 +59,16 @@ void CheckLeg(const std::string& leg_body, const OpenAIRequest& client, std::str
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  {
+    // The same bytes as a prefill's answer: kv_transfer_params come out as one JSON object that
+    // reads back identical (the decode leg gets exactly these bytes).
+    std::string answer(reinterpret_cast<const char*>(data), size);
+    const std::string params = ExtractKvTransferParams(answer);
+    if (!params.empty()) {
+      std::string again = R"({"kv_transfer_params":)" + params + "}";
+      FUZZ_CHECK(params.front() == '{' && ExtractKvTransferParams(again) == params);
+    }
+  }
   std::string storage;
   absl::StatusOr<OpenAIRequest> request =
       Parse(storage, std::string_view(reinterpret_cast<const char*>(data), size));

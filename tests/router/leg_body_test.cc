@@ -2,6 +2,7 @@
 #include "router/openai/leg_body.h"
 
 #include <catch2/catch.hpp>
+#include <vector>
 
 #include "router/openai/json_text.h"
 #include "tests/router/router_test_util.h"
@@ -93,4 +94,33 @@ TEST_CASE("sglang legs carry the bootstrap trio and the router's rid, never the 
 
 TEST_CASE("JSON strings are escaped") {
   CHECK(router::JsonString("a\"b\\c\n\x01") == R"("a\"b\\c\n\u0001")");
+}
+
+TEST_CASE("a prefill's kv_transfer_params are taken byte for byte, and only an object counts") {
+  // vLLM's NixlConnector answer (shape from shared/research): the object may hold nested arrays
+  // and escapes, which the decode leg must receive exactly as the prefill sent them.
+  const std::string params =
+      R"({"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[1, 2,3],)"
+      R"("remote_engine_id":"e\u0031","remote_host":"10.0.0.7","remote_port":5600,"tp_size":1})";
+  std::string answer = R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,)"
+                       R"("text":"x","finish_reason":"length"}],"kv_transfer_params":)" +
+                       params + R"(,"usage":{"prompt_tokens":5,"completion_tokens":1}})";
+  CHECK(router::ExtractKvTransferParams(answer) == params);
+
+  // An early stop answers null: legal, the decode recomputes. Anything but an object is none.
+  for (std::string other : std::vector<std::string>{
+           R"({"kv_transfer_params":null})", R"({"kv_transfer_params":[1]})", R"({"choices":[]})",
+           R"([{"kv_transfer_params":{}}])", R"({"kv_tr)", ""}) {
+    INFO(other);
+    CHECK(router::ExtractKvTransferParams(other).empty());
+  }
+
+  // Recorded vLLM prefill answers: the params object's own bytes; the early stop's null.
+  std::string recorded = ReadFixture("vllm_prefill_response.json");
+  const size_t at = recorded.find(R"("kv_transfer_params":)") + 21;
+  const std::string expected = recorded.substr(at, recorded.rfind('}') - at);
+  REQUIRE(expected.starts_with(R"({"do_remote_prefill":true)"));
+  CHECK(router::ExtractKvTransferParams(recorded) == expected);
+  std::string early_stop = ReadFixture("vllm_prefill_response_early_stop.json");
+  CHECK(router::ExtractKvTransferParams(early_stop).empty());
 }

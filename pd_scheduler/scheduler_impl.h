@@ -1,0 +1,84 @@
+#pragma once
+// Scheduler::Impl: the settings resolved into filters and weighted score plugins, and the scoring
+// of one pick. Internal: shared by scheduler.cc (construction, the pick) and scheduler_scoring.cc
+// (candidates, filters, score plugins).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "pd_scheduler/scheduler.h"
+
+namespace pdgate::pd_scheduler {
+namespace scheduler_internal {
+
+enum class Plugin { kLeastRequest, kGpuUsage, kLeastLatency, kPrefixCache, kRandom, kSession };
+
+struct WeightedPlugin {
+  Plugin plugin;
+  double weight;
+};
+
+// Which signals a score uses: a role's own in joint mode, all of them otherwise.
+enum class Side { kPrefill, kDecode, kAll };
+
+}  // namespace scheduler_internal
+
+struct Scheduler::Impl {
+  using Plugin = scheduler_internal::Plugin;
+  using Side = scheduler_internal::Side;
+  using WeightedPlugin = scheduler_internal::WeightedPlugin;
+
+  config::SchedulerSettings settings;
+  std::vector<WeightedPlugin> plugins;
+  bool filter_least_request = false;
+  bool filter_lora = false;
+  bool hash_prompts = false;
+  double prefix_weight = 0;
+
+  // Per pick; lives on the caller's stack.
+  struct Pick {
+    const discovery::ServerEndpoints& server;
+    const RequestFacts& facts;
+    discovery::SteadyTime now;
+    std::mt19937_64& rng;
+    std::vector<double> score;      // per endpoint index; kExcluded when not a candidate
+    std::vector<uint32_t> matched;  // prefix blocks held, per endpoint index
+    std::vector<uint8_t> affinity;  // 1: the session's rendezvous choice
+    size_t total_blocks = 0;
+    std::vector<discovery::EngineLoad> load;  // read once per candidate
+    bool include_unavailable;                 // every endpoint of a role is a candidate
+    bool& left_out;                           // set when an unavailable endpoint was skipped
+  };
+
+  // Defined in scheduler_scoring.cc; the small helpers below stay inline for the pick.
+  std::vector<uint32_t> Candidates(Pick& pick, discovery::EndpointRole role) const;
+  template <typename Keep>
+  static void Filter(std::vector<uint32_t>& candidates, const Keep& keep);
+  void Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const;
+  void ScoreLatency(Pick& pick, std::span<const uint32_t> candidates, Side side,
+                    double weight) const;
+
+  // This request's prompt tokens that endpoint i has not cached (by the prefix index).
+  size_t UncachedTokens(const Pick& pick, uint32_t i) const {
+    const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
+    const size_t prompt = pick.facts.prompt.size() / bytes_per_token;
+    const size_t cached = size_t(pick.matched[i]) *
+                          size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
+    return prompt > cached ? prompt - cached : 0;
+  }
+
+  uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {
+    return *std::max_element(candidates.begin(), candidates.end(),
+                             [&](uint32_t a, uint32_t b) { return pick.score[a] < pick.score[b]; });
+  }
+
+  void SortByScore(const Pick& pick, std::vector<uint32_t>& list) const {
+    std::sort(list.begin(), list.end(),
+              [&](uint32_t a, uint32_t b) { return pick.score[a] > pick.score[b]; });
+  }
+};
+
+}  // namespace pdgate::pd_scheduler

@@ -1,0 +1,109 @@
+#include "router/flow/decode_relay.h"
+
+#include <array>
+
+#include "config/strings.h"
+#include "router/openai/openai_error.h"
+#include "router/openai/sse_filter.h"
+#include "router/openai/usage_scanner.h"
+
+namespace pdgate::router {
+namespace {
+
+constexpr size_t kRelayBufferBytes = size_t{16} * 1024;
+
+bool IsEventStream(std::string_view content_type) {
+  return content_type.substr(0, 17) == "text/event-stream";
+}
+
+}  // namespace
+
+net::awaitable<std::optional<AttemptError>> RelayAnswer(
+    RequestContext& context, UpstreamLeg& leg, http::response_parser<http::buffer_body>& parser,
+    const discovery::Endpoint& endpoint, std::string_view leg_name) {
+  // The client's response header goes out with the first body bytes: one wake-up of the client
+  // instead of two, and a decode that fails before any body byte can still be retried.
+  DownstreamWriter& writer = context.writer;
+  const Clock::duration idle = context.settings.timeouts.stream_idle;
+  auto& upstream = parser.get();
+  const std::string content_type(upstream[http::field::content_type]);
+  const bool event_stream = IsEventStream(content_type);
+  RelayedResponse response(static_cast<int>(upstream.result_int()));
+  response.Set("Server", "pdgate");
+  response.Set("Content-Type", content_type.empty() ? "application/json" : content_type);
+  for (const auto& [name, value] : writer.headers()) response.Set(name, value);
+  if (event_stream) response.Set("Cache-Control", "no-cache");
+  response.KeepAlive(writer.keep_alive());
+  if (!event_stream && upstream.has_content_length()) {
+    response.ContentLength(parser.content_length().value_or(0));
+  }
+
+  std::optional<SseFilter> filter;
+  // A non-streamed body is relayed untouched; its usage is read on the way.
+  std::optional<UsageScanner> body_usage;
+  if (event_stream) {
+    filter.emplace(/*drop_usage_chunk=*/context.inject_usage);
+  } else {
+    body_usage.emplace();
+  }
+  std::array<char, kRelayBufferBytes>
+      buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
+  std::string filtered;
+  std::string last;  // what goes out with the end of the response
+  bool upstream_failed = false;
+  while (!parser.is_done()) {
+    upstream.body().data = buffer.data();
+    upstream.body().size = buffer.size();
+    leg.stream().expires_after(idle);  // idle between chunks, not one deadline
+    // read_some, not read: read would wait until the buffer is full, batching a stream's events.
+    auto [ec, n] = co_await http::async_read_some(leg.stream(), leg.buffer(), parser, kTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    const size_t got = buffer.size() - upstream.body().size;
+    std::string_view data(buffer.data(), got);
+    if (body_usage) body_usage->Feed(data);
+    if (filter && got > 0) {
+      filtered.clear();
+      filter->Feed(data, filtered);
+      data = filtered;
+    }
+    if (ec || parser.is_done()) {
+      last.assign(data);
+      upstream_failed = bool(ec);
+      break;
+    }
+    if (!data.empty() && !co_await writer.Relay(response, data, false, event_stream, idle)) {
+      co_return std::nullopt;  // client gone: the leg is closed, the engine aborts
+    }
+  }
+  if (context.watch->client_gone) {
+    writer.Close();
+    co_return std::nullopt;
+  }
+  if (filter) filter->Finish(last);
+  const std::optional<Usage>& usage = filter ? filter->usage() : body_usage->usage();
+  if (usage) context.observer.CountUsage(*usage);
+  if (upstream_failed) {
+    if (!writer.committed()) {
+      // Nothing reached the client yet: as good as a failure before the response.
+      co_return FromOutcome(leg_name, endpoint,
+                            {LegStatus::kTransport, "response body broken before any byte"});
+    }
+    writer.Close();
+    // Mid-stream failure: one error event and [DONE], never a retry (bytes were sent).
+    if (event_stream && !(filter && filter->saw_done())) {
+      last +=
+          ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint), " failed mid-stream."),
+                      "", "", ""});
+    }
+    co_await writer.Relay(response, last, true, event_stream, idle);
+    co_return std::nullopt;
+  }
+  // The last write answers the request: stop watching the client first, or the next pipelined
+  // request arriving would wake the watch for nothing.
+  writer.StopWatching();
+  if (!co_await writer.Relay(response, last, true, event_stream, idle)) co_return std::nullopt;
+  if (upstream.keep_alive()) leg.Release();
+  co_return std::nullopt;
+}
+
+}  // namespace pdgate::router

@@ -1,0 +1,56 @@
+#include "router/flow/downstream_writer.h"
+
+namespace pdgate::router {
+
+DownstreamWriter::DownstreamWriter(beast::tcp_stream& client, bool& keep_alive,
+                                   RequestObserver& observer, std::string request_id)
+    : client_(client),
+      keep_alive_(keep_alive),
+      observer_(observer),
+      request_id_(std::move(request_id)) {
+  headers_.emplace_back("x-request-id", request_id_);
+}
+
+void DownstreamWriter::AddHeaders(const HeaderList& headers) {
+  headers_.insert(headers_.end(), headers.begin(), headers.end());
+}
+
+net::awaitable<void> DownstreamWriter::SendError(const ErrorInfo& error, std::string_view origin,
+                                                 bool retry_after, const HeaderList& extra) {
+  observer_.Answered(error.status, origin);
+  committed_ = true;
+  if (!retry_after && extra.empty()) {
+    co_await router::SendError(client_, error, keep_alive_, headers_);
+    co_return;
+  }
+  HeaderList headers = headers_;
+  if (retry_after) headers.emplace_back("retry-after", "1");
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  co_await router::SendError(client_, error, keep_alive_, headers);
+}
+
+net::awaitable<void> DownstreamWriter::SendEngineAnswer(int status, std::string& body,
+                                                        std::string_view origin) {
+  observer_.Answered(status, origin);
+  committed_ = true;
+  co_await SendResponse(client_, http::status(status), "application/json", body, keep_alive_,
+                        headers_);
+}
+
+net::awaitable<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data,
+                                             bool last, bool event_stream, Clock::duration idle) {
+  if (!committed_) observer_.Answered(response.status());
+  observer_.Relayed(Clock::now(), event_stream);
+  committed_ = true;
+  client_.expires_after(idle);  // a reader that stops is cut off
+  const bool written = co_await response.Write(client_, data, last);
+  if (!written) keep_alive_ = false;
+  co_return written;
+}
+
+void DownstreamWriter::StopWatching() {
+  beast::error_code ignored;
+  client_.socket().cancel(ignored);
+}
+
+}  // namespace pdgate::router
