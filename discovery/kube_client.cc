@@ -35,7 +35,8 @@ net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
     Stream& stream, beast::tcp_stream& transport, http::request<http::empty_body>& request,
     std::chrono::milliseconds timeout, const std::function<bool(std::string_view)>* on_line,
     uint64_t max_body) {
-  transport.expires_after(timeout);
+  // A GET runs under the one deadline Run set before connecting; a watch's is per read.
+  if (on_line != nullptr) transport.expires_after(timeout);
   auto [write_ec, written] = co_await http::async_write(stream, request, kKubeTuple);
   if (write_ec) co_return Transport("send", write_ec);
   beast::flat_buffer buffer;
@@ -143,8 +144,11 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
     connection.socket().shutdown(tcp::socket::shutdown_both, ignored);
     connection.socket().close(ignored);
   };
+  // A GET gets one deadline for everything (connect, TLS, the answer); a watch bounds its
+  // connection and handshake here, then each read by its idle time.
+  const bool whole = r.on_line == nullptr;
   const auto connect_timeout = std::min<std::chrono::milliseconds>(kConnectTimeout, r.timeout);
-  connection.expires_after(connect_timeout);
+  connection.expires_after(whole ? std::chrono::milliseconds(r.timeout) : connect_timeout);
   auto [connect_ec, connected] = co_await connection.async_connect(results, kKubeTuple);
   absl::StatusOr<KubeResponse> result;
   if (r.cancel.cancelled) {
@@ -173,7 +177,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
       if (!endpoint_.insecure_skip_tls_verify) {
         stream.set_verify_callback(net::ssl::host_name_verification(endpoint_.host));
       }
-      connection.expires_after(connect_timeout);
+      if (!whole) connection.expires_after(connect_timeout);
       auto [handshake_ec] =
           co_await stream.async_handshake(net::ssl::stream_base::client, kKubeTuple);
       if (handshake_ec) {

@@ -48,8 +48,8 @@ class KubeClient {
 
   const config::KubeEndpoint& endpoint() const { return endpoint_; }
 
-  // GET `target`, the whole body (up to `max_body`, at most 1 GiB) within `timeout` (and the
-  // connection within the same time, at most 10 s).
+  // GET `target`, the whole body (up to `max_body`, at most 1 GiB): connecting, TLS and the
+  // answer all within `timeout`.
   net::awaitable<absl::StatusOr<KubeResponse>> Get(const std::string& target,
                                                    std::chrono::milliseconds timeout,
                                                    CancelSlot& cancel,

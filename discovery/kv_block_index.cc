@@ -69,15 +69,17 @@ struct KvBlockIndex::State {
   size_t max_blocks;
   std::unique_ptr<ReaderSlot[]> readers;
   size_t reader_count = 0;
-  absl::flat_hash_map<uint64_t, uint32_t> holder_ids;  // endpoint << 32 | rank → index
+  absl::flat_hash_map<uint64_t, uint32_t> holder_ids;  // endpoint, rank, group → index
   std::vector<Holder> holders;
   absl::flat_hash_map<uint64_t, HolderCounts> held_by;  // own key → holders
   std::deque<Stored> order;                             // oldest store first (lazily pruned)
   uint64_t next_stamp = 1;
   KvIndexStats stats;
 
-  uint32_t HolderFor(uint32_t endpoint, uint32_t rank) {
-    const uint64_t id = uint64_t{endpoint} << 32 | rank;
+  // Ranks and KV groups are each an engine's own cache (a hybrid model can have several
+  // full-attention groups publishing the same engine hashes).
+  uint32_t HolderFor(uint32_t endpoint, uint32_t rank, uint32_t group) {
+    const uint64_t id = uint64_t{endpoint} << 32 | uint64_t{rank & 0xffff} << 16 | (group & 0xffff);
     auto [it, added] = holder_ids.try_emplace(id, uint32_t(holders.size()));
     if (added) holders.push_back({endpoint, rank, {}});
     return it->second;
@@ -203,8 +205,9 @@ KvBlockIndex::~KvBlockIndex() = default;
 void KvBlockIndex::Apply(uint32_t endpoint, std::string_view model, const KvEventBatch& batch) {
   WriteLock lock(*state_);
   State& s = *state_;
-  const uint32_t holder = s.HolderFor(endpoint, batch.data_parallel_rank.value_or(0));
+  const uint32_t rank = batch.data_parallel_rank.value_or(0);
   for (const KvEvent& event : batch.events) {
+    const uint32_t holder = s.HolderFor(endpoint, rank, event.group_idx);
     switch (event.type) {
       case KvEventType::kBlockStored:
         if (Indexed(event)) {
@@ -217,8 +220,10 @@ void KvBlockIndex::Apply(uint32_t endpoint, std::string_view model, const KvEven
         if (!Indexed(event)) break;
         for (uint64_t engine : event.block_hashes) s.stats.removed += s.Remove(holder, engine);
         break;
-      case KvEventType::kAllBlocksCleared:
-        s.ClearHolder(holder);
+      case KvEventType::kAllBlocksCleared:  // every group of the rank
+        for (uint32_t h = 0; h < s.holders.size(); ++h) {
+          if (s.holders[h].endpoint == endpoint && s.holders[h].rank == rank) s.ClearHolder(h);
+        }
         break;
       case KvEventType::kUnknown:
         break;

@@ -6,10 +6,12 @@
 // reproducible: vLLM seeds them per process, research round2.md §A.4): the key of block i is
 // XXH3-64 of its token ids (little-endian uint32) seeded with the key of block i-1, the first
 // block seeded with XXH3-64 of the model (or LoRA adapter) name. A request's token ids hash the
-// same way, so its blocks are looked up directly. Per holder (endpoint, data-parallel rank) the
+// same way, so its blocks are looked up directly. Per holder (endpoint, data-parallel rank, KV
+// group) the
 // engine's hash maps to the own key, for BlockRemoved and for chaining a BlockStored to its
-// parent. Only the full-attention group on the GPU is indexed: that is what a new request can
-// reuse at once.
+// parent. Only full-attention groups on the GPU are indexed: that is what a new request can
+// reuse at once. A block's extra keys (multimodal hashes, cache salt) are not part of its own
+// key: two prompts with the same tokens and different images match (routing quality only).
 //
 // Bounded: at most `max_blocks` (holder, block) entries; past it the oldest stored go first.
 // One writer (the event consumer), many readers (io threads): each reader locks only its own
@@ -41,7 +43,7 @@ struct KvIndexStats {
   uint64_t removed = 0;
   uint64_t evicted = 0;
   uint64_t orphaned = 0;  // stored blocks whose parent was never seen: not indexable
-  uint64_t skipped = 0;   // other media, other KV groups, inconsistent events
+  uint64_t skipped = 0;   // other media, sliding-window groups, inconsistent events
 };
 
 class KvBlockIndex {

@@ -5,7 +5,10 @@
 //   ahead of expected → batches were lost (send high-water mark, reconnect): apply it, and ask
 //                       the replay socket for the missing ones (or resync when there is none);
 //   not ahead         → the publisher restarted: its old blocks are gone, clear, then apply.
-// Plain logic: the subscriber owns one per stream and acts on the verdict.
+// Plain logic: the subscriber owns one per stream and acts on the verdict. Only live batches
+// go through Next: replayed ones (and the replay's end marker) are numbered below what the live
+// stream has seen and would read as a restart. A reconnect calls Reset: a publisher that
+// restarted meanwhile may already be past the old numbers, so its blocks are cleared then too.
 #include <cstdint>
 #include <optional>
 

@@ -1,8 +1,9 @@
 #pragma once
 // A bounds-checked MessagePack reader (written from the format's spec): one value at a time, and
 // a Skip for whatever the caller does not know. It never reads past its bytes, and a declared
-// array or map length longer than the bytes left is refused before anything is allocated, so a
-// hostile payload costs at most its own size. Used by the KV-event decoder (kv_events.h).
+// array or map length longer than the bytes left is refused, so a caller that reserves for a
+// declared length reserves at most one element per byte left. Used by the KV-event decoder
+// (kv_events.h).
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -98,15 +98,16 @@ net::awaitable<std::optional<AttemptError>> RunSglangAttempt(RequestContext& con
     legs->CloseLegs();
   }
   // The prefill leg is recorded like the others once the decode is over (it may outlive the
-  // attempt, so it cannot report itself). One still running was closed on purpose: the decode
-  // it fed is done, so it counts as a success, not a failure of its endpoint.
-  const AttemptError* prefill_error = state->error ? &*state->error : nullptr;
-  const bool counted = !context.watch->client_gone;
-  context.observer.LegEnded("prefill", prefill,
-                            (state->done ? state->ended : Clock::now()) - started,
-                            prefill_error ? prefill_error->label : LegOutcomeLabel::kOk,
-                            prefill_error ? prefill_error->status : 0, counted);
-  if (counted && state->done) ReportLegOutcome(context, prefill, prefill_error);
+  // attempt, so it cannot report itself). One still running was closed on purpose (the decode
+  // it fed is over): it has no outcome to record.
+  if (state->done) {
+    const AttemptError* prefill_error = state->error ? &*state->error : nullptr;
+    const bool counted = !context.watch->client_gone;
+    context.observer.LegEnded("prefill", prefill, state->ended - started,
+                              prefill_error ? prefill_error->label : LegOutcomeLabel::kOk,
+                              prefill_error ? prefill_error->status : 0, counted);
+    if (counted) ReportLegOutcome(context, prefill, prefill_error);
+  }
   // When the prefill failed, its failure is the cause of whatever the decode reports.
   if (state->error && !context.writer.committed()) co_return state->error;
   co_return error;

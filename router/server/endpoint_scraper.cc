@@ -32,6 +32,10 @@ struct Target {
 net::awaitable<std::pair<int, std::string>> Get(net::io_context& context, const Target& target,
                                                 const std::string& path,
                                                 std::chrono::milliseconds timeout) {
+  // Pods have addresses: a name here would wait on DNS, which no deadline bounds.
+  beast::error_code not_ip;
+  net::ip::make_address(target.host, not_ip);
+  if (not_ip) co_return std::pair(0, std::string());
   config::KubeEndpoint endpoint;
   endpoint.tls = false;
   endpoint.host = target.host;

@@ -132,6 +132,26 @@ TEST_CASE("data-parallel ranks hold their own blocks, an endpoint counts its bes
   CHECK(Same(MatchTokens(index, prompt), {{1, 2}}));
 }
 
+TEST_CASE("KV groups of a hybrid model are held apart, AllBlocksCleared clears them all") {
+  KvBlockIndex index(1000, 1);
+  const std::vector<uint32_t> prompt = Tokens(0, 32);
+  KvEvent group0 = Stored({1, 2}, std::nullopt, prompt);
+  KvEvent group1 = Stored({1, 2}, std::nullopt, prompt);  // the same engine hashes
+  group1.group_idx = 1;
+  index.Apply(1, kModel, Batch({group0, group1}));
+  KvEvent removed = Removed({1, 2});
+  removed.group_idx = 1;
+  index.Apply(1, kModel, Batch({removed}));
+  CHECK(Same(MatchTokens(index, prompt), {{1, 2}}));  // group 0 still holds them
+  CHECK(index.stats().entries == 2);
+  index.Apply(1, kModel, Batch({group1}));
+  KvEvent cleared;
+  cleared.type = KvEventType::kAllBlocksCleared;
+  index.Apply(1, kModel, Batch({cleared}));
+  CHECK(MatchTokens(index, prompt).empty());
+  CHECK(index.stats().entries == 0);
+}
+
 TEST_CASE("LoRA blocks chain from the adapter's name, as a request for the adapter does") {
   KvBlockIndex index(1000, 1);
   KvEvent lora = Stored({1, 2}, std::nullopt, Tokens(0, 32));

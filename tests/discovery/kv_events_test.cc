@@ -57,7 +57,7 @@ TEST_CASE("array-form batches: events by position, trailing defaults left out") 
   CHECK(stored.lora_name.empty());
   CHECK(stored.cache_spec_kind.empty());
 
-  const KvEvent& chained = batch.events[1];  // all twelve fields
+  const KvEvent& chained = batch.events[1];  // eleven of the twelve fields
   CHECK(chained.type == KvEventType::kBlockStored);
   CHECK(chained.block_hashes == std::vector<uint64_t>{7});
   REQUIRE(chained.parent_block_hash.has_value());
