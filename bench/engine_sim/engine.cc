@@ -10,6 +10,7 @@
 #include <chrono>
 #include <deque>
 #include <set>
+#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -234,6 +235,7 @@ void Engine::Impl::OnTransferDone(uint64_t id, const TransferResult& result) {
 // (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
 void Engine::Impl::Schedule() {
   if (stepping_) return;
+  const Clock::time_point chained = std::exchange(chained_start_, Clock::time_point{});
   Admit();
   UpdateGauges();
   if (running_.empty()) return;
@@ -260,10 +262,16 @@ void Engine::Impl::Schedule() {
   stepping_ = true;
   const double seconds = config_.cost.StepSeconds(prefill_tokens, decode_seqs);
   if (seconds <= 0) {
+    step_due_ = Clock::now();
     Post([self = shared_from_this(), batch = std::move(batch)] { self->FinishStep(batch); });
     return;
   }
-  step_timer_.expires_after(ToDuration(seconds));
+  // A late timer is made up for by at most one step, so a stalled sim does not burst afterwards.
+  const auto now = Clock::now();
+  const auto step = ToDuration(seconds);
+  const auto start = chained == Clock::time_point{} ? now : std::max(chained, now - step);
+  step_due_ = start + step;
+  step_timer_.expires_at(step_due_);
   step_timer_.async_wait([self = shared_from_this(), batch = std::move(batch)](
                              boost::system::error_code) { self->FinishStep(batch); });
 }
@@ -300,6 +308,7 @@ void Engine::Impl::FinishStep(const std::vector<std::pair<uint64_t, int>>& batch
     if (done) Complete(seq, now);
   }
   stepping_ = false;
+  chained_start_ = step_due_;
   Schedule();
 }
 

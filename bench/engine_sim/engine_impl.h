@@ -113,6 +113,11 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<uint64_t> running_;
   int fetching_ = 0;
   bool stepping_ = false;
+  // The simulated GPU timeline: a step that follows another starts when the previous one was due,
+  // not when its handler ran, so the sim's own CPU time (emitting, writing) under load does not
+  // stretch every step (a test expecting 20 ms steps saw 22 ms on a busy CI machine).
+  Clock::time_point step_due_{};
+  Clock::time_point chained_start_{};
   std::unordered_map<std::string, Held> held_;
   std::unordered_set<std::string> pulled_;
   std::deque<std::string> pulled_order_;

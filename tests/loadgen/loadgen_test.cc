@@ -8,109 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/loadgen/loadgen_harness.h"
 #include "tests/support/child_process.h"
 #include "tests/support/net.h"
 #include "tests/support/paths.h"
 
 namespace pdgate::testing {
 namespace {
-
-struct Sim {
-  ChildProcess process;
-  uint16_t port = 0;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-};
-
-Sim StartSim(const std::vector<std::string>& extra) {
-  const uint16_t port = FreePort();
-  const uint16_t kv_port = FreePort();
-  std::vector<std::string> argv{BinaryPath("pdgate-engine-sim"),
-                                "--host",
-                                "127.0.0.1",
-                                "--port",
-                                std::to_string(port),
-                                "--kv-port",
-                                std::to_string(kv_port),
-                                "--quiet"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  auto process = ChildProcess::Start(argv);
-  REQUIRE(process.ok());
-  Sim sim{std::move(*process), port};
-  REQUIRE(WaitForHttpStatus("127.0.0.1", port, "/health", 200, std::chrono::seconds(10)));
-  return sim;
-}
-
-struct BenchRun {
-  CommandResult command;
-  std::string json;  // the --json-out file
-  std::string json_path;
-};
-
-BenchRun RunBench(const std::vector<std::string>& args,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
-  static int counter = 0;
-  BenchRun run;
-  run.json_path = "/tmp/pdgate_loadgen_test_" + std::to_string(getpid()) + "_" +
-                  std::to_string(counter++) + ".json";
-  std::vector<std::string> argv{BinaryPath("pdgate-bench"), "--json-out", run.json_path};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto result = RunCommand(argv, timeout);
-  REQUIRE(result.ok());
-  run.command = *result;
-  std::ifstream f(run.json_path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  run.json = ss.str();
-  return run;
-}
-
-double Number(simdjson::dom::element doc, const char* pointer) {
-  double v = 0;
-  simdjson::dom::element e;
-  REQUIRE(doc.at_pointer(pointer).get(e) == simdjson::SUCCESS);
-  if (e.is_int64()) return static_cast<double>(int64_t(e));
-  if (e.is_uint64()) return static_cast<double>(uint64_t(e));
-  REQUIRE(e.get_double().get(v) == simdjson::SUCCESS);
-  return v;
-}
-
-TEST_CASE("TTFT and ITL measured against a sim with known timing are within 5%") {
-  // One request at a time, so no other prefill step lands between decode steps: every request
-  // sees TTFT = prefill overhead (200 ms) and an ITL of one decode step (20 ms).
-  Sim sim = StartSim({"--time-scale", "1", "--prefill-overhead-ms", "200", "--prefill-per-token-us",
-                      "0", "--decode-base-ms", "20", "--decode-per-seq-us", "0"});
-  for (const char* api : {"chat", "completions"}) {
-    INFO(api);
-    BenchRun run = RunBench({"--url", sim.url(), "--api", api, "--concurrency", "1",
-                             "--num-prompts", "4", "--warmup-requests", "1", "--random-input-len",
-                             "64", "--random-output-len", "16", "--ignore-eos", "--seed", "3"});
-    INFO(run.command.out << run.command.err);
-    REQUIRE(run.command.exit_code == 0);
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    REQUIRE(parser.parse(run.json).get(doc) == simdjson::SUCCESS);
-    CHECK(Number(doc, "/completed") == 4);
-    CHECK(Number(doc, "/failed") == 0);
-    CHECK(Number(doc, "/total_output_tokens") == 64);
-    CHECK(Number(doc, "/mean_ttft_ms") == Approx(200).epsilon(0.05));
-    CHECK(Number(doc, "/p99_ttft_ms") == Approx(200).epsilon(0.05));
-    CHECK(Number(doc, "/mean_itl_ms") == Approx(20).epsilon(0.05));
-    CHECK(Number(doc, "/median_itl_ms") == Approx(20).epsilon(0.05));
-    CHECK(Number(doc, "/mean_tpot_ms") == Approx(20).epsilon(0.05));
-    // 200 ms + 15 more decode steps of 20 ms.
-    CHECK(Number(doc, "/mean_e2el_ms") == Approx(500).epsilon(0.05));
-    CHECK(Number(doc, "/requests/0/tokens") == 16);
-    // The JSON loads in Python's json module too.
-    auto py = RunCommand({"python3", "-c",
-                          "import json,sys; d=json.load(open(sys.argv[1])); "
-                          "print(d['request_throughput'] > 0, len(d['requests']))",
-                          run.json_path});
-    REQUIRE(py.ok());
-    CHECK(py->exit_code == 0);
-    CHECK(py->out == "True 4\n");
-    std::remove(run.json_path.c_str());
-  }
-}
 
 TEST_CASE("Non-streaming completions against a zero-latency sim, with usage and cached tokens") {
   Sim sim = StartSim({"--zero-latency"});
