@@ -19,17 +19,19 @@ BUILD_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-dev libsimdjson-dev prometheus-cpp-dev libabsl-dev catch2
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libre2-dev
-  libxxhash-dev libhiredis-dev libgoogle-perftools-dev
+  libxxhash-dev libhiredis-dev libgoogle-perftools-dev libzmq3-dev cppzmq-dev
 )
 # Programs the integration tests and the demo start (never linked); python3-cryptography signs
-# the authentication tests' JWTs (an implementation independent of pdgate's).
-TEST_PACKAGES=(curl python3 python3-cryptography nginx-light redis-server openssl)
+# the authentication tests' JWTs, python3-zmq and python3-msgpack read the simulator's KV events
+# (implementations independent of pdgate's).
+TEST_PACKAGES=(curl python3 python3-cryptography python3-msgpack python3-zmq nginx-light redis-server
+  openssl)
 # What bench/scripts run besides the test packages: wrk for the nginx ratio, valgrind for the
 # instruction counts.
 BENCH_PACKAGES=(wrk valgrind strace)
 RUNTIME_PACKAGES=(
   libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
-  libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 libtcmalloc-minimal4 ca-certificates
+  libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 libtcmalloc-minimal4 libzmq5 ca-certificates
 )
 
 apt_install() {

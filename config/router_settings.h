@@ -63,6 +63,24 @@ struct PrefixCacheArgs {
   int top_k_matches = 5;
 };
 
+// Kthena's `kvcache-aware` scorer: the engines' own KV-cache events (vLLM/SGLang ZMQ publisher)
+// say which endpoint holds which block of a request's token ids. Kthena's args, plus where the
+// events come from (Kthena reads them through a runtime sidecar and Redis; pdgate subscribes).
+struct KvCacheAwareArgs {
+  int block_size_to_hash = 16;  // tokens per block: the engines' --block-size / --page-size
+  int max_blocks_to_match = 128;
+  // /tokenize is asked on this port of an endpoint; 0 (the default): the endpoint's own
+  // workloadPort, where vLLM and SGLang serve it beside the OpenAI API.
+  uint16_t vllm_tokenizer_port = 0;
+  uint16_t sglang_tokenizer_port = 0;
+  uint16_t events_port = 5557;      // each endpoint's ZMQ PUB (vLLM's default)
+  uint16_t replay_port = 0;         // its ROUTER replay socket; 0: none offered
+  std::string topic;                // subscription prefix; empty: every topic
+  int max_indexed_blocks = 1000000;  // (endpoint, block) entries; oldest go first beyond
+  milliseconds tokenize_timeout = milliseconds(500);
+  int tokenize_cache_entries = 4096;  // per io thread
+};
+
 // How a PD pair is chosen. kJoint (pdgate's default) scores prefill and decode members with the
 // signals that matter for each role and picks the best sum across groups; kDecodeFirst is
 // Kthena's: the top decode pods by every plugin, then the best prefill of each one's group.
@@ -108,6 +126,7 @@ struct SchedulerSettings {
   int max_waiting_requests = 10;         // least-request
   double ttft_tpot_weight_factor = 0.5;  // least-latency
   PrefixCacheArgs prefix_cache;
+  KvCacheAwareArgs kv_cache_aware;
   std::vector<std::string> filters = {"least-request"};
   // pdgate's default set: Kthena's chart adds least-latency, whose per-interval means lag a
   // scrape behind and herd a whole interval's traffic onto whichever endpoint looked fastest
@@ -117,6 +136,13 @@ struct SchedulerSettings {
   // pdgate's additions (RouterConfiguration only).
   PairSelection pair_selection = PairSelection::kJoint;
   DeciderSettings decider;
+
+  bool kv_cache_aware_enabled() const {
+    for (const ScorePluginSetting& score : scores) {
+      if (score.name == "kvcache-aware" && score.weight > 0) return true;
+    }
+    return false;
+  }
 };
 
 struct AccessLogSettings {

@@ -11,10 +11,9 @@ namespace pdgate::config {
 namespace {
 
 constexpr std::array<std::string_view, 2> kFilterPlugins = {"least-request", "lora-affinity"};
-constexpr std::array<std::string_view, 6> kScorePlugins = {
-    "least-request", "gpu-usage", "least-latency", "prefix-cache", "random", "session-affinity"};
-// Kthena's token-exact scorer needs its runtime sidecar and Redis index; pdgate has neither.
-constexpr std::string_view kUnsupportedPlugin = "kvcache-aware";
+constexpr std::array<std::string_view, 7> kScorePlugins = {
+    "least-request", "gpu-usage",        "least-latency", "prefix-cache",
+    "random",        "session-affinity", "kvcache-aware"};
 
 bool Contains(auto& list, std::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
@@ -53,6 +52,20 @@ void ParsePluginArgs(const std::string& name, MapReader& args, SchedulerSettings
     if (auto n = args.Int("maxBlocksToMatch", 1, 1 << 20)) prefix.max_blocks_to_match = int(*n);
     if (auto n = args.Int("maxHashCacheSize", 1, 1 << 26)) prefix.max_hash_cache_size = int(*n);
     if (auto n = args.Int("topKMatches", 1, 1 << 10)) prefix.top_k_matches = int(*n);
+  } else if (name == "kvcache-aware") {
+    KvCacheAwareArgs& kv = scheduler.kv_cache_aware;
+    if (auto n = args.Int("blockSizeToHash", 1, 4096)) kv.block_size_to_hash = int(*n);
+    if (auto n = args.Int("maxBlocksToMatch", 1, 1 << 20)) kv.max_blocks_to_match = int(*n);
+    if (auto n = args.Int("vllmTokenizerPort", 1, 65535)) kv.vllm_tokenizer_port = uint16_t(*n);
+    if (auto n = args.Int("sglangTokenizerPort", 1, 65535))
+      kv.sglang_tokenizer_port = uint16_t(*n);
+    // pdgate's: where the events come from (Kthena's sidecar knows it), and bounds.
+    if (auto n = args.Int("kvEventsPort", 1, 65535)) kv.events_port = uint16_t(*n);
+    if (auto n = args.Int("kvEventsReplayPort", 0, 65535)) kv.replay_port = uint16_t(*n);
+    if (auto topic = args.String("kvEventsTopic")) kv.topic = *topic;
+    if (auto n = args.Int("maxIndexedBlocks", 1, 1 << 28)) kv.max_indexed_blocks = int(*n);
+    ReadMilliseconds(args, "tokenizeTimeout", kv.tokenize_timeout);
+    if (auto n = args.Int("tokenizeCacheSize", 0, 1 << 20)) kv.tokenize_cache_entries = int(*n);
   }
   args.Finish();
 }
@@ -67,9 +80,7 @@ void ParsePluginConfig(MapReader& scheduler_reader, SchedulerSettings& scheduler
     std::optional<std::string> name = entry.String("name", Presence::kRequired);
     MapReader args(entry.Child("args"), entry.PathOf("args"), scope);
     if (name) {
-      if (*name == kUnsupportedPlugin) {
-        scope.Warning(entry.PathOf("name"), "kvcache-aware is not supported by pdgate; ignored");
-      } else if (!Contains(kFilterPlugins, *name) && !Contains(kScorePlugins, *name)) {
+      if (!Contains(kFilterPlugins, *name) && !Contains(kScorePlugins, *name)) {
         scope.Error(entry.PathOf("name"), "unknown plugin \"" + *name + "\"");
       } else {
         ParsePluginArgs(*name, args, scheduler);
@@ -111,9 +122,7 @@ void ParsePlugins(MapReader& scheduler_reader, SchedulerSettings& scheduler) {
       std::optional<int64_t> weight = entry.Int("weight", 0, 1000);
       entry.Finish();
       if (!name) continue;
-      if (*name == kUnsupportedPlugin) {
-        scope.Warning(entry.PathOf("name"), "kvcache-aware is not supported by pdgate; ignored");
-      } else if (!Contains(kScorePlugins, *name)) {
+      if (!Contains(kScorePlugins, *name)) {
         scope.Error(entry.PathOf("name"), "unknown score plugin \"" + *name + "\"");
       } else {
         scheduler.scores.push_back({*name, weight ? int(*weight) : 1});

@@ -67,8 +67,9 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index)
-    : impl_(std::make_unique<Impl>()), index_(std::move(index)) {
+Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index,
+                     std::shared_ptr<discovery::KvBlockIndex> kv_index)
+    : impl_(std::make_unique<Impl>()), index_(std::move(index)), kv_index_(std::move(kv_index)) {
   Impl& impl = *impl_;
   impl.settings = settings;
   for (const std::string& filter : settings.filters) {
@@ -90,6 +91,9 @@ Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<
       plugin = Plugin::kRandom;
     } else if (score.name == "session-affinity") {
       plugin = Plugin::kSession;
+    } else if (score.name == "kvcache-aware") {
+      plugin = Plugin::kKvCacheAware;
+      impl.kv_weight = score.weight;
     } else {
       continue;  // the configuration parser accepts only the names above
     }
@@ -100,9 +104,12 @@ Scheduler::Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<
       settings.pair_selection == config::PairSelection::kJoint &&
       std::any_of(impl.plugins.begin(), impl.plugins.end(),
                   [](const WeightedPlugin& p) { return p.plugin == Plugin::kLeastRequest; });
-  impl.hash_prompts = index_ != nullptr &&
-                      (impl.prefix_weight > 0 || settings.decider.enabled || joint_least_request);
+  // (kvcache-aware falls back on the approximate index when a prompt's tokens are unknown.)
+  impl.hash_prompts = index_ != nullptr && (impl.prefix_weight > 0 || impl.kv_weight > 0 ||
+                                            settings.decider.enabled || joint_least_request);
 }
+
+bool Scheduler::wants_prompt_tokens() const { return kv_index_ != nullptr && impl_->kv_weight > 0; }
 
 Scheduler::~Scheduler() = default;
 
@@ -146,7 +153,10 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
                   0,
                   std::vector<discovery::EngineLoad>(n),
                   include_unavailable,
-                  left_out};
+                  left_out,
+                  false,
+                  {},
+                  0};
 
   if (impl.hash_prompts) {
     const config::PrefixCacheArgs& args = settings.prefix_cache;
@@ -162,12 +172,27 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
       }
     }
   }
+  if (!facts.prompt_tokens.empty() && wants_prompt_tokens()) {
+    const config::KvCacheAwareArgs& args = settings.kv_cache_aware;
+    thread_local std::vector<discovery::KvBlockMatch> held;
+    const std::vector<uint64_t> keys =
+        discovery::KvBlockKeys(facts.kv_root, facts.prompt_tokens, uint32_t(args.block_size_to_hash),
+                               size_t(args.max_blocks_to_match));
+    pick.precise = true;
+    pick.kv_total = keys.size();
+    pick.kv_matched.assign(n, 0);
+    kv_index_->Match(facts.kv_reader, keys, held);
+    for (const discovery::KvBlockMatch& match : held) {
+      for (size_t i = 0; i < n; ++i) {
+        if (server.endpoints[i].live->slot() == match.endpoint) pick.kv_matched[i] = match.blocks;
+      }
+    }
+    decision.kv_precise = true;
+  }
   const uint64_t session = facts.session_key.empty()
                                ? 0
                                : XXH3_64bits(facts.session_key.data(), facts.session_key.size());
-  auto ratio = [&](uint32_t i) {
-    return pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
-  };
+  auto ratio = [&](uint32_t i) { return Impl::CachedRatio(pick, i); };
 
   // --- Aggregated: one leg; every plugin on every endpoint. ---
   if (!server.server->disaggregated()) {
@@ -236,7 +261,9 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
   const config::DeciderSettings& decider = settings.decider;
   if (facts.decode_only_possible && !decodes.empty() &&
       (decider.enabled || (decider.decode_only_without_prefill && servable.empty()))) {
-    auto alone = [&](uint32_t i) { return pick.score[i] + impl.prefix_weight * 100 * ratio(i); };
+    auto alone = [&](uint32_t i) {
+      return pick.score[i] + (impl.prefix_weight + impl.kv_weight) * 100 * ratio(i);
+    };
     const uint32_t best =
         *std::max_element(decodes.begin(), decodes.end(),
                           [&](uint32_t a, uint32_t b) { return alone(a) < alone(b); });

@@ -23,11 +23,13 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <string_view>
 #include <vector>
 
 #include "config/router_settings.h"
 #include "discovery/endpoint_snapshot.h"
+#include "discovery/kv_block_index.h"
 #include "pd_scheduler/decision_kind.h"
 #include "pd_scheduler/prefix_index.h"
 
@@ -45,6 +47,12 @@ struct RequestFacts {
   std::string_view prompt;       // bytes hashed for prefix affinity (the raw messages/prompt JSON)
   std::string_view session_key;  // X-Session-ID, else the `user` field; empty: no affinity
   bool decode_only_possible = true;  // false where a decode engine cannot prefill (SGLang PD)
+  // kvcache-aware: the prompt's token ids (empty: unknown, so the approximate prefix index
+  // scores instead), the root of their block chain (a LoRA adapter's name, "" for the base
+  // model: what the engines' events carry), and the caller's reader slot in the KV block index.
+  std::span<const uint32_t> prompt_tokens{};
+  std::string_view kv_root{};
+  uint32_t kv_reader = 0;
 };
 
 struct Decision {
@@ -55,11 +63,14 @@ struct Decision {
   std::vector<uint32_t> singles;         // kDecodeOnly, kAggregated: endpoint indices
   std::vector<uint64_t> prompt_hashes;
   double prefix_match_ratio = -1;  // of the first target's prefill (or single); -1: not scored
+  bool kv_precise = false;         // scored by the engines' KV events (prompt tokens known)
 };
 
 class Scheduler {
  public:
-  Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index);
+  // `kv_index`: the engines' KV events, for kvcache-aware; null when that plugin is off.
+  Scheduler(const config::SchedulerSettings& settings, std::shared_ptr<PrefixIndex> index,
+            std::shared_ptr<discovery::KvBlockIndex> kv_index = nullptr);
   ~Scheduler();
 
   // Up to `max_targets` targets, best first. Ejected (or probe-failed) endpoints come only after
@@ -73,6 +84,9 @@ class Scheduler {
   void RecordServed(const Decision& decision, const discovery::Endpoint& endpoint) const;
 
   const std::shared_ptr<PrefixIndex>& prefix_index() const { return index_; }
+  const std::shared_ptr<discovery::KvBlockIndex>& kv_index() const { return kv_index_; }
+  // kvcache-aware is enabled and has its index: picks use prompt tokens when given.
+  bool wants_prompt_tokens() const;
 
  private:
   // One pass: among the available endpoints of each role (all of a role when none is), or among
@@ -84,6 +98,7 @@ class Scheduler {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::shared_ptr<PrefixIndex> index_;
+  std::shared_ptr<discovery::KvBlockIndex> kv_index_;
 };
 
 }  // namespace pdgate::pd_scheduler

@@ -14,7 +14,15 @@
 namespace pdgate::pd_scheduler {
 namespace scheduler_internal {
 
-enum class Plugin { kLeastRequest, kGpuUsage, kLeastLatency, kPrefixCache, kRandom, kSession };
+enum class Plugin {
+  kLeastRequest,
+  kGpuUsage,
+  kLeastLatency,
+  kPrefixCache,
+  kRandom,
+  kSession,
+  kKvCacheAware
+};
 
 struct WeightedPlugin {
   Plugin plugin;
@@ -37,6 +45,7 @@ struct Scheduler::Impl {
   bool filter_lora = false;
   bool hash_prompts = false;
   double prefix_weight = 0;
+  double kv_weight = 0;
 
   // Per pick; lives on the caller's stack.
   struct Pick {
@@ -51,6 +60,11 @@ struct Scheduler::Impl {
     std::vector<discovery::EngineLoad> load;  // read once per candidate
     bool include_unavailable;                 // every endpoint of a role is a candidate
     bool& left_out;                           // set when an unavailable endpoint was skipped
+    // kvcache-aware with the prompt's tokens: leading blocks each endpoint holds, per the
+    // engines' events, out of `kv_total`.
+    bool precise = false;
+    std::vector<uint32_t> kv_matched;
+    size_t kv_total = 0;
   };
 
   // Defined in scheduler_scoring.cc; the small helpers below stay inline for the pick.
@@ -63,11 +77,26 @@ struct Scheduler::Impl {
 
   // This request's prompt tokens that endpoint i has not cached (by the prefix index).
   size_t UncachedTokens(const Pick& pick, uint32_t i) const {
+    if (pick.precise) {
+      const size_t cached =
+          size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash);
+      const size_t prompt = pick.facts.prompt_tokens.size();
+      return prompt > cached ? prompt - cached : 0;
+    }
     const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
     const size_t prompt = pick.facts.prompt.size() / bytes_per_token;
     const size_t cached = size_t(pick.matched[i]) *
                           size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
     return prompt > cached ? prompt - cached : 0;
+  }
+
+  // The part of the prompt endpoint i holds: by the engines' events when precise, else by the
+  // approximate prefix index.
+  static double CachedRatio(const Pick& pick, uint32_t i) {
+    if (pick.precise) {
+      return pick.kv_total == 0 ? 0.0 : double(pick.kv_matched[i]) / double(pick.kv_total);
+    }
+    return pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
   }
 
   uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {

@@ -128,6 +128,12 @@ void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Si
           pick.score[i] += wp.weight * 100 * double(pick.matched[i]) / double(pick.total_blocks);
         }
         break;
+      case Plugin::kKvCacheAware:
+        // Kthena: 100 × the leading blocks held / the prompt's blocks. Without the prompt's
+        // tokens, the approximate prefix index's ratio stands in.
+        if (side == Side::kDecode) break;
+        for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * CachedRatio(pick, i);
+        break;
       case Plugin::kRandom:
         for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * Uniform(pick.rng);
         break;

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <random>
@@ -11,6 +12,7 @@
 #include "bench/engine_sim/faults.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/metrics.h"
+#include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
 #include "config/strings.h"
 
@@ -109,6 +111,44 @@ std::string SimApi::ModelsBody() const {
   return out;
 }
 
+bool SimApi::ResolveModel(const std::string& requested, std::string& lora) const {
+  const auto& names = options_.served_model_names;
+  if (names.empty() ? requested == options_.model
+                    : std::find(names.begin(), names.end(), requested) != names.end()) {
+    return true;
+  }
+  for (const Options::Lora& adapter : options_.lora_modules) {
+    if (adapter.name == requested) {
+      lora = adapter.name;
+      return true;
+    }
+  }
+  return false;
+}
+
+// vLLM's /tokenize: the prompt's token ids as the engine sees them (routers that index KV events
+// by token ids ask it, e.g. Kthena). Not a generation: no request or token counters move.
+void SimApi::ServeTokenize(IncomingRequest request, Responder& responder) {
+  auto error = [&](int status, std::string_view message) {
+    responder.Reply(status, std::string(kJson), ErrorBody(status, message, options_.flat_errors));
+  };
+  if (!ready_.load()) return error(503, "The engine is starting.");
+  TokenizeRequest parsed;
+  if (auto bad = ParseTokenizeRequest(request.body, parsed))
+    return error(bad->status, bad->message);
+  std::string lora;
+  if (parsed.model && !ResolveModel(*parsed.model, lora)) {
+    return error(404, StrCat("The model `", *parsed.model, "` does not exist."));
+  }
+  std::string body = StrCat(R"({"count":)", parsed.tokens.size(), R"(,"max_model_len":)",
+                            options_.max_model_len, R"(,"tokens":[)");
+  for (size_t i = 0; i < parsed.tokens.size(); ++i) {
+    StrAppend(body, i ? "," : "", parsed.tokens[i]);
+  }
+  body += "]}";
+  responder.Reply(200, std::string(kJson), std::move(body));
+}
+
 void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responder) {
   const std::string_view path = PathOf(request.target);
   const bool get = request.method == "GET";
@@ -122,6 +162,11 @@ void SimApi::Handle(IncomingRequest request, std::shared_ptr<Responder> responde
     if (!post)
       return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
     return Generate(std::move(request), std::move(responder), path == "/v1/chat/completions");
+  }
+  if (path == "/tokenize") {
+    if (!post)
+      return responder->Reply(405, std::string(kJson), R"({"detail":"Method Not Allowed"})");
+    return ServeTokenize(std::move(request), *responder);
   }
   if (path == "/health" && get) {
     return responder->Reply(ready_.load() ? 200 : 503, "", "");

@@ -33,6 +33,10 @@ class SimApi {
              const FaultDecision& fault);
   void ReplyError(Responder& responder, int status, std::string_view message);
   std::string ModelsBody() const;
+  // The `model` of a request: a served name or a LoRA adapter (then `lora` is set). False when
+  // this engine does not serve it (a 404).
+  bool ResolveModel(const std::string& requested, std::string& lora) const;
+  void ServeTokenize(IncomingRequest request, Responder& responder);
 
   boost::asio::io_context& ioc_;
   const Options& options_;

@@ -186,17 +186,7 @@ void SimApi::Admit(IncomingRequest request, std::shared_ptr<Responder> responder
   std::string model = options_.primary_model();
   std::string lora;
   if (parsed.model) {
-    const auto& names = options_.served_model_names;
-    bool known = names.empty()
-                     ? *parsed.model == options_.model
-                     : std::find(names.begin(), names.end(), *parsed.model) != names.end();
-    for (const Options::Lora& adapter : options_.lora_modules) {
-      if (!known && adapter.name == *parsed.model) {
-        known = true;
-        lora = adapter.name;
-      }
-    }
-    if (!known)
+    if (!ResolveModel(*parsed.model, lora))
       return ReplyError(*responder, 404, StrCat("The model `", *parsed.model, "` does not exist."));
     model = *parsed.model;
   }

@@ -10,9 +10,9 @@
 #include <chrono>
 #include <deque>
 #include <set>
-#include <utility>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "bench/engine_sim/engine_impl.h"
 #include "bench/engine_sim/kv_cache.h"
@@ -41,6 +41,7 @@ Engine::Impl::Impl(net::io_context& ioc, EngineConfig config, Metrics& metrics,
       transport_(transport),
       kv_(config_.kv_blocks, config_.block_size, config_.prefix_caching) {
   metrics_.kv_total_blocks = kv_.num_blocks();
+  kv_.set_record_events(config_.kv_events != nullptr);
 }
 
 void Engine::Impl::Add(uint64_t id, SeqSpec spec) {
@@ -233,7 +234,7 @@ void Engine::Impl::OnTransferDone(uint64_t id, const TransferResult& result) {
 // One step: every decoding sequence gets a token; prefills share what is left of the token
 // budget (--max-num-batched-tokens) in FCFS order, so a long prompt is prefilled in chunks
 // (vLLM V1's chunked prefill) and its first token comes out of the step that completes it.
-void Engine::Impl::Schedule() {
+void Engine::Impl::ScheduleStep() {
   if (stepping_) return;
   const Clock::time_point chained = std::exchange(chained_start_, Clock::time_point{});
   Admit();
@@ -286,7 +287,7 @@ void Engine::Impl::FinishStep(const std::vector<std::pair<uint64_t, int>>& batch
     if (seq.state == State::kPrefill) {
       seq.prefill_tokens -= chunk;
       if (seq.prefill_tokens > 0) continue;  // more chunks to go
-      kv_.Commit(seq.alloc, seq.hashes);
+      kv_.Commit(seq.alloc, seq.hashes, seq.spec.prompt, seq.spec.lora);
       metrics_.prompt_tokens += seq.spec.prompt.size();
       metrics_.ttft.Observe(SecondsSince(seq.arrival, now));
       seq.state = State::kDecode;

@@ -25,6 +25,7 @@
 
 #include "bench/engine_sim/cost_model.h"
 #include "bench/engine_sim/generation.h"
+#include "bench/engine_sim/kv_cache.h"
 #include "bench/engine_sim/request.h"
 
 namespace boost::asio {
@@ -35,6 +36,15 @@ namespace pdgate::sim {
 
 struct Metrics;
 class KvTransport;
+
+// Where the engine hands its KV-cache events (vLLM's --kv-events-config publisher): one call per
+// engine step that produced some, as vLLM publishes once per scheduler step, with the wall-clock
+// time in seconds. Called on the engine strand: it must not block.
+class KvEventSink {
+ public:
+  virtual ~KvEventSink() = default;
+  virtual void Publish(double ts, std::vector<KvCacheEvent> events) = 0;
+};
 
 struct EngineConfig {
   int max_num_seqs = 256;
@@ -54,6 +64,7 @@ struct EngineConfig {
   // SGLang.
   double bootstrap_timeout_s = 300;  // prefill: wait for the decode to come for the room
   double waiting_timeout_s = 300;    // decode: wait for the prefill's KV
+  KvEventSink* kv_events = nullptr;  // not owned, outlives the engine; null: no events kept
 };
 
 struct SeqEvent {

@@ -39,7 +39,10 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   void ServeKvPull(PullRequest request, PullReplyFn reply);                   // engine_kv.cc
   void ServeRoomWait(uint64_t room_id, double timeout_s, PullReplyFn reply);  // engine_kv.cc
   void SetCost(const CostModel& cost) { config_.cost = cost; }
-  void ResetPrefixCache() { kv_.ResetPrefixCache(); }
+  void ResetPrefixCache() {
+    kv_.ResetPrefixCache();
+    PublishKvEvents();
+  }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -91,7 +94,12 @@ class Engine::Impl : public std::enable_shared_from_this<Impl> {
   void Admit();
   void StartTransfer(Seq& seq);
   void OnTransferDone(uint64_t id, const TransferResult& result);
+  // Schedule() = ScheduleStep() then PublishKvEvents() (engine_kv_events.cc): every path that
+  // may admit (evictions) or end a step (stores) goes through it, so a step's events leave in one
+  // batch, the commits of the step that ended with the evictions of the next one's admissions.
   void Schedule();
+  void ScheduleStep();
+  void PublishKvEvents();
   void FinishStep(const std::vector<std::pair<uint64_t, int>>& batch);
   void Complete(Seq& seq, Clock::time_point now);
 

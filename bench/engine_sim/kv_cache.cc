@@ -57,6 +57,12 @@ int KvCache::TakeBlock() {
   Block& block = blocks_[id];
   by_hash_.erase(block.hash);
   block.hashed = false;
+  if (record_events_) {
+    // vLLM's _maybe_evict_cached_block: one BlockRemoved per evicted block.
+    KvCacheEvent& event = events_.emplace_back();
+    event.type = KvCacheEvent::Type::kBlockRemoved;
+    event.block_hashes.push_back(block.hash);
+  }
   return id;
 }
 
@@ -93,15 +99,32 @@ std::optional<KvCache::Allocation> KvCache::Allocate(std::span<const uint64_t> h
   return allocation;
 }
 
-void KvCache::Commit(const Allocation& allocation, std::span<const uint64_t> hashes) {
+void KvCache::Commit(const Allocation& allocation, std::span<const uint64_t> hashes,
+                     std::span<const TokenId> prompt, std::string_view lora) {
   if (!prefix_caching_) return;
   const size_t n = std::min(hashes.size(), allocation.blocks.size());
+  KvCacheEvent* run = nullptr;  // the BlockStored being extended while stored blocks follow
   for (size_t i = static_cast<size_t>(allocation.hit_blocks); i < n; ++i) {
     Block& block = blocks_[allocation.blocks[i]];
-    if (block.hashed || by_hash_.contains(hashes[i])) continue;
+    if (block.hashed || by_hash_.contains(hashes[i])) {
+      run = nullptr;  // another sequence stored this prefix first: nothing new to tell
+      continue;
+    }
     block.hashed = true;
     block.hash = hashes[i];
     by_hash_.emplace(hashes[i], allocation.blocks[i]);
+    if (!record_events_) continue;
+    if (run == nullptr) {
+      KvCacheEvent& event = events_.emplace_back();
+      event.type = KvCacheEvent::Type::kBlockStored;
+      if (i > 0) event.parent_block_hash = hashes[i - 1];
+      event.lora_name = std::string(lora);
+      run = &event;
+    }
+    run->block_hashes.push_back(hashes[i]);
+    const size_t begin = std::min(i * static_cast<size_t>(block_size_), prompt.size());
+    const size_t end = std::min(begin + static_cast<size_t>(block_size_), prompt.size());
+    run->token_ids.insert(run->token_ids.end(), prompt.begin() + begin, prompt.begin() + end);
   }
 }
 
@@ -124,6 +147,7 @@ void KvCache::ResetPrefixCache() {
   evictable_.clear();
   for (Block& block : blocks_) block.hashed = false;
   by_hash_.clear();
+  if (record_events_) events_.emplace_back().type = KvCacheEvent::Type::kAllBlocksCleared;
 }
 
 }  // namespace pdgate::sim

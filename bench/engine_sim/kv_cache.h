@@ -9,16 +9,33 @@
 //
 // Simplification (documented in README): a sequence reserves all the blocks it will ever need
 // (prompt + planned output) at admission, so there is no preemption.
+//
+// With events recorded, the cache says what vLLM's block pool puts on its KV-event queue: a hash
+// that becomes findable (BlockStored, with the blocks' token ids), a findable hash evicted for
+// another allocation (BlockRemoved) and a reset (AllBlocksCleared). Only changes of what can be
+// hit are told, so the stored hashes minus the removed ones are exactly the findable ones.
 #include <cstdint>
 #include <list>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "bench/engine_sim/tokenizer.h"
 
 namespace pdgate::sim {
+
+struct KvCacheEvent {
+  enum class Type { kBlockStored, kBlockRemoved, kAllBlocksCleared };
+  Type type = Type::kBlockStored;
+  std::vector<uint64_t> block_hashes;
+  std::optional<uint64_t> parent_block_hash;  // BlockStored: nullopt when it starts at block 0
+  std::vector<TokenId> token_ids;             // BlockStored: block_size per block
+  std::string lora_name;                      // BlockStored: empty for the base model
+};
 
 class KvCache {
  public:
@@ -42,12 +59,18 @@ class KvCache {
   // the pool cannot hold it now.
   std::optional<Allocation> Allocate(std::span<const uint64_t> hashes, int prompt_tokens,
                                      int total_tokens);
-  // After the prompt was computed: its full blocks become findable by later prompts.
-  void Commit(const Allocation& allocation, std::span<const uint64_t> hashes);
+  // After the prompt was computed: its full blocks become findable by later prompts. `prompt` and
+  // `lora` are only read for the BlockStored events.
+  void Commit(const Allocation& allocation, std::span<const uint64_t> hashes,
+              std::span<const TokenId> prompt = {}, std::string_view lora = {});
   void Free(const std::vector<int>& blocks);
   // Forgets every cached prefix (vLLM POST /reset_prefix_cache, SGLang /flush_cache): blocks in
   // use stay allocated but can no longer be hit.
   void ResetPrefixCache();
+
+  // Events are kept (in order) from now on, until taken.
+  void set_record_events(bool record) { record_events_ = record; }
+  std::vector<KvCacheEvent> TakeEvents() { return std::exchange(events_, {}); }
 
   int num_blocks() const { return static_cast<int>(blocks_.size()); }
   int block_size() const { return block_size_; }
@@ -72,6 +95,8 @@ class KvCache {
   std::list<int> evictable_;  // hashed, ref 0; front = least recently freed
   std::unordered_map<uint64_t, int> by_hash_;
   int used_ = 0;
+  bool record_events_ = false;
+  std::vector<KvCacheEvent> events_;
 };
 
 }  // namespace pdgate::sim

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "bench/engine_sim/faults.h"
 #include "bench/engine_sim/http_kv_transport.h"
 #include "bench/engine_sim/http_server.h"
+#include "bench/engine_sim/kv_events_publisher.h"
 #include "bench/engine_sim/metrics.h"
 #include "bench/engine_sim/options.h"
 
@@ -19,6 +21,26 @@ int main(int argc, char** argv) {
   using namespace pdgate::sim;
   Options options;
   if (auto exit_code = ParseOptions(argc, argv, options)) return *exit_code;
+
+  // Declared before the engine, so it outlives it; stopped (queue sent, thread joined) on exit.
+  std::unique_ptr<KvEventsPublisher> kv_events;
+  if (options.kv_events.port != 0) {
+    KvEventsPublisher::Config config;
+    config.host = options.host;
+    config.port = options.kv_events.port;
+    config.replay_port = options.kv_events.replay_port;
+    config.topic = options.kv_events.topic;
+    config.format = {options.kv_events.encoding, options.engine_config.block_size,
+                     options.kv_events.data_parallel_rank};
+    config.buffer_steps = static_cast<size_t>(options.kv_events.buffer_steps);
+    kv_events = std::make_unique<KvEventsPublisher>(std::move(config));
+    std::string error;
+    if (!kv_events->Start(error)) {
+      std::fprintf(stderr, "pdgate-engine-sim: %s\n", error.c_str());
+      return 1;
+    }
+    options.engine_config.kv_events = kv_events.get();
+  }
 
   boost::asio::io_context ioc(options.threads);
   Metrics metrics;

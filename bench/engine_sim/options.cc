@@ -158,6 +158,27 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--seed", o.seed, "Seed of the fault RNG and the default engine id")
       ->capture_default_str();
+  std::string kv_encoding = "array";
+  app.add_option("--kv-events-port", o.kv_events.port,
+                 "Publish KV-cache events on a ZMQ PUB socket bound to --host:PORT, 0 = off "
+                 "(vLLM --kv-events-config endpoint tcp://*:PORT, enable_kv_cache_events)")
+      ->capture_default_str();
+  app.add_option("--kv-events-replay-port", o.kv_events.replay_port,
+                 "ZMQ ROUTER replay socket on --host:PORT, 0 = none (vLLM replay_endpoint)")
+      ->capture_default_str();
+  app.add_option("--kv-events-topic", o.kv_events.topic,
+                 "First frame of every KV-event message (vLLM topic)");
+  app.add_option("--kv-events-encoding", kv_encoding,
+                 "array | map: KV events as tagged arrays (vLLM <= 0.25, replies [seq, payload]) "
+                 "or maps with \"type\" (vLLM 0.26+, replies [topic, seq, payload])")
+      ->check(CLI::IsMember({"array", "map"}))
+      ->capture_default_str();
+  app.add_option("--kv-events-buffer-steps", o.kv_events.buffer_steps,
+                 "Batches kept for replay (vLLM buffer_steps)")
+      ->capture_default_str();
+  app.add_option("--data-parallel-rank", o.kv_events.data_parallel_rank,
+                 "data_parallel_rank written into every KV-event batch")
+      ->capture_default_str();
   app.add_flag("--log-requests", o.log_requests,
                "One stderr line per finished request (id, PD leg, tokens, finish reason)");
   app.add_flag("--quiet", o.quiet, "No startup line on stderr");
@@ -174,6 +195,7 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
                                  : Options::Lora{lora.substr(0, eq), lora.substr(eq + 1)});
   }
   e.track_loras = !o.lora_modules.empty();
+  o.kv_events.encoding = kv_encoding == "map" ? KvEventEncoding::kMap : KvEventEncoding::kArray;
   o.role = role == "prefill" ? Role::kPrefill : role == "decode" ? Role::kDecode : Role::kBoth;
   o.engine = engine == "sglang" ? EngineKind::kSglang : EngineKind::kVllm;
   if (zero_latency) c.time_scale = 0;
@@ -198,6 +220,15 @@ std::optional<int> ParseOptions(int argc, char** argv, Options& o) {
                   static_cast<unsigned>(o.port) & 0xfff,
                   static_cast<unsigned long long>(h * 0x9e3779b97f4a7c15ULL) & 0xffffffffffffULL);
     e.engine_id = buffer;
+  }
+  const auto port_ok = [](int port) { return port >= 0 && port <= 65535; };
+  if (!port_ok(o.kv_events.port) || !port_ok(o.kv_events.replay_port) ||
+      o.kv_events.buffer_steps < 0 || o.kv_events.data_parallel_rank < 0 ||
+      (o.kv_events.replay_port != 0 && o.kv_events.port == 0)) {
+    std::fprintf(stderr,
+                 "--kv-events-port and --kv-events-replay-port must be ports (the replay needs "
+                 "the PUB), --kv-events-buffer-steps and --data-parallel-rank >= 0\n");
+    return 2;
   }
   if (o.threads < 1 || e.max_num_seqs < 1 || e.max_num_batched_tokens < 1 || e.kv_blocks < 1 ||
       e.block_size < 1) {

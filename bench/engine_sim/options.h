@@ -7,6 +7,7 @@
 
 #include "bench/engine_sim/engine.h"
 #include "bench/engine_sim/faults.h"
+#include "bench/engine_sim/kv_event_encoding.h"
 
 namespace pdgate::sim {
 
@@ -39,6 +40,15 @@ struct Options {
   uint64_t seed = 0;
   bool quiet = false;
   bool log_requests = false;
+  // vLLM --kv-events-config: the ZMQ publisher of KV-cache events (kv_events_publisher.h).
+  struct KvEvents {
+    int port = 0;         // PUB on --host; 0 = no events
+    int replay_port = 0;  // ROUTER on --host; 0 = no replay
+    std::string topic;
+    KvEventEncoding encoding = KvEventEncoding::kArray;
+    int buffer_steps = 10000;
+    int data_parallel_rank = 0;
+  } kv_events;
 
   const std::string& primary_model() const {
     return served_model_names.empty() ? model : served_model_names.front();

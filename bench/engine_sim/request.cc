@@ -199,21 +199,27 @@ std::optional<ParseError> ReadKvTransferParams(od::value& value, OpenAiRequest& 
   return std::nullopt;
 }
 
-}  // namespace
-
-std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiRequest& out) {
-  out.api = api;
+// The top-level object of `body` (padded here if needed), with `doc` kept alive by the caller.
+std::optional<ParseError> Iterate(std::string& body, od::document& doc, od::object& object) {
   if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   }
   thread_local od::parser parser;
-  od::document doc;
   if (parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
           .get(doc)) {
     return Bad("request body is not valid JSON");
   }
-  od::object object;
   if (doc.get_object().get(object)) return Bad("request body must be a JSON object");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiRequest& out) {
+  out.api = api;
+  od::document doc;
+  od::object object;
+  if (auto error = Iterate(body, doc, object)) return error;
 
   std::optional<int64_t> max_tokens;
   std::optional<int64_t> max_completion_tokens;
@@ -228,6 +234,7 @@ std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiR
   bool has_prompt = false;
   std::vector<ChatMessage> messages;
   bool has_messages = false;
+  bool add_generation_prompt = true;
 
   for (auto field : object) {
     std::string_view key;
@@ -246,6 +253,8 @@ std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiR
       has_messages = true;
       messages.clear();
       error = ReadMessages(v, messages);
+    } else if (key == "add_generation_prompt" && api == Api::kChat) {
+      error = ReadBool(v, key, add_generation_prompt);
     } else if (key == "stream") {
       error = ReadBool(v, key, out.stream);
     } else if (key == "stream_options") {
@@ -288,7 +297,7 @@ std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiR
   if (api == Api::kChat) {
     if (!has_messages) return Bad("`messages` is required");
     if (messages.empty()) return Bad("`messages` must not be empty");
-    out.prompt = Tokenize(ApplyChatTemplate(messages));
+    out.prompt = Tokenize(ApplyChatTemplate(messages, add_generation_prompt));
   } else if (!has_prompt) {
     return Bad("`prompt` is required");
   }
@@ -316,6 +325,44 @@ std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiR
       return Bad("`bootstrap_host` and `bootstrap_room` must be given together");
     }
     out.bootstrap = SglangBootstrap{*bootstrap_host, bootstrap_port.value_or(0), *bootstrap_room};
+  }
+  return std::nullopt;
+}
+
+std::optional<ParseError> ParseTokenizeRequest(std::string& body, TokenizeRequest& out) {
+  od::document doc;
+  od::object object;
+  if (auto error = Iterate(body, doc, object)) return error;
+  std::optional<std::vector<TokenId>> prompt;
+  std::optional<std::vector<ChatMessage>> messages;
+  bool add_generation_prompt = true;
+  for (auto field : object) {
+    std::string_view key;
+    od::value v;
+    if (field.unescaped_key().get(key) || field.value().get(v)) {
+      return Bad("request body is not valid JSON");
+    }
+    std::optional<ParseError> error;
+    if (key == "model") {
+      error = ReadString(v, key, out.model);
+    } else if (key == "prompt") {
+      error = ReadPrompt(v, prompt.emplace());
+      if (error) error->status = 400;  // a batched prompt is invalid here, not unsupported
+    } else if (key == "messages") {
+      error = ReadMessages(v, messages.emplace());
+    } else if (key == "add_generation_prompt") {
+      error = ReadBool(v, key, add_generation_prompt);
+    }
+    if (error) return error;
+  }
+  if (prompt.has_value() == messages.has_value()) {
+    return Bad("either `prompt` or `messages` is required");
+  }
+  if (prompt) {
+    out.tokens = std::move(*prompt);
+  } else {
+    if (messages->empty()) return Bad("`messages` must not be empty");
+    out.tokens = Tokenize(ApplyChatTemplate(*messages, add_generation_prompt));
   }
   return std::nullopt;
 }

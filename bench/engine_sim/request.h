@@ -58,4 +58,13 @@ struct ParseError {
 // pass the std::string the HTTP layer read into, it is reserved here if needed.
 std::optional<ParseError> ParseOpenAiRequest(Api api, std::string& body, OpenAiRequest& out);
 
+// vLLM's POST /tokenize: {model?, prompt} (a string, or token ids taken as they are) or
+// {model?, messages, add_generation_prompt = true}. The tokens are exactly those the completions
+// and chat endpoints compute for the same prompt or messages. Same padding rule as above.
+struct TokenizeRequest {
+  std::optional<std::string> model;
+  std::vector<TokenId> tokens;
+};
+std::optional<ParseError> ParseTokenizeRequest(std::string& body, TokenizeRequest& out);
+
 }  // namespace pdgate::sim

@@ -27,7 +27,8 @@ std::vector<TokenId> Tokenize(std::string_view text) {
   return tokens;
 }
 
-std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages) {
+std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages,
+                              bool add_generation_prompt) {
   std::string out;
   for (const ChatMessage& message : messages) {
     out += "<|";
@@ -36,7 +37,7 @@ std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages) {
     out += message.content;
     out += '\n';
   }
-  out += "<|assistant|>\n";
+  if (add_generation_prompt) out += "<|assistant|>\n";
   return out;
 }
 

@@ -23,7 +23,9 @@ struct ChatMessage {
 };
 
 // The fixed chat template: "<|role|>\n" content "\n" per message, then "<|assistant|>\n" (the
-// generation prompt), like real templates that wrap each turn in role markers.
-std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages);
+// generation prompt, left out when `add_generation_prompt` is false as in a Jinja template), like
+// real templates that wrap each turn in role markers.
+std::string ApplyChatTemplate(const std::vector<ChatMessage>& messages,
+                              bool add_generation_prompt = true);
 
 }  // namespace pdgate::sim

@@ -1,6 +1,7 @@
 #include "router/flow/completion_handler.h"
 
 #include <optional>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "router/flow/downstream_writer.h"
 #include "router/flow/fairness_gate.h"
 #include "router/flow/legs.h"
+#include "router/flow/prompt_tokens.h"
 #include "router/flow/rate_limiting.h"
 #include "router/flow/request_context.h"
 #include "router/flow/request_observer.h"
@@ -64,6 +66,7 @@ struct Candidate {
 // The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)].
 std::vector<Candidate> PickCandidates(RequestContext& context,
                                       const pd_scheduler::Scheduler& scheduler, size_t tries,
+                                      std::span<const uint32_t> prompt_tokens,
                                       pd_scheduler::Decision& decision) {
   const Clock::time_point pick_start = Clock::now();
   // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
@@ -72,7 +75,8 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
   const pd_scheduler::RequestFacts facts{
       context.leg.request->model, context.leg.request->prompt_json, session,
       // An SGLang decode server in PD mode refuses requests without bootstrap fields.
-      context.server.kv_connector != config::KvConnector::kSglang};
+      context.server.kv_connector != config::KvConnector::kSglang, prompt_tokens,
+      context.lora_adapter, context.worker.kv_reader};
   decision = scheduler.Pick(context.endpoints, facts, pick_start, context.worker.rng, tries);
   context.observer.Picked(Clock::now() - pick_start, decision);
   const auto& endpoints = context.endpoints.endpoints;
@@ -122,7 +126,16 @@ net::awaitable<void> RunAttempts(RequestContext& context,
   const config::ModelServer& server = context.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
   pd_scheduler::Decision decision;
-  const std::vector<Candidate> candidates = PickCandidates(context, scheduler, tries, decision);
+  std::shared_ptr<const std::vector<uint32_t>> prompt_tokens;
+  if (scheduler.wants_prompt_tokens()) {
+    const bool chat = std::string_view(context.request.target()).starts_with("/v1/chat/");
+    prompt_tokens = co_await PromptTokens(context, chat);
+    if (context.watch->client_gone) co_return;
+  }
+  std::span<const uint32_t> tokens;
+  if (prompt_tokens != nullptr) tokens = *prompt_tokens;
+  const std::vector<Candidate> candidates =
+      PickCandidates(context, scheduler, tries, tokens, decision);
   if (candidates.empty()) {
     co_await SendUnavailable(context, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;
@@ -287,7 +300,8 @@ net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
                          /*inject_usage=*/parsed->stream && !parsed->include_usage,
                          watch,
                          writer,
-                         observer};
+                         observer,
+                         decision->lora ? decision->upstream_model : std::string_view()};
   co_await RunAttempts(context, *state->scheduler);
   if (!limits.empty()) {
     // Served: an engine answered 2xx (whole, or a stream cut off midway). The reservations of a

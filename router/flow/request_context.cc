@@ -15,9 +15,10 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
 }
 
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
-                          std::string body) {
+                          std::string body, std::string_view target) {
   const http::request<http::string_body>& request = context.request;
-  LegRequest leg(std::string_view(request.target()), endpoint.HostPort());
+  LegRequest leg(target.empty() ? std::string_view(request.target()) : target,
+                 endpoint.HostPort());
   leg.Set("Content-Type", "application/json");
   leg.Set("x-request-id", context.writer.request_id());
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.

@@ -32,14 +32,15 @@ struct RequestContext {
   std::shared_ptr<DisconnectWatch> watch;  // closes the legs when the client leaves
   DownstreamWriter& writer;
   RequestObserver& observer;
+  std::string_view lora_adapter;  // the LoRA adapter the request named; empty: the base model
 
   Clock::duration LegTimeout() const;
 };
 
 // Where a leg connects; nullopt when the pod's address does not parse.
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint);
-// A leg's request: the client's path, our headers, `body`.
+// A leg's request: the client's path (or `target`), our headers, `body`.
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
-                          std::string body);
+                          std::string body, std::string_view target = {});
 
 }  // namespace pdgate::router

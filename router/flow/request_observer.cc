@@ -66,6 +66,11 @@ void RequestObserver::Retrying(int attempt) {
   access_.attempts = attempt;
 }
 
+void RequestObserver::PromptTokens(PromptTokensSource source, Clock::duration took) {
+  Increment(metrics_.kv_prompt_tokens[size_t(source)]);
+  if (took != Clock::duration::zero()) Observe(metrics_.kv_tokenize_duration, Seconds(took));
+}
+
 void RequestObserver::Relayed(Clock::time_point now, bool event_stream) {
   if (event_stream) {
     if (last_relayed_ == Clock::time_point{}) {

@@ -43,6 +43,9 @@ class RequestObserver {
   // The scheduler's pick: its duration and decision.
   void Picked(Clock::duration took, const pd_scheduler::Decision& decision);
   void Retrying(int attempt);
+  // kvcache-aware: where the prompt's token ids came from; `took` of a /tokenize asked (zero
+  // otherwise).
+  void PromptTokens(PromptTokensSource source, Clock::duration took);
   // Body bytes of an answer went to the client: TTFT on the first of an event stream, the
   // inter-token gap on the others.
   void Relayed(Clock::time_point now, bool event_stream);

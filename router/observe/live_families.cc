@@ -7,6 +7,8 @@
 #include <string>
 
 #include "discovery/uncaught.h"
+#include "discovery/kv_block_index.h"
+#include "discovery/kv_event_subscriber.h"
 #include "pd_scheduler/prefix_index.h"
 
 namespace pdgate::router {
@@ -141,6 +143,52 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
                                     ? 0
                                     : double(stats.matched_blocks) / double(stats.looked_up_blocks),
                                 MetricType::Gauge)}});
+  }
+  return families;
+}
+
+std::vector<MetricFamily> KvEventFamilies(const KvEventsView& view) {
+  std::vector<MetricFamily> families;
+  auto add = [&](const char* name, const char* help, MetricType type, double value) {
+    families.push_back({name, help, type, {Sample({}, value, type)}});
+  };
+  if (view.index != nullptr) {
+    const discovery::KvIndexStats stats = view.index->stats();
+    add("pdgate_kv_index_blocks", "(endpoint, KV block) entries the engines' events put in the index",
+        MetricType::Gauge, double(stats.entries));
+    add("pdgate_kv_index_stored_blocks_total", "Blocks the engines reported stored",
+        MetricType::Counter, double(stats.stored));
+    add("pdgate_kv_index_removed_blocks_total", "Blocks the engines reported removed",
+        MetricType::Counter, double(stats.removed));
+    add("pdgate_kv_index_evicted_blocks_total",
+        "Entries dropped by the index's own bound (maxIndexedBlocks), oldest first",
+        MetricType::Counter, double(stats.evicted));
+    add("pdgate_kv_index_orphaned_blocks_total",
+        "Stored blocks whose parent was never seen (joined mid-chain): not indexable",
+        MetricType::Counter, double(stats.orphaned));
+    add("pdgate_kv_index_skipped_blocks_total",
+        "Blocks not indexed: other media (CPU offload), sliding-window groups, bad events",
+        MetricType::Counter, double(stats.skipped));
+  }
+  if (view.counters != nullptr) {
+    const discovery::KvSubscriberCounters& c = *view.counters;
+    auto load = [](const std::atomic<uint64_t>& v) { return double(v.load(std::memory_order_relaxed)); };
+    add("pdgate_kv_event_publishers", "Engine KV-event publishers followed", MetricType::Gauge,
+        load(c.sources));
+    add("pdgate_kv_event_batches_total", "KV-event batches applied to the index",
+        MetricType::Counter, load(c.batches));
+    add("pdgate_kv_event_decode_errors_total", "KV-event messages dropped as malformed",
+        MetricType::Counter, load(c.decode_errors));
+    add("pdgate_kv_event_gaps_total", "Sequence gaps (lost batches) seen", MetricType::Counter,
+        load(c.gaps));
+    add("pdgate_kv_event_restarts_total",
+        "Publishers seen restarting (sequence went back): their entries were cleared",
+        MetricType::Counter, load(c.restarts));
+    add("pdgate_kv_event_replays_total", "Replays completed (warm start, gap fill)",
+        MetricType::Counter, load(c.replays));
+    add("pdgate_kv_event_replay_failures_total",
+        "Replays that timed out or overflowed: the endpoint's entries were cleared",
+        MetricType::Counter, load(c.replay_failures));
   }
   return families;
 }

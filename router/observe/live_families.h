@@ -18,6 +18,9 @@ prometheus::MetricFamily InternalErrorsFamily();
 std::vector<prometheus::MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapshot,
                                                    const pd_scheduler::PrefixIndex* prefix_index);
 
+// The KV block index (kvcache-aware) and the event subscriber feeding it.
+std::vector<prometheus::MetricFamily> KvEventFamilies(const KvEventsView& view);
+
 std::vector<prometheus::MetricFamily> FairnessFamilies(const std::vector<FairnessGauges>& queues);
 
 }  // namespace pdgate::router

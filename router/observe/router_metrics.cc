@@ -69,6 +69,12 @@ struct RouterMetrics::Families {
   HistogramFamily redis_latency_family{
       "pdgate_ratelimit_redis_seconds",
       "Round trip of a global rate-limit check (Lua script) to Redis"};
+  CounterFamily kv_prompt_tokens_family{
+      "pdgate_kv_prompt_tokens_total",
+      "kvcache-aware picks by where the prompt's token ids came from (request, cache, tokenize); "
+      "unavailable: the approximate prefix index scored instead"};
+  HistogramFamily kv_tokenize_family{"pdgate_kv_tokenize_seconds",
+                                     "An engine /tokenize round trip for kvcache-aware scoring"};
   CounterFamily active_requests_family{"pdgate_active_requests", "Completion requests in progress"};
   CounterFamily connections{"pdgate_upstream_connections",
                             "Connections to engines open: held by a leg (active) or pooled (idle)"};
@@ -79,6 +85,13 @@ struct RouterMetrics::Families {
   std::shared_ptr<ShardedCounter> redis_errors = redis_errors_family.Add({});
   std::shared_ptr<ShardedHistogram> redis_latency = redis_latency_family.Add(
       {}, std::vector<double>{5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2});
+  std::array<std::shared_ptr<ShardedCounter>, kPromptTokensSources> kv_prompt_tokens{
+      kv_prompt_tokens_family.Add({{"source", "request"}}),
+      kv_prompt_tokens_family.Add({{"source", "cache"}}),
+      kv_prompt_tokens_family.Add({{"source", "tokenize"}}),
+      kv_prompt_tokens_family.Add({{"source", "unavailable"}})};
+  std::shared_ptr<ShardedHistogram> kv_tokenize = kv_tokenize_family.Add(
+      {}, std::vector<double>{5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1});
   std::shared_ptr<ShardedGauge> active_requests = active_requests_family.Add({});
   std::shared_ptr<ShardedGauge> connections_active = connections.Add({{"state", "active"}});
   std::shared_ptr<ShardedGauge> connections_idle = connections.Add({{"state", "idle"}});
@@ -94,14 +107,15 @@ struct RouterMetrics::Families {
       if (!family.metric.empty()) out.push_back(std::move(family));
     };
     for (const CounterFamily* f : {&requests, &decisions, &tokens, &retries, &upstream,
-                                   &rate_limits, &fairness, &redis_errors_family}) {
+                                   &rate_limits, &fairness, &redis_errors_family,
+                                   &kv_prompt_tokens_family}) {
       add(f->Collect(MetricType::Counter));
     }
     for (const CounterFamily* f : {&active_requests_family, &connections}) {
       add(f->Collect(MetricType::Gauge));
     }
     for (const HistogramFamily* f : {&duration, &ttft, &itl, &legs, &pick_duration_family,
-                                     &fairness_wait, &redis_latency_family}) {
+                                     &fairness_wait, &redis_latency_family, &kv_tokenize_family}) {
       add(f->Collect(MetricType::Histogram));
     }
     return out;
@@ -212,6 +226,10 @@ std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
   handles->redis_latency = families_->redis_latency.get();
   handles->active_requests = families_->active_requests.get();
   handles->pick_duration = families_->pick_duration.get();
+  for (size_t i = 0; i < kPromptTokensSources; ++i) {
+    handles->kv_prompt_tokens[i] = families_->kv_prompt_tokens[i].get();
+  }
+  handles->kv_tokenize_duration = families_->kv_tokenize.get();
   return handles;
 }
 
@@ -225,7 +243,8 @@ void RouterMetrics::CountReload(bool success) {
 
 std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot,
                                      const pd_scheduler::PrefixIndex* prefix_index,
-                                     const std::vector<FairnessGauges>& fairness) const {
+                                     const std::vector<FairnessGauges>& fairness,
+                                     const KvEventsView& kv_events) const {
   std::ostringstream out;
   prometheus::TextSerializer serializer;
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
@@ -235,6 +254,7 @@ std::string RouterMetrics::Serialize(const discovery::EndpointSnapshot* snapshot
   serializer.Serialize(out, families);
   if (snapshot != nullptr) serializer.Serialize(out, LiveFamilies(*snapshot, prefix_index));
   if (!fairness.empty()) serializer.Serialize(out, FairnessFamilies(fairness));
+  if (kv_events.index != nullptr) serializer.Serialize(out, KvEventFamilies(kv_events));
   return out.str();
 }
 

@@ -22,6 +22,11 @@ class Histogram;
 class Registry;
 }  // namespace prometheus
 
+namespace pdgate::discovery {
+class KvBlockIndex;
+struct KvSubscriberCounters;
+}  // namespace pdgate::discovery
+
 namespace pdgate::pd_scheduler {
 class PrefixIndex;
 }  // namespace pdgate::pd_scheduler
@@ -103,6 +108,16 @@ struct PrincipalLimitMetrics {
 };
 
 // The handles of one RouterState.
+// Where kvcache-aware got a request's prompt tokens (pdgate_kv_prompt_tokens_total{source}).
+enum class PromptTokensSource : uint8_t { kRequest, kCache, kTokenize, kUnavailable };
+inline constexpr size_t kPromptTokensSources = 4;
+
+// What /metrics shows of kvcache-aware's index and subscriber; null members: off.
+struct KvEventsView {
+  const discovery::KvBlockIndex* index = nullptr;
+  const discovery::KvSubscriberCounters* counters = nullptr;
+};
+
 struct MetricHandles {
   // Owns the series the raw pointers below point at (see ShardedFamily: a series lives while a
   // state holds it, so one whose endpoint or model left goes with the last state that had it).
@@ -116,6 +131,8 @@ struct MetricHandles {
   std::vector<PrincipalLimitMetrics> principal_limits;  // by index in PrincipalLimits::all()
   ShardedCounter* redis_errors = nullptr;               // pdgate_ratelimit_redis_errors_total
   ShardedHistogram* redis_latency = nullptr;            // pdgate_ratelimit_redis_seconds
+  std::array<ShardedCounter*, kPromptTokensSources> kv_prompt_tokens{};
+  ShardedHistogram* kv_tokenize_duration = nullptr;  // a /tokenize round trip (or its failure)
 
   const ModelMetrics& Model(std::string_view name) const {
     auto it = models.find(name);
@@ -145,7 +162,8 @@ class RouterMetrics {
   // and an endpoint that leaves the snapshot leaves the exposition).
   std::string Serialize(const discovery::EndpointSnapshot* snapshot = nullptr,
                         const pd_scheduler::PrefixIndex* prefix_index = nullptr,
-                        const std::vector<FairnessGauges>& fairness = {}) const;
+                        const std::vector<FairnessGauges>& fairness = {},
+                        const KvEventsView& kv_events = {}) const;
   // pdgate_config_reloads_total{result="success"|"failure"}.
   void CountReload(bool success);
   // The process-wide upstream connection gauges, for the io threads' pools.

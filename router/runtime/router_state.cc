@@ -41,7 +41,21 @@ std::shared_ptr<const RouterState> MakeRouterState(
     index = std::make_shared<pd_scheduler::PrefixIndex>(
         size_t(scheduler.prefix_cache.max_hash_cache_size));
   }
-  state->scheduler = std::make_shared<const pd_scheduler::Scheduler>(scheduler, std::move(index));
+  // The engines' KV events (kvcache-aware): kept like the prefix index; none while it is off.
+  std::shared_ptr<discovery::KvBlockIndex> kv_index;
+  if (scheduler.kv_cache_aware_enabled()) {
+    const std::shared_ptr<discovery::KvBlockIndex> kept =
+        previous != nullptr ? previous->scheduler->kv_index() : nullptr;
+    if (kept != nullptr && previous->config->settings.scheduler.kv_cache_aware.max_indexed_blocks ==
+                               scheduler.kv_cache_aware.max_indexed_blocks) {
+      kv_index = kept;
+    } else {
+      kv_index = std::make_shared<discovery::KvBlockIndex>(
+          size_t(scheduler.kv_cache_aware.max_indexed_blocks), kKvIndexReaderSlots);
+    }
+  }
+  state->scheduler = std::make_shared<const pd_scheduler::Scheduler>(scheduler, std::move(index),
+                                                                     std::move(kv_index));
   state->auth = auth::MakeAuthPolicy(config->settings.auth);
   return state;
 }

@@ -32,6 +32,10 @@ struct RouterState {
   std::shared_ptr<fairness::FairnessQueues> fairness;
 };
 
+// Reader slots of the KV block index: io thread i reads through slot i % this (threads that
+// share a slot only wait on each other; the event writer takes every slot per batch).
+inline constexpr size_t kKvIndexReaderSlots = 64;
+
 // `previous`: the state being replaced, whose metrics registry, live endpoint state and prefix
 // index carry over; null at start.
 std::shared_ptr<const RouterState> MakeRouterState(

@@ -14,12 +14,17 @@
 #include "router/runtime/lifecycle.h"
 #include "router/http/net.h"
 #include "router/runtime/router_state.h"
+#include "router/runtime/tokenize_cache.h"
 #include "router/upstream/upstream_leg.h"
 #include "router/upstream/upstream_pool.h"
 
 namespace pdgate::auth {
 class KeySet;
 }  // namespace pdgate::auth
+
+namespace pdgate::discovery {
+struct KvSubscriberCounters;
+}  // namespace pdgate::discovery
 
 namespace pdgate::router {
 
@@ -69,6 +74,10 @@ struct Worker {
   // and how to ask for a new set when a token names an unknown key.
   std::shared_ptr<const auth::KeySet> jwks;
   auth::TokenCache token_cache;
+  // kvcache-aware: this thread's reader slot in the KV block index, and its /tokenize answers.
+  uint32_t kv_reader = 0;
+  TokenizeCache tokenize_cache;
+  const discovery::KvSubscriberCounters* kv_events = nullptr;  // the admin worker's, for /metrics
   std::function<void()> request_jwks_refresh;
   const AuthMetrics* auth_metrics = nullptr;  // process-wide, owned by the server
   // Redis clients of global rate limits, by address, opened on first use on this thread: one

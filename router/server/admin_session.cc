@@ -46,9 +46,9 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
                                    kNoHeaders);
     } else if (path == "/metrics") {
       const std::shared_ptr<const RouterState> state = worker.state;
-      body = state->metrics_registry->Serialize(state->endpoints.get(),
-                                                state->scheduler->prefix_index().get(),
-                                                FairnessGaugesOf(*state));
+      body = state->metrics_registry->Serialize(
+          state->endpoints.get(), state->scheduler->prefix_index().get(), FairnessGaugesOf(*state),
+          {state->scheduler->kv_index().get(), worker.kv_events});
       sent = co_await SendResponse(stream, http::status::ok,
                                    "text/plain; version=0.0.4; charset=utf-8", body, keep_alive,
                                    kNoHeaders);

@@ -89,9 +89,11 @@ Server::Server(std::shared_ptr<const RouterState> state, ConfigSource source)
                                      : std::max(1u, std::thread::hardware_concurrency())) {
   std::random_device seed;
   control_worker_ = std::make_unique<Worker>(*control_, state, seed(), &lifecycle_);
+  control_worker_->kv_events = &kv_events_.counters();
   for (unsigned i = 0; i < threads_; ++i) {
     contexts_.push_back(std::make_unique<net::io_context>(1));
     workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
+    workers_.back()->kv_reader = i % kKvIndexReaderSlots;
     workers_.back()->access_log = &access_log_;
     workers_.back()->auth_metrics = auth_metrics_.get();
     workers_.back()->request_jwks_refresh = [this] {
@@ -143,6 +145,7 @@ int Server::Run() {
   WaitForHangup(hangup);
   net::co_spawn(*control_, WatchFiles(), ReportUncaught{SpawnSite::kFileWatch});
   scraper_.Start();
+  kv_events_.Start();
   if (settings_.auth.jwt_enabled()) StartJwks(settings_.auth);
   spdlog::info("listening on {}:{} (admin {}:{}) with {} io thread{}", settings_.listen.address,
                settings_.listen.port, settings_.listen.admin_address, settings_.listen.admin_port,
@@ -164,6 +167,7 @@ int Server::Run() {
   StopAll();
   for (std::thread& thread : pool) thread.join();
   scraper_.Stop();
+  kv_events_.Stop();
   // Pooled sockets must go while their io_context still exists.
   for (auto& worker : workers_) worker->pool.Clear();
   for (auto& worker : workers_) worker->redis.clear();

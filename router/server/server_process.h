@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "discovery/kv_event_subscriber.h"
 #include "router/http/net.h"
 #include "router/observe/access_log.h"
 #include "router/observe/auth_metrics.h"
@@ -86,6 +87,12 @@ class Server {
                            },
                            [this] { lifecycle_.scraped = true; },
                            [this] { return lifecycle_.pending_gates.load() == 0; }};
+  // kvcache-aware: follows the engines' KV-event publishers on a thread of its own; idle while
+  // the plugin is off (the state has no KV index then).
+  discovery::KvEventSubscriber kv_events_{[this] {
+    std::lock_guard lock(current_mutex_);
+    return discovery::KvEventTargets{current_->endpoints, current_->scheduler->kv_index()};
+  }};
   int exit_code_ = 0;
 };
 

@@ -1,0 +1,328 @@
+#include "discovery/kv_event_subscriber.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "config/config.h"
+
+namespace pdgate::discovery {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Messages read from one socket per poll round, so one busy publisher cannot starve the others
+// or the snapshot check.
+constexpr int kMaxMessagesPerRound = 256;
+
+std::string TcpUrl(const std::string& address, uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  return "tcp://" + (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+std::span<const uint8_t> Bytes(const zmq::message_t& message) {
+  return {static_cast<const uint8_t*>(message.data()), message.size()};
+}
+
+std::array<uint8_t, 8> BigEndian(uint64_t value) {
+  std::array<uint8_t, 8> out{};
+  for (int i = 7; i >= 0; --i) {
+    out[size_t(i)] = uint8_t(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+
+// Where one endpoint publishes; a change of any part resubscribes.
+struct Source {
+  std::string url;
+  std::string replay_url;  // empty: no replay socket
+  std::string topic;
+  friend bool operator==(const Source&, const Source&) = default;
+};
+
+}  // namespace
+
+struct KvEventSubscriber::Impl {
+  struct Stream {
+    uint32_t slot = 0;
+    Source source;
+    zmq::socket_t sub;
+    std::optional<zmq::socket_t> dealer;  // while a replay runs
+    std::optional<uint64_t> last;         // the last batch applied
+    bool replaying = false;
+    Clock::time_point replay_deadline;
+    uint64_t replay_from = 0;
+    bool replay_started = false;  // its first batch came
+    std::vector<std::pair<uint64_t, zmq::message_t>> held;  // live batches during a replay
+  };
+
+  explicit Impl(KvEventSubscriber& subscriber)
+      : owner(subscriber), counters(subscriber.counters_) {}
+
+  KvEventSubscriber& owner;
+  KvSubscriberCounters& counters;
+  zmq::context_t context{1};
+  std::shared_ptr<const EndpointSnapshot> endpoints;
+  std::shared_ptr<KvBlockIndex> index;
+  std::map<uint32_t, Stream> streams;  // by endpoint slot
+
+  void Run() {
+    while (!owner.stop_.load(std::memory_order_relaxed)) {
+      Reconcile(owner.current_());
+      std::vector<zmq::pollitem_t> items;
+      std::vector<std::pair<Stream*, bool>> owners;  // (stream, replay socket)
+      for (auto& [slot, stream] : streams) {
+        items.push_back({static_cast<void*>(stream.sub), 0, ZMQ_POLLIN, 0});
+        owners.emplace_back(&stream, false);
+        if (stream.dealer) {
+          items.push_back({static_cast<void*>(*stream.dealer), 0, ZMQ_POLLIN, 0});
+          owners.emplace_back(&stream, true);
+        }
+      }
+      if (items.empty()) {
+        std::this_thread::sleep_for(owner.options_.poll_interval);
+        continue;
+      }
+      zmq::poll(items, owner.options_.poll_interval);
+      for (size_t i = 0; i < items.size(); ++i) {
+        if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+        auto [stream, replay] = owners[i];
+        if (replay) {
+          ReadReplay(*stream);
+        } else {
+          ReadLive(*stream);
+        }
+      }
+      const Clock::time_point now = Clock::now();
+      for (auto& [slot, stream] : streams) {
+        if (stream.replaying && now >= stream.replay_deadline) FailReplay(stream, "timed out");
+      }
+    }
+    streams.clear();
+  }
+
+  void Reconcile(KvEventTargets targets) {
+    if (targets.endpoints == endpoints && targets.index == index) return;
+    if (targets.index != index) streams.clear();  // a new index starts empty: follow afresh
+    endpoints = std::move(targets.endpoints);
+    index = std::move(targets.index);
+    std::map<uint32_t, Source> wanted;
+    if (index != nullptr && endpoints != nullptr) {
+      const config::KvCacheAwareArgs& args =
+          endpoints->config->settings.scheduler.kv_cache_aware;
+      for (const ServerEndpoints& server : endpoints->servers) {
+        for (const Endpoint& endpoint : server.endpoints) {
+          if (endpoint.address.empty()) continue;
+          wanted[endpoint.live->slot()] = {
+              TcpUrl(endpoint.address, args.events_port),
+              args.replay_port != 0 ? TcpUrl(endpoint.address, args.replay_port) : "",
+              args.topic};
+        }
+      }
+    }
+    for (auto it = streams.begin(); it != streams.end();) {
+      auto want = wanted.find(it->first);
+      if (want != wanted.end() && want->second == it->second.source) {
+        ++it;
+        continue;
+      }
+      index->ClearEndpoint(it->first);  // (index is non-null while streams exist)
+      it = streams.erase(it);
+    }
+    for (auto& [slot, source] : wanted) {
+      if (streams.count(slot) != 0) continue;
+      Open(slot, std::move(source));
+    }
+    counters.sources.store(streams.size(), std::memory_order_relaxed);
+  }
+
+  void Open(uint32_t slot, Source source) {
+    try {
+      zmq::socket_t sub(context, zmq::socket_type::sub);
+      sub.set(zmq::sockopt::linger, 0);
+      sub.set(zmq::sockopt::ipv6, 1);
+      sub.set(zmq::sockopt::subscribe, source.topic);
+      sub.connect(source.url);
+      Stream& stream = streams[slot];
+      stream.slot = slot;
+      stream.source = std::move(source);
+      stream.sub = std::move(sub);
+      // Blocks cached before we joined are announced only by a replay.
+      if (!stream.source.replay_url.empty()) StartReplay(stream, 0);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("kv events: cannot subscribe to {}: {}", source.url, e.what());
+    }
+  }
+
+  void StartReplay(Stream& stream, uint64_t from) {
+    try {
+      zmq::socket_t dealer(context, zmq::socket_type::dealer);
+      dealer.set(zmq::sockopt::linger, 0);
+      dealer.set(zmq::sockopt::ipv6, 1);
+      dealer.connect(stream.source.replay_url);
+      const std::array<uint8_t, 8> start = BigEndian(from);
+      std::array<zmq::const_buffer, 2> request{zmq::const_buffer(nullptr, 0),
+                                               zmq::buffer(start)};
+      zmq::send_multipart(dealer, request, zmq::send_flags::dontwait);
+      stream.dealer = std::move(dealer);
+      stream.replaying = true;
+      stream.replay_started = false;
+      stream.replay_from = from;
+      stream.replay_deadline = Clock::now() + owner.options_.replay_timeout;
+    } catch (const zmq::error_t& e) {
+      FailReplay(stream, e.what());
+    }
+  }
+
+  void Apply(Stream& stream, uint64_t seq, const zmq::message_t& payload) {
+    absl::StatusOr<KvEventBatch> batch = DecodeKvEventBatch(Bytes(payload));
+    stream.last = seq;
+    if (!batch.ok()) {
+      counters.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("kv events from {}: {}", stream.source.url,
+                    std::string(batch.status().message()));
+      return;
+    }
+    index->Apply(stream.slot, "", *batch);
+    counters.batches.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // A live batch. `after_replay`: one held during a replay that has ended; its gaps are not
+  // replayed again.
+  void OnLive(Stream& stream, uint64_t seq, zmq::message_t payload, bool after_replay = false) {
+    if (stream.replaying) {
+      if (stream.held.size() < owner.options_.max_held_batches) {
+        stream.held.emplace_back(seq, std::move(payload));
+        return;
+      }
+      FailReplay(stream, "too many live batches meanwhile");
+    }
+    if (stream.last && seq <= *stream.last) {
+      if (after_replay) return;  // the replay gave it already
+      counters.restarts.fetch_add(1, std::memory_order_relaxed);
+      index->ClearEndpoint(stream.slot);
+    } else if (stream.last && seq > *stream.last + 1) {
+      counters.gaps.fetch_add(1, std::memory_order_relaxed);
+      if (!stream.source.replay_url.empty() && !after_replay) {
+        StartReplay(stream, *stream.last + 1);
+        if (stream.replaying) {
+          stream.held.emplace_back(seq, std::move(payload));
+          return;
+        }
+      } else {
+        index->ClearEndpoint(stream.slot);
+      }
+    }
+    Apply(stream, seq, payload);
+  }
+
+  void ReadLive(Stream& stream) {
+    for (int n = 0; n < kMaxMessagesPerRound; ++n) {
+      std::vector<zmq::message_t> frames;
+      std::optional<size_t> got;
+      try {
+        got = zmq::recv_multipart(stream.sub, std::back_inserter(frames), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t&) {
+        got.reset();
+      }
+      if (!got) return;
+      std::optional<uint64_t> seq;
+      if (frames.size() == 3) seq = DecodeKvEventSequence(Bytes(frames[1]));
+      if (!seq) {
+        counters.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      OnLive(stream, *seq, std::move(frames[2]));
+    }
+  }
+
+  // Replies: ["", seq, payload] (vLLM ≤ 0.25) or ["", topic, seq, payload] (0.26+); the end
+  // marker has seq all ones and an empty payload.
+  void ReadReplay(Stream& stream) {
+    for (int n = 0; n < kMaxMessagesPerRound && stream.dealer; ++n) {
+      std::vector<zmq::message_t> frames;
+      std::optional<size_t> got;
+      try {
+        got = zmq::recv_multipart(*stream.dealer, std::back_inserter(frames),
+                                  zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t&) {
+        got.reset();
+      }
+      if (!got) return;
+      if (frames.size() != 3 && frames.size() != 4) {
+        counters.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      const size_t seq_frame = frames.size() - 2;
+      std::optional<uint64_t> seq = DecodeKvEventSequence(Bytes(frames[seq_frame]));
+      if (!seq) {
+        counters.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (*seq == kKvReplayEnd) {
+        FinishReplay(stream, /*failed=*/false);
+        return;
+      }
+      if (!stream.replay_started) {
+        stream.replay_started = true;
+        // The engine's buffer no longer reaches back to what we asked for: those are lost.
+        if (*seq > stream.replay_from && stream.replay_from != 0) {
+          index->ClearEndpoint(stream.slot);
+        }
+      }
+      if (!stream.last || *seq > *stream.last) Apply(stream, *seq, frames.back());
+    }
+  }
+
+  void FailReplay(Stream& stream, std::string_view why) {
+    spdlog::warn("kv events: replay from {} failed ({}); its entries are cleared",
+                 stream.source.replay_url, why);
+    counters.replay_failures.fetch_add(1, std::memory_order_relaxed);
+    index->ClearEndpoint(stream.slot);
+    FinishReplay(stream, /*failed=*/true);
+  }
+
+  void FinishReplay(Stream& stream, bool failed) {
+    if (!failed) counters.replays.fetch_add(1, std::memory_order_relaxed);
+    stream.replaying = false;
+    stream.dealer.reset();
+    std::vector<std::pair<uint64_t, zmq::message_t>> held = std::move(stream.held);
+    stream.held.clear();
+    for (auto& [seq, payload] : held) OnLive(stream, seq, std::move(payload), true);
+  }
+};
+
+KvEventSubscriber::KvEventSubscriber(std::function<KvEventTargets()> current,
+                                     KvSubscriberOptions options)
+    : current_(std::move(current)), options_(options) {}
+
+KvEventSubscriber::~KvEventSubscriber() { Stop(); }
+
+void KvEventSubscriber::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] {
+    try {
+      Impl impl(*this);
+      impl.Run();
+    } catch (const std::exception& e) {
+      // A ZMQ context that cannot be made (no file descriptors): scoring falls back.
+      spdlog::error("kv events: the subscriber stopped: {}", e.what());
+    }
+  });
+}
+
+void KvEventSubscriber::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace pdgate::discovery

@@ -1,0 +1,73 @@
+// kvcache-aware's prompt token ids: a prompt given as ids, the /tokenize body and answer (vLLM's
+// TokenizeResponse: count, max_model_len, tokens, token_strs), and the per-thread cache.
+#include "router/openai/prompt_tokens.h"
+
+#include <simdjson.h>
+
+#include <catch2/catch.hpp>
+
+#include "router/runtime/tokenize_cache.h"
+
+using namespace pdgate::router;
+
+TEST_CASE("a completions prompt of token ids is used as it is, anything else is not") {
+  CHECK(PromptTokenIds("[1, 2, 4294967295]") == std::vector<uint32_t>{1, 2, 4294967295u});
+  CHECK_FALSE(PromptTokenIds("\"text\"").has_value());
+  CHECK_FALSE(PromptTokenIds("[]").has_value());
+  CHECK_FALSE(PromptTokenIds("[[1, 2], [3]]").has_value());  // a batch
+  CHECK_FALSE(PromptTokenIds("[1, -2]").has_value());
+  CHECK_FALSE(PromptTokenIds("[1, 4294967296]").has_value());
+  CHECK_FALSE(PromptTokenIds("[1.5]").has_value());
+  CHECK_FALSE(PromptTokenIds("[\"a\"]").has_value());
+  CHECK_FALSE(PromptTokenIds("[1, 2").has_value());
+}
+
+TEST_CASE("the /tokenize body renders chat with the generation prompt, as the completion does") {
+  const std::string chat =
+      TokenizeBody("\"m\"", R"([{"role":"user","content":"hi \"x\""}])", /*chat=*/true);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(chat).get(doc) == simdjson::SUCCESS);
+  CHECK(std::string_view(doc["model"].get_string().value()) == "m");
+  CHECK(doc["add_generation_prompt"].get_bool().value());
+  CHECK(std::string_view(doc["messages"].at(0)["content"].get_string().value()) == "hi \"x\"");
+  const std::string prompt = TokenizeBody("\"m\"", "\"once upon\"", /*chat=*/false);
+  REQUIRE(parser.parse(prompt).get(doc) == simdjson::SUCCESS);
+  CHECK(std::string_view(doc["prompt"].get_string().value()) == "once upon");
+}
+
+TEST_CASE("a /tokenize answer gives its tokens, other shapes are errors") {
+  // vLLM's TokenizeResponse, with and without token_strs.
+  auto ids = ParseTokenizeAnswer(
+      R"({"count":3,"max_model_len":32768,"tokens":[151644,872,198],"token_strs":null})", 100);
+  REQUIRE(ids.ok());
+  CHECK(*ids == std::vector<uint32_t>{151644, 872, 198});
+  ids = ParseTokenizeAnswer(
+      R"({"count":2,"max_model_len":8,"tokens":[1,2],"token_strs":["<s>","a"]})", 100);
+  REQUIRE(ids.ok());
+  CHECK(ids->size() == 2);
+  CHECK_FALSE(ParseTokenizeAnswer(R"({"count":2})", 100).ok());
+  CHECK_FALSE(ParseTokenizeAnswer(R"({"tokens":"1 2"})", 100).ok());
+  CHECK_FALSE(ParseTokenizeAnswer(R"({"tokens":[1,-1]})", 100).ok());
+  CHECK_FALSE(ParseTokenizeAnswer(R"({"tokens":[1,2,3]})", 2).ok());  // over the bound
+  CHECK_FALSE(ParseTokenizeAnswer(R"({"object":"error","message":"x","code":400})", 100).ok());
+  CHECK_FALSE(ParseTokenizeAnswer("not json", 100).ok());
+}
+
+TEST_CASE("the tokenize cache keeps the most recently used entries within its capacity") {
+  TokenizeCache cache;
+  auto tokens = [](uint32_t v) { return std::make_shared<const std::vector<uint32_t>>(1, v); };
+  cache.Insert(1, tokens(1), 2);
+  cache.Insert(2, tokens(2), 2);
+  REQUIRE(cache.Find(1) != nullptr);  // 1 is now the most recent
+  cache.Insert(3, tokens(3), 2);      // evicts 2
+  CHECK(cache.Find(2) == nullptr);
+  REQUIRE(cache.Find(1) != nullptr);
+  CHECK((*cache.Find(1))[0] == 1);
+  CHECK((*cache.Find(3))[0] == 3);
+  CHECK(cache.size() == 2);
+  cache.Insert(3, tokens(30), 2);  // replaces
+  CHECK((*cache.Find(3))[0] == 30);
+  cache.Insert(4, tokens(4), 0);  // capacity 0: caching is off
+  CHECK(cache.Find(4) == nullptr);
+}
