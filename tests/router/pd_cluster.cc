@@ -21,6 +21,17 @@ std::string TempFile(const std::string& suffix) {
          std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
 }
 
+// extra_settings may name the KV-event ports the cluster picked: {kv_events_port}, {kv_replay_port}.
+std::string WithKvPorts(std::string text, uint16_t events, uint16_t replay) {
+  for (auto [name, port] : {std::pair<std::string, uint16_t>{"{kv_events_port}", events},
+                            std::pair<std::string, uint16_t>{"{kv_replay_port}", replay}}) {
+    for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at)) {
+      text.replace(at, name.size(), std::to_string(port));
+    }
+  }
+  return text;
+}
+
 // A loopback block per test process, so parallel test processes do not collide.
 int AddressBase() { return 20 + int(getpid() % 20) * 10; }
 
@@ -36,6 +47,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
   // pdgate by the pod annotation, as an operator would for a non-default port.
   std::vector<uint16_t> side_ports;
   for (const std::string& address : addresses_) side_ports.push_back(FreePort(address));
+  if (!spec.kv_events.empty()) {
+    kv_events_port_ = FreePort(addresses_[0]);
+    if (spec.kv_replay) kv_replay_port_ = FreePort(addresses_[0]);
+  }
   std::string yaml =
       "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
       "metadata:\n  name: pd\n  namespace: dev\n" +
@@ -76,7 +91,7 @@ Cluster::Cluster(const ClusterSpec& spec) {
   yaml +=
       "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
       "spec:\n  threads: 2\n" +
-      spec.extra_settings;
+      WithKvPorts(spec.extra_settings, kv_events_port_, kv_replay_port_);
   config_path_ = TempFile(".yaml");
   std::ofstream(config_path_) << yaml;
 
@@ -104,6 +119,16 @@ Cluster::Cluster(const ClusterSpec& spec) {
     if (spec.engine == "SGLang") {
       argv.push_back("--engine");
       argv.push_back("sglang");
+    }
+    if (!spec.kv_events.empty()) {
+      for (const std::string& arg : {std::string("--kv-events-port"), std::to_string(kv_events_port_),
+                                     std::string("--kv-events-encoding"), spec.kv_events}) {
+        argv.push_back(arg);
+      }
+      if (spec.kv_replay) {
+        argv.push_back("--kv-events-replay-port");
+        argv.push_back(std::to_string(kv_replay_port_));
+      }
     }
     argv.insert(argv.end(), pod.sim_args.begin(), pod.sim_args.end());
     sim_argv_.push_back(argv);

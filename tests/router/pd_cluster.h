@@ -29,9 +29,15 @@ struct ClusterSpec {
   std::string retry_interval = "10ms";
   std::string model = "deepseek-ai/DeepSeekV2";
   std::vector<PodSpec> pods;
-  std::string extra_settings;     // appended to the RouterConfiguration spec
+  // Appended to the RouterConfiguration spec; {kv_events_port} and {kv_replay_port} are
+  // replaced by the ports the cluster picked.
+  std::string extra_settings;
   std::string server_annotation;  // one "key: value" annotation on the ModelServer
   std::string route_extra;        // appended to the ModelRoute spec (e.g. "  rateLimit: {...}\n")
+  // KV-cache events: every sim publishes them ("array" or "map" encoding; empty: off), with a
+  // replay socket when asked, on ports the cluster picks; kv_events_port()/kv_replay_port().
+  std::string kv_events;
+  bool kv_replay = true;
 };
 
 class Cluster {
@@ -44,6 +50,8 @@ class Cluster {
   const std::string& config_path() const { return config_path_; }
   const std::string& pod_address(size_t i) const { return addresses_[i]; }
   uint16_t pod_port() const { return pod_port_; }
+  uint16_t kv_events_port() const { return kv_events_port_; }
+  uint16_t kv_replay_port() const { return kv_replay_port_; }
   ChildProcess& router() { return *router_; }
 
   absl::StatusOr<HttpResponse> Post(
@@ -61,6 +69,8 @@ class Cluster {
  private:
   std::vector<std::string> addresses_;
   uint16_t pod_port_ = 0;
+  uint16_t kv_events_port_ = 0;
+  uint16_t kv_replay_port_ = 0;
   uint16_t router_port_ = 0;
   uint16_t admin_port_ = 0;
   std::string config_path_;

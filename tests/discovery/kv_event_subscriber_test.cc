@@ -1,0 +1,196 @@
+// The KV-event subscriber against a publisher that is not pdgate's (fake_vllm_kv_publisher.py:
+// pyzmq and python3-msgpack, Debian's /usr/bin/python3): a late join filled by replay, a lost
+// batch filled by replay, removals, and a restarted publisher, in both vLLM encodings and both
+// replay layouts.
+#include "discovery/kv_event_subscriber.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <mutex>
+#include <numeric>
+#include <zmq.hpp>
+
+#include "tests/config/config_test_util.h"
+#include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
+#include "tests/support/net.h"
+#include "tests/support/paths.h"
+
+using namespace pdgate;
+using namespace pdgate::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Publisher {
+  std::string address = LoopbackAddress(200 + int(getpid() % 40));
+  uint16_t port = FreePort(address);
+  uint16_t replay_port = FreePort(address);
+  uint16_t control_port = FreePort(address);
+  std::optional<ChildProcess> process;
+  zmq::context_t context{1};
+  zmq::socket_t control{context, zmq::socket_type::req};
+
+  explicit Publisher(const std::string& layout) {
+    auto started = ChildProcess::Start(
+        {"/usr/bin/python3", SourcePath("tests/discovery/fake_vllm_kv_publisher.py"), "--address",
+         address, "--port", std::to_string(port), "--replay-port", std::to_string(replay_port),
+         "--control-port", std::to_string(control_port), "--layout", layout});
+    REQUIRE(started.ok());
+    process.emplace(std::move(*started));
+    control.set(zmq::sockopt::linger, 0);
+    control.set(zmq::sockopt::rcvtimeo, 10000);
+    control.connect("tcp://" + address + ":" + std::to_string(control_port));
+  }
+  ~Publisher() { process->Stop(); }
+
+  std::string Command(const std::string& json) {
+    control.send(zmq::buffer(json), zmq::send_flags::none);
+    zmq::message_t reply;
+    auto got = control.recv(reply, zmq::recv_flags::none);
+    INFO(process->Stdout() << process->Stderr());
+    REQUIRE(got.has_value());
+    return reply.to_string();
+  }
+};
+
+std::vector<uint32_t> Tokens(uint32_t first, size_t count) {
+  std::vector<uint32_t> tokens(count);
+  std::iota(tokens.begin(), tokens.end(), first);
+  return tokens;
+}
+
+std::string Join(const std::vector<uint32_t>& values) {
+  std::string out;
+  for (uint32_t v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+
+// One BlockStored of 16-token blocks with engine hashes `hashes`, in the array or map encoding.
+std::string Stored(bool map, const std::vector<uint32_t>& hashes, std::optional<uint32_t> parent,
+                   const std::vector<uint32_t>& tokens) {
+  const std::string parent_json = parent ? std::to_string(*parent) : "null";
+  if (map) {
+    return R"({"type":"BlockStored","block_hashes":[)" + Join(hashes) +
+           R"(],"parent_block_hash":)" + parent_json + R"(,"token_ids":[)" + Join(tokens) +
+           R"(],"block_size":16,"lora_id":null,"medium":"GPU","lora_name":null,)"
+           R"("extra_keys":null,"group_idx":0,"kv_cache_spec_kind":"full_attention"})";
+  }
+  return R"(["BlockStored",[)" + Join(hashes) + "]," + parent_json + ",[" + Join(tokens) +
+         R"(],16,null,"GPU",null])";
+}
+
+std::string Removed(bool map, uint32_t hash) {
+  if (map) return R"({"type":"BlockRemoved","block_hashes":[)" + std::to_string(hash) + "]}";
+  return R"(["BlockRemoved",[)" + std::to_string(hash) + R"(],"GPU"])";
+}
+
+std::string Batch(const std::string& op, const std::string& event) {
+  return R"({"op":")" + op + R"(","batch":[1789095808.5,[)" + event + "],0]}";
+}
+
+// Leading blocks of `tokens` the index says `slot` holds.
+uint32_t Held(const discovery::KvBlockIndex& index, uint32_t slot,
+              const std::vector<uint32_t>& tokens) {
+  std::vector<discovery::KvBlockMatch> matches;
+  index.Match(0, discovery::KvBlockKeys("", tokens, 16), matches);
+  for (const auto& match : matches) {
+    if (match.endpoint == slot) return match.blocks;
+  }
+  return 0;
+}
+
+// Sends `command` until `seen` holds (a ZMQ SUB drops what is published before its subscription
+// reached the publisher), at most 10 s.
+bool Until(Publisher& publisher, const std::string& command, const std::function<bool()>& seen) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    publisher.Command(command);
+    if (Eventually(seen, 500ms)) return true;
+  }
+  return false;
+}
+
+void Run(const std::string& layout, bool map) {
+  Publisher publisher(layout);
+  const std::vector<uint32_t> prompt = Tokens(100, 64);  // blocks A B C D
+  auto block = [&](size_t b) {
+    return std::vector<uint32_t>(prompt.begin() + ptrdiff_t(b * 16),
+                                 prompt.begin() + ptrdiff_t(b * 16 + 16));
+  };
+  // Batch 0, before anyone subscribed: blocks A and B.
+  std::vector<uint32_t> ab = block(0);
+  ab.insert(ab.end(), prompt.begin() + 16, prompt.begin() + 32);
+  REQUIRE(publisher.Command(Batch("publish", Stored(map, {11, 12}, std::nullopt, ab))) == "ok 0");
+
+  config::LoadResult loaded = LoadYaml(
+      std::string(kServerYaml) + "---\n" +
+      Pod("p0", "    app: ds\n    group: g\n    role: prefill", publisher.address) +
+      "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
+      "spec:\n  scheduler:\n    pluginConfig:\n      - name: kvcache-aware\n        args: "
+      "{kvEventsPort: " +
+      std::to_string(publisher.port) +
+      ", kvEventsReplayPort: " + std::to_string(publisher.replay_port) + "}\n");
+  INFO(StrJoin(loaded.errors, "\n"));
+  REQUIRE(loaded.errors.empty());
+  discovery::LiveRegistry registry;
+  std::mutex snapshot_mutex;  // the subscriber's thread reads it
+  auto snapshot = discovery::BuildEndpointSnapshot(loaded.config, &registry);
+  REQUIRE(snapshot->servers.size() == 1);
+  REQUIRE(snapshot->servers[0].endpoints.size() == 1);
+  const uint32_t slot = snapshot->servers[0].endpoints[0].live->slot();
+  auto index = std::make_shared<discovery::KvBlockIndex>(1000, 1);
+  discovery::KvEventSubscriber subscriber(
+      [&] {
+        std::lock_guard lock(snapshot_mutex);
+        return discovery::KvEventTargets{snapshot, index};
+      });
+  subscriber.Start();
+  const auto& counters = subscriber.counters();
+
+  // Joined late: the replay from 0 brings A and B.
+  REQUIRE(Eventually([&] { return Held(*index, slot, prompt) == 2; }, 10s));
+  REQUIRE(Eventually([&] { return counters.replays.load() >= 1; }, 5s));
+
+  // Batch 1 (C) is lost on the live stream; batch 2 (D) arrives: the gap is replayed.
+  REQUIRE(publisher.Command(Batch("drop", Stored(map, {13}, 12, block(2)))) == "ok 1");
+  REQUIRE(Until(publisher, Batch("publish", Stored(map, {14}, 13, block(3))),
+                [&] { return Held(*index, slot, prompt) == 4; }));
+  CHECK(counters.gaps.load() >= 1);
+  CHECK(counters.replays.load() >= 2);
+
+  // D removed: three blocks lead.
+  REQUIRE(Until(publisher, Batch("publish", Removed(map, 14)),
+                [&] { return Held(*index, slot, prompt) == 3; }));
+
+  // The engine restarts: numbering from 0 again, and only the new blocks count.
+  REQUIRE(publisher.Command(R"({"op":"restart"})") == "ok");
+  const std::vector<uint32_t> other = Tokens(9000, 32);
+  REQUIRE(Until(publisher, Batch("publish", Stored(map, {21, 22}, std::nullopt, other)),
+                [&] { return Held(*index, slot, other) == 2; }));
+  CHECK(Held(*index, slot, prompt) == 0);
+  CHECK(counters.restarts.load() == 1);
+  CHECK(counters.decode_errors.load() == 0);
+  CHECK(counters.replay_failures.load() == 0);
+  CHECK(counters.sources.load() == 1);
+
+  // The endpoint leaves: its entries go.
+  {
+    std::lock_guard lock(snapshot_mutex);
+    snapshot = discovery::BuildEndpointSnapshot(LoadYaml(kServerYaml).config, &registry);
+  }
+  REQUIRE(Eventually([&] { return counters.sources.load() == 0; }, 5s));
+  CHECK(Held(*index, slot, other) == 0);
+  subscriber.Stop();
+}
+
+}  // namespace
+
+TEST_CASE("KV events from a vLLM 0.25-style publisher: array events, two-frame replay") {
+  Run("old", /*map=*/false);
+}
+
+TEST_CASE("KV events from a vLLM 0.26-style publisher: map events, three-frame replay") {
+  Run("new", /*map=*/true);
+}
