@@ -1,7 +1,10 @@
 #include "discovery/kv_event_subscriber.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <csignal>
 #include <array>
 #include <iterator>
 #include <map>
@@ -91,7 +94,12 @@ struct KvEventSubscriber::Impl {
         std::this_thread::sleep_for(owner.options_.poll_interval);
         continue;
       }
-      zmq::poll(items, owner.options_.poll_interval);
+      try {
+        zmq::poll(items, owner.options_.poll_interval);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+        continue;
+      }
       for (size_t i = 0; i < items.size(); ++i) {
         if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
         auto [stream, replay] = owners[i];
@@ -310,6 +318,10 @@ void KvEventSubscriber::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] {
+    // Signals (SIGTERM, SIGHUP) are the control thread's; here they would only interrupt polls.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     try {
       Impl impl(*this);
       impl.Run();

@@ -3,8 +3,9 @@
 # each on a fresh cluster (cold caches), for two workloads:
 #   shared: many long shared system prompts (the per-engine KV cache holds a quarter of them),
 #   unique: random prompts, nothing shared.
-# Policies: random, least-request, Kthena's default plugin set with its decode-first pairing, and
-# pdgate's default (the same plugins, joint pair scoring). Prints a markdown table: TTFT p50/p99,
+# Policies: random, least-request, Kthena's default plugin set with its decode-first pairing,
+# pdgate's default (the same plugins, joint pair scoring), and kvcache-aware (pdgate's default with
+# the engines' KV events in place of the approximate prefix-cache; not in the default list). Prints a markdown table: TTFT p50/p99,
 # request throughput, output tokens/s, and the prefill engines' prefix-cache hit rate (from their
 # counters). Stops everything it started.
 #
@@ -24,6 +25,8 @@ port=18600
 router_port=18610
 admin_port=18611
 first=101
+kv_events_port=18620  # every sim publishes KV events (vLLM's ZMQ), each on its own address
+kv_replay_port=18621
 work="$(mktemp -d)"
 router_pid=""
 cleanup() {
@@ -41,6 +44,8 @@ policy_yaml() {
     least-request) echo "  scheduler: {plugins: {Filter: {enabled: [least-request]}, Score: {enabled: [{name: least-request, weight: 1}]}}}" ;;
     kthena-default) echo "  pairSelection: decode-first" ;;
     pdgate-default) echo "" ;;
+    # pdgate's default set with the approximate prefix-cache replaced by the engines' KV events.
+    kvcache-aware) echo "  scheduler: {pluginConfig: [{name: kvcache-aware, args: {kvEventsPort: $kv_events_port, kvEventsReplayPort: $kv_replay_port}}], plugins: {Score: {enabled: [{name: least-request, weight: 1}, {name: kvcache-aware, weight: 1}, {name: gpu-usage, weight: 1}]}}}" ;;
     custom) echo "$CUSTOM_POLICY" ;;
   esac
 }
@@ -65,7 +70,8 @@ prefill_sum() {
 run() {  # workload policy
   "$root/bench/engine_sim/launch_cluster.sh" -g "$groups" --port "$port" --first "$first" \
     --model "$model" --name sim --namespace bench --state "$work/sims" --out "$work/pods.yaml" \
-    -- --kv-blocks "$kv_blocks" --max-model-len 8192 >/dev/null
+    -- --kv-blocks "$kv_blocks" --max-model-len 8192 \
+    --kv-events-port "$kv_events_port" --kv-events-replay-port "$kv_replay_port" >/dev/null
   cat >"$work/config.yaml" <<YAML
 apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer

@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include "discovery/kv_event_sequence.h"
 #include "tests/support/paths.h"
 
 namespace pdgate::discovery {
@@ -222,21 +221,6 @@ TEST_CASE("readers on their own slots match while the writer applies") {
   b.join();
   CHECK(wrong.load() == 0);
   CHECK(index.stats().entries <= 4 + 4);
-}
-
-TEST_CASE("sequence numbers: in order, a gap to replay from, a publisher restart") {
-  KvEventSequence fresh;
-  CHECK(fresh.Next(0) == KvSequenceVerdict::kInOrder);
-  CHECK(fresh.Next(1) == KvSequenceVerdict::kInOrder);
-  CHECK(fresh.Next(4) == KvSequenceVerdict::kGap);
-  CHECK(fresh.missing_from() == 2);
-  CHECK(fresh.Next(5) == KvSequenceVerdict::kInOrder);
-  CHECK(fresh.Next(0) == KvSequenceVerdict::kRestart);  // numbering starts over
-  CHECK(fresh.Next(1) == KvSequenceVerdict::kInOrder);
-  CHECK(fresh.Next(1) == KvSequenceVerdict::kRestart);  // not ahead: a new process
-  KvEventSequence late;  // joined a publisher that has been running
-  CHECK(late.Next(1000) == KvSequenceVerdict::kGap);
-  CHECK(late.missing_from() == 0);
 }
 
 }  // namespace pdgate::discovery
