@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 // Messages read from one socket per poll round, so one busy publisher cannot starve the others
 // or the snapshot check.
 constexpr int kMaxMessagesPerRound = 256;
+// Replays in a row that did not close a gap before the endpoint is cleared instead.
+constexpr int kMaxReplaysInARow = 3;
 
 std::string TcpUrl(const std::string& address, uint16_t port) {
   const bool v6 = address.find(':') != std::string::npos;
@@ -59,7 +61,9 @@ struct KvEventSubscriber::Impl {
     Source source;
     zmq::socket_t sub;
     std::optional<zmq::socket_t> dealer;  // while a replay runs
-    std::optional<uint64_t> last;         // the last batch applied
+    std::optional<uint64_t> last;         // the last batch applied (live or replayed)
+    std::optional<uint64_t> live_last;    // the last batch the live stream delivered
+    int replays_in_a_row = 0;             // replays with no in-order live batch between
     bool replaying = false;
     Clock::time_point replay_deadline;
     uint64_t replay_from = 0;
@@ -203,9 +207,16 @@ struct KvEventSubscriber::Impl {
     counters.batches.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // A live batch. `after_replay`: one held during a replay that has ended; its gaps are not
-  // replayed again.
-  void OnLive(Stream& stream, uint64_t seq, zmq::message_t payload, bool after_replay = false) {
+  // Whether a replay may be asked now: one is offered, and replays have not kept failing to
+  // close a gap (a publisher whose buffer no longer reaches back).
+  bool MayReplay(const Stream& stream) const {
+    return !stream.source.replay_url.empty() && stream.replays_in_a_row < kMaxReplaysInARow;
+  }
+
+  // A live batch (also one held during a replay, once it ended). Only the live stream's own
+  // numbering going back means a restart: a live batch at or below what a replay applied is the
+  // live copy of a replayed one.
+  void OnLive(Stream& stream, uint64_t seq, zmq::message_t payload) {
     if (stream.replaying) {
       if (stream.held.size() < owner.options_.max_held_batches) {
         stream.held.emplace_back(seq, std::move(payload));
@@ -213,23 +224,40 @@ struct KvEventSubscriber::Impl {
       }
       FailReplay(stream, "too many live batches meanwhile");
     }
-    if (stream.last && seq <= *stream.last) {
-      if (after_replay) return;  // the replay gave it already
+    const bool restarted = stream.live_last && seq <= *stream.live_last;
+    stream.live_last = seq;
+    if (restarted) {
       counters.restarts.fetch_add(1, std::memory_order_relaxed);
       index->ClearEndpoint(stream.slot);
-    } else if (stream.last && seq > *stream.last + 1) {
-      counters.gaps.fetch_add(1, std::memory_order_relaxed);
-      if (!stream.source.replay_url.empty() && !after_replay) {
-        StartReplay(stream, *stream.last + 1);
-        if (stream.replaying) {
-          stream.held.emplace_back(seq, std::move(payload));
-          return;
-        }
-      } else {
-        index->ClearEndpoint(stream.slot);
-      }
+      stream.last.reset();
+      stream.replays_in_a_row = 0;
+      // The new process may have published before we saw it: its buffer has those.
+      if (seq > 0 && MayReplay(stream)) return Replay(stream, 0, seq, std::move(payload));
+      return Apply(stream, seq, payload);
+    }
+    if (stream.last && seq <= *stream.last) return;  // a replay applied it already
+    const uint64_t expected = stream.last ? *stream.last + 1 : 0;
+    if (seq != expected) {
+      // Batches were lost (or, with nothing applied yet, published before we joined).
+      if (stream.last) counters.gaps.fetch_add(1, std::memory_order_relaxed);
+      if (MayReplay(stream)) return Replay(stream, expected, seq, std::move(payload));
+      // Without them, removals may be missing: a stale entry misroutes, a missing one does not.
+      if (stream.last) index->ClearEndpoint(stream.slot);
+    } else {
+      stream.replays_in_a_row = 0;
     }
     Apply(stream, seq, payload);
+  }
+
+  // Asks for the batches from `from` on, holding the live batch that showed them missing.
+  void Replay(Stream& stream, uint64_t from, uint64_t seq, zmq::message_t payload) {
+    ++stream.replays_in_a_row;
+    StartReplay(stream, from);
+    if (stream.replaying) {
+      stream.held.emplace_back(seq, std::move(payload));
+    } else {
+      Apply(stream, seq, payload);  // FailReplay cleared the endpoint
+    }
   }
 
   void ReadLive(Stream& stream) {
@@ -304,7 +332,13 @@ struct KvEventSubscriber::Impl {
     stream.dealer.reset();
     std::vector<std::pair<uint64_t, zmq::message_t>> held = std::move(stream.held);
     stream.held.clear();
-    for (auto& [seq, payload] : held) OnLive(stream, seq, std::move(payload), true);
+    // The held batches came on the live stream; their numbering is the live stream's own.
+    const std::optional<uint64_t> live_before = stream.live_last;
+    stream.live_last.reset();
+    if (live_before && !held.empty() && held.front().first > *live_before) {
+      stream.live_last = live_before;
+    }
+    for (auto& [seq, payload] : held) OnLive(stream, seq, std::move(payload));
   }
 };
 
@@ -319,9 +353,13 @@ void KvEventSubscriber::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
     // Signals (SIGTERM, SIGHUP) are the control thread's; here they would only interrupt polls.
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    // (Faults stay unblocked: a crash here must still be reported.)
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD}) {
+      sigaddset(&signals, signal);
+    }
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     try {
       Impl impl(*this);
       impl.Run();

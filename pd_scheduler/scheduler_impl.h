@@ -93,10 +93,15 @@ struct Scheduler::Impl {
   // The part of the prompt endpoint i holds: by the engines' events when precise, else by the
   // approximate prefix index.
   static double CachedRatio(const Pick& pick, uint32_t i) {
-    if (pick.precise) {
-      return pick.kv_total == 0 ? 0.0 : double(pick.kv_matched[i]) / double(pick.kv_total);
-    }
-    return pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
+    const double approximate =
+        pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
+    if (!pick.precise) return approximate;
+    const double held =
+        pick.kv_total == 0 ? 0.0 : double(pick.kv_matched[i]) / double(pick.kv_total);
+    // The events tell what an engine stored once its prefill ran; the approximate index was told
+    // at routing time. The larger of the two keeps a burst of one new prefix together while its
+    // first prefill still runs.
+    return std::max(held, approximate);
   }
 
   uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {

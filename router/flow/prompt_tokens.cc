@@ -16,10 +16,8 @@ using Tokens = std::shared_ptr<const std::vector<uint32_t>>;
 constexpr size_t kMaxTokenizeAnswerBytes = size_t{64} << 20;
 constexpr size_t kMaxTokenizeIds = size_t{4} << 20;
 
-uint64_t CacheKey(std::string_view model_json, bool chat, std::string_view prompt_json) {
-  const uint64_t model = XXH3_64bits_withSeed(model_json.data(), model_json.size(), chat ? 1 : 2);
-  return XXH3_64bits_withSeed(prompt_json.data(), prompt_json.size(), model);
-}
+// Ids cached per io thread, whatever the entry count allows: 16 MiB.
+constexpr size_t kMaxCachedIds = size_t{4} << 20;
 
 // An available serving endpoint that computes prompts (prefill or aggregated), picked at random
 // so tokenization spreads; any endpoint when none is.
@@ -93,18 +91,22 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
   const std::string client_model = context.leg.model_json.empty() ? JsonString(request.model) : "";
   const std::string_view model_json =
       context.leg.model_json.empty() ? std::string_view(client_model) : context.leg.model_json;
-  const uint64_t key = CacheKey(model_json, chat, request.prompt_json);
+  // What the engine is asked is what the answer depends on: its hash is the cache key.
+  std::string body = TokenizeBody(request, context.leg.body, model_json, chat);
+  const uint64_t key = XXH3_64bits(body.data(), body.size());
   if (Tokens cached = context.worker.tokenize_cache.Find(key)) {
     context.observer.PromptTokens(PromptTokensSource::kCache, {});
     co_return cached;
   }
-  Tokens tokens = co_await Tokenize(context, TokenizeBody(model_json, request.prompt_json, chat));
+  Tokens tokens = co_await Tokenize(context, std::move(body));
   if (tokens == nullptr) {
+    if (context.watch->client_gone) co_return nullptr;  // not the engine's failure
     context.observer.PromptTokens(PromptTokensSource::kUnavailable, Clock::now() - started);
     co_return nullptr;
   }
   context.worker.tokenize_cache.Insert(
-      key, tokens, size_t(context.settings.scheduler.kv_cache_aware.tokenize_cache_entries));
+      key, tokens, size_t(context.settings.scheduler.kv_cache_aware.tokenize_cache_entries),
+      kMaxCachedIds);
   context.observer.PromptTokens(PromptTokensSource::kTokenize, Clock::now() - started);
   co_return tokens;
 }

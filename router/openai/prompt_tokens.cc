@@ -39,12 +39,30 @@ std::optional<std::vector<uint32_t>> PromptTokenIds(std::string_view prompt_json
   return ids;
 }
 
-std::string TokenizeBody(std::string_view model_json, std::string_view prompt_json, bool chat) {
-  if (chat) {
-    return StrCat("{\"model\":", model_json, ",\"messages\":", prompt_json,
-                  ",\"add_generation_prompt\":true}");
+std::string TokenizeBody(const OpenAIRequest& request, std::string_view body,
+                         std::string_view model_json, bool chat) {
+  std::string out = StrCat("{\"model\":", model_json, chat ? ",\"messages\":" : ",\"prompt\":",
+                           request.prompt_json);
+  bool generation_prompt = false;
+  for (const Member& member : request.members) {
+    if (member.key != Key::kOther) continue;
+    // The raw key between its quotes: a key written with escapes is not copied (nor needed).
+    const std::string_view text = body.substr(member.begin, member.end - member.begin);
+    const size_t close = text.find('"', 1);
+    if (close == std::string_view::npos) continue;
+    const std::string_view key = text.substr(1, close - 1);
+    const bool copied = key == "add_special_tokens" ||
+                        (chat && (key == "tools" || key == "chat_template" ||
+                                  key == "chat_template_kwargs" ||
+                                  key == "continue_final_message" ||
+                                  key == "add_generation_prompt"));
+    if (!copied) continue;
+    generation_prompt |= key == "add_generation_prompt";
+    StrAppend(out, ",", text);
   }
-  return StrCat("{\"model\":", model_json, ",\"prompt\":", prompt_json, "}");
+  if (chat && !generation_prompt) out += ",\"add_generation_prompt\":true";
+  out += "}";
+  return out;
 }
 
 absl::StatusOr<std::vector<uint32_t>> ParseTokenizeAnswer(std::string_view body,

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "router/openai/openai_request.h"
+
 namespace pdgate::router {
 
 // A prompt given as token ids: a JSON array of integers in [0, 2^32). nullopt for anything
@@ -19,8 +21,11 @@ std::optional<std::vector<uint32_t>> PromptTokenIds(std::string_view prompt_json
 
 // POST /tokenize: {"model", "messages", "add_generation_prompt": true} for a chat request (the
 // engine renders its own chat template, as for the completion), {"model", "prompt"} otherwise.
-// `model_json` and `prompt_json` are JSON values, copied as they are.
-std::string TokenizeBody(std::string_view model_json, std::string_view prompt_json, bool chat);
+// The client's members that change what is rendered or tokenized (tools, chat_template,
+// chat_template_kwargs, continue_final_message, add_generation_prompt, add_special_tokens) are
+// copied from `body` as sent. `model_json` is a JSON string value.
+std::string TokenizeBody(const OpenAIRequest& request, std::string_view body,
+                         std::string_view model_json, bool chat);
 
 // The answer's `tokens` (`{"count", "max_model_len", "tokens": [...]}`). InvalidArgument when it
 // is not that shape or holds more than `max_tokens` ids.

@@ -23,23 +23,30 @@ class TokenizeCache {
     return it->second.tokens;
   }
 
-  void Insert(uint64_t key, Tokens tokens, size_t capacity) {
-    if (capacity == 0) return;
+  // Keeps at most `max_entries` entries holding at most `max_ids` ids in all; a prompt larger
+  // than that is not kept.
+  void Insert(uint64_t key, Tokens tokens, size_t max_entries, size_t max_ids) {
+    if (max_entries == 0 || tokens == nullptr || tokens->size() > max_ids) return;
     auto [it, inserted] = entries_.try_emplace(key);
     if (inserted) {
       order_.push_front(key);
       it->second.position = order_.begin();
     } else {
       order_.splice(order_.begin(), order_, it->second.position);
+      ids_ -= it->second.tokens->size();
     }
+    ids_ += tokens->size();
     it->second.tokens = std::move(tokens);
-    while (entries_.size() > capacity) {
-      entries_.erase(order_.back());
+    while (entries_.size() > max_entries || ids_ > max_ids) {
+      auto last = entries_.find(order_.back());
+      ids_ -= last->second.tokens->size();
+      entries_.erase(last);
       order_.pop_back();
     }
   }
 
   size_t size() const { return entries_.size(); }
+  size_t ids() const { return ids_; }
 
  private:
   struct Entry {
@@ -48,6 +55,7 @@ class TokenizeCache {
   };
   absl::flat_hash_map<uint64_t, Entry> entries_;
   std::list<uint64_t> order_;  // most recent first
+  size_t ids_ = 0;             // held by all entries
 };
 
 }  // namespace pdgate::router

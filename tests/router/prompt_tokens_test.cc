@@ -7,8 +7,10 @@
 #include <catch2/catch.hpp>
 
 #include "router/runtime/tokenize_cache.h"
+#include "tests/router/router_test_util.h"
 
 using namespace pdgate::router;
+using pdgate::testing::PaddedBody;
 
 TEST_CASE("a completions prompt of token ids is used as it is, anything else is not") {
   CHECK(PromptTokenIds("[1, 2, 4294967295]") == std::vector<uint32_t>{1, 2, 4294967295u});
@@ -23,17 +25,43 @@ TEST_CASE("a completions prompt of token ids is used as it is, anything else is 
 }
 
 TEST_CASE("the /tokenize body renders chat with the generation prompt, as the completion does") {
-  const std::string chat =
-      TokenizeBody("\"m\"", R"([{"role":"user","content":"hi \"x\""}])", /*chat=*/true);
+  PaddedBody chat_body(
+      R"({"model":"m","messages":[{"role":"user","content":"hi \"x\""}],"max_tokens":3,)"
+      R"("tools":[{"type":"function","function":{"name":"f"}}],"temperature":0.5})");
+  auto request = chat_body.Parse();
+  REQUIRE(request.ok());
+  const std::string chat = TokenizeBody(*request, chat_body.view(), "\"m\"", /*chat=*/true);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   REQUIRE(parser.parse(chat).get(doc) == simdjson::SUCCESS);
   CHECK(std::string_view(doc["model"].get_string().value()) == "m");
   CHECK(doc["add_generation_prompt"].get_bool().value());
   CHECK(std::string_view(doc["messages"].at(0)["content"].get_string().value()) == "hi \"x\"");
-  const std::string prompt = TokenizeBody("\"m\"", "\"once upon\"", /*chat=*/false);
+  // The tools render into the prompt: they go along; sampling fields do not.
+  CHECK(doc["tools"].get_array().size() == 1);
+  CHECK(doc["max_tokens"].error() == simdjson::NO_SUCH_FIELD);
+  CHECK(doc["temperature"].error() == simdjson::NO_SUCH_FIELD);
+
+  // A client's own add_generation_prompt is kept, and not doubled.
+  PaddedBody continued(
+      R"({"model":"m","messages":[{"role":"assistant","content":"Once"}],)"
+      R"("add_generation_prompt":false,"continue_final_message":true})");
+  request = continued.Parse();
+  REQUIRE(request.ok());
+  const std::string body = TokenizeBody(*request, continued.view(), "\"x\"", true);
+  CHECK(body.find("\"add_generation_prompt\":false") != std::string::npos);
+  CHECK(body.find("\"add_generation_prompt\":true") == std::string::npos);
+  REQUIRE(parser.parse(body).get(doc) == simdjson::SUCCESS);
+  CHECK(doc["continue_final_message"].get_bool().value());
+
+  PaddedBody completion(R"({"model":"m","prompt":"once upon","tools":[]})");
+  request = completion.Parse();
+  REQUIRE(request.ok());
+  const std::string prompt = TokenizeBody(*request, completion.view(), "\"m\"", false);
   REQUIRE(parser.parse(prompt).get(doc) == simdjson::SUCCESS);
   CHECK(std::string_view(doc["prompt"].get_string().value()) == "once upon");
+  CHECK(doc["tools"].error() == simdjson::NO_SUCH_FIELD);
+  CHECK(doc["add_generation_prompt"].error() == simdjson::NO_SUCH_FIELD);
 }
 
 TEST_CASE("a /tokenize answer gives its tokens, other shapes are errors") {
@@ -54,20 +82,32 @@ TEST_CASE("a /tokenize answer gives its tokens, other shapes are errors") {
   CHECK_FALSE(ParseTokenizeAnswer("not json", 100).ok());
 }
 
-TEST_CASE("the tokenize cache keeps the most recently used entries within its capacity") {
+TEST_CASE("the tokenize cache keeps the most recently used entries within its bounds") {
   TokenizeCache cache;
-  auto tokens = [](uint32_t v) { return std::make_shared<const std::vector<uint32_t>>(1, v); };
-  cache.Insert(1, tokens(1), 2);
-  cache.Insert(2, tokens(2), 2);
+  auto tokens = [](uint32_t v, size_t n = 1) {
+    return std::make_shared<const std::vector<uint32_t>>(n, v);
+  };
+  cache.Insert(1, tokens(1), 2, 100);
+  cache.Insert(2, tokens(2), 2, 100);
   REQUIRE(cache.Find(1) != nullptr);  // 1 is now the most recent
-  cache.Insert(3, tokens(3), 2);      // evicts 2
+  cache.Insert(3, tokens(3), 2, 100);  // evicts 2
   CHECK(cache.Find(2) == nullptr);
   REQUIRE(cache.Find(1) != nullptr);
   CHECK((*cache.Find(1))[0] == 1);
   CHECK((*cache.Find(3))[0] == 3);
   CHECK(cache.size() == 2);
-  cache.Insert(3, tokens(30), 2);  // replaces
+  cache.Insert(3, tokens(30), 2, 100);  // replaces
   CHECK((*cache.Find(3))[0] == 30);
-  cache.Insert(4, tokens(4), 0);  // capacity 0: caching is off
+  cache.Insert(4, tokens(4), 0, 100);  // no entries allowed: caching is off
   CHECK(cache.Find(4) == nullptr);
+  // The id budget: a 60-id prompt pushes out older ones until 100 ids hold; a 101-id one is
+  // never kept.
+  cache.Insert(5, tokens(5, 60), 10, 100);
+  cache.Insert(6, tokens(6, 50), 10, 100);
+  CHECK(cache.Find(5) == nullptr);
+  CHECK(cache.Find(6) != nullptr);
+  CHECK(cache.ids() <= 100);
+  cache.Insert(7, tokens(7, 101), 10, 100);
+  CHECK(cache.Find(7) == nullptr);
+  CHECK(cache.ids() <= 100);
 }
