@@ -295,7 +295,7 @@ RunResult RunLoad(const LoadOptions& options, const std::vector<Prompt>& prompts
   std::vector<std::string> wires;
   wires.reserve(prompts.size());
   for (const Prompt& prompt : prompts) {
-    const std::string body = RequestBody(options, prompt);
+    const std::string body = RequestBody(options, prompt, wires.size());
     wires.push_back(StrCat("POST ", path, " HTTP/1.1\r\nHost: ", options.target.host, ":",
                            options.target.port,
                            "\r\nContent-Type: application/json\r\nAccept: */*\r\n"

@@ -30,6 +30,9 @@ struct LoadOptions {
   bool chat = true;
   bool stream = true;
   bool ignore_eos = false;
+  // Each chat request's JSON written in one of four ways (member order, spacing), as clients of
+  // different SDKs or proxies that re-encode JSON would send the same messages.
+  bool reserialize = false;
   double timeout_s = 600;
   int concurrency = 0;      // closed loop when request_rate is infinite; else the cap (0 = none)
   double request_rate = 0;  // requests/s; inf or 0 = closed loop
@@ -47,8 +50,9 @@ struct RunResult {
   double duration_s = 0;               // start of measured phase → last end
 };
 
-// The body sent for a prompt (exposed for tests).
-std::string RequestBody(const LoadOptions& options, const Prompt& prompt);
+// The body sent for a prompt (exposed for tests); `variant` picks the JSON writing when
+// options.reserialize is set.
+std::string RequestBody(const LoadOptions& options, const Prompt& prompt, uint64_t variant = 0);
 
 RunResult RunLoad(const LoadOptions& options, const std::vector<Prompt>& prompts);
 

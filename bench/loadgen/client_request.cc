@@ -39,19 +39,45 @@ absl::StatusOr<Target> ParseUrl(const std::string& url) {
   return t;
 }
 
-std::string RequestBody(const LoadOptions& options, const Prompt& prompt) {
+namespace {
+
+// One chat message: role first or content first, compact or spaced.
+void AppendMessage(std::string& body, std::string_view role, std::string_view content,
+                   unsigned variant) {
+  const bool content_first = (variant & 1) != 0;
+  const char* colon = (variant & 2) != 0 ? "\": " : "\":";
+  const char* comma = (variant & 2) != 0 ? ", " : ",";
+  body += (variant & 2) != 0 ? "{ " : "{";
+  auto member = [&](std::string_view name, std::string_view value) {
+    StrAppend(body, "\"", name, colon);
+    AppendJsonString(body, value);
+  };
+  if (content_first) {
+    member("content", content);
+    body += comma;
+    member("role", role);
+  } else {
+    member("role", role);
+    body += comma;
+    member("content", content);
+  }
+  body += (variant & 2) != 0 ? " }" : "}";
+}
+
+}  // namespace
+
+std::string RequestBody(const LoadOptions& options, const Prompt& prompt, uint64_t variant) {
+  const unsigned form = options.reserialize ? unsigned(variant % 4) : 0;
   std::string body = "{\"model\":";
   AppendJsonString(body, options.model);
   if (options.chat) {
-    body += ",\"messages\":[";
+    body += form & 2 ? ", \"messages\": [" : ",\"messages\":[";
     if (!prompt.system.empty()) {
-      body += "{\"role\":\"system\",\"content\":";
-      AppendJsonString(body, prompt.system);
-      body += "},";
+      AppendMessage(body, "system", prompt.system, form);
+      body += ",";
     }
-    body += "{\"role\":\"user\",\"content\":";
-    AppendJsonString(body, prompt.text);
-    body += "}]";
+    AppendMessage(body, "user", prompt.text, form);
+    body += "]";
   } else {
     body += ",\"prompt\":";
     AppendJsonString(

@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
                    ? std::string("must be \"Name: value\" on one line")
                    : std::string();
       });
+  app.add_flag("--reserialize", o.reserialize,
+               "Write each chat request's JSON one of four ways (member order, spacing)");
   app.add_flag("--ignore-eos", o.ignore_eos,
                "Ask for exactly max_tokens output tokens (ignore_eos)");
   app.add_option("--concurrency,--max-concurrency", o.concurrency,

@@ -2,7 +2,8 @@
 # Scheduler quality on a simulated PD cluster: the same load through pdgate under four policies,
 # each on a fresh cluster (cold caches), for two workloads:
 #   shared: many long shared system prompts (the per-engine KV cache holds a quarter of them),
-#   unique: random prompts, nothing shared.
+#   unique: random prompts, nothing shared,
+#   reserialized: shared, from clients that write the same messages' JSON four ways (not default).
 # Policies: random, least-request, Kthena's default plugin set with its decode-first pairing,
 # pdgate's default (the same plugins, joint pair scoring), and kvcache-aware (pdgate's default with
 # the engines' KV events in place of the approximate prefix-cache; not in the default list). Prints a markdown table: TTFT p50/p99,
@@ -53,6 +54,8 @@ policy_yaml() {
 workload_args() {
   case "$1" in
     shared) echo "--dataset shared-prefix --sp-num-groups $((groups * 4)) --sp-prompts-per-group $((prompts / (groups * 4))) --sp-system-prompt-len 3000 --sp-question-len 100 --sp-output-len 16 --num-prompts $prompts" ;;
+    # The shared workload from clients that write the same messages' JSON four different ways.
+    reserialized) echo "--reserialize --dataset shared-prefix --sp-num-groups $((groups * 4)) --sp-prompts-per-group $((prompts / (groups * 4))) --sp-system-prompt-len 3000 --sp-question-len 100 --sp-output-len 16 --num-prompts $prompts" ;;
     unique) echo "--dataset random --random-input-len 2000 --random-output-len 16 --num-prompts $prompts" ;;
   esac
 }

@@ -220,5 +220,28 @@ TEST_CASE("RequestBody: chat and completions bodies are valid JSON with the opti
   CHECK(doc["stream_options"].error() == simdjson::NO_SUCH_FIELD);
 }
 
+TEST_CASE("RequestBody --reserialize: four writings of the same messages") {
+  LoadOptions o;
+  o.model = "m";
+  o.reserialize = true;
+  Prompt p;
+  p.system = "sys";
+  p.text = "hello";
+  std::set<std::string> bodies;
+  simdjson::dom::parser parser;
+  for (uint64_t variant = 0; variant < 8; ++variant) {
+    const std::string body = RequestBody(o, p, variant);
+    bodies.insert(body);
+    simdjson::dom::element doc;
+    REQUIRE(parser.parse(body).get(doc) == simdjson::SUCCESS);
+    CHECK(std::string_view(doc.at_pointer("/messages/0/role")) == "system");
+    CHECK(std::string_view(doc.at_pointer("/messages/0/content")) == "sys");
+    CHECK(std::string_view(doc.at_pointer("/messages/1/content")) == "hello");
+  }
+  CHECK(bodies.size() == 4);
+  o.reserialize = false;
+  CHECK(RequestBody(o, p, 1) == RequestBody(o, p, 0));
+}
+
 }  // namespace
 }  // namespace pdgate::loadgen
