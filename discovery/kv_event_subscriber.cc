@@ -80,6 +80,7 @@ struct KvEventSubscriber::Impl {
   std::shared_ptr<const EndpointSnapshot> endpoints;
   std::shared_ptr<KvBlockIndex> index;
   std::map<uint32_t, Stream> streams;  // by endpoint slot
+  uint32_t block_size = 16;            // blockSizeToHash, of the current configuration
 
   void Run() {
     while (!owner.stop_.load(std::memory_order_relaxed)) {
@@ -130,6 +131,7 @@ struct KvEventSubscriber::Impl {
     if (index != nullptr && endpoints != nullptr) {
       const config::KvCacheAwareArgs& args =
           endpoints->config->settings.scheduler.kv_cache_aware;
+      block_size = uint32_t(args.block_size_to_hash);
       for (const ServerEndpoints& server : endpoints->servers) {
         for (const Endpoint& endpoint : server.endpoints) {
           if (endpoint.address.empty()) continue;
@@ -202,6 +204,14 @@ struct KvEventSubscriber::Impl {
       spdlog::debug("kv events from {}: {}", stream.source.url,
                     std::string(batch.status().message()));
       return;
+    }
+    for (const KvEvent& event : batch->events) {
+      if (event.type != KvEventType::kBlockStored || event.block_size == block_size) continue;
+      if (counters.block_size_mismatches.fetch_add(1, std::memory_order_relaxed) == 0) {
+        spdlog::warn("kv events from {}: blocks of {} tokens, but blockSizeToHash is {}: they "
+                     "cannot match requests (set the engines' block/page size or the arg alike)",
+                     stream.source.url, event.block_size, block_size);
+      }
     }
     index->Apply(stream.slot, "", *batch);
     counters.batches.fetch_add(1, std::memory_order_relaxed);

@@ -186,6 +186,9 @@ std::vector<MetricFamily> KvEventFamilies(const KvEventsView& view) {
         MetricType::Counter, load(c.restarts));
     add("pdgate_kv_event_replays_total", "Replays completed (warm start, gap fill)",
         MetricType::Counter, load(c.replays));
+    add("pdgate_kv_event_block_size_mismatches_total",
+        "Stored blocks of another size than blockSizeToHash: they never match requests",
+        MetricType::Counter, load(c.block_size_mismatches));
     add("pdgate_kv_event_replay_failures_total",
         "Replays that timed out or overflowed: the endpoint's entries were cleared",
         MetricType::Counter, load(c.replay_failures));

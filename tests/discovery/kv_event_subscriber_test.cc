@@ -172,6 +172,7 @@ void Run(const std::string& layout, bool map) {
   CHECK(Held(*index, slot, prompt) == 0);
   CHECK(counters.restarts.load() == 1);
   CHECK(counters.decode_errors.load() == 0);
+  CHECK(counters.block_size_mismatches.load() == 0);
   CHECK(counters.replay_failures.load() == 0);
   CHECK(counters.sources.load() == 1);
 

@@ -113,6 +113,7 @@ void RunSameMessagesRewritten(const std::string& encoding) {
   CHECK(MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="tokenize"})") >= 12);
   CHECK(MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="unavailable"})") == 0);
   CHECK(MetricValue(metrics, "pdgate_kv_event_decode_errors_total") == 0);
+  CHECK(MetricValue(metrics, "pdgate_kv_event_block_size_mismatches_total") == 0);
   CHECK(MetricValue(metrics, "pdgate_kv_event_replays_total") >= 3);  // one per engine at join
 }
 
