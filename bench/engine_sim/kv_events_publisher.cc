@@ -41,7 +41,9 @@ KvEventsPublisher::~KvEventsPublisher() { Stop(); }
 bool KvEventsPublisher::Start(std::string& error) {
   const bool ipv6 = config_.host.find(':') != std::string::npos;
   try {
-    pub_ = zmq::socket_t(context_, zmq::socket_type::pub);
+    // XPUB: a PUB on the wire (vLLM's socket), which also hands us the subscriptions.
+    pub_ = zmq::socket_t(context_, zmq::socket_type::xpub);
+    pub_.set(zmq::sockopt::xpub_verbose, 1);
     pub_.set(zmq::sockopt::sndhwm, config_.send_hwm);
     pub_.set(zmq::sockopt::linger, 0);
     pub_.set(zmq::sockopt::ipv6, ipv6);
@@ -100,11 +102,12 @@ void KvEventsPublisher::Publish(double ts, std::vector<KvCacheEvent> events) {
 void KvEventsPublisher::Run() {
   const bool replay = router_.handle() != nullptr;
   for (;;) {
-    std::array<zmq::pollitem_t, 2> items{};
+    std::array<zmq::pollitem_t, 3> items{};
     items[0] = {nullptr, wake_fd_, ZMQ_POLLIN, 0};
-    items[1] = {router_.handle(), 0, ZMQ_POLLIN, 0};
+    items[1] = {pub_.handle(), 0, ZMQ_POLLIN, 0};
+    items[2] = {router_.handle(), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(items.data(), replay ? 2 : 1);
+      zmq::poll(items.data(), replay ? 3 : 2);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       std::fprintf(stderr, "pdgate-engine-sim: KV events stopped: %s\n", e.what());
@@ -123,7 +126,26 @@ void KvEventsPublisher::Run() {
       for (const Pending& pending : batches) Send(pending);
       if (stop) return;
     }
-    if (replay && (items[1].revents & ZMQ_POLLIN)) ServeReplays();
+    if (items[1].revents & ZMQ_POLLIN) ReadSubscriptions();
+    if (replay && (items[2].revents & ZMQ_POLLIN)) ServeReplays();
+  }
+}
+
+// Each message on an XPUB is a (un)subscription: 1 or 0, then the topic prefix. Verbose, so a
+// second subscriber to the same prefix is seen too.
+void KvEventsPublisher::ReadSubscriptions() {
+  for (;;) {
+    zmq::message_t message;
+    zmq::recv_result_t got;
+    try {
+      got = pub_.recv(message, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (!got) return;
+    if (message.size() == 0 || config_.subscriptions == nullptr) continue;
+    const auto first = static_cast<const uint8_t*>(message.data())[0];
+    if (first == 1) config_.subscriptions->fetch_add(1, std::memory_order_relaxed);
   }
 }
 

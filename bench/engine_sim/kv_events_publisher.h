@@ -15,6 +15,7 @@
 // (no polling interval: a batch leaves as soon as the thread wakes). Batches are encoded there,
 // off the engine strand. A full queue drops the batch rather than block the engine.
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -39,6 +40,7 @@ class KvEventsPublisher : public KvEventSink {
     size_t buffer_steps = 10000;
     int send_hwm = 100000;      // vLLM hwm
     size_t max_queue = 100000;  // vLLM max_queue_size
+    std::atomic<int64_t>* subscriptions = nullptr;  // +1 per subscribe message seen
   };
 
   explicit KvEventsPublisher(Config config);
@@ -63,6 +65,7 @@ class KvEventsPublisher : public KvEventSink {
   void Run();
   void Send(const Pending& pending);
   void ServeReplays();
+  void ReadSubscriptions();
   void Reply(const zmq::message_t& identity, uint64_t seq, const std::string& payload,
              bool end_marker);
 

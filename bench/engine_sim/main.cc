@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   Options options;
   if (auto exit_code = ParseOptions(argc, argv, options)) return *exit_code;
 
+  Metrics metrics;  // before the publisher, whose thread counts subscriptions in it
   // Declared before the engine, so it outlives it; stopped (queue sent, thread joined) on exit.
   std::unique_ptr<KvEventsPublisher> kv_events;
   if (options.kv_events.port != 0) {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     config.format = {options.kv_events.encoding, options.engine_config.block_size,
                      options.kv_events.data_parallel_rank};
     config.buffer_steps = static_cast<size_t>(options.kv_events.buffer_steps);
+    config.subscriptions = &metrics.kv_event_subscriptions;
     kv_events = std::make_unique<KvEventsPublisher>(std::move(config));
     std::string error;
     if (!kv_events->Start(error)) {
@@ -43,7 +45,6 @@ int main(int argc, char** argv) {
   }
 
   boost::asio::io_context ioc(options.threads);
-  Metrics metrics;
   if (!options.lora_modules.empty()) metrics.max_loras = options.max_loras;
   HttpKvTransport transport(ioc);
   Engine engine(ioc, options.engine_config, metrics, transport);

@@ -35,6 +35,9 @@ struct Metrics {
   // Gauges (set by the engine).
   std::atomic<int64_t> running{0};
   std::atomic<int64_t> waiting{0};
+  // Subscribe messages the KV-event publisher has seen (its socket is an XPUB, which a SUB cannot tell
+  // from vLLM's PUB): a test publishes only once its SUB's subscription has reached the engine.
+  std::atomic<int64_t> kv_event_subscriptions{0};
   std::atomic<int64_t> kv_used_blocks{0};
   std::atomic<int64_t> kv_total_blocks{0};
   std::atomic<int64_t> kv_held_blocks{0};  // prefill: blocks kept for a remote decode

@@ -41,6 +41,18 @@ KvSim StartKvSim(int index, std::vector<std::string> args, uint16_t events_port 
   return KvSim{StartSim(index, args), events_port, replay_port};
 }
 
+// The engine has seen a SUB's subscription: from now on it is sent what it publishes (a SUB that
+// has only connected may still miss the first batches: ZMQ's slow joiner).
+void WaitSubscribed(const Sim& sim) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    auto [status, stats] = sim.Get("/admin/stats");
+    if (status == 200 && JsonNumber(stats, "/kv_event_subscriptions").value_or(0) >= 1) return;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(10ms);  // polling, with the deadline above
+  }
+}
+
 std::string Messages(const std::string& content) {
   return R"([{"role":"user","content":")" + content + R"("}])";
 }
@@ -81,6 +93,7 @@ TEST_CASE("KV events: a chat prompt's full blocks arrive as BlockStored with /to
                               "kv@127.0.0.72@sim-model", "--data-parallel-rank", "2"});
     KvSubscriber sub(kv.sim.host, kv.events_port);
     REQUIRE(sub.WaitConnected());
+    WaitSubscribed(kv.sim);
 
     const auto tokens =
         TokenizeVia(kv.sim, R"({"model":"sim-model","messages":)" + Messages(kLong) + "}");
@@ -146,6 +159,7 @@ TEST_CASE("KV events: python3-msgpack decodes the same batch (an independent dec
       std::this_thread::sleep_for(10ms);
     }
     REQUIRE(python->Stdout().find("subscribed") != std::string::npos);
+    WaitSubscribed(kv.sim);
     const auto tokens =
         TokenizeVia(kv.sim, R"({"model":"adapter-a","messages":)" + Messages(kLong) + "}");
     auto [status, body] =
@@ -203,6 +217,7 @@ TEST_CASE("KV events replay: batches from start_seq then the end marker, in both
                               "--kv-events-buffer-steps", map ? "10000" : "2"});
     KvSubscriber sub(kv.sim.host, kv.events_port);
     REQUIRE(sub.WaitConnected());
+    WaitSubscribed(kv.sim);
     for (int i = 0; i < 3; ++i) {
       const std::string content = "Variant " + std::to_string(i) + ". " + kLong;
       REQUIRE(kv.sim.Post("/v1/chat/completions", ChatBody(content, R"("max_tokens":2)")).first ==
@@ -243,6 +258,7 @@ TEST_CASE("KV events: eviction gives BlockRemoved, reset AllBlocksCleared, resta
   auto kv = StartKvSim(75, {"--kv-blocks", "8"});
   KvSubscriber sub(kv.sim.host, kv.events_port);
   REQUIRE(sub.WaitConnected());
+  WaitSubscribed(kv.sim);
   const std::string a = "Alpha " + kLong;
   const std::string b = "Bravo " + kLong + " " + kLong;
   const auto a_tokens = TokenizeVia(kv.sim, R"({"messages":)" + Messages(a) + "}");
@@ -293,6 +309,7 @@ TEST_CASE("KV events: eviction gives BlockRemoved, reset AllBlocksCleared, resta
   kv.sim.process.Stop();
   auto restarted = StartKvSim(75, {"--kv-blocks", "8"}, kv.events_port);
   REQUIRE(sub.WaitConnected(2));
+  WaitSubscribed(restarted.sim);
   REQUIRE(restarted.sim.Post("/v1/chat/completions", ChatBody(a, R"("max_tokens":2)")).first ==
           200);
   auto again = sub.Receive();
