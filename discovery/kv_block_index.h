@@ -5,18 +5,17 @@
 // Blocks are keyed by pdgate's own chained hash of their token ids (engine block hashes are not
 // reproducible: vLLM seeds them per process, research round2.md §A.4): the key of block i is
 // XXH3-64 of its token ids (little-endian uint32) seeded with the key of block i-1, the first
-// block seeded with XXH3-64 of the model (or LoRA adapter) name. A request's token ids hash the
-// same way, so its blocks are looked up directly. Per holder (endpoint, data-parallel rank, KV
-// group) the
-// engine's hash maps to the own key, for BlockRemoved and for chaining a BlockStored to its
+// block seeded with XXH3-64 of the LoRA adapter's name ("" for the base model: an endpoint
+// serves one). A request's token ids hash the same way, so its blocks are looked up directly.
+// Per holder (endpoint, data-parallel rank, KV group) the engine's hash maps to the own key, for BlockRemoved and for chaining a BlockStored to its
 // parent. Only full-attention groups on the GPU are indexed: that is what a new request can
 // reuse at once. A block's extra keys (multimodal hashes, cache salt) are not part of its own
 // key: two prompts with the same tokens and different images match (routing quality only).
 //
 // Bounded: at most `max_blocks` (holder, block) entries; past it the oldest stored go first.
 // One writer (the event consumer), many readers (io threads): each reader locks only its own
-// slot's mutex, which no other reader touches, and the writer takes every slot while it applies
-// a batch. A pick thus never waits on another pick.
+// slot's mutex (io threads beyond the slot count share slots, and only wait on each other), and
+// the writer takes every slot while it applies a batch.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -53,8 +52,8 @@ class KvBlockIndex {
   KvBlockIndex(const KvBlockIndex&) = delete;
   KvBlockIndex& operator=(const KvBlockIndex&) = delete;
 
-  // Writer side (one thread). `model`: the served model name, the chain's root for blocks
-  // stored without a LoRA adapter.
+  // Writer side (one thread). `model`: the chain's root for blocks stored without a LoRA
+  // adapter (pdgate's subscriber passes "").
   void Apply(uint32_t endpoint, std::string_view model, const KvEventBatch& batch);
   // An endpoint left, its engine restarted, or its events can no longer be trusted (a gap that
   // replay could not fill): forget every rank's blocks.
