@@ -61,6 +61,9 @@ struct PrefixCacheArgs {
   int max_blocks_to_match = 128;
   int max_hash_cache_size = 50000;  // entries per endpoint
   int top_k_matches = 5;
+  // pdgate: an engine's KV cache in tokens when its /metrics do not say (vLLM's cache_config_info,
+  // SGLang's max_total_num_tokens); 0: unknown. Bounds what the index believes an endpoint holds.
+  int64_t engine_cache_tokens = 0;
 };
 
 // Kthena's `kvcache-aware` scorer: the engines' own KV-cache events (vLLM/SGLang ZMQ publisher)

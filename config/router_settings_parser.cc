@@ -52,6 +52,8 @@ void ParsePluginArgs(const std::string& name, MapReader& args, SchedulerSettings
     if (auto n = args.Int("maxBlocksToMatch", 1, 1 << 20)) prefix.max_blocks_to_match = int(*n);
     if (auto n = args.Int("maxHashCacheSize", 1, 1 << 26)) prefix.max_hash_cache_size = int(*n);
     if (auto n = args.Int("topKMatches", 1, 1 << 10)) prefix.top_k_matches = int(*n);
+    if (auto n = args.Int("engineCacheTokens", 0, int64_t(1) << 40))
+      prefix.engine_cache_tokens = int64_t(*n);
   } else if (name == "kvcache-aware") {
     KvCacheAwareArgs& kv = scheduler.kv_cache_aware;
     if (auto n = args.Int("blockSizeToHash", 1, 4096)) kv.block_size_to_hash = int(*n);

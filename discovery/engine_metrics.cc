@@ -21,6 +21,9 @@ enum class Series {
   kPrefixQueries,
   kPrefixHits,
   kCacheHitRate,
+  kCacheConfig,
+  kMaxTotalTokens,
+  kPromptTokens,
 };
 
 struct Name {
@@ -54,6 +57,10 @@ constexpr Name kNames[] = {
     {"sglang:time_per_output_token_seconds_sum", Series::kItlSum},
     {"sglang:time_per_output_token_seconds_count", Series::kItlCount},
     {"sglang:cache_hit_rate", Series::kCacheHitRate},
+    {"vllm:cache_config_info", Series::kCacheConfig},
+    {"sglang:max_total_num_tokens", Series::kMaxTotalTokens},
+    {"vllm:prompt_tokens_total", Series::kPromptTokens},
+    {"sglang:prompt_tokens_total", Series::kPromptTokens},
 };
 
 Series Classify(std::string_view name) {
@@ -65,25 +72,48 @@ Series Classify(std::string_view name) {
   return Series::kNone;
 }
 
+// The length of the {labels} block at the start of `rest` (0 without one); npos when unclosed.
+size_t LabelsLength(std::string_view rest) {
+  if (rest.empty() || rest[0] != '{') return 0;
+  // Label values may hold '}' inside quotes.
+  bool quoted = false;
+  for (size_t i = 1; i < rest.size(); ++i) {
+    const char c = rest[i];
+    if (quoted && c == '\\') {
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (!quoted && c == '}') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// A label's value as a number (`name="123"` in `labels`); -1 when absent or not a number. The
+// info labels read here hold plain digits, so escapes need no decoding.
+double NumericLabel(std::string_view labels, std::string_view name) {
+  size_t at = 0;
+  while ((at = labels.find(name, at)) != std::string_view::npos) {
+    const bool starts = at > 0 && (labels[at - 1] == '{' || labels[at - 1] == ',' ||
+                                   labels[at - 1] == ' ');
+    const size_t quote = at + name.size();
+    at = quote;
+    if (!starts || labels.substr(quote, 2) != "=\"") continue;
+    double value = -1;
+    const char* first = labels.data() + quote + 2;
+    const char* last = labels.data() + labels.size();
+    const auto [end, error] = std::from_chars(first, last, value);
+    if (error != std::errc() || end == last || *end != '"') return -1;
+    return value;
+  }
+  return -1;
+}
+
 // The sample value after the name and optional {labels}; nullopt-like false when malformed.
 bool ReadValue(std::string_view rest, double& value) {
-  size_t i = 0;
-  if (!rest.empty() && rest[0] == '{') {
-    // Label values may hold '}' inside quotes.
-    bool quoted = false;
-    for (i = 1; i < rest.size(); ++i) {
-      const char c = rest[i];
-      if (quoted && c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        quoted = !quoted;
-      } else if (!quoted && c == '}') {
-        break;
-      }
-    }
-    if (i >= rest.size()) return false;
-    ++i;
-  }
+  size_t i = LabelsLength(rest);
+  if (i == std::string_view::npos) return false;
   while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
   size_t end = i;
   while (end < rest.size() && rest[end] != ' ' && rest[end] != '\t' && rest[end] != '\r') ++end;
@@ -150,6 +180,21 @@ EngineSample ParseEngineMetrics(std::string_view text) {
       case Series::kCacheHitRate:
         sample.cache_hit_rate = std::max(sample.cache_hit_rate, value);
         break;
+      case Series::kCacheConfig: {
+        const std::string_view rest = line.substr(name_end);
+        const std::string_view labels = rest.substr(0, LabelsLength(rest));
+        const double blocks = NumericLabel(labels, "num_gpu_blocks");
+        const double block_size = NumericLabel(labels, "block_size");
+        if (blocks > 0 && block_size > 0) sample.kv_capacity_tokens += blocks * block_size;
+        break;
+      }
+      case Series::kMaxTotalTokens:
+        if (value > 0) sample.kv_capacity_tokens += value;
+        break;
+      case Series::kPromptTokens:
+        sample.prompt_tokens += value;
+        sample.has_prompt_tokens = true;
+        break;
       case Series::kNone:
         break;
     }
@@ -169,7 +214,22 @@ double IntervalMean(const HistogramTotals& now, const HistogramTotals& before, d
 
 }  // namespace
 
-EngineLoad LoadTracker::Update(const EngineSample& sample) {
+EngineLoad LoadTracker::Update(const EngineSample& sample, double prompt_bytes_sent) {
+  if (sample.kv_capacity_tokens > 0) cache_.capacity_tokens = sample.kv_capacity_tokens;
+  if (sample.has_prompt_tokens && prompt_bytes_sent >= 0) {
+    // An interval runs until it has seen enough tokens for a stable ratio; a counter going
+    // backwards (engine restart) starts a new one.
+    if (ratio_tokens_ < 0 || sample.prompt_tokens < ratio_tokens_ ||
+        prompt_bytes_sent < ratio_bytes_) {
+      ratio_tokens_ = sample.prompt_tokens;
+      ratio_bytes_ = prompt_bytes_sent;
+    } else if (sample.prompt_tokens - ratio_tokens_ >= kMinTokensForRatio) {
+      cache_.prompt_bytes_per_token =
+          (prompt_bytes_sent - ratio_bytes_) / (sample.prompt_tokens - ratio_tokens_);
+      ratio_tokens_ = sample.prompt_tokens;
+      ratio_bytes_ = prompt_bytes_sent;
+    }
+  }
   load_.running = sample.has_running ? sample.running : -1;
   load_.waiting = sample.has_waiting ? sample.waiting : -1;
   load_.kv_usage = sample.has_kv_usage ? std::clamp(sample.kv_usage, 0.0, 1.0) : -1;

@@ -27,6 +27,11 @@ struct EngineSample {
   double prefix_queries = 0, prefix_hits = 0;  // counters, tokens (vLLM)
   bool has_prefix_counters = false;
   double cache_hit_rate = -1;  // gauge 0..1 (SGLang); -1 when absent
+  // KV-cache size in tokens: vLLM's cache_config_info labels num_gpu_blocks × block_size, SGLang's
+  // max_total_num_tokens; summed over data-parallel series. 0 when absent.
+  double kv_capacity_tokens = 0;
+  double prompt_tokens = 0;  // counter: prompt tokens the engine was given
+  bool has_prompt_tokens = false;
 };
 
 // Parses Prometheus text exposition; unknown families are skipped, malformed lines ignored.
@@ -42,6 +47,15 @@ struct EngineLoad {
   double prefix_hit_ratio = -1;  // engine's prefix-cache hits / queries, last interval
 };
 
+// What an engine's cache holds, for sizing the approximate prefix index. -1: not known.
+struct EngineCache {
+  double capacity_tokens = -1;
+  // The router's prompt bytes sent to the endpoint per prompt token the engine counted, over the
+  // last interval with enough traffic: how prompt bytes (what the prefix index hashes) convert
+  // into the engine's tokens, for this endpoint's model and tokenizer.
+  double prompt_bytes_per_token = -1;
+};
+
 // Turns consecutive samples of one endpoint into EngineLoad: histogram means are Δsum/Δcount
 // over the last interval, kept from the previous interval when nothing was observed, and a
 // counter that went backwards (engine restart) starts a new baseline. A mean with no new
@@ -50,8 +64,12 @@ struct EngineLoad {
 class LoadTracker {
  public:
   static constexpr int kForgetAfter = 10;
-  EngineLoad Update(const EngineSample& sample);
+  static constexpr double kMinTokensForRatio = 1000;  // an interval's tokens to measure bytes/token
+  // `prompt_bytes_sent`: the router's running total of prompt bytes sent to this endpoint
+  // (LiveEndpoint::prompt_bytes_sent), or -1.
+  EngineLoad Update(const EngineSample& sample, double prompt_bytes_sent = -1);
   const EngineLoad& load() const { return load_; }
+  const EngineCache& cache() const { return cache_; }
 
  private:
   int ttft_idle_ = 0;
@@ -59,6 +77,9 @@ class LoadTracker {
   bool has_previous_ = false;
   EngineSample previous_;
   EngineLoad load_;
+  EngineCache cache_;
+  // Where the current bytes-per-token interval started: prompt tokens and bytes.
+  double ratio_tokens_ = -1, ratio_bytes_ = -1;
 };
 
 }  // namespace pdgate::discovery

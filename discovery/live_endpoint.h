@@ -48,6 +48,9 @@ class LiveEndpoint {
   std::atomic<int32_t> remote_prefill_in_flight{0};
   std::atomic<int32_t> remote_decode_in_flight{0};
   std::atomic<int64_t> remote_prefill_tokens_in_flight{0};
+  // Prompt bytes (what the prefix index hashes) of the legs sent here: with the engine's prompt
+  // token counter, how many bytes its tokenizer makes a token (LoadTracker, EngineCache).
+  std::atomic<uint64_t> prompt_bytes_sent{0};
 
   // --- Scraped load (written by the scraper, read by pickers) ---
   void StoreLoad(const EngineLoad& load);

@@ -38,6 +38,7 @@ struct Holder {
 struct PrefixIndex::State {
   absl::flat_hash_map<uint64_t, absl::InlinedVector<Holder, 2>> holders;
   absl::flat_hash_map<uint32_t, Lru> lru;
+  absl::flat_hash_map<uint32_t, size_t> capacity;  // slots whose engine's cache size is known
   size_t entries = 0;
   uint64_t evictions = 0;
   // Lookups run under the shared lock: their counters are atomics.
@@ -56,7 +57,27 @@ struct PrefixIndex::State {
     }
     if (list.empty()) holders.erase(it);
   }
+
+  // Forgets `slot`'s oldest entries beyond `limit`.
+  void Trim(uint32_t slot, Lru& order, size_t limit) {
+    while (order.size() > limit) {
+      const uint64_t oldest = order.back();
+      order.pop_back();
+      Forget(oldest, slot);
+      ++evictions;
+    }
+  }
 };
+
+namespace {
+
+size_t LimitOf(const absl::flat_hash_map<uint32_t, size_t>& capacity, uint32_t slot,
+               size_t fallback) {
+  auto it = capacity.find(slot);
+  return it == capacity.end() ? fallback : std::min(fallback, it->second);
+}
+
+}  // namespace
 
 PrefixIndex::PrefixIndex(size_t max_entries_per_endpoint)
     : capacity_(std::max<size_t>(1, max_entries_per_endpoint)), state_(std::make_unique<State>()) {}
@@ -110,17 +131,39 @@ void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
     list.push_back({slot, lru.begin()});
     ++s.entries;
   }
-  while (lru.size() > capacity_) {
-    const uint64_t oldest = lru.back();
-    lru.pop_back();
-    s.Forget(oldest, slot);
-    ++s.evictions;
+  s.Trim(slot, lru, LimitOf(s.capacity, slot, capacity_));
+}
+
+void PrefixIndex::SetCapacity(uint32_t slot, size_t entries) {
+  std::unique_lock lock(mutex_);
+  State& s = *state_;
+  if (entries == 0) {
+    s.capacity.erase(slot);
+    return;
+  }
+  s.capacity[slot] = entries;
+  auto it = s.lru.find(slot);
+  if (it != s.lru.end()) s.Trim(slot, it->second, LimitOf(s.capacity, slot, capacity_));
+}
+
+void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const {
+  out.assign(slots.size(), -1);
+  std::shared_lock lock(mutex_);
+  const State& s = *state_;
+  if (s.capacity.empty()) return;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (!s.capacity.contains(slots[k])) continue;
+    const size_t limit = LimitOf(s.capacity, slots[k], capacity_);
+    auto it = s.lru.find(slots[k]);
+    const size_t held = it == s.lru.end() ? 0 : it->second.size();
+    out[k] = int64_t(limit) - int64_t(held);
   }
 }
 
 void PrefixIndex::RemoveEndpoint(uint32_t slot) {
   std::unique_lock lock(mutex_);
   State& s = *state_;
+  s.capacity.erase(slot);
   auto it = s.lru.find(slot);
   if (it == s.lru.end()) return;
   for (uint64_t hash : it->second) s.Forget(hash, slot);

@@ -10,7 +10,9 @@
 // token boundaries, which matters only for the last partial block.
 //
 // Bounded: each endpoint keeps at most `max_entries_per_endpoint` hashes in LRU order (Kthena's
-// maxHashCacheSize), so memory stays flat under any load. One reader-writer lock: picks share
+// maxHashCacheSize), so memory stays flat under any load. When an engine's cache size is known
+// (SetCapacity), its endpoint keeps no more blocks than that cache holds: the index forgets, in
+// the same LRU order, what the engine must have evicted, and tells how much room is left. One reader-writer lock: picks share
 // it, recording takes it briefly; both are a few hundred nanoseconds to microseconds.
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +53,12 @@ class PrefixIndex {
   void Match(std::span<const uint64_t> hashes, size_t top_k, std::vector<PrefixMatch>& out) const;
   void Record(std::span<const uint64_t> hashes, uint32_t slot);
   void RemoveEndpoint(uint32_t slot);
+  // The engine behind `slot` holds about `entries` blocks (0: not known; the index's own bound
+  // applies). Entries beyond it are forgotten, oldest first.
+  void SetCapacity(uint32_t slot, size_t entries);
+  // Per slot in `slots`: the blocks its engine can still take before evicting, or -1 when its
+  // capacity is not known.
+  void Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const;
   PrefixIndexStats stats() const;
 
  private:

@@ -138,6 +138,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
   const Impl& impl = *impl_;
   const config::SchedulerSettings& settings = impl.settings;
   Decision decision;
+  decision.prompt_bytes = facts.prompt.size();
   const size_t n = server.endpoints.size();
   if (n == 0 || max_targets == 0) {
     decision.reason = DecisionReason::kNoEndpoints;
@@ -164,6 +165,12 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
         HashPromptBlocks(facts.model, facts.prompt, size_t(args.block_size_to_hash),
                          size_t(args.max_blocks_to_match));
     pick.total_blocks = decision.prompt_hashes.size();
+    if (impl.prefix_weight > 0 && pick.total_blocks > 0) {
+      thread_local std::vector<uint32_t> slots;
+      slots.clear();
+      for (const Endpoint& endpoint : server.endpoints) slots.push_back(endpoint.live->slot());
+      index_->Room(slots, pick.room);
+    }
     thread_local std::vector<PrefixMatch> matches;
     index_->Match(decision.prompt_hashes, size_t(args.top_k_matches), matches);
     for (const PrefixMatch& match : matches) {
@@ -365,8 +372,31 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
 }
 
 void Scheduler::RecordServed(const Decision& decision, const Endpoint& endpoint) const {
+  // (Every leg, hashed or not, so bytes per token compare with the engine's token counter.)
+  endpoint.live->prompt_bytes_sent.fetch_add(decision.prompt_bytes, std::memory_order_relaxed);
   if (index_ == nullptr || decision.prompt_hashes.empty()) return;
   index_->Record(decision.prompt_hashes, endpoint.live->slot());
+}
+
+void Scheduler::SizeIndexFor(const discovery::LiveEndpoint& live,
+                             const discovery::EngineCache& cache) const {
+  if (index_ == nullptr || !impl_->hash_prompts) return;
+  const config::SchedulerSettings& settings = impl_->settings;
+  const double tokens = cache.capacity_tokens > 0
+                            ? cache.capacity_tokens
+                            : double(settings.prefix_cache.engine_cache_tokens);
+  if (tokens <= 0) {
+    index_->SetCapacity(live.slot(), 0);
+    return;
+  }
+  // A ratio outside what any tokenizer gives (a mis-count, another client's traffic) is ignored.
+  const double measured = cache.prompt_bytes_per_token;
+  const double bytes_per_token = measured >= 1 && measured <= 64
+                                     ? measured
+                                     : double(std::max(1, settings.decider.bytes_per_token));
+  const double entries =
+      tokens * bytes_per_token / double(std::max(1, settings.prefix_cache.block_size_to_hash));
+  index_->SetCapacity(live.slot(), size_t(std::max(1.0, entries)));
 }
 
 }  // namespace pdgate::pd_scheduler

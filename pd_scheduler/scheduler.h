@@ -62,6 +62,7 @@ struct Decision {
   std::vector<uint32_t> prefill_tokens;  // per pair: the prompt tokens its prefill must compute
   std::vector<uint32_t> singles;         // kDecodeOnly, kAggregated: endpoint indices
   std::vector<uint64_t> prompt_hashes;
+  size_t prompt_bytes = 0;  // RequestFacts::prompt's size, counted on the endpoints served
   double prefix_match_ratio = -1;  // of the first target's prefill (or single); -1: not scored
   bool kv_precise = false;         // scored by the engines' KV events (prompt tokens known)
 };
@@ -82,6 +83,11 @@ class Scheduler {
 
   // A leg succeeded on `endpoint`: it holds the prompt's prefix now.
   void RecordServed(const Decision& decision, const discovery::Endpoint& endpoint) const;
+
+  // The engine behind `live` reported its cache (scraper): the prefix index keeps no more of its
+  // blocks than that cache holds, converting tokens into hashed bytes with the measured ratio
+  // (else decider.bytesPerToken). Falls back on prefix-cache's engineCacheTokens.
+  void SizeIndexFor(const discovery::LiveEndpoint& live, const discovery::EngineCache& cache) const;
 
   const std::shared_ptr<PrefixIndex>& prefix_index() const { return index_; }
   const std::shared_ptr<discovery::KvBlockIndex>& kv_index() const { return kv_index_; }

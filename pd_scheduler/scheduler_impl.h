@@ -65,6 +65,9 @@ struct Scheduler::Impl {
     bool precise = false;
     std::vector<uint32_t> kv_matched;
     size_t kv_total = 0;
+    // prefix-cache: blocks each endpoint's engine can still take before evicting (-1: unknown;
+    // empty when no capacity is known).
+    std::vector<int64_t> room{};
   };
 
   // Defined in scheduler_scoring.cc; the small helpers below stay inline for the pick.

@@ -85,6 +85,8 @@ std::string Metrics::RenderPrometheus(MetricsFlavor flavor, std::string_view mod
     Gauge(out, "sglang:num_queue_reqs", "The number of requests in the waiting queue.", labels,
           double(Load(waiting)));
     Gauge(out, "sglang:token_usage", "The token usage.", labels, usage);
+    Gauge(out, "sglang:max_total_num_tokens", "Maximum total number of tokens in the KV cache.",
+          labels, double(Load(kv_total_blocks)) * block_size);
     const uint64_t queries = Load(prefix_queries);
     Gauge(out, "sglang:cache_hit_rate", "The prefix cache hit rate.", labels,
           queries ? double(Load(prefix_hits)) / double(queries) : 0.0);

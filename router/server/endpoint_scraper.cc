@@ -124,6 +124,12 @@ struct EndpointScraper::Impl {
     if (settings.scrape.enabled || probe) {
       co_await ForEach(targets, size_t(settings.scrape.concurrency), work);
     }
+    // The prefix index believes an endpoint holds no more than its engine's cache can.
+    for (const Target& target : targets) {
+      auto tracker = trackers.find(target.live.get());
+      state.scheduler->SizeIndexFor(
+          *target.live, tracker == trackers.end() ? discovery::EngineCache{} : tracker->second.cache());
+    }
     // Endpoints no snapshot lists any more leave the prefix index.
     for (uint32_t slot : state.live->Prune()) state.scheduler->prefix_index()->RemoveEndpoint(slot);
   }
@@ -160,7 +166,9 @@ struct EndpointScraper::Impl {
       co_return;
     }
     const discovery::EngineSample sample = discovery::ParseEngineMetrics(body);
-    target.live->StoreLoad(trackers[target.live.get()].Update(sample));
+    const double bytes_sent =
+        double(target.live->prompt_bytes_sent.load(std::memory_order_relaxed));
+    target.live->StoreLoad(trackers[target.live.get()].Update(sample, bytes_sent));
     if (!models) co_return;
     const std::string models_path = "/v1/models";
     auto [models_status, models_body] =

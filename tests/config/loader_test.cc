@@ -179,7 +179,8 @@ spec:
       - name: least-latency
         args: {TTFTTPOTWeightFactor: 0.3}
       - name: prefix-cache
-        args: {blockSizeToHash: 32, maxBlocksToMatch: 64, maxHashCacheSize: 1000, topKMatches: 3}
+        args: {blockSizeToHash: 32, maxBlocksToMatch: 64, maxHashCacheSize: 1000, topKMatches: 3,
+               engineCacheTokens: 65536}
     plugins:
       Filter:
         enabled: [least-request]
@@ -206,6 +207,7 @@ spec:
   CHECK(s.scheduler.ttft_tpot_weight_factor == Approx(0.3));
   CHECK(s.scheduler.prefix_cache.block_size_to_hash == 32);
   CHECK(s.scheduler.prefix_cache.top_k_matches == 3);
+  CHECK(s.scheduler.prefix_cache.engine_cache_tokens == 65536);
   REQUIRE(s.scheduler.scores.size() == 2);
   CHECK(s.scheduler.scores[0].name == "prefix-cache");
   CHECK(s.scheduler.scores[0].weight == 3);

@@ -32,6 +32,8 @@ TEST_CASE("vLLM: data-parallel series are summed, KV usage is the fullest engine
   CHECK(s.ttft.count >= 1104);
   CHECK(s.ttft.sum >= 201.73);
   CHECK(s.itl.count >= 102004);
+  // cache_config_info carries the size in its labels: 4096 blocks × 128 tokens.
+  CHECK(s.kv_capacity_tokens == 4096.0 * 128);
 }
 
 TEST_CASE("vLLM before 0.11: gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token") {
@@ -53,6 +55,52 @@ TEST_CASE("SGLang names") {
   CHECK(s.cache_hit_rate == Approx(0.58));
   CHECK(s.ttft.count == 52);
   CHECK(s.itl.sum == Approx(55.0));
+}
+
+TEST_CASE("KV cache size: vLLM's info labels per data-parallel engine, SGLang's token gauge") {
+  EngineSample s = ParseEngineMetrics(
+      "vllm:cache_config_info{block_size=\"16\",engine=\"0\",num_gpu_blocks=\"1000\"} 1.0\n"
+      "vllm:cache_config_info{engine=\"1\",num_gpu_blocks=\"500\",block_size=\"16\"} 1.0\n"
+      "vllm:cache_config_info{xnum_gpu_blocks=\"7\",block_size=\"16\"} 1.0\n"
+      "vllm:cache_config_info{num_gpu_blocks=\"None\",block_size=\"16\"} 1.0\n"
+      "vllm:prompt_tokens_total{engine=\"0\"} 300\n"
+      "vllm:prompt_tokens_total{engine=\"1\"} 200\n");
+  CHECK(s.kv_capacity_tokens == 24000);
+  CHECK(s.has_prompt_tokens);
+  CHECK(s.prompt_tokens == 500);
+  s = ParseEngineMetrics("sglang:max_total_num_tokens{model_name=\"m\",dp_rank=\"0\"} 65536\n"
+                         "sglang:max_total_num_tokens{model_name=\"m\",dp_rank=\"1\"} 65536\n");
+  CHECK(s.kv_capacity_tokens == 131072);
+  CHECK(ParseEngineMetrics("vllm:num_requests_running 1\n").kv_capacity_tokens == 0);
+}
+
+TEST_CASE("prompt bytes per token: bytes sent over the engine's prompt tokens, per interval") {
+  LoadTracker tracker;
+  EngineSample sample;
+  sample.kv_capacity_tokens = 16384;
+  sample.has_prompt_tokens = true;
+  sample.prompt_tokens = 5000;
+  tracker.Update(sample, 90000);  // totals since start: the first interval begins here
+  CHECK(tracker.cache().capacity_tokens == 16384);
+  CHECK(tracker.cache().prompt_bytes_per_token == -1);
+  sample.prompt_tokens = 5500;  // too few tokens for a stable ratio: the interval goes on
+  tracker.Update(sample, 92000);
+  CHECK(tracker.cache().prompt_bytes_per_token == -1);
+  sample.prompt_tokens = 7000;
+  tracker.Update(sample, 97000);
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(3.5));
+  sample.prompt_tokens = 100;  // engine restarted: a new interval, the last ratio stays
+  tracker.Update(sample, 98000);
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(3.5));
+  sample.prompt_tokens = 1100;
+  tracker.Update(sample, 103000);
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(5.0));
+  // Without the router's byte count nothing is measured; a scrape without the size keeps it.
+  sample.kv_capacity_tokens = 0;
+  sample.prompt_tokens = 9000;
+  tracker.Update(sample);
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(5.0));
+  CHECK(tracker.cache().capacity_tokens == 16384);
 }
 
 TEST_CASE("labels holding braces and spaces, exponents, NaN and garbage lines") {

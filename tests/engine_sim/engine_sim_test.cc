@@ -220,6 +220,8 @@ TEST_CASE("SGLang PD: a matching room succeeds, an unmatched room times out, abo
   CHECK(metrics.find("sglang:num_running_reqs{") != std::string::npos);
   CHECK(metrics.find("sglang:num_queue_reqs{") != std::string::npos);
   CHECK(metrics.find("sglang:token_usage{") != std::string::npos);
+  // The KV cache's size, which pdgate reads to size its prefix index.
+  CHECK(metrics.find("sglang:max_total_num_tokens{") != std::string::npos);
 }
 
 TEST_CASE("vLLM decode aborted while queued still releases the prefill's KV") {

@@ -68,3 +68,43 @@ TEST_CASE("memory stays flat: each endpoint keeps at most its capacity, oldest o
   for (uint32_t slot = 0; slot < 3; ++slot) index.RemoveEndpoint(slot);
   CHECK(index.stats().entries == 0);
 }
+
+TEST_CASE("an engine's known cache size bounds its entries and tells the room left") {
+  PrefixIndex index(1000);
+  const auto prompt = HashPromptBlocks("m", std::string(64 * 10, 'p'), 64, 128);
+  index.Record(prompt, 1);
+  index.Record(prompt, 2);
+  std::vector<int64_t> room;
+  const uint32_t slots[] = {1, 2, 3};
+  index.Room(slots, room);
+  CHECK(room == std::vector<int64_t>{-1, -1, -1});  // no size known: no room estimate
+
+  // Slot 1's engine holds 6 blocks: its 4 oldest (the prompt's tail) are forgotten at once,
+  // the head stays, so the prefix still matches there for 6 blocks.
+  index.SetCapacity(1, 6);
+  index.SetCapacity(3, 20);
+  index.Room(slots, room);
+  CHECK(room == std::vector<int64_t>{0, -1, 20});
+  std::vector<PrefixMatch> matches;
+  index.Match(prompt, 5, matches);
+  REQUIRE(matches.size() == 2);
+  CHECK(matches[0].slot == 2);
+  CHECK(matches[0].blocks == 10);
+  CHECK(matches[1].slot == 1);
+  CHECK(matches[1].blocks == 6);
+  CHECK(index.stats().entries == 16);
+
+  // New prompts push the old one out in LRU order at the engine's size, not the index's.
+  index.Record(HashPromptBlocks("m", std::string(64 * 6, 'n'), 64, 128), 1);
+  index.Match(prompt, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].slot == 2);
+
+  // Unknown again (0): the index's own bound applies; a removed endpoint forgets its size.
+  index.SetCapacity(1, 0);
+  index.Room(slots, room);
+  CHECK(room[0] == -1);
+  index.RemoveEndpoint(3);
+  index.Room(slots, room);
+  CHECK(room[2] == -1);
+}

@@ -234,3 +234,63 @@ TEST_CASE("joint selection weighs both members: a group with a busy decode loses
     REQUIRE(decision.pairs[1].decode == 1);  // the other group, for a retry
   }
 }
+
+TEST_CASE("engine cache sizes: a new prefix goes where it fits, a cached one stays on a full engine") {
+  auto server = PdServer(2);  // p 0, d 1 | p 2, d 3
+  Scheduler scheduler = MakeScheduler();
+  std::mt19937_64 rng(8);
+  auto& endpoints = server->endpoints.endpoints;
+  // 1024 tokens × 4 bytes / 64-byte blocks: each prefill's engine holds 64 of the index's blocks.
+  discovery::EngineCache cache;
+  cache.capacity_tokens = 1024;
+  cache.prompt_bytes_per_token = 4;
+  scheduler.SizeIndexFor(*endpoints[0].live, cache);
+  scheduler.SizeIndexFor(*endpoints[2].live, cache);
+  // Prefill 0 holds two 32-block prompts: full. Prefill 2 is empty.
+  const std::string a = Prompt(1, 2048), b = Prompt(2, 2048);
+  for (const std::string* prompt : {&a, &b}) {
+    Decision served = scheduler.Pick(server->endpoints, {"m", *prompt, "", true}, Clock::now(), rng, 1);
+    scheduler.RecordServed(served, endpoints[0]);
+  }
+  std::vector<int64_t> room;
+  const uint32_t slots[] = {endpoints[0].live->slot(), endpoints[2].live->slot()};
+  scheduler.prefix_index()->Room(slots, room);
+  CHECK(room == std::vector<int64_t>{0, 64});
+  // New prefixes: placing them on prefill 0 would evict what it holds.
+  for (int prefix = 10; prefix < 30; ++prefix) {
+    Decision decision = scheduler.Pick(server->endpoints, {"m", Prompt(prefix, 2048), "", true},
+                                       Clock::now(), rng, 1);
+    CHECK(decision.pairs[0].prefill == 2);
+  }
+  // A prompt prefill 0 holds needs no room there.
+  CHECK(scheduler.Pick(server->endpoints, {"m", a, "", true}, Clock::now(), rng, 1)
+            .pairs[0]
+            .prefill == 0);
+}
+
+TEST_CASE("index sizing: the measured bytes per token, else bytesPerToken, else engineCacheTokens") {
+  auto server = PdServer(1);
+  const discovery::LiveEndpoint& live = *server->endpoints.endpoints[0].live;
+  const uint32_t slot[] = {live.slot()};
+  std::vector<int64_t> room;
+  config::SchedulerSettings settings;
+  Scheduler scheduler = MakeScheduler(settings);
+  discovery::EngineCache cache;
+  cache.capacity_tokens = 16384;
+  cache.prompt_bytes_per_token = 3.5;
+  scheduler.SizeIndexFor(live, cache);
+  scheduler.prefix_index()->Room(slot, room);
+  CHECK(room[0] == 16384 * 7 / 2 / 64);
+  cache.prompt_bytes_per_token = 0.01;  // implausible: bytesPerToken (4) instead
+  scheduler.SizeIndexFor(live, cache);
+  scheduler.prefix_index()->Room(slot, room);
+  CHECK(room[0] == 16384 * 4 / 64);
+  scheduler.SizeIndexFor(live, {});  // size unknown, no fallback
+  scheduler.prefix_index()->Room(slot, room);
+  CHECK(room[0] == -1);
+  settings.prefix_cache.engine_cache_tokens = 2048;
+  Scheduler configured = MakeScheduler(settings);
+  configured.SizeIndexFor(live, {});
+  configured.prefix_index()->Room(slot, room);
+  CHECK(room[0] == 2048 * 4 / 64);
+}
