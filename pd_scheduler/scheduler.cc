@@ -165,7 +165,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
         HashPromptBlocks(facts.model, facts.prompt, size_t(args.block_size_to_hash),
                          size_t(args.max_blocks_to_match));
     pick.total_blocks = decision.prompt_hashes.size();
-    if (impl.prefix_weight > 0 && pick.total_blocks > 0) {
+    if ((impl.prefix_weight > 0 || impl.kv_weight > 0) && pick.total_blocks > 0) {
       thread_local std::vector<uint32_t> slots;
       slots.clear();
       for (const Endpoint& endpoint : server.endpoints) slots.push_back(endpoint.live->slot());

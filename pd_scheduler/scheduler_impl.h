@@ -107,6 +107,15 @@ struct Scheduler::Impl {
     return std::max(held, approximate);
   }
 
+  // The part of the prompt endpoint i's engine would have to evict other blocks for (pdgate):
+  // what the approximate index says it does not hold beyond the room its cache has left. 0 when
+  // the engine's cache size is not known.
+  static double EvictedRatio(const Pick& pick, uint32_t i) {
+    if (pick.room.empty() || pick.room[i] < 0 || pick.total_blocks == 0) return 0.0;
+    const double uncached = double(pick.total_blocks) - double(pick.matched[i]);
+    return std::max(0.0, uncached - double(pick.room[i])) / double(pick.total_blocks);
+  }
+
   uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {
     return *std::max_element(candidates.begin(), candidates.end(),
                              [&](uint32_t a, uint32_t b) { return pick.score[a] < pick.score[b]; });

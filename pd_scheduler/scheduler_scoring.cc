@@ -124,24 +124,23 @@ void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Si
         break;
       case Plugin::kPrefixCache:
         if (side == Side::kDecode || pick.total_blocks == 0) break;
-        // Kthena's 100 × held / prompt blocks, less (pdgate) the blocks the engine would have to
-        // evict to take the rest: an evicted block is one some later request misses. With a
-        // cache size known, a new prefix goes where it fits instead of piling onto a full engine
+        // Kthena's 100 × held / prompt blocks, less (pdgate) the part the engine would have to
+        // evict other blocks for: an evicted block is one some later request misses. With cache
+        // sizes known a new prefix goes where it fits instead of piling onto a full engine
         // (unknown sizes evict nothing: Kthena's formula as is).
         for (uint32_t i : candidates) {
-          double blocks = double(pick.matched[i]);
-          if (!pick.room.empty() && pick.room[i] >= 0) {
-            const double uncached = double(pick.total_blocks) - blocks;
-            blocks -= std::max(0.0, uncached - double(pick.room[i]));
-          }
-          pick.score[i] += wp.weight * 100 * blocks / double(pick.total_blocks);
+          pick.score[i] += wp.weight * 100 *
+                           (double(pick.matched[i]) / double(pick.total_blocks) -
+                            EvictedRatio(pick, i));
         }
         break;
       case Plugin::kKvCacheAware:
         // Kthena: 100 × the leading blocks held / the prompt's blocks. Without the prompt's
-        // tokens, the approximate prefix index's ratio stands in.
+        // tokens, the approximate prefix index's ratio stands in. Less the evicted part, as above.
         if (side == Side::kDecode) break;
-        for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * CachedRatio(pick, i);
+        for (uint32_t i : candidates) {
+          pick.score[i] += wp.weight * 100 * (CachedRatio(pick, i) - EvictedRatio(pick, i));
+        }
         break;
       case Plugin::kRandom:
         for (uint32_t i : candidates) pick.score[i] += wp.weight * 100 * Uniform(pick.rng);
