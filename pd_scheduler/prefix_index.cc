@@ -170,6 +170,15 @@ void PrefixIndex::RemoveEndpoint(uint32_t slot) {
   s.lru.erase(it);
 }
 
+EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
+  std::shared_lock lock(mutex_);
+  const State& s = *state_;
+  EndpointBlocks blocks;
+  if (auto it = s.lru.find(slot); it != s.lru.end()) blocks.held = it->second.size();
+  if (s.capacity.contains(slot)) blocks.capacity = int64_t(LimitOf(s.capacity, slot, capacity_));
+  return blocks;
+}
+
 PrefixIndexStats PrefixIndex::stats() const {
   std::shared_lock lock(mutex_);
   PrefixIndexStats stats;

@@ -42,6 +42,11 @@ struct PrefixIndexStats {
   uint64_t matched_blocks = 0;    // of those, the longest match found per lookup
 };
 
+struct EndpointBlocks {
+  size_t held = 0;
+  int64_t capacity = -1;  // the engine's cache in blocks; -1: not known
+};
+
 class PrefixIndex {
  public:
   explicit PrefixIndex(size_t max_entries_per_endpoint);
@@ -60,6 +65,7 @@ class PrefixIndex {
   // capacity is not known.
   void Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const;
   PrefixIndexStats stats() const;
+  EndpointBlocks Blocks(uint32_t slot) const;
 
  private:
   struct State;

@@ -69,6 +69,11 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
                       "ttft_seconds, itl_seconds); absent until scraped",
                       MetricType::Gauge,
                       {}};
+  MetricFamily index_blocks{"pdgate_prefix_index_endpoint_blocks",
+                            "Prompt blocks the prefix index holds for the endpoint (kind=held), and "
+                            "its engine's cache in the same blocks when known (kind=capacity)",
+                            MetricType::Gauge,
+                            {}};
   MetricFamily stale{"pdgate_endpoint_scrape_stale",
                      "1 when the last /metrics scrape of the endpoint failed",
                      MetricType::Gauge,
@@ -99,6 +104,15 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
       ejections.metric.push_back(
           Sample(labels(), double(health.total_ejections), MetricType::Counter));
       available.metric.push_back(Sample(labels(), live.Available(now) ? 1 : 0, MetricType::Gauge));
+      if (prefix_index != nullptr) {
+        const pd_scheduler::EndpointBlocks blocks = prefix_index->Blocks(live.slot());
+        index_blocks.metric.push_back(
+            Sample(with("kind", "held"), double(blocks.held), MetricType::Gauge));
+        if (blocks.capacity >= 0) {
+          index_blocks.metric.push_back(
+              Sample(with("kind", "capacity"), double(blocks.capacity), MetricType::Gauge));
+        }
+      }
       if (!live.scraped()) continue;
       stale.metric.push_back(Sample(labels(), live.stale() ? 1 : 0, MetricType::Gauge));
       const discovery::EngineLoad load = live.load();
@@ -114,7 +128,8 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
     }
   }
   std::vector<MetricFamily> families;
-  for (MetricFamily* family : {&in_flight, &ejected, &ejections, &available, &engine, &stale}) {
+  for (MetricFamily* family :
+       {&in_flight, &ejected, &ejections, &available, &index_blocks, &engine, &stale}) {
     if (!family->metric.empty()) families.push_back(std::move(*family));
   }
   if (prefix_index != nullptr) {
