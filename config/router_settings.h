@@ -82,6 +82,10 @@ struct KvCacheAwareArgs {
   int max_indexed_blocks = 1000000;  // (endpoint, block) entries; oldest go first beyond
   milliseconds tokenize_timeout = milliseconds(500);
   int tokenize_cache_entries = 4096;  // per io thread
+  // Data-parallel ranks behind each endpoint: rank r publishes on events_port + r (and
+  // replay_port + r), as vLLM and SGLang offset them. With one pod per rank (external DP load
+  // balancing) each pod serves only its own rank's port; the others are never answered.
+  int data_parallel_size = 1;
 };
 
 // How a PD pair is chosen. kJoint (pdgate's default) scores prefill and decode members with the

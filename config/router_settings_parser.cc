@@ -68,6 +68,14 @@ void ParsePluginArgs(const std::string& name, MapReader& args, SchedulerSettings
     if (auto n = args.Int("maxIndexedBlocks", 1, 1 << 28)) kv.max_indexed_blocks = int(*n);
     ReadMilliseconds(args, "tokenizeTimeout", kv.tokenize_timeout);
     if (auto n = args.Int("tokenizeCacheSize", 0, 1 << 20)) kv.tokenize_cache_entries = int(*n);
+    if (auto n = args.Int("dataParallelSize", 1, 256)) kv.data_parallel_size = int(*n);
+    // Rank r publishes on both ports + r (vLLM's offset_endpoint_port).
+    const int last_rank = kv.data_parallel_size - 1;
+    if (kv.events_port + last_rank > 65535 ||
+        (kv.replay_port != 0 && kv.replay_port + last_rank > 65535)) {
+      args.scope().Error(args.PathOf("dataParallelSize"),
+                         "the events ports + dataParallelSize - 1 must stay below 65536");
+    }
   }
   args.Finish();
 }

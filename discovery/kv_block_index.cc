@@ -239,6 +239,16 @@ void KvBlockIndex::ClearEndpoint(uint32_t endpoint) {
   }
 }
 
+void KvBlockIndex::ClearRank(uint32_t endpoint, uint32_t rank) {
+  WriteLock lock(*state_);
+  State& s = *state_;
+  for (uint32_t holder = 0; holder < s.holders.size(); ++holder) {
+    if (s.holders[holder].endpoint == endpoint && s.holders[holder].rank == rank) {
+      s.ClearHolder(holder);
+    }
+  }
+}
+
 void KvBlockIndex::Match(size_t reader, std::span<const uint64_t> keys,
                          std::vector<KvBlockMatch>& out) const {
   out.clear();

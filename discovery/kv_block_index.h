@@ -58,6 +58,8 @@ class KvBlockIndex {
   // An endpoint left, its engine restarted, or its events can no longer be trusted (a gap that
   // replay could not fill): forget every rank's blocks.
   void ClearEndpoint(uint32_t endpoint);
+  // One data-parallel rank's publisher restarted or lost batches: forget that rank's blocks.
+  void ClearRank(uint32_t endpoint, uint32_t rank);
 
   // Reader side: `reader` < reader_slots, one per io thread. The endpoints holding a prefix of
   // `keys`, longest first.

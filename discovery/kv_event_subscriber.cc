@@ -47,6 +47,7 @@ std::array<uint8_t, 8> BigEndian(uint64_t value) {
 
 // Where one endpoint publishes; a change of any part resubscribes.
 struct Source {
+  uint32_t rank = 0;  // data-parallel rank: its ports are the configured ones + rank
   std::string url;
   std::string replay_url;  // empty: no replay socket
   std::string topic;
@@ -58,6 +59,7 @@ struct Source {
 struct KvEventSubscriber::Impl {
   struct Stream {
     uint32_t slot = 0;
+    uint32_t rank = 0;
     Source source;
     zmq::socket_t sub;
     std::optional<zmq::socket_t> dealer;  // while a replay runs
@@ -79,7 +81,8 @@ struct KvEventSubscriber::Impl {
   zmq::context_t context{1};
   std::shared_ptr<const EndpointSnapshot> endpoints;
   std::shared_ptr<KvBlockIndex> index;
-  std::map<uint32_t, Stream> streams;  // by endpoint slot
+  using StreamKey = std::pair<uint32_t, uint32_t>;  // endpoint slot, data-parallel rank
+  std::map<StreamKey, Stream> streams;
   uint32_t block_size = 16;            // blockSizeToHash, of the current configuration
 
   void Run() {
@@ -87,7 +90,7 @@ struct KvEventSubscriber::Impl {
       Reconcile(owner.current_());
       std::vector<zmq::pollitem_t> items;
       std::vector<std::pair<Stream*, bool>> owners;  // (stream, replay socket)
-      for (auto& [slot, stream] : streams) {
+      for (auto& [key, stream] : streams) {
         items.push_back({static_cast<void*>(stream.sub), 0, ZMQ_POLLIN, 0});
         owners.emplace_back(&stream, false);
         if (stream.dealer) {
@@ -115,7 +118,7 @@ struct KvEventSubscriber::Impl {
         }
       }
       const Clock::time_point now = Clock::now();
-      for (auto& [slot, stream] : streams) {
+      for (auto& [key, stream] : streams) {
         if (stream.replaying && now >= stream.replay_deadline) FailReplay(stream, "timed out");
       }
     }
@@ -127,7 +130,7 @@ struct KvEventSubscriber::Impl {
     if (targets.index != index) streams.clear();  // a new index starts empty: follow afresh
     endpoints = std::move(targets.endpoints);
     index = std::move(targets.index);
-    std::map<uint32_t, Source> wanted;
+    std::map<StreamKey, Source> wanted;
     if (index != nullptr && endpoints != nullptr) {
       const config::KvCacheAwareArgs& args =
           endpoints->config->settings.scheduler.kv_cache_aware;
@@ -135,10 +138,14 @@ struct KvEventSubscriber::Impl {
       for (const ServerEndpoints& server : endpoints->servers) {
         for (const Endpoint& endpoint : server.endpoints) {
           if (endpoint.address.empty()) continue;
-          wanted[endpoint.live->slot()] = {
-              TcpUrl(endpoint.address, args.events_port),
-              args.replay_port != 0 ? TcpUrl(endpoint.address, args.replay_port) : "",
-              args.topic};
+          for (int r = 0; r < args.data_parallel_size; ++r) {
+            const auto rank = uint32_t(r);
+            wanted[{endpoint.live->slot(), rank}] = {
+                rank, TcpUrl(endpoint.address, uint16_t(args.events_port + r)),
+                args.replay_port != 0 ? TcpUrl(endpoint.address, uint16_t(args.replay_port + r))
+                                      : "",
+                args.topic};
+          }
         }
       }
     }
@@ -148,12 +155,13 @@ struct KvEventSubscriber::Impl {
         ++it;
         continue;
       }
-      index->ClearEndpoint(it->first);  // (index is non-null while streams exist)
+      // (index is non-null while streams exist)
+      index->ClearRank(it->second.slot, it->second.rank);
       it = streams.erase(it);
     }
-    for (auto& [slot, source] : wanted) {
-      if (streams.count(slot) != 0) continue;
-      Open(slot, std::move(source));
+    for (auto& [key, source] : wanted) {
+      if (streams.count(key) != 0) continue;
+      Open(key.first, std::move(source));
     }
     counters.sources.store(streams.size(), std::memory_order_relaxed);
   }
@@ -165,8 +173,9 @@ struct KvEventSubscriber::Impl {
       sub.set(zmq::sockopt::ipv6, 1);
       sub.set(zmq::sockopt::subscribe, source.topic);
       sub.connect(source.url);
-      Stream& stream = streams[slot];
+      Stream& stream = streams[{slot, source.rank}];
       stream.slot = slot;
+      stream.rank = source.rank;
       stream.source = std::move(source);
       stream.sub = std::move(sub);
       // Blocks cached before we joined are announced only by a replay.
@@ -213,6 +222,8 @@ struct KvEventSubscriber::Impl {
                      stream.source.url, event.block_size, block_size);
       }
     }
+    // The port says whose batch it is (a batch may leave its rank out: older engines).
+    batch->data_parallel_rank = stream.rank;
     index->Apply(stream.slot, "", *batch);
     counters.batches.fetch_add(1, std::memory_order_relaxed);
   }
@@ -238,7 +249,7 @@ struct KvEventSubscriber::Impl {
     stream.live_last = seq;
     if (restarted) {
       counters.restarts.fetch_add(1, std::memory_order_relaxed);
-      index->ClearEndpoint(stream.slot);
+      index->ClearRank(stream.slot, stream.rank);
       stream.last.reset();
       stream.replays_in_a_row = 0;
       // The new process may have published before we saw it: its buffer has those.
@@ -252,7 +263,7 @@ struct KvEventSubscriber::Impl {
       if (stream.last) counters.gaps.fetch_add(1, std::memory_order_relaxed);
       if (MayReplay(stream)) return Replay(stream, expected, seq, std::move(payload));
       // Without them, removals may be missing: a stale entry misroutes, a missing one does not.
-      if (stream.last) index->ClearEndpoint(stream.slot);
+      if (stream.last) index->ClearRank(stream.slot, stream.rank);
     } else {
       stream.replays_in_a_row = 0;
     }
@@ -321,7 +332,7 @@ struct KvEventSubscriber::Impl {
         stream.replay_started = true;
         // The engine's buffer no longer reaches back to what we asked for: those are lost.
         if (*seq > stream.replay_from && stream.replay_from != 0) {
-          index->ClearEndpoint(stream.slot);
+          index->ClearRank(stream.slot, stream.rank);
         }
       }
       if (!stream.last || *seq > *stream.last) Apply(stream, *seq, frames.back());
@@ -332,7 +343,7 @@ struct KvEventSubscriber::Impl {
     spdlog::warn("kv events: replay from {} failed ({}); its entries are cleared",
                  stream.source.replay_url, why);
     counters.replay_failures.fetch_add(1, std::memory_order_relaxed);
-    index->ClearEndpoint(stream.slot);
+    index->ClearRank(stream.slot, stream.rank);
     FinishReplay(stream, /*failed=*/true);
   }
 

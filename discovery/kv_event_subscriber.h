@@ -1,19 +1,21 @@
 #pragma once
 // Follows the engines' KV-cache event publishers (vLLM/SGLang `--kv-events-config`, research
-// round2.md §A.2) and keeps a KvBlockIndex current. One ZMQ SUB per endpoint, connected to its
-// publisher; where the engine offers a replay socket, a DEALER asks it for what was missed: from
-// 0 when the subscription starts (blocks cached before we joined are never re-announced), and
-// from the first missing sequence after a gap. Live batches that arrive during a replay wait
-// and are applied after it, without the ones the replay already gave.
+// round2.md §A.2) and keeps a KvBlockIndex current. One ZMQ SUB per endpoint and data-parallel
+// rank, connected to its publisher; where the engine offers a replay socket, a DEALER asks it
+// for what was missed: from 0 when the subscription starts (blocks cached before we joined are
+// never re-announced), and from the first missing sequence after a gap. Live batches that
+// arrive during a replay wait and are applied after it, without the ones the replay already
+// gave.
 //
-// What clears an endpoint's entries: a sequence going backwards (the engine restarted), a gap
+// What clears a rank's entries: a sequence going backwards (the engine restarted), a gap
 // that no replay filled (removals may have been lost, and a stale entry misroutes, while a
 // missing one only costs a cache hit), and the endpoint leaving. AllBlocksCleared clears the
 // publishing rank inside the index.
 //
 // Runs on its own thread (ZMQ sockets belong to one thread), never on the io threads; request
-// threads only read the index. Only data-parallel rank 0's publisher (the events port itself) is
-// followed.
+// threads only read the index. Data-parallel rank r of an endpoint publishes on the configured
+// ports + r (dataParallelSize); each rank is a stream of its own, and what clears one rank (its
+// restart, an unfilled gap) leaves the others' blocks.
 #include <atomic>
 #include <chrono>
 #include <cstdint>

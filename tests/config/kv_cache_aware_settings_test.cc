@@ -29,6 +29,7 @@ data:
           maxIndexedBlocks: 2000
           tokenizeTimeout: 250ms
           tokenizeCacheSize: 10
+          dataParallelSize: 4
       plugins:
         Score:
           enabled:
@@ -57,6 +58,7 @@ data:
   CHECK(kv.max_indexed_blocks == 2000);
   CHECK(kv.tokenize_timeout == 250ms);
   CHECK(kv.tokenize_cache_entries == 10);
+  CHECK(kv.data_parallel_size == 4);
 }
 
 TEST_CASE("kvcache-aware's defaults: vLLM's events port, the endpoint's own port for /tokenize") {
@@ -67,6 +69,7 @@ TEST_CASE("kvcache-aware's defaults: vLLM's events port, the endpoint's own port
   CHECK(defaults.kv_cache_aware.events_port == 5557);
   CHECK(defaults.kv_cache_aware.replay_port == 0);
   CHECK(defaults.kv_cache_aware.vllm_tokenizer_port == 0);
+  CHECK(defaults.kv_cache_aware.data_parallel_size == 1);
 }
 
 TEST_CASE("rejects: a kvcache-aware events port out of range") {
@@ -81,4 +84,19 @@ spec:
 )",
               "pd.yaml: document 1 (RouterConfiguration default/r): "
               "spec.scheduler.pluginConfig[0].args.kvEventsPort: must be between 1 and 65535, not 70000");
+}
+
+TEST_CASE("rejects: data-parallel ranks whose ports would run past 65535") {
+  ExpectError(R"(apiVersion: pdgate.io/v1alpha1
+kind: RouterConfiguration
+metadata: {name: r}
+spec:
+  scheduler:
+    pluginConfig:
+      - name: kvcache-aware
+        args: {kvEventsPort: 65534, dataParallelSize: 4}
+)",
+              "pd.yaml: document 1 (RouterConfiguration default/r): "
+              "spec.scheduler.pluginConfig[0].args.dataParallelSize: the events ports + "
+              "dataParallelSize - 1 must stay below 65536");
 }

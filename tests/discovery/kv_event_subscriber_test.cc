@@ -33,7 +33,14 @@ struct Publisher {
   zmq::context_t context{1};
   zmq::socket_t control{context, zmq::socket_type::req};
 
-  explicit Publisher(const std::string& layout) {
+  explicit Publisher(const std::string& layout) { Start(layout); }
+  // A publisher on given ports (a data-parallel rank's: the base ports + rank).
+  Publisher(const std::string& layout, const std::string& at, uint16_t events, uint16_t replay)
+      : address(at), port(events), replay_port(replay) {
+    Start(layout);
+  }
+
+  void Start(const std::string& layout) {
     auto started = ChildProcess::Start(
         {"/usr/bin/python3", SourcePath("tests/discovery/fake_vllm_kv_publisher.py"), "--address",
          address, "--port", std::to_string(port), "--replay-port", std::to_string(replay_port),
@@ -87,8 +94,10 @@ std::string Removed(bool map, uint32_t hash) {
   return R"(["BlockRemoved",[)" + std::to_string(hash) + R"(],"GPU"])";
 }
 
-std::string Batch(const std::string& op, const std::string& event) {
-  return R"({"op":")" + op + R"(","batch":[1789095808.5,[)" + event + "],0]}";
+// `rank`: the batch's data_parallel_rank ("null": left out, as older engines do).
+std::string Batch(const std::string& op, const std::string& event,
+                  const std::string& rank = "0") {
+  return R"({"op":")" + op + R"(","batch":[1789095808.5,[)" + event + "]," + rank + "]}";
 }
 
 // Leading blocks of `tokens` the index says `slot` holds.
@@ -112,6 +121,19 @@ bool Until(Publisher& publisher, const std::string& command, const std::function
   return false;
 }
 
+// The YAML of one prefill pod at `address` whose engine publishes on `port`/`replay_port`, with
+// `args_extra` added to kvcache-aware's args.
+config::LoadResult OnePod(const std::string& address, uint16_t port, uint16_t replay_port,
+                          const std::string& args_extra = "") {
+  return LoadYaml(std::string(kServerYaml) + "---\n" +
+                  Pod("p0", "    app: ds\n    group: g\n    role: prefill", address) +
+                  "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\n"
+                  "metadata: {name: r}\nspec:\n  scheduler:\n    pluginConfig:\n"
+                  "      - name: kvcache-aware\n        args: {kvEventsPort: " +
+                  std::to_string(port) + ", kvEventsReplayPort: " + std::to_string(replay_port) +
+                  args_extra + "}\n");
+}
+
 void Run(const std::string& layout, bool map) {
   Publisher publisher(layout);
   const std::vector<uint32_t> prompt = Tokens(100, 64);  // blocks A B C D
@@ -124,14 +146,7 @@ void Run(const std::string& layout, bool map) {
   ab.insert(ab.end(), prompt.begin() + 16, prompt.begin() + 32);
   REQUIRE(publisher.Command(Batch("publish", Stored(map, {11, 12}, std::nullopt, ab))) == "ok 0");
 
-  config::LoadResult loaded = LoadYaml(
-      std::string(kServerYaml) + "---\n" +
-      Pod("p0", "    app: ds\n    group: g\n    role: prefill", publisher.address) +
-      "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
-      "spec:\n  scheduler:\n    pluginConfig:\n      - name: kvcache-aware\n        args: "
-      "{kvEventsPort: " +
-      std::to_string(publisher.port) +
-      ", kvEventsReplayPort: " + std::to_string(publisher.replay_port) + "}\n");
+  config::LoadResult loaded = OnePod(publisher.address, publisher.port, publisher.replay_port);
   INFO(StrJoin(loaded.errors, "\n"));
   REQUIRE(loaded.errors.empty());
   discovery::LiveRegistry registry;
@@ -194,4 +209,45 @@ TEST_CASE("KV events from a vLLM 0.25-style publisher: array events, two-frame r
 
 TEST_CASE("KV events from a vLLM 0.26-style publisher: map events, three-frame replay") {
   Run("new", /*map=*/true);
+}
+
+TEST_CASE("KV events from two data-parallel ranks: ports + rank, one rank's restart clears only it") {
+  const std::string address = LoopbackAddress(160 + int(getpid() % 40));
+  const uint16_t events = FreePorts(address, 2);
+  const uint16_t replay = FreePorts(address, 2);
+  REQUIRE(events != 0);
+  REQUIRE(replay != 0);
+  Publisher rank0("new", address, events, replay);
+  Publisher rank1("new", address, uint16_t(events + 1), uint16_t(replay + 1));
+  config::LoadResult loaded = OnePod(address, events, replay, ", dataParallelSize: 2");
+  INFO(StrJoin(loaded.errors, "\n"));
+  REQUIRE(loaded.errors.empty());
+  discovery::LiveRegistry registry;
+  auto snapshot = discovery::BuildEndpointSnapshot(loaded.config, &registry);
+  const uint32_t slot = snapshot->servers[0].endpoints[0].live->slot();
+  auto index = std::make_shared<discovery::KvBlockIndex>(1000, 1);
+  discovery::KvEventSubscriber subscriber([&] { return discovery::KvEventTargets{snapshot, index}; });
+  subscriber.Start();
+  REQUIRE(Eventually([&] { return subscriber.counters().sources.load() == 2; }, 5s));
+
+  // Each rank caches its own prompt; rank 1's batches leave their rank out (older engines): the
+  // port says whose they are. Both count for the endpoint.
+  const std::vector<uint32_t> first = Tokens(100, 32), second = Tokens(5000, 48);
+  REQUIRE(Until(rank0, Batch("publish", Stored(true, {1, 2}, std::nullopt, first)),
+                [&] { return Held(*index, slot, first) == 2; }));
+  REQUIRE(Until(rank1, Batch("publish", Stored(true, {1, 2, 3}, std::nullopt, second), "null"),
+                [&] { return Held(*index, slot, second) == 3; }));
+  CHECK(index->stats().entries == 5);
+
+  // Rank 1 restarts: its blocks go, rank 0's stay (the same engine hashes on both ranks are two
+  // engines' blocks, not one).
+  REQUIRE(rank1.Command(R"({"op":"restart"})") == "ok");
+  const std::vector<uint32_t> third = Tokens(9000, 16);
+  REQUIRE(Until(rank1, Batch("publish", Stored(true, {7}, std::nullopt, third), "1"),
+                [&] { return Held(*index, slot, third) == 1; }));
+  CHECK(Held(*index, slot, second) == 0);
+  CHECK(Held(*index, slot, first) == 2);
+  CHECK(subscriber.counters().restarts.load() == 1);
+  CHECK(subscriber.counters().decode_errors.load() == 0);
+  subscriber.Stop();
 }

@@ -134,6 +134,17 @@ uint16_t FreePort(const std::string& address) {
   return ntohs(addr.sin_port);
 }
 
+uint16_t FreePorts(const std::string& address, int count) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const uint16_t first = FreePort(address);
+    if (first == 0 || first + count > 65536) continue;
+    bool free = true;
+    for (int k = 1; k < count && free; ++k) free = CanBind(address, uint16_t(first + k));
+    if (free) return first;
+  }
+  return 0;
+}
+
 bool WaitForPort(const std::string& address, uint16_t port, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {

@@ -21,6 +21,8 @@ bool LoopbackUsable(const std::string& address);
 // that could be bound (else one the kernel picks). Another process may still take it before the
 // caller binds it, so servers started on it are started again when their bind fails.
 uint16_t FreePort(const std::string& address = "127.0.0.1");
+// The first of `count` consecutive ports that were free on `address` (0 when none was found).
+uint16_t FreePorts(const std::string& address, int count);
 
 // Polls until a TCP connect succeeds, or the deadline passes.
 bool WaitForPort(const std::string& address, uint16_t port, std::chrono::milliseconds timeout);
