@@ -81,9 +81,15 @@ struct Scheduler::Impl {
   // This request's prompt tokens that endpoint i has not cached (by the prefix index).
   size_t UncachedTokens(const Pick& pick, uint32_t i) const {
     if (pick.precise) {
-      const size_t cached =
-          size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash);
+      // As CachedRatio: the events, or what the approximate index was told at routing time while
+      // the events of a prefill still running have not come (else a burst of one new prefix is
+      // spread by its queue cost while its score holds it together).
       const size_t prompt = pick.facts.prompt_tokens.size();
+      const double approximate =
+          pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
+      const size_t cached = std::max(
+          size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash),
+          size_t(approximate * double(prompt)));
       return prompt > cached ? prompt - cached : 0;
     }
     const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
