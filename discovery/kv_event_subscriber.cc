@@ -108,8 +108,11 @@ struct KvEventSubscriber::Impl {
         if (e.num() != EINTR) throw;
         continue;
       }
+      const Clock::time_point woke = Clock::now();
+      bool read = false;
       for (size_t i = 0; i < items.size(); ++i) {
         if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+        read = true;
         auto [stream, replay] = owners[i];
         if (replay) {
           ReadReplay(*stream);
@@ -121,6 +124,7 @@ struct KvEventSubscriber::Impl {
       for (auto& [key, stream] : streams) {
         if (stream.replaying && now >= stream.replay_deadline) FailReplay(stream, "timed out");
       }
+      if (read) std::this_thread::sleep_until(woke + owner.options_.min_round);
     }
     streams.clear();
   }
