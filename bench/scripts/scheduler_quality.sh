@@ -115,6 +115,23 @@ YAML
   "$build/bin/pdgate-bench" --url "http://127.0.0.1:$router_port" --model "$model" --stream \
     --ignore-eos --concurrency "$concurrency" --seed 1 --quiet --json-out "$work/out.json" \
     $(workload_args "$1") >/dev/null
+  # kvcache-aware: where the prompts' token ids came from, and what a /tokenize cost.
+  if [[ "$2" == kvcache-aware ]]; then
+    curl -s "http://127.0.0.1:$admin_port/metrics" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def value(pattern):
+    m = re.search("^" + pattern + r" ([0-9.e+]+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+sources = {s: value(r"pdgate_kv_prompt_tokens_total\{source=\"" + s + r"\"\}")
+           for s in ("request", "cache", "tokenize", "unavailable")}
+count = value("pdgate_kv_tokenize_seconds_count")
+mean = 1000 * value("pdgate_kv_tokenize_seconds_sum") / count if count else 0
+print(f"- {sys.argv[1]}, kvcache-aware: prompt token ids from " +
+      ", ".join(f"{k} {v:.0f}" for k, v in sources.items()) +
+      f"; /tokenize mean {mean:.2f} ms over {count:.0f} calls")
+' "$1" >>"$work/details"
+  fi
   local hits queries
   hits=$(prefill_sum "$1" prefix_hits)
   queries=$(prefill_sum "$1" prefix_queries)
@@ -139,3 +156,4 @@ for workload in ${WORKLOADS:-shared unique}; do
     run "$workload" "$policy"
   done
 done
+if [[ -s "$work/details" ]]; then echo; cat "$work/details"; fi
