@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "config/strings.h"
 #include "router/openai/json_text.h"
 #include "router/openai/prompt_tokens.h"
@@ -18,6 +20,18 @@ constexpr size_t kMaxTokenizeIds = size_t{4} << 20;
 
 // Ids cached per io thread, whatever the entry count allows: 16 MiB.
 constexpr size_t kMaxCachedIds = size_t{4} << 20;
+
+// A prefix key's first request is kept under this variant of the key until a second one shows
+// which of its ids the prefix's requests share.
+constexpr uint64_t kFirstOfPrefix = 0x9e3779b97f4a7c15ULL;
+
+// The leading ids `a` and `b` share.
+size_t CommonLength(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
 
 // An available serving endpoint that computes prompts (prefill or aggregated), picked at random
 // so tokenization spreads; any endpoint when none is.
@@ -94,9 +108,20 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
   // What the engine is asked is what the answer depends on: its hash is the cache key.
   std::string body = TokenizeBody(request, context.leg.body, model_json, chat);
   const uint64_t key = XXH3_64bits(body.data(), body.size());
-  if (Tokens cached = context.worker.tokenize_cache.Find(key)) {
+  TokenizeCache& cache = context.worker.tokenize_cache;
+  if (Tokens cached = cache.Find(key)) {
     context.observer.PromptTokens(PromptTokensSource::kCache, {});
     co_return cached;
+  }
+  // A new question after a known system prompt and history: the ids the prefix's requests share
+  // score it (its own last message is a few blocks at most, and unique to it anyway).
+  const std::optional<uint64_t> prefix_key =
+      chat ? PromptPrefixKey(body, request.prompt_json) : std::nullopt;
+  if (prefix_key) {
+    if (Tokens shared = cache.Find(*prefix_key)) {
+      context.observer.PromptTokens(PromptTokensSource::kPrefix, {});
+      co_return shared;
+    }
   }
   Tokens tokens = co_await Tokenize(context, std::move(body));
   if (tokens == nullptr) {
@@ -104,9 +129,24 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
     context.observer.PromptTokens(PromptTokensSource::kUnavailable, Clock::now() - started);
     co_return nullptr;
   }
-  context.worker.tokenize_cache.Insert(
-      key, tokens, size_t(context.settings.scheduler.kv_cache_aware.tokenize_cache_entries),
-      kMaxCachedIds);
+  const config::KvCacheAwareArgs& args = context.settings.scheduler.kv_cache_aware;
+  const auto entries = size_t(args.tokenize_cache_entries);
+  cache.Insert(key, tokens, entries, kMaxCachedIds);
+  if (prefix_key) {
+    // The second request of a prefix: the ids both share are the prefix's (the engine rendered
+    // the same messages before the last one the same way). Fewer than a block says nothing.
+    if (Tokens first = cache.Find(*prefix_key ^ kFirstOfPrefix)) {
+      const size_t common = CommonLength(*first, *tokens);
+      if (common >= size_t(args.block_size_to_hash)) {
+        cache.Insert(*prefix_key,
+                     std::make_shared<const std::vector<uint32_t>>(
+                         tokens->begin(), tokens->begin() + ptrdiff_t(common)),
+                     entries, kMaxCachedIds);
+      }
+    } else {
+      cache.Insert(*prefix_key ^ kFirstOfPrefix, tokens, entries, kMaxCachedIds);
+    }
+  }
   context.observer.PromptTokens(PromptTokensSource::kTokenize, Clock::now() - started);
   co_return tokens;
 }

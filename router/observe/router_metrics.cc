@@ -71,8 +71,9 @@ struct RouterMetrics::Families {
       "Round trip of a global rate-limit check (Lua script) to Redis"};
   CounterFamily kv_prompt_tokens_family{
       "pdgate_kv_prompt_tokens_total",
-      "kvcache-aware picks by where the prompt's token ids came from (request, cache, tokenize); "
-      "unavailable: the approximate prefix index scored instead"};
+      "kvcache-aware picks by where the prompt's token ids came from (request, cache, tokenize; "
+      "prefix: those of the messages before the last, cached); unavailable: the approximate prefix "
+      "index scored instead"};
   HistogramFamily kv_tokenize_family{"pdgate_kv_tokenize_seconds",
                                      "An engine /tokenize round trip for kvcache-aware scoring"};
   CounterFamily active_requests_family{"pdgate_active_requests", "Completion requests in progress"};
@@ -89,7 +90,8 @@ struct RouterMetrics::Families {
       kv_prompt_tokens_family.Add({{"source", "request"}}),
       kv_prompt_tokens_family.Add({{"source", "cache"}}),
       kv_prompt_tokens_family.Add({{"source", "tokenize"}}),
-      kv_prompt_tokens_family.Add({{"source", "unavailable"}})};
+      kv_prompt_tokens_family.Add({{"source", "unavailable"}}),
+      kv_prompt_tokens_family.Add({{"source", "prefix"}})};
   std::shared_ptr<ShardedHistogram> kv_tokenize = kv_tokenize_family.Add(
       {}, std::vector<double>{5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1});
   std::shared_ptr<ShardedGauge> active_requests = active_requests_family.Add({});

@@ -109,8 +109,9 @@ struct PrincipalLimitMetrics {
 
 // The handles of one RouterState.
 // Where kvcache-aware got a request's prompt tokens (pdgate_kv_prompt_tokens_total{source}).
-enum class PromptTokensSource : uint8_t { kRequest, kCache, kTokenize, kUnavailable };
-inline constexpr size_t kPromptTokensSources = 4;
+// kPrefix: the ids of the prompt's messages before its last one, cached from earlier requests.
+enum class PromptTokensSource : uint8_t { kRequest, kCache, kTokenize, kUnavailable, kPrefix };
+inline constexpr size_t kPromptTokensSources = 5;
 
 // What /metrics shows of kvcache-aware's index and subscriber; null members: off.
 struct KvEventsView {

@@ -1,6 +1,7 @@
 #include "router/openai/prompt_tokens.h"
 
 #include <simdjson.h>
+#include <xxhash.h>
 
 #include "config/strings.h"
 
@@ -25,7 +26,75 @@ bool ReadIds(simdjson::dom::element value, std::vector<uint32_t>& out, size_t ma
 // models is ~1M tokens; the index looks at 128 blocks anyway).
 constexpr size_t kMaxPromptIds = size_t{4} << 20;
 
+// Where the JSON array `array` (already validated) is cut to drop its last element: the end of
+// the element before it, and the closing bracket. nullopt with fewer than two elements.
+struct LastCut {
+  size_t prefix_end = 0;
+  size_t close = 0;
+};
+
+std::optional<LastCut> CutLastElement(std::string_view array) {
+  if (array.empty() || array.front() != '[') return std::nullopt;
+  int depth = 0;
+  bool quoted = false;
+  size_t elements = 0;
+  size_t element_end = 0;  // of the element being read
+  size_t previous_end = 0;  // of the one before it
+  bool in_element = false;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const char c = array[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+        element_end = i + 1;
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    if (depth == 1 && c == ',') {
+      in_element = false;
+      continue;
+    }
+    if (depth == 1 && c == ']') {
+      if (elements < 2) return std::nullopt;
+      return LastCut{previous_end, i};
+    }
+    if (depth == 1 && !in_element) {
+      in_element = true;
+      ++elements;
+      previous_end = element_end;
+    }
+    if (c == '"') {
+      quoted = true;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+    element_end = i + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<uint64_t> PromptPrefixKey(std::string_view body, std::string_view messages_json) {
+  const std::optional<LastCut> cut = CutLastElement(messages_json);
+  if (!cut) return std::nullopt;
+  constexpr std::string_view kMessages = ",\"messages\":";
+  // (A model name cannot hold this: its quotes are escaped in `body`.)
+  const size_t at = body.find(kMessages);
+  if (at == std::string_view::npos) return std::nullopt;
+  const size_t start = at + kMessages.size();
+  if (body.substr(start, messages_json.size()) != messages_json) return std::nullopt;
+  // The body up to the message before the last, then from the array's end on (spacing around
+  // the last message does not count); salted apart from whole-body keys.
+  const uint64_t head = XXH3_64bits_withSeed(body.data(), start + cut->prefix_end, 0x70726566ULL);
+  const std::string_view tail = body.substr(start + cut->close);
+  return XXH3_64bits_withSeed(tail.data(), tail.size(), head);
+}
 
 std::optional<std::vector<uint32_t>> PromptTokenIds(std::string_view prompt_json) {
   if (prompt_json.empty() || prompt_json.front() != '[') return std::nullopt;

@@ -27,6 +27,12 @@ std::optional<std::vector<uint32_t>> PromptTokenIds(std::string_view prompt_json
 std::string TokenizeBody(const OpenAIRequest& request, std::string_view body,
                          std::string_view model_json, bool chat);
 
+// The cache key of a chat tokenize `body` (from TokenizeBody) without its last message: requests
+// that differ only in their last message (a shared system prompt and history, a new question)
+// share it. nullopt when `messages_json` (the request's `messages`, as embedded in `body`) has
+// fewer than two messages. Never equal to the hash of a whole body but by chance.
+std::optional<uint64_t> PromptPrefixKey(std::string_view body, std::string_view messages_json);
+
 // The answer's `tokens` (`{"count", "max_model_len", "tokens": [...]}`). InvalidArgument when it
 // is not that shape or holds more than `max_tokens` ids.
 absl::StatusOr<std::vector<uint32_t>> ParseTokenizeAnswer(std::string_view body,

@@ -174,3 +174,33 @@ TEST_CASE("kvcache-aware uses a completions prompt's own token ids, and the toke
   CHECK(MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="tokenize"})") <= 2);
   CHECK(MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="cache"})") >= 4);
 }
+
+TEST_CASE("kvcache-aware: new questions after a known system prompt use the prefix's cached ids") {
+  Cluster cluster(ThreeEngines("array"));
+  REQUIRE(Following(cluster));
+  auto ask = [&](int question) {
+    return std::string(R"({"model":")") + kModel + R"(","max_tokens":2,"messages":[)" +
+           R"({"role":"system","content":")" + SystemPrompt(11) + R"("},)" +
+           R"({"role":"user","content":"Question number )" + std::to_string(question) + R"(?"}]})";
+  };
+  std::vector<size_t> served;
+  for (int question = 0; question < 10; ++question) {
+    served.push_back(ServedBy(cluster, [&] {
+      auto response = cluster.Post("/v1/chat/completions", ask(question));
+      REQUIRE(response.ok());
+      REQUIRE(response->status == 200);
+    }));
+  }
+  // Every question went where the system prompt is cached.
+  REQUIRE(served[0] < 3);
+  for (size_t pod : served) CHECK(pod == served[0]);
+  // Each io thread asks /tokenize for a prefix's first two requests (the ids they share are the
+  // prefix's); later questions use those.
+  const std::string metrics = Metrics(cluster);
+  INFO(metrics);
+  const double tokenized = MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="tokenize"})");
+  const double prefix = MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="prefix"})");
+  CHECK(tokenized + prefix == 10);
+  CHECK(prefix >= 6);
+  CHECK(MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="unavailable"})") == 0);
+}

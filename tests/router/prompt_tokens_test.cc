@@ -3,6 +3,7 @@
 #include "router/openai/prompt_tokens.h"
 
 #include <simdjson.h>
+#include <xxhash.h>
 
 #include <catch2/catch.hpp>
 
@@ -62,6 +63,45 @@ TEST_CASE("the /tokenize body renders chat with the generation prompt, as the co
   CHECK(std::string_view(doc["prompt"].get_string().value()) == "once upon");
   CHECK(doc["tools"].error() == simdjson::NO_SUCH_FIELD);
   CHECK(doc["add_generation_prompt"].error() == simdjson::NO_SUCH_FIELD);
+}
+
+namespace {
+
+// The prefix key of a chat request written as `body`, as the flow computes it.
+std::optional<uint64_t> PrefixKeyOf(const std::string& text, std::string_view model = "\"m\"") {
+  PaddedBody body(text);
+  auto request = body.Parse();
+  REQUIRE(request.ok());
+  return PromptPrefixKey(TokenizeBody(*request, body.view(), model, true), request->prompt_json);
+}
+
+}  // namespace
+
+TEST_CASE("requests that differ only in their last message share a prefix key") {
+  const std::string system = R"({"role":"system","content":"Be brief, [and] {kind} \"ok\"."})";
+  auto chat = [&](const std::string& last, const std::string& extra = "") {
+    return R"({"model":"m","messages":[)" + system + "," + last + "]" + extra + "}";
+  };
+  const auto a = PrefixKeyOf(chat(R"({"role":"user","content":"What is 1?"})"));
+  const auto b = PrefixKeyOf(chat(R"( {"content":"Why, \"2\"]?","role":"user"} )"));
+  REQUIRE(a.has_value());
+  CHECK(a == b);
+  // What the rendering depends on still counts: the model, the template fields, the prefix.
+  CHECK(PrefixKeyOf(chat(R"({"role":"user","content":"x"})"), "\"n\"") != a);
+  CHECK(PrefixKeyOf(chat(R"({"role":"user","content":"x"})", R"(,"tools":[])")) != a);
+  CHECK(PrefixKeyOf(R"({"model":"m","messages":[{"role":"system","content":"Other"},)"
+                    R"({"role":"user","content":"What is 1?"}]})") != a);
+  // A longer history is another prefix.
+  CHECK(PrefixKeyOf(chat(R"({"role":"user","content":"q"},{"role":"assistant","content":"a"})")) !=
+        a);
+  // One message has no prefix to share.
+  CHECK_FALSE(PrefixKeyOf(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})"));
+  // And a prefix key is not the whole body's.
+  PaddedBody one(chat(R"({"role":"user","content":"What is 1?"})"));
+  auto request = one.Parse();
+  REQUIRE(request.ok());
+  const std::string whole = TokenizeBody(*request, one.view(), "\"m\"", true);
+  CHECK(XXH3_64bits(whole.data(), whole.size()) != *a);
 }
 
 TEST_CASE("a /tokenize answer gives its tokens, other shapes are errors") {
