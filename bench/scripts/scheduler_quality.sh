@@ -124,7 +124,7 @@ def value(pattern):
     m = re.search("^" + pattern + r" ([0-9.e+]+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 sources = {s: value(r"pdgate_kv_prompt_tokens_total\{source=\"" + s + r"\"\}")
-           for s in ("request", "cache", "tokenize", "unavailable")}
+           for s in ("request", "cache", "prefix", "tokenize", "unavailable")}
 count = value("pdgate_kv_tokenize_seconds_count")
 mean = 1000 * value("pdgate_kv_tokenize_seconds_sum") / count if count else 0
 print(f"- {sys.argv[1]}, kvcache-aware: prompt token ids from " +
