@@ -104,7 +104,7 @@ double NumericLabel(std::string_view labels, std::string_view name) {
     const char* first = labels.data() + quote + 2;
     const char* last = labels.data() + labels.size();
     const auto [end, error] = std::from_chars(first, last, value);
-    if (error != std::errc() || end == last || *end != '"') return -1;
+    if (error != std::errc() || end == last || *end != '"' || !std::isfinite(value)) return -1;
     return value;
   }
   return -1;
@@ -189,7 +189,7 @@ EngineSample ParseEngineMetrics(std::string_view text) {
         break;
       }
       case Series::kMaxTotalTokens:
-        if (value > 0) sample.kv_capacity_tokens += value;
+        if (value > 0) sample.kv_capacity_tokens += value;  // (ReadValue: finite)
         break;
       case Series::kPromptTokens:
         sample.prompt_tokens += value;
@@ -215,7 +215,7 @@ double IntervalMean(const HistogramTotals& now, const HistogramTotals& before, d
 }  // namespace
 
 EngineLoad LoadTracker::Update(const EngineSample& sample, double prompt_bytes_sent) {
-  if (sample.kv_capacity_tokens > 0) cache_.capacity_tokens = sample.kv_capacity_tokens;
+  cache_.capacity_tokens = sample.kv_capacity_tokens > 0 ? sample.kv_capacity_tokens : -1;
   if (sample.has_prompt_tokens && prompt_bytes_sent >= 0) {
     // An interval runs until it has seen enough tokens for a stable ratio; a counter going
     // backwards (engine restart) starts a new one.
@@ -224,8 +224,14 @@ EngineLoad LoadTracker::Update(const EngineSample& sample, double prompt_bytes_s
       ratio_tokens_ = sample.prompt_tokens;
       ratio_bytes_ = prompt_bytes_sent;
     } else if (sample.prompt_tokens - ratio_tokens_ >= kMinTokensForRatio) {
-      cache_.prompt_bytes_per_token =
+      // Bytes are counted when a request is routed, tokens when the engine takes it: one
+      // interval's ratio is noisy under bursts. A moving average smooths it (what it sizes, the
+      // index, forgets what a dip trims).
+      const double ratio =
           (prompt_bytes_sent - ratio_bytes_) / (sample.prompt_tokens - ratio_tokens_);
+      cache_.prompt_bytes_per_token = cache_.prompt_bytes_per_token < 0
+                                          ? ratio
+                                          : 0.75 * cache_.prompt_bytes_per_token + 0.25 * ratio;
       ratio_tokens_ = sample.prompt_tokens;
       ratio_bytes_ = prompt_bytes_sent;
     }

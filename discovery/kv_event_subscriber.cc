@@ -122,7 +122,15 @@ struct KvEventSubscriber::Impl {
       }
       const Clock::time_point now = Clock::now();
       for (auto& [key, stream] : streams) {
-        if (stream.replaying && now >= stream.replay_deadline) FailReplay(stream, "timed out");
+        if (!stream.replaying || now < stream.replay_deadline) continue;
+        if (!stream.replay_started && stream.held.empty() && !stream.last) {
+          // Nothing ever came from this publisher: likely none listens there (a data-parallel
+          // rank that another pod serves). Nothing was indexed; its first batch, if any, asks.
+          spdlog::debug("kv events: no answer from {}", stream.source.replay_url);
+          FinishReplay(stream, /*failed=*/true);
+          continue;
+        }
+        FailReplay(stream, "timed out");
       }
       if (read) std::this_thread::sleep_until(woke + owner.options_.min_round);
     }

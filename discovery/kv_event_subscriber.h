@@ -51,9 +51,9 @@ struct KvSubscriberCounters {
 
 struct KvSubscriberOptions {
   std::chrono::milliseconds poll_interval{50};    // how soon a new snapshot is noticed
-  // After a wake-up with messages, the next poll waits this long: with many publishers each
-  // wake-up otherwise brings about one batch, and the poll over every socket costs more than
-  // applying it. Events are applied up to this much later.
+  // Rounds that read messages (live or replayed) start at least this far apart: with many
+  // publishers each wake-up otherwise brings about one batch, and the poll over every socket
+  // costs more than applying it. Events are applied up to this much later.
   std::chrono::milliseconds min_round{5};
   std::chrono::milliseconds replay_timeout{2000};  // for the whole replay
   size_t max_held_batches = 10000;                 // live batches held during a replay

@@ -135,6 +135,15 @@ void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
 }
 
 void PrefixIndex::SetCapacity(uint32_t slot, size_t entries) {
+  {
+    // Called for every endpoint on every scrape: the same size takes no write lock.
+    std::shared_lock shared(mutex_);
+    auto it = state_->capacity.find(slot);
+    if (entries == 0 ? it == state_->capacity.end()
+                     : it != state_->capacity.end() && it->second == entries) {
+      return;
+    }
+  }
   std::unique_lock lock(mutex_);
   State& s = *state_;
   if (entries == 0) {
@@ -152,11 +161,12 @@ void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& ou
   const State& s = *state_;
   if (s.capacity.empty()) return;
   for (size_t k = 0; k < slots.size(); ++k) {
-    if (!s.capacity.contains(slots[k])) continue;
-    const size_t limit = LimitOf(s.capacity, slots[k], capacity_);
+    auto size = s.capacity.find(slots[k]);
+    // An engine larger than the index's own bound: the index, not the engine, runs out first.
+    if (size == s.capacity.end() || size->second > capacity_) continue;
     auto it = s.lru.find(slots[k]);
     const size_t held = it == s.lru.end() ? 0 : it->second.size();
-    out[k] = int64_t(limit) - int64_t(held);
+    out[k] = int64_t(size->second) - int64_t(held);
   }
 }
 
@@ -175,7 +185,7 @@ EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
   const State& s = *state_;
   EndpointBlocks blocks;
   if (auto it = s.lru.find(slot); it != s.lru.end()) blocks.held = it->second.size();
-  if (s.capacity.contains(slot)) blocks.capacity = int64_t(LimitOf(s.capacity, slot, capacity_));
+  if (auto it = s.capacity.find(slot); it != s.capacity.end()) blocks.capacity = int64_t(it->second);
   return blocks;
 }
 

@@ -44,7 +44,7 @@ struct PrefixIndexStats {
 
 struct EndpointBlocks {
   size_t held = 0;
-  int64_t capacity = -1;  // the engine's cache in blocks; -1: not known
+  int64_t capacity = -1;  // the engine's cache in blocks (may exceed the index's bound); -1: not known
 };
 
 class PrefixIndex {
@@ -62,7 +62,7 @@ class PrefixIndex {
   // applies). Entries beyond it are forgotten, oldest first.
   void SetCapacity(uint32_t slot, size_t entries);
   // Per slot in `slots`: the blocks its engine can still take before evicting, or -1 when its
-  // capacity is not known.
+  // capacity is not known or larger than the index's own bound.
   void Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const;
   PrefixIndexStats stats() const;
   EndpointBlocks Blocks(uint32_t slot) const;

@@ -396,7 +396,8 @@ void Scheduler::SizeIndexFor(const discovery::LiveEndpoint& live,
                                      : double(std::max(1, settings.decider.bytes_per_token));
   const double entries =
       tokens * bytes_per_token / double(std::max(1, settings.prefix_cache.block_size_to_hash));
-  index_->SetCapacity(live.slot(), size_t(std::max(1.0, entries)));
+  // (Bounded: a gauge from the network may say anything.)
+  index_->SetCapacity(live.slot(), size_t(std::clamp(entries, 1.0, 0x1p40)));
 }
 
 }  // namespace pdgate::pd_scheduler

@@ -53,6 +53,9 @@ struct RequestFacts {
   std::span<const uint32_t> prompt_tokens{};
   std::string_view kv_root{};
   uint32_t kv_reader = 0;
+  // false: `prompt_tokens` are the ids of the prompt's messages before its last one (cached from
+  // earlier requests); its length is then estimated from the bytes as well.
+  bool prompt_tokens_whole = true;
 };
 
 struct Decision {

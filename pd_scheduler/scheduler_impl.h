@@ -65,8 +65,8 @@ struct Scheduler::Impl {
     bool precise = false;
     std::vector<uint32_t> kv_matched;
     size_t kv_total = 0;
-    // prefix-cache: blocks each endpoint's engine can still take before evicting (-1: unknown;
-    // empty when no capacity is known).
+    // Blocks each endpoint's engine can still take before evicting (-1: unknown); empty when
+    // not computed (neither prefix-cache nor kvcache-aware scores, or an empty prompt).
     std::vector<int64_t> room{};
   };
 
@@ -80,23 +80,27 @@ struct Scheduler::Impl {
 
   // This request's prompt tokens that endpoint i has not cached (by the prefix index).
   size_t UncachedTokens(const Pick& pick, uint32_t i) const {
+    const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
+    const size_t approximate_cached = size_t(pick.matched[i]) *
+                                      size_t(settings.prefix_cache.block_size_to_hash) /
+                                      bytes_per_token;
     if (pick.precise) {
+      // Ids that are only the prompt's prefix's (the tokenize prefix cache) leave its last
+      // message out: the byte estimate counts it.
+      size_t prompt = pick.facts.prompt_tokens.size();
+      if (!pick.facts.prompt_tokens_whole) {
+        prompt = std::max(prompt, pick.facts.prompt.size() / bytes_per_token);
+      }
       // As CachedRatio: the events, or what the approximate index was told at routing time while
       // the events of a prefill still running have not come (else a burst of one new prefix is
       // spread by its queue cost while its score holds it together).
-      const size_t prompt = pick.facts.prompt_tokens.size();
-      const double approximate =
-          pick.total_blocks == 0 ? 0.0 : double(pick.matched[i]) / double(pick.total_blocks);
       const size_t cached = std::max(
           size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash),
-          size_t(approximate * double(prompt)));
+          approximate_cached);
       return prompt > cached ? prompt - cached : 0;
     }
-    const size_t bytes_per_token = size_t(std::max(1, settings.decider.bytes_per_token));
     const size_t prompt = pick.facts.prompt.size() / bytes_per_token;
-    const size_t cached = size_t(pick.matched[i]) *
-                          size_t(settings.prefix_cache.block_size_to_hash) / bytes_per_token;
-    return prompt > cached ? prompt - cached : 0;
+    return prompt > approximate_cached ? prompt - approximate_cached : 0;
   }
 
   // The part of the prompt endpoint i holds: by the engines' events when precise, else by the
@@ -113,13 +117,17 @@ struct Scheduler::Impl {
     return std::max(held, approximate);
   }
 
-  // The part of the prompt endpoint i's engine would have to evict other blocks for (pdgate):
-  // what the approximate index says it does not hold beyond the room its cache has left. 0 when
-  // the engine's cache size is not known.
-  static double EvictedRatio(const Pick& pick, uint32_t i) {
-    if (pick.room.empty() || pick.room[i] < 0 || pick.total_blocks == 0) return 0.0;
-    const double uncached = double(pick.total_blocks) - double(pick.matched[i]);
-    return std::max(0.0, uncached - double(pick.room[i])) / double(pick.total_blocks);
+  // What a score adds, per part of the prompt, for fitting in an engine's free cache.
+  static constexpr double kFitWeight = 0.5;
+
+  // The part of the prompt endpoint i does not hold that its engine's cache still has room for
+  // (pdgate): placed there, a new prefix evicts no other prefix's blocks. 0 when the engine's
+  // size is not known or its cache is full (the steady state: the index does not learn of blocks
+  // an engine freed), where the scores are Kthena's.
+  static double FitRatio(const Pick& pick, uint32_t i) {
+    if (pick.room.empty() || pick.room[i] <= 0 || pick.total_blocks == 0) return 0.0;
+    const double uncached = double(pick.total_blocks) * (1 - CachedRatio(pick, i));
+    return std::min(uncached, double(pick.room[i])) / double(pick.total_blocks);
   }
 
   uint32_t Best(const Pick& pick, std::span<const uint32_t> candidates) const {

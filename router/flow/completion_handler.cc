@@ -66,7 +66,7 @@ struct Candidate {
 // The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)].
 std::vector<Candidate> PickCandidates(RequestContext& context,
                                       const pd_scheduler::Scheduler& scheduler, size_t tries,
-                                      std::span<const uint32_t> prompt_tokens,
+                                      const PromptIds& prompt_ids,
                                       pd_scheduler::Decision& decision) {
   const Clock::time_point pick_start = Clock::now();
   // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
@@ -75,8 +75,10 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
   const pd_scheduler::RequestFacts facts{
       context.leg.request->model, context.leg.request->prompt_json, session,
       // An SGLang decode server in PD mode refuses requests without bootstrap fields.
-      context.server.kv_connector != config::KvConnector::kSglang, prompt_tokens,
-      context.lora_adapter, context.worker.kv_reader};
+      context.server.kv_connector != config::KvConnector::kSglang,
+      prompt_ids.ids != nullptr ? std::span<const uint32_t>(*prompt_ids.ids)
+                                : std::span<const uint32_t>(),
+      context.lora_adapter, context.worker.kv_reader, prompt_ids.whole};
   decision = scheduler.Pick(context.endpoints, facts, pick_start, context.worker.rng, tries);
   context.observer.Picked(Clock::now() - pick_start, decision);
   const auto& endpoints = context.endpoints.endpoints;
@@ -126,16 +128,14 @@ net::awaitable<void> RunAttempts(RequestContext& context,
   const config::ModelServer& server = context.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
   pd_scheduler::Decision decision;
-  std::shared_ptr<const std::vector<uint32_t>> prompt_tokens;
+  PromptIds prompt_ids;
   if (scheduler.wants_prompt_tokens()) {
     const bool chat = std::string_view(context.request.target()).starts_with("/v1/chat/");
-    prompt_tokens = co_await PromptTokens(context, chat);
+    prompt_ids = co_await PromptTokens(context, chat);
     if (context.watch->client_gone) co_return;
   }
-  std::span<const uint32_t> tokens;
-  if (prompt_tokens != nullptr) tokens = *prompt_tokens;
   const std::vector<Candidate> candidates =
-      PickCandidates(context, scheduler, tries, tokens, decision);
+      PickCandidates(context, scheduler, tries, prompt_ids, decision);
   if (candidates.empty()) {
     co_await SendUnavailable(context, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;

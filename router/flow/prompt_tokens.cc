@@ -92,13 +92,13 @@ net::awaitable<Tokens> Tokenize(RequestContext& context, std::string body) {
 
 }  // namespace
 
-net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
+net::awaitable<PromptIds> PromptTokens(RequestContext& context, bool chat) {
   const OpenAIRequest& request = *context.leg.request;
   const Clock::time_point started = Clock::now();
   if (!chat) {
     if (std::optional<std::vector<uint32_t>> ids = PromptTokenIds(request.prompt_json)) {
       context.observer.PromptTokens(PromptTokensSource::kRequest, {});
-      co_return std::make_shared<const std::vector<uint32_t>>(std::move(*ids));
+      co_return PromptIds{std::make_shared<const std::vector<uint32_t>>(std::move(*ids))};
     }
   }
   // The model as the engine is asked for it (a route may rewrite it).
@@ -111,23 +111,24 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
   TokenizeCache& cache = context.worker.tokenize_cache;
   if (Tokens cached = cache.Find(key)) {
     context.observer.PromptTokens(PromptTokensSource::kCache, {});
-    co_return cached;
+    co_return PromptIds{std::move(cached)};
   }
   // A new question after a known system prompt and history: the ids the prefix's requests share
-  // score it (its own last message is a few blocks at most, and unique to it anyway).
+  // score it (its last message is its own: no engine holds it), and the scheduler estimates the
+  // length of that message from its bytes.
   const std::optional<uint64_t> prefix_key =
       chat ? PromptPrefixKey(body, request.prompt_json) : std::nullopt;
   if (prefix_key) {
     if (Tokens shared = cache.Find(*prefix_key)) {
       context.observer.PromptTokens(PromptTokensSource::kPrefix, {});
-      co_return shared;
+      co_return PromptIds{std::move(shared), /*whole=*/false};
     }
   }
   Tokens tokens = co_await Tokenize(context, std::move(body));
   if (tokens == nullptr) {
-    if (context.watch->client_gone) co_return nullptr;  // not the engine's failure
+    if (context.watch->client_gone) co_return PromptIds{};  // not the engine's failure
     context.observer.PromptTokens(PromptTokensSource::kUnavailable, Clock::now() - started);
-    co_return nullptr;
+    co_return PromptIds{};
   }
   const config::KvCacheAwareArgs& args = context.settings.scheduler.kv_cache_aware;
   const auto entries = size_t(args.tokenize_cache_entries);
@@ -137,7 +138,10 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
     // the same messages before the last one the same way). Fewer than a block says nothing.
     if (Tokens first = cache.Find(*prefix_key ^ kFirstOfPrefix)) {
       const size_t common = CommonLength(*first, *tokens);
-      if (common >= size_t(args.block_size_to_hash)) {
+      // (All of the shorter one in common: the two differ only in what tokenizes alike, such as
+      // spacing, and say nothing of where the prefix ends.)
+      if (common >= size_t(args.block_size_to_hash) &&
+          common < std::min(first->size(), tokens->size())) {
         cache.Insert(*prefix_key,
                      std::make_shared<const std::vector<uint32_t>>(
                          tokens->begin(), tokens->begin() + ptrdiff_t(common)),
@@ -148,7 +152,7 @@ net::awaitable<Tokens> PromptTokens(RequestContext& context, bool chat) {
     }
   }
   context.observer.PromptTokens(PromptTokensSource::kTokenize, Clock::now() - started);
-  co_return tokens;
+  co_return PromptIds{std::move(tokens)};
 }
 
 }  // namespace pdgate::router

@@ -72,6 +72,10 @@ TEST_CASE("KV cache size: vLLM's info labels per data-parallel engine, SGLang's 
                          "sglang:max_total_num_tokens{model_name=\"m\",dp_rank=\"1\"} 65536\n");
   CHECK(s.kv_capacity_tokens == 131072);
   CHECK(ParseEngineMetrics("vllm:num_requests_running 1\n").kv_capacity_tokens == 0);
+  // Labels that are not finite numbers say nothing.
+  CHECK(ParseEngineMetrics("vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"inf\"} 1\n"
+                           "vllm:cache_config_info{block_size=\"nan\",num_gpu_blocks=\"8\"} 1\n")
+            .kv_capacity_tokens == 0);
 }
 
 TEST_CASE("prompt bytes per token: bytes sent over the engine's prompt tokens, per interval") {
@@ -92,15 +96,15 @@ TEST_CASE("prompt bytes per token: bytes sent over the engine's prompt tokens, p
   sample.prompt_tokens = 100;  // engine restarted: a new interval, the last ratio stays
   tracker.Update(sample, 98000);
   CHECK(tracker.cache().prompt_bytes_per_token == Approx(3.5));
-  sample.prompt_tokens = 1100;
+  sample.prompt_tokens = 1100;  // an interval of 5 bytes per token moves the average a quarter
   tracker.Update(sample, 103000);
-  CHECK(tracker.cache().prompt_bytes_per_token == Approx(5.0));
-  // Without the router's byte count nothing is measured; a scrape without the size keeps it.
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(3.875));
+  // Without the router's byte count nothing is measured; a scrape without the size forgets it.
   sample.kv_capacity_tokens = 0;
   sample.prompt_tokens = 9000;
   tracker.Update(sample);
-  CHECK(tracker.cache().prompt_bytes_per_token == Approx(5.0));
-  CHECK(tracker.cache().capacity_tokens == 16384);
+  CHECK(tracker.cache().prompt_bytes_per_token == Approx(3.875));
+  CHECK(tracker.cache().capacity_tokens == -1);
 }
 
 TEST_CASE("labels holding braces and spaces, exponents, NaN and garbage lines") {

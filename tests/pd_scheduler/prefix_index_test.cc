@@ -108,3 +108,16 @@ TEST_CASE("an engine's known cache size bounds its entries and tells the room le
   index.Room(slots, room);
   CHECK(room[2] == -1);
 }
+
+TEST_CASE("an engine larger than the index's own bound: the index runs out first, no room told") {
+  PrefixIndex index(10);
+  index.SetCapacity(1, 1000);
+  index.SetCapacity(2, 5);
+  std::vector<int64_t> room;
+  const uint32_t slots[] = {1, 2};
+  index.Room(slots, room);
+  CHECK(room == std::vector<int64_t>{-1, 5});
+  CHECK(index.Blocks(1).capacity == 1000);  // what the engine holds, as /metrics shows it
+  index.Record(HashPromptBlocks("m", std::string(64 * 20, 'r'), 64, 128), 1);
+  CHECK(index.Blocks(1).held == 10);
+}

@@ -129,3 +129,41 @@ TEST_CASE("an endpoint cleared from the KV index no longer attracts the prompt")
   }
   CHECK(prefills.size() == 3);  // no signal left: equal scores spread
 }
+
+TEST_CASE("kvcache-aware: a full engine the events say holds the prompt keeps it") {
+  KvFixture f;
+  // Every prefill's engine is full by the approximate index's count (room 0), and only the
+  // events know that g1's prefill (index 2) holds this prompt.
+  discovery::EngineCache cache;
+  cache.capacity_tokens = 16;  // 16 tokens × 4 bytes / 64: one block
+  cache.prompt_bytes_per_token = 4;
+  for (uint32_t i : {0u, 2u, 4u}) {
+    f.scheduler.SizeIndexFor(f.server->live(i), cache);
+    f.scheduler.prefix_index()->Record(
+        pd_scheduler::HashPromptBlocks("m", std::string(64, char('a' + i)), 64, 128), f.slot(i));
+  }
+  const std::vector<uint32_t> prompt = Tokens(5000, 160);
+  f.index->Apply(f.slot(2), "", Stored(prompt, 1));
+  const std::string bytes(640, 'q');
+  for (int i = 0; i < 20; ++i) CHECK(f.Pick(prompt, bytes).pairs[0].prefill == 2);
+}
+
+TEST_CASE("kvcache-aware: uncached tokens count what the ids and the hashed bytes leave out") {
+  KvFixture f;
+  const std::string bytes(40000, 'z');  // 10,000 tokens at 4 bytes; 128 hashed blocks = 2,048
+  const std::vector<uint32_t> prompt = Tokens(1, 10000);
+  // The approximate index holds the whole hashed part (the first 8 KiB) on g0's prefill.
+  f.scheduler.prefix_index()->Record(pd_scheduler::HashPromptBlocks("m", bytes, 64, 128), f.slot(0));
+  Decision decision = f.Pick(prompt, bytes);
+  REQUIRE(decision.pairs[0].prefill == 0);
+  CHECK(decision.prefill_tokens[0] == 10000 - 2048);  // not 0: only 8 KiB were hashed
+  // Ids of the prefix only (the tokenize prefix cache): the rest of the prompt is estimated from
+  // its bytes.
+  RequestFacts facts{"m", bytes, "", true};
+  const std::vector<uint32_t> prefix = Tokens(1, 3000);
+  facts.prompt_tokens = prefix;
+  facts.kv_reader = 1;
+  facts.prompt_tokens_whole = false;
+  decision = f.scheduler.Pick(f.server->endpoints, facts, Clock::now(), f.rng, 1);
+  CHECK(decision.prefill_tokens[0] == 10000 - 2048);
+}
