@@ -124,22 +124,23 @@ void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Si
         break;
       case Plugin::kPrefixCache:
         if (side == Side::kDecode || pick.total_blocks == 0) break;
-        // Kthena's 100 × held / prompt blocks, plus (pdgate) half a point per percent of the rest
-        // that fits in the engine's free cache: while caches fill, a new prefix goes where it
-        // evicts nothing rather than piling onto a full engine, and a prefix stays where it is
-        // held (100 against at most 50). Unknown sizes and full caches add nothing.
+        // Kthena's 100 × held / prompt blocks, less (pdgate) the part the engine would have to
+        // evict other blocks for: an evicted block is one some later request misses. With cache
+        // sizes known a new prefix goes where it fits instead of piling onto a full engine, and
+        // moving a prefix off the engine that holds it costs its evictions too (unknown sizes
+        // evict nothing: Kthena's formula as is).
         for (uint32_t i : candidates) {
           pick.score[i] += wp.weight * 100 *
-                           (double(pick.matched[i]) / double(pick.total_blocks) +
-                            kFitWeight * FitRatio(pick, i));
+                           (double(pick.matched[i]) / double(pick.total_blocks) -
+                            EvictedRatio(pick, i));
         }
         break;
       case Plugin::kKvCacheAware:
         // Kthena: 100 × the leading blocks held / the prompt's blocks. Without the prompt's
-        // tokens, the approximate prefix index's ratio stands in. Plus the fit, as above.
+        // tokens, the approximate prefix index's ratio stands in. Less the evicted part, as above.
         if (side == Side::kDecode) break;
         for (uint32_t i : candidates) {
-          pick.score[i] += wp.weight * 100 * (CachedRatio(pick, i) + kFitWeight * FitRatio(pick, i));
+          pick.score[i] += wp.weight * 100 * (CachedRatio(pick, i) - EvictedRatio(pick, i));
         }
         break;
       case Plugin::kRandom:
