@@ -104,6 +104,24 @@ TEST_CASE("requests that differ only in their last message share a prefix key") 
   CHECK(XXH3_64bits(whole.data(), whole.size()) != *a);
 }
 
+TEST_CASE("the prefix key cuts the last message whatever its content holds") {
+  // Brackets, braces, commas and escaped quotes inside strings do not end a message.
+  const std::string first = R"({"role":"system","content":"a ], b } \", [ { x"})";
+  auto chat = [&](const std::string& last) {
+    return R"({"model":"m","messages":[)" + first + "," + last + "]}";
+  };
+  const auto base = PrefixKeyOf(chat(R"({"role":"user","content":"]]]"})"));
+  REQUIRE(base.has_value());
+  CHECK(PrefixKeyOf(chat(R"({"role":"user","content":"\"],[{"})")) == base);
+  CHECK(PrefixKeyOf(chat(R"({"role":"user","content":[{"type":"text","text":"}]"}]})")) == base);
+  // Spacing around the cut does not count either.
+  CHECK(PrefixKeyOf(R"({"model":"m","messages":[)" + first + " ,\n " +
+                    R"({"role":"user","content":"q"} ]})") == base);
+  // Empty and one-message arrays have no prefix.
+  CHECK_FALSE(PrefixKeyOf(R"({"model":"m","messages":[ ]})"));
+  CHECK_FALSE(PrefixKeyOf(R"({"model":"m","messages":[ {"role":"user","content":"a,b"} ]})"));
+}
+
 TEST_CASE("a /tokenize answer gives its tokens, other shapes are errors") {
   // vLLM's TokenizeResponse, with and without token_strs.
   auto ids = ParseTokenizeAnswer(
