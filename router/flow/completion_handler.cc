@@ -25,7 +25,7 @@
 namespace pdgate::router {
 namespace {
 
-net::awaitable<void> SendAttemptError(RequestContext& context, const AttemptError& error,
+Task<void> SendAttemptError(RequestContext& context, const AttemptError& error,
                                       int attempts) {
   if (error.status != 0 && !error.retryable) {
     // The engine's own answer (e.g. 400 prompt too long) with its status and message.
@@ -42,16 +42,16 @@ net::awaitable<void> SendAttemptError(RequestContext& context, const AttemptErro
 }
 
 // No endpoint or pair can serve: 503 with Retry-After.
-net::awaitable<void> SendUnavailable(RequestContext& context, std::string_view what) {
+Task<void> SendUnavailable(RequestContext& context, std::string_view what) {
   const ErrorInfo info{503,
                        StrCat("No ", what, " of ", context.server.meta.Key(), " can serve now."),
                        "", "", "no_available_endpoint"};
   co_await context.writer.SendError(info, "router", /*retry_after=*/true);
 }
 
-net::awaitable<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
+Task<void> Wait(Worker& worker, std::chrono::nanoseconds duration) {
   if (duration.count() <= 0) co_return;
-  net::steady_timer timer(worker.ioc, duration);
+  SteadyTimer timer(worker.ioc, duration);
   co_await timer.async_wait(kTuple);
 }
 
@@ -98,7 +98,7 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
 
 // One attempt: the server's PD flow on a pair, or the single leg of an aggregated server.
 // Returns an error only while nothing has reached the client.
-net::awaitable<std::optional<AttemptError>> RunAttempt(RequestContext& context,
+Task<std::optional<AttemptError>> RunAttempt(RequestContext& context,
                                                        const Candidate& candidate) {
   if (candidate.prefill == nullptr) {
     std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
@@ -123,7 +123,7 @@ net::awaitable<std::optional<AttemptError>> RunAttempt(RequestContext& context,
   co_return error;
 }
 
-net::awaitable<void> RunAttempts(RequestContext& context,
+Task<void> RunAttempts(RequestContext& context,
                                  const pd_scheduler::Scheduler& scheduler) {
   const config::ModelServer& server = context.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
@@ -197,7 +197,7 @@ size_t ServingEndpoints(const discovery::ServerEndpoints& endpoints) {
 
 }  // namespace
 
-net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
+Task<void> HandleCompletion(Worker& worker, Stream& client,
                                       const http::request<http::string_body>& request,
                                       std::string& body, bool& keep_alive,
                                       const auth::Authentication& authentication) {

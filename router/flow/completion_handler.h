@@ -12,7 +12,7 @@ namespace pdgate::router {
 // Sets `keep_alive` false when the connection must close after this request. `authentication`:
 // the caller's, already accepted (its method is kNone when authentication is off); a model its
 // principal may not use is refused with 403.
-net::awaitable<void> HandleCompletion(Worker& worker, beast::tcp_stream& client,
+Task<void> HandleCompletion(Worker& worker, Stream& client,
                                       const http::request<http::string_body>& request,
                                       std::string& body, bool& keep_alive,
                                       const auth::Authentication& authentication);

@@ -18,7 +18,7 @@ bool IsEventStream(std::string_view content_type) {
 
 }  // namespace
 
-net::awaitable<std::optional<AttemptError>> RelayAnswer(
+Task<std::optional<AttemptError>> RelayAnswer(
     RequestContext& context, UpstreamLeg& leg, http::response_parser<http::buffer_body>& parser,
     const discovery::Endpoint& endpoint, std::string_view leg_name) {
   // The client's response header goes out with the first body bytes: one wake-up of the client

@@ -12,7 +12,7 @@ namespace pdgate::router {
 
 // `parser` has read the head of the engine's 2xx answer. Returns an error only while nothing
 // has reached the client; afterwards a broken answer ends the client's with an error event.
-net::awaitable<std::optional<AttemptError>> RelayAnswer(
+Task<std::optional<AttemptError>> RelayAnswer(
     RequestContext& context, UpstreamLeg& leg, http::response_parser<http::buffer_body>& parser,
     const discovery::Endpoint& endpoint, std::string_view leg_name);
 

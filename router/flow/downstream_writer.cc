@@ -2,7 +2,7 @@
 
 namespace pdgate::router {
 
-DownstreamWriter::DownstreamWriter(beast::tcp_stream& client, bool& keep_alive,
+DownstreamWriter::DownstreamWriter(Stream& client, bool& keep_alive,
                                    RequestObserver& observer, std::string request_id)
     : client_(client),
       keep_alive_(keep_alive),
@@ -15,7 +15,7 @@ void DownstreamWriter::AddHeaders(const HeaderList& headers) {
   headers_.insert(headers_.end(), headers.begin(), headers.end());
 }
 
-net::awaitable<void> DownstreamWriter::SendError(const ErrorInfo& error, std::string_view origin,
+Task<void> DownstreamWriter::SendError(const ErrorInfo& error, std::string_view origin,
                                                  bool retry_after, const HeaderList& extra) {
   observer_.Answered(error.status, origin);
   committed_ = true;
@@ -29,7 +29,7 @@ net::awaitable<void> DownstreamWriter::SendError(const ErrorInfo& error, std::st
   co_await router::SendError(client_, error, keep_alive_, headers);
 }
 
-net::awaitable<void> DownstreamWriter::SendEngineAnswer(int status, std::string& body,
+Task<void> DownstreamWriter::SendEngineAnswer(int status, std::string& body,
                                                         std::string_view origin) {
   observer_.Answered(status, origin);
   committed_ = true;
@@ -37,7 +37,7 @@ net::awaitable<void> DownstreamWriter::SendEngineAnswer(int status, std::string&
                         headers_);
 }
 
-net::awaitable<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data,
+Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data,
                                              bool last, bool event_stream, Clock::duration idle) {
   if (!committed_) observer_.Answered(response.status());
   observer_.Relayed(Clock::now(), event_stream);

@@ -15,7 +15,7 @@ namespace pdgate::router {
 class DownstreamWriter {
  public:
   // `keep_alive`: the session's; set false when the connection must close after this request.
-  DownstreamWriter(beast::tcp_stream& client, bool& keep_alive, RequestObserver& observer,
+  DownstreamWriter(Stream& client, bool& keep_alive, RequestObserver& observer,
                    std::string request_id);
 
   const std::string& request_id() const { return request_id_; }
@@ -26,15 +26,15 @@ class DownstreamWriter {
   // A complete answer in the OpenAI error shape. `origin` (access log): who caused it.
   // `retry_after`: adds Retry-After: 1 (nothing can serve now). `extra`: headers of this answer
   // only (a rate limit's refusal).
-  net::awaitable<void> SendError(const ErrorInfo& error, std::string_view origin,
+  Task<void> SendError(const ErrorInfo& error, std::string_view origin,
                                  bool retry_after = false, const HeaderList& extra = kNoHeaders);
   // An engine's own error answer, passed on with its status (`body` is moved from).
-  net::awaitable<void> SendEngineAnswer(int status, std::string& body, std::string_view origin);
+  Task<void> SendEngineAnswer(int status, std::string& body, std::string_view origin);
 
   // One piece of a relayed answer (the head goes with the first). From the first piece on, the
   // answer belongs to the client. `idle`: how long the client may take to accept it.
   // False when the client is gone (the connection then closes).
-  net::awaitable<bool> Relay(RelayedResponse& response, std::string_view data, bool last,
+  Task<bool> Relay(RelayedResponse& response, std::string_view data, bool last,
                              bool event_stream, Clock::duration idle);
 
   bool committed() const { return committed_; }
@@ -44,10 +44,10 @@ class DownstreamWriter {
   // Stops the disconnect watch's read on the client socket (before the last write, so a
   // pipelined next request does not wake it for nothing).
   void StopWatching();
-  beast::tcp_stream& client() { return client_; }
+  Stream& client() { return client_; }
 
  private:
-  beast::tcp_stream& client_;
+  Stream& client_;
   bool& keep_alive_;
   RequestObserver& observer_;
   std::string request_id_;

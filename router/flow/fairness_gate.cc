@@ -47,7 +47,7 @@ void CountFairness(const ModelMetrics& metrics, const FairnessVerdict& verdict) 
   }
 }
 
-net::awaitable<FairnessVerdict> AwaitFairnessTurn(Worker& worker, const RouterState& state,
+Task<FairnessVerdict> AwaitFairnessTurn(Worker& worker, const RouterState& state,
                                                   const FairnessTurn& turn,
                                                   std::shared_ptr<DisconnectWatch> watch,
                                                   FairnessSlot& slot) {
@@ -61,7 +61,7 @@ net::awaitable<FairnessVerdict> AwaitFairnessTurn(Worker& worker, const RouterSt
   const fairness::FairQueue::Request request{
       turn.principal, fairness::PriorityLevel(settings, turn.priority_class), turn.input_tokens};
   // The grant may come from any io thread: it cancels the wait on this one.
-  auto timer = std::make_shared<net::steady_timer>(worker.ioc, settings.queue_timeout);
+  auto timer = std::make_shared<SteadyTimer>(worker.ioc, settings.queue_timeout);
   net::io_context& ioc = worker.ioc;
   auto wake = [timer, &ioc] { net::post(ioc, [timer] { timer->cancel(); }); };
   const auto start = std::chrono::steady_clock::now();

@@ -64,7 +64,7 @@ std::vector<FairnessGauges> FairnessGaugesOf(const RouterState& state);
 void CountFairness(const ModelMetrics& metrics, const FairnessVerdict& verdict);
 
 // GCC 12: call with named locals only (see client_io.h).
-net::awaitable<FairnessVerdict> AwaitFairnessTurn(Worker& worker, const RouterState& state,
+Task<FairnessVerdict> AwaitFairnessTurn(Worker& worker, const RouterState& state,
                                                   const FairnessTurn& turn,
                                                   std::shared_ptr<DisconnectWatch> watch,
                                                   FairnessSlot& slot);

@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kMaxErrorBodyBytes = size_t{64} * 1024;
 
-net::awaitable<PrefillResult> RunPrefillLeg(RequestContext& context,
+Task<PrefillResult> RunPrefillLeg(RequestContext& context,
                                             const discovery::Endpoint& endpoint) {
   std::optional<LegTarget> target = LegTargetOf(endpoint);
   if (!target)
@@ -39,7 +39,7 @@ net::awaitable<PrefillResult> RunPrefillLeg(RequestContext& context,
 }
 
 // Reads what is left of an error response, bounded.
-net::awaitable<std::string> ReadErrorBody(UpstreamLeg& leg,
+Task<std::string> ReadErrorBody(UpstreamLeg& leg,
                                           http::response_parser<http::buffer_body>& parser) {
   std::string body;
   // std::array, not a C array: GCC 12 miscompiles C arrays held across co_await.
@@ -55,7 +55,7 @@ net::awaitable<std::string> ReadErrorBody(UpstreamLeg& leg,
 }
 
 // Sends the decode leg (or an aggregated server's only leg); a 2xx answer is relayed.
-net::awaitable<std::optional<AttemptError>> RunDecodeLeg(
+Task<std::optional<AttemptError>> RunDecodeLeg(
     RequestContext& context, const discovery::Endpoint& endpoint, std::string& body,
     std::string_view leg_name, const std::shared_ptr<DisconnectWatch>& legs) {
   std::optional<LegTarget> target = LegTargetOf(endpoint);
@@ -88,7 +88,7 @@ void LegDone(RequestContext& context, std::string_view leg, const discovery::End
 
 }  // namespace
 
-net::awaitable<PrefillResult> RunPrefill(RequestContext& context,
+Task<PrefillResult> RunPrefill(RequestContext& context,
                                          const discovery::Endpoint& endpoint,
                                          int64_t prefill_tokens) {
   const Clock::time_point started = Clock::now();
@@ -101,7 +101,7 @@ net::awaitable<PrefillResult> RunPrefill(RequestContext& context,
   co_return result;
 }
 
-net::awaitable<std::optional<AttemptError>> RunDecode(
+Task<std::optional<AttemptError>> RunDecode(
     RequestContext& context, const discovery::Endpoint& endpoint, std::string& body,
     std::string_view leg_name, const std::shared_ptr<DisconnectWatch>& legs) {
   const Clock::time_point started = Clock::now();

@@ -53,7 +53,7 @@ const discovery::Endpoint* TokenizerEndpoint(RequestContext& context) {
   return fallback;
 }
 
-net::awaitable<Tokens> Tokenize(RequestContext& context, std::string body) {
+Task<Tokens> Tokenize(RequestContext& context, std::string body) {
   const discovery::Endpoint* endpoint = TokenizerEndpoint(context);
   if (endpoint == nullptr) co_return nullptr;
   std::optional<LegTarget> target = LegTargetOf(*endpoint);
@@ -92,7 +92,7 @@ net::awaitable<Tokens> Tokenize(RequestContext& context, std::string body) {
 
 }  // namespace
 
-net::awaitable<PromptIds> PromptTokens(RequestContext& context, bool chat) {
+Task<PromptIds> PromptTokens(RequestContext& context, bool chat) {
   const OpenAIRequest& request = *context.leg.request;
   const Clock::time_point started = Clock::now();
   if (!chat) {

@@ -17,6 +17,6 @@ struct PromptIds {
   bool whole = true;                                 // false: the prefix's ids only
 };
 
-net::awaitable<PromptIds> PromptTokens(RequestContext& context, bool chat);
+Task<PromptIds> PromptTokens(RequestContext& context, bool chat);
 
 }  // namespace pdgate::router

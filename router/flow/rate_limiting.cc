@@ -102,7 +102,7 @@ RequestLimits::RequestLimits(Worker& worker, const RouterState& state,
   }
 }
 
-net::awaitable<std::optional<LimitRefusal>> RequestLimits::Admit(std::string_view prompt_json,
+Task<std::optional<LimitRefusal>> RequestLimits::Admit(std::string_view prompt_json,
                                                                  std::string_view model) {
   input_estimate_ = limits::EstimateInputTokens(prompt_json);
   // A request too large for a whole bucket in Redis needs no round trip to say so.
@@ -166,7 +166,7 @@ void RequestLimits::BuildKeys(GlobalSet& set) const {
   }
 }
 
-net::awaitable<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::string_view model) {
+Task<std::optional<LimitRefusal>> RequestLimits::AdmitGlobal(std::string_view model) {
   for (GlobalSet& set : globals_) {
     BuildKeys(set);
     const Clock::time_point start = Clock::now();

@@ -42,7 +42,7 @@ class RequestLimits {
   bool empty() const { return check_.empty() && globals_.empty(); }
 
   // GCC 12: call with named locals only (see client_io.h).
-  net::awaitable<std::optional<LimitRefusal>> Admit(std::string_view prompt_json,
+  Task<std::optional<LimitRefusal>> Admit(std::string_view prompt_json,
                                                     std::string_view model);
   // x-ratelimit-* for the answer, once admitted.
   const HeaderList& headers() const { return headers_; }
@@ -65,7 +65,7 @@ class RequestLimits {
   };
 
   // GCC 12: call with named locals only.
-  net::awaitable<std::optional<LimitRefusal>> AdmitGlobal(std::string_view model);
+  Task<std::optional<LimitRefusal>> AdmitGlobal(std::string_view model);
   void BuildKeys(GlobalSet& set) const;
   // Adds the set's states to the check (headers, messages); the refusing bucket, if any.
   const limits::Bucket* RecordGlobal(const GlobalSet& set, const limits::GcraOutcome& result);

@@ -28,7 +28,7 @@ int SglangBootstrapPort(const discovery::Endpoint& prefill) {
   return port;
 }
 
-net::awaitable<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
+Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
   auto watch = std::make_shared<DisconnectWatch>();
   UpstreamLeg leg(worker.upstream(), target, watch);
   LegRequest request("/abort_request", target.key);

@@ -22,6 +22,6 @@ std::string NewSglangRid(std::mt19937_64& rng);
 int SglangBootstrapPort(const discovery::Endpoint& prefill);
 
 // Fire and forget (co_spawn it): POST /abort_request {"rid": rid}, 3 s at most, result ignored.
-net::awaitable<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid);
+Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid);
 
 }  // namespace pdgate::router

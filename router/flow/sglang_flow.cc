@@ -19,7 +19,7 @@ struct SglangPrefillState {
 
 // The prefill leg of an SGLang attempt, spawned beside the decode. It touches only what it owns
 // or shares, since the attempt may be over when it resumes.
-net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
+Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
                                       LegTarget target, LegRequest request,
                                       std::shared_ptr<DisconnectWatch> legs,
                                       Clock::time_point deadline, size_t limit,
@@ -46,7 +46,7 @@ net::awaitable<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoi
 
 }  // namespace
 
-net::awaitable<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
+Task<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
                                                              const discovery::Endpoint& prefill,
                                                              const discovery::Endpoint& decode,
                                                              int64_t prefill_tokens) {

@@ -9,7 +9,7 @@
 namespace pdgate::router {
 
 // `prefill_tokens`: the scheduler's estimate of the prefill's work, counted on its endpoint.
-net::awaitable<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
+Task<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
                                                              const discovery::Endpoint& prefill,
                                                              const discovery::Endpoint& decode,
                                                              int64_t prefill_tokens);

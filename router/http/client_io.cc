@@ -4,7 +4,7 @@ namespace pdgate::router {
 
 const HeaderList kNoHeaders;
 
-net::awaitable<bool> SendResponse(beast::tcp_stream& client, http::status status,
+Task<bool> SendResponse(Stream& client, http::status status,
                                   std::string_view content_type, std::string& body, bool keep_alive,
                                   const HeaderList& headers) {
   http::response<http::string_body> response{status, 11};
@@ -18,7 +18,7 @@ net::awaitable<bool> SendResponse(beast::tcp_stream& client, http::status status
   co_return !ec;
 }
 
-net::awaitable<bool> SendError(beast::tcp_stream& client, const ErrorInfo& error, bool keep_alive,
+Task<bool> SendError(Stream& client, const ErrorInfo& error, bool keep_alive,
                                const HeaderList& headers) {
   std::string body = ErrorBody(error);
   const bool sent = co_await SendResponse(client, http::status(error.status), "application/json",

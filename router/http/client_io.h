@@ -17,11 +17,11 @@ using HeaderList = std::vector<std::pair<std::string_view, std::string>>;
 //   ErrorInfo error{...}; co_await SendError(client, error, keep_alive, headers);
 
 // Writes one complete response; false when the client is gone. `body` is moved from.
-net::awaitable<bool> SendResponse(beast::tcp_stream& client, http::status status,
+Task<bool> SendResponse(Stream& client, http::status status,
                                   std::string_view content_type, std::string& body, bool keep_alive,
                                   const HeaderList& headers);
 
-net::awaitable<bool> SendError(beast::tcp_stream& client, const ErrorInfo& error, bool keep_alive,
+Task<bool> SendError(Stream& client, const ErrorInfo& error, bool keep_alive,
                                const HeaderList& headers);
 
 // No extra headers.

@@ -7,20 +7,20 @@
 
 namespace pdgate::router {
 
-void DisconnectWatch::Remove(beast::tcp_stream* leg) {
+void DisconnectWatch::Remove(Stream* leg) {
   legs.erase(std::remove(legs.begin(), legs.end(), leg), legs.end());
 }
 
 void DisconnectWatch::CloseLegs() {
-  for (beast::tcp_stream* leg : legs) {
+  for (Stream* leg : legs) {
     beast::error_code ignored;
     leg->socket().close(ignored);
   }
   legs.clear();
 }
 
-net::awaitable<void> WatchClient(tcp::socket& client, std::shared_ptr<DisconnectWatch> watch) {
-  auto [ec] = co_await client.async_wait(tcp::socket::wait_read, kTuple);
+Task<void> WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch) {
+  auto [ec] = co_await client.async_wait(Socket::wait_read, kTuple);
   if (ec) co_return;  // cancelled: the request finished first
   char byte;
   const ssize_t n = ::recv(client.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);

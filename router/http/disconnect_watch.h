@@ -12,17 +12,17 @@ namespace pdgate::router {
 
 struct DisconnectWatch {
   bool client_gone = false;
-  std::vector<beast::tcp_stream*> legs;        // upstream streams open right now
+  std::vector<Stream*> legs;        // upstream streams open right now
   std::vector<std::function<void()>> on_gone;  // e.g. SGLang's /abort_request
 
-  void Add(beast::tcp_stream* leg) { legs.push_back(leg); }
-  void Remove(beast::tcp_stream* leg);
+  void Add(Stream* leg) { legs.push_back(leg); }
+  void Remove(Stream* leg);
   void CloseLegs();
 };
 
 // Waits for the client socket to turn readable while a request is in progress. EOF or an error
 // means the client left; data means it pipelined its next request, which cannot be told apart
 // from a later close, so the watch ends. Cancelled with client.socket().cancel().
-net::awaitable<void> WatchClient(tcp::socket& client, std::shared_ptr<DisconnectWatch> watch);
+Task<void> WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch);
 
 }  // namespace pdgate::router

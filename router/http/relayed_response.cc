@@ -46,7 +46,7 @@ std::string RelayedResponse::FinishedHead() const {
   return copy.head_;
 }
 
-net::awaitable<bool> RelayedResponse::Write(beast::tcp_stream& client, std::string_view data,
+Task<bool> RelayedResponse::Write(Stream& client, std::string_view data,
                                             bool last) {
   FinishHead();
   std::array<net::const_buffer, 5> parts;

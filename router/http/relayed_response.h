@@ -24,7 +24,7 @@ class RelayedResponse {
   void ContentLength(uint64_t length) { content_length_ = length; }
 
   // Writes `data` (the head first, once). `last`: the body ends with it. False on a write error.
-  net::awaitable<bool> Write(beast::tcp_stream& client, std::string_view data, bool last);
+  Task<bool> Write(Stream& client, std::string_view data, bool last);
 
   // The head as it goes out (tests).
   std::string FinishedHead() const;

@@ -52,14 +52,14 @@ struct GcraClient::State : std::enable_shared_from_this<State> {
   // call per tag; re-arms the timer for those left.
   void Flush(bool all);
   void ArmTimer(Clock::time_point when);
-  net::awaitable<void> Send(std::shared_ptr<State> self, std::vector<GcraCharge> charges);
+  Task<void> Send(std::shared_ptr<State> self, std::vector<GcraCharge> charges);
   void Lost(size_t keys, const absl::Status& why);
 
   net::io_context& ioc;
   RedisConnection redis;
   GcraClientOptions options;
   LostDebits debits_lost;
-  net::steady_timer timer;
+  SteadyTimer timer;
   std::optional<Clock::time_point> timer_at;  // when the armed timer fires
   bool closed = false;
   // By hash tag; looked up by a view of the key.
@@ -133,7 +133,7 @@ void GcraClient::State::ArmTimer(Clock::time_point when) {
   });
 }
 
-net::awaitable<void> GcraClient::State::Send(std::shared_ptr<State> /*keep-alive*/,
+Task<void> GcraClient::State::Send(std::shared_ptr<State> /*keep-alive*/,
                                              std::vector<GcraCharge> charges) {
   absl::Status status = co_await GcraDebit(redis, charges);
   if (!status.ok()) Lost(charges.size(), status);
@@ -169,7 +169,7 @@ GcraClient::~GcraClient() {
   }
 }
 
-net::awaitable<absl::StatusOr<GcraOutcome>> GcraClient::Check(const std::vector<GcraKey>& keys) {
+Task<absl::StatusOr<GcraOutcome>> GcraClient::Check(const std::vector<GcraKey>& keys) {
   // From here on only `state` is used: this object may be destroyed while we wait.
   std::shared_ptr<State> state = state_;
   std::vector<GcraCharge> debits;

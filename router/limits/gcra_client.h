@@ -56,7 +56,7 @@ class GcraClient {
 
   // GcraCheck over `keys` (one hash tag), carrying the waiting debits of that tag.
   // GCC 12: pass a named local (see router/http/client_io.h).
-  net::awaitable<absl::StatusOr<GcraOutcome>> Check(const std::vector<GcraKey>& keys);
+  Task<absl::StatusOr<GcraOutcome>> Check(const std::vector<GcraKey>& keys);
 
   // Adds a charge or refund to its key's waiting sum. InvalidArgument when !ValidCharge.
   absl::Status Debit(const GcraCharge& charge);

@@ -160,7 +160,7 @@ bool IsTransientError(const std::string& message) {
 // argv is EVALSHA's (EVALSHA sha numkeys ...). When Redis does not know the script (restarted,
 // SCRIPT FLUSH, a failover to a replica that never saw it) it is sent once more in full by EVAL,
 // which also caches it for the next EVALSHA.
-net::awaitable<absl::StatusOr<RedisReply>> RunScript(RedisConnection& redis,
+Task<absl::StatusOr<RedisReply>> RunScript(RedisConnection& redis,
                                                      std::vector<std::string>& argv) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   if (reply.ok() && reply->is_error() && absl::StartsWith(reply->str, "NOSCRIPT")) {
@@ -219,7 +219,7 @@ std::string_view HashTag(std::string_view key) {
   return key.substr(open + 1, close - open - 1);
 }
 
-net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+Task<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
                                                       const std::vector<GcraKey>& keys,
                                                       const std::vector<GcraCharge>& debits) {
   std::vector<std::string_view> names;
@@ -265,13 +265,13 @@ net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
   co_return ParseCheckReply(*reply, keys.size());
 }
 
-net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+Task<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
                                                       const std::vector<GcraKey>& keys) {
   static const std::vector<GcraCharge> kNoDebits;
   return GcraCheck(redis, keys, kNoDebits);
 }
 
-net::awaitable<absl::Status> GcraDebit(RedisConnection& redis,
+Task<absl::Status> GcraDebit(RedisConnection& redis,
                                        const std::vector<GcraCharge>& debits) {
   std::vector<std::string_view> names;
   names.reserve(debits.size());

@@ -83,14 +83,14 @@ struct GcraOutcome {
 // connection's errors, or Internal/Unavailable when Redis answers with an error or an unexpected
 // shape. When it fails otherwise than InvalidArgument, the debits may or may not have been applied.
 // GCC 12: pass named locals (see router/http/client_io.h).
-net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+Task<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
                                                       const std::vector<GcraKey>& keys,
                                                       const std::vector<GcraCharge>& debits);
-net::awaitable<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
+Task<absl::StatusOr<GcraOutcome>> GcraCheck(RedisConnection& redis,
                                                       const std::vector<GcraKey>& keys);
 
 // Charges or refunds each key (each at most once) without a check.
-net::awaitable<absl::Status> GcraDebit(RedisConnection& redis,
+Task<absl::Status> GcraDebit(RedisConnection& redis,
                                        const std::vector<GcraCharge>& debits);
 
 // A key, a finite cost and an emission interval > 0.

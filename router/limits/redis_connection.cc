@@ -82,9 +82,9 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
   // The coroutines take `self` to keep the state alive until they end (the connection object
   // may be destroyed meanwhile).
   void StartConnect();
-  net::awaitable<void> Connect(std::shared_ptr<State> self, uint64_t gen);
-  net::awaitable<void> ReadLoop(std::shared_ptr<State> self, uint64_t gen);
-  net::awaitable<void> WriteLoop(std::shared_ptr<State> self, uint64_t gen);
+  Task<void> Connect(std::shared_ptr<State> self, uint64_t gen);
+  Task<void> ReadLoop(std::shared_ptr<State> self, uint64_t gen);
+  Task<void> WriteLoop(std::shared_ptr<State> self, uint64_t gen);
   void StartWriter();
   // Arms the deadline timer for a command due at `deadline`, unless it fires earlier already.
   void WatchDeadline(Clock::time_point deadline);
@@ -97,12 +97,12 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
   RedisOptions options;
   Phase phase = Phase::kIdle;
   uint64_t generation = 0;
-  tcp::socket socket;
+  Socket socket;
   tcp::resolver resolver;
-  net::steady_timer connect_timer;
+  SteadyTimer connect_timer;
   // One timer for every command's deadline: armed for the earliest, re-armed when it fires.
   // A timer per command cost a timer-queue update (and often a reactor wake-up) per request.
-  net::steady_timer deadline_timer;
+  SteadyTimer deadline_timer;
   Clock::time_point deadline_armed = Clock::time_point::max();
   ReaderPtr reader;
   std::deque<std::shared_ptr<Pending>> pending;  // in the order their bytes were queued
@@ -136,7 +136,7 @@ void RedisConnection::State::StartConnect() {
   net::co_spawn(ioc, Connect(shared_from_this(), generation), LogEscaped);
 }
 
-net::awaitable<void> RedisConnection::State::Connect(std::shared_ptr<State> self, uint64_t gen) {
+Task<void> RedisConnection::State::Connect(std::shared_ptr<State> self, uint64_t gen) {
   std::string port = std::to_string(options.port);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(options.host, port, kTuple);
   if (gen != generation) co_return;
@@ -166,7 +166,7 @@ void RedisConnection::State::StartWriter() {
   net::co_spawn(ioc, WriteLoop(shared_from_this(), generation), LogEscaped);
 }
 
-net::awaitable<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*keep-alive*/,
+Task<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*keep-alive*/,
                                                        uint64_t gen) {
   // The batch lives in this frame, not in the state: a failed connection's write may still be
   // completing when the next connection starts writing.
@@ -184,7 +184,7 @@ net::awaitable<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*
   writing = false;
 }
 
-net::awaitable<void> RedisConnection::State::ReadLoop(std::shared_ptr<State> /*keep-alive*/,
+Task<void> RedisConnection::State::ReadLoop(std::shared_ptr<State> /*keep-alive*/,
                                                       uint64_t gen) {
   std::string buffer(kReadChunk, '\0');
   for (;;) {
@@ -316,7 +316,7 @@ bool RedisConnection::healthy() const {
 
 size_t RedisConnection::pending() const { return state_->pending.size(); }
 
-net::awaitable<absl::StatusOr<RedisReply>> RedisConnection::Command(
+Task<absl::StatusOr<RedisReply>> RedisConnection::Command(
     const std::vector<std::string>& argv) {
   // From here on only `state` is used: this object may be destroyed while we wait.
   std::shared_ptr<State> state = state_;
@@ -348,7 +348,7 @@ net::awaitable<absl::StatusOr<RedisReply>> RedisConnection::Command(
   if (!command->result) {
     // Parked until Complete(): the reply, a failure, or the deadline (OnDeadline).
     auto park = [command](auto resume) { command->waiter.Park(std::move(resume)); };
-    co_await net::async_initiate<decltype(net::use_awaitable), void()>(park, net::use_awaitable);
+    co_await net::async_initiate<decltype(kAwait), void()>(park, kAwait);
   }
   co_return std::move(*command->result);
 }

@@ -30,6 +30,11 @@
 namespace pdgate::limits {
 
 namespace net = router::net;
+using router::kAwait;
+using router::kTuple;
+using router::Socket;
+using router::SteadyTimer;
+using router::Task;
 
 struct RedisOptions {
   std::string host = "127.0.0.1";  // a name or an address (resolved asynchronously)
@@ -67,7 +72,7 @@ class RedisConnection {
   // or closed), DeadlineExceeded (no reply within command_timeout), ResourceExhausted (max_pending
   // commands queued) or InvalidArgument (empty argv).
   // GCC 12: pass a named local, never a temporary (see router/http/client_io.h).
-  net::awaitable<absl::StatusOr<RedisReply>> Command(const std::vector<std::string>& argv);
+  Task<absl::StatusOr<RedisReply>> Command(const std::vector<std::string>& argv);
 
   // False while in backoff after a failure, and after Close(); true otherwise (also before the
   // first command, when nothing has failed yet).

@@ -56,7 +56,7 @@ struct Worker {
     for (auto& [stream, busy] : sessions) {
       if (busy) continue;
       beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->socket().shutdown(Socket::shutdown_both, ignored);
       stream->socket().close(ignored);
     }
   }
@@ -68,7 +68,7 @@ struct Worker {
   std::mt19937_64 rng;
   class AccessLog* access_log = nullptr;  // process-wide, owned by the server
   std::atomic<size_t> connections{0};     // read by the drain watcher on another thread
-  absl::flat_hash_map<beast::tcp_stream*, bool> sessions;  // open client connections → busy
+  absl::flat_hash_map<Stream*, bool> sessions;  // open client connections → busy
   // Authentication: the JWT key set (replaced by a post() onto this thread, like `state`), the
   // thread's cache of verified tokens (cleared whenever the set or the configuration changes),
   // and how to ask for a new set when a token names an unknown key.

@@ -6,8 +6,8 @@
 
 namespace pdgate::router {
 
-net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+Task<void> RunAdminSession(Worker& worker, Socket socket) {
+  Stream stream(std::move(socket));
   beast::flat_buffer buffer;
   ErrorInfo error;
   std::string body;
@@ -65,7 +65,7 @@ net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket) {
     if (!sent || !keep_alive) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().shutdown(Socket::shutdown_send, ignored);
 }
 
 }  // namespace pdgate::router

@@ -6,6 +6,6 @@
 
 namespace pdgate::router {
 
-net::awaitable<void> RunAdminSession(Worker& worker, tcp::socket socket);
+Task<void> RunAdminSession(Worker& worker, Socket socket);
 
 }  // namespace pdgate::router

@@ -53,7 +53,7 @@ Route Classify(http::verb method, std::string_view path) {
 // ends: an exception must not leave the drain waiting on a count, or holding a gone stream.
 class SessionRegistration {
  public:
-  SessionRegistration(Worker& worker, beast::tcp_stream& stream)
+  SessionRegistration(Worker& worker, Stream& stream)
       : worker_(worker), stream_(&stream) {
     ++worker_.connections;
     worker_.sessions.emplace(stream_, false);
@@ -69,13 +69,13 @@ class SessionRegistration {
 
  private:
   Worker& worker_;
-  beast::tcp_stream* stream_;
+  Stream* stream_;
 };
 
 }  // namespace
 
-net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+Task<void> RunClientSession(Worker& worker, Socket socket) {
+  Stream stream(std::move(socket));
   SessionRegistration registration(worker, stream);
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -224,7 +224,7 @@ net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket) {
     // A request that began before the drain still closes its connection once answered.
     if (!sent || !keep_alive || worker.draining()) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().shutdown(Socket::shutdown_send, ignored);
   stream.socket().close(ignored);
 }
 

@@ -5,6 +5,6 @@
 namespace pdgate::router {
 
 // One client connection, for its whole life: HTTP/1.1 keep-alive, requests answered in order.
-net::awaitable<void> RunClientSession(Worker& worker, tcp::socket socket);
+Task<void> RunClientSession(Worker& worker, Socket socket);
 
 }  // namespace pdgate::router

@@ -95,7 +95,7 @@ struct EndpointScraper::Impl {
         on_first_pass();
       }
       timer.expires_at(started + interval);
-      co_await timer.async_wait(kTuple);
+      co_await timer.async_wait(discovery::kKubeTuple);
     }
   }
 
@@ -153,7 +153,7 @@ struct EndpointScraper::Impl {
           },
           ReportUncaught{SpawnSite::kScraper});
     }
-    co_await done.async_wait(kTuple);
+    co_await done.async_wait(discovery::kKubeTuple);
   }
 
   net::awaitable<void> Scrape(const Target& target, const config::RouterSettings& settings,

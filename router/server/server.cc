@@ -29,7 +29,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor, bool admin) {
+Task<void> AcceptLoop(Worker& worker, Acceptor& acceptor, bool admin) {
   const size_t max_connections = worker.settings().limits.max_connections;
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
@@ -51,8 +51,8 @@ net::awaitable<void> AcceptLoop(Worker& worker, tcp::acceptor& acceptor, bool ad
 // Closes pooled connections idle longer than upstreamPoolIdle, a few times per that period:
 // otherwise one to an endpoint no request goes to again would stay open (half-closed once the
 // engine gives up on it) and pdgate_upstream_connections{state="idle"} would never go down.
-net::awaitable<void> PrunePool(Worker& worker) {
-  net::steady_timer timer(worker.ioc);
+Task<void> PrunePool(Worker& worker) {
+  SteadyTimer timer(worker.ioc);
   const Clock::duration period = std::clamp<Clock::duration>(
       worker.pool.max_idle() / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
   while (true) {
@@ -63,9 +63,9 @@ net::awaitable<void> PrunePool(Worker& worker) {
   }
 }
 
-std::unique_ptr<tcp::acceptor> Listen(net::io_context& context, const tcp::endpoint& endpoint,
+std::unique_ptr<Acceptor> Listen(net::io_context& context, const tcp::endpoint& endpoint,
                                       bool reuse_port, beast::error_code& ec) {
-  auto acceptor = std::make_unique<tcp::acceptor>(context);
+  auto acceptor = std::make_unique<Acceptor>(context);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec && reuse_port) {
@@ -91,7 +91,9 @@ Server::Server(std::shared_ptr<const RouterState> state, ConfigSource source)
   control_worker_ = std::make_unique<Worker>(*control_, state, seed(), &lifecycle_);
   control_worker_->kv_events = &kv_events_.counters();
   for (unsigned i = 0; i < threads_; ++i) {
-    contexts_.push_back(std::make_unique<net::io_context>(1));
+    // Only this io thread touches its sockets (other threads post to it), so the reactor's
+    // per-socket mutex can go; posting and timers stay locked.
+    contexts_.push_back(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     workers_.push_back(std::make_unique<Worker>(*contexts_.back(), state, seed(), &lifecycle_));
     workers_.back()->kv_reader = i % kKvIndexReaderSlots;
     workers_.back()->access_log = &access_log_;
@@ -193,8 +195,8 @@ void Server::WaitForSignal(net::signal_set& signals) {
   });
 }
 
-net::awaitable<void> Server::Drain() {
-  net::steady_timer timer(*control_);
+Task<void> Server::Drain() {
+  SteadyTimer timer(*control_);
   timer.expires_after(settings_.timeouts.drain_delay);
   co_await timer.async_wait(kTuple);
   // Stop accepting, and close connections idle between requests, on each worker's own thread.

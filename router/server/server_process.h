@@ -36,7 +36,7 @@ class Server {
  private:
   // --- server.cc: signals and the drain sequence. ----------------------------------------------
   void WaitForSignal(net::signal_set& signals);
-  net::awaitable<void> Drain();
+  Task<void> Drain();
   void StopAll();
 
   // --- server_reload.cc. ------------------------------------------------------------------------
@@ -48,7 +48,7 @@ class Server {
   // Hot reload: SIGHUP, or a configuration file that changed (polled each second).
   void WaitForHangup(net::signal_set& hangup);
   std::vector<std::array<int64_t, 3>> Stamp() const;
-  net::awaitable<void> WatchFiles();
+  Task<void> WatchFiles();
   void EvictIdlePrincipals();
   // Kubernetes: builds on its own thread; results are applied on the control thread.
   void StartKubernetes();
@@ -73,8 +73,8 @@ class Server {
   std::unique_ptr<Worker> control_worker_;  // serves the admin listener; no client traffic
   std::vector<std::unique_ptr<net::io_context>> contexts_;
   std::unique_ptr<net::io_context> control_ = std::make_unique<net::io_context>(1);
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
-  std::unique_ptr<tcp::acceptor> admin_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<Acceptor> admin_;
   std::unique_ptr<discovery::KubernetesSource> kubernetes_;  // stopped before contexts_ go
   std::mutex jwks_mutex_;  // jwks_ is replaced on the control thread, poked from every io thread
   std::unique_ptr<JwksRefresher> jwks_;          // stopped before contexts_ go

@@ -107,8 +107,8 @@ std::vector<std::array<int64_t, 3>> Server::Stamp() const {
   return stamp;
 }
 
-net::awaitable<void> Server::WatchFiles() {
-  net::steady_timer timer(*control_);
+Task<void> Server::WatchFiles() {
+  SteadyTimer timer(*control_);
   auto last = Stamp();
   for (uint64_t tick = 1; !lifecycle_.draining; ++tick) {
     timer.expires_after(std::chrono::seconds(1));

@@ -145,7 +145,7 @@ void SharedLoadSync::ClearRemote(const RouterState& state) {
   had_remote_ = false;
 }
 
-net::awaitable<bool> SharedLoadSync::SyncOnce(const RouterState& state) {
+Task<bool> SharedLoadSync::SyncOnce(const RouterState& state) {
   const config::SharedStateSettings& settings = state.config->settings.shared_state;
   const std::string address = StrCat(settings.redis_host, ":", settings.redis_port);
   if (!redis_ || address != redis_address_) {
@@ -217,8 +217,8 @@ net::awaitable<bool> SharedLoadSync::SyncOnce(const RouterState& state) {
   co_return true;
 }
 
-net::awaitable<void> SharedLoadSync::Run() {
-  net::steady_timer timer(ioc_);
+Task<void> SharedLoadSync::Run() {
+  SteadyTimer timer(ioc_);
   while (true) {
     std::chrono::milliseconds interval(500);  // off: waiting for a reload that turns it on
     {

@@ -53,8 +53,8 @@ class SharedLoadSync {
   void Start();  // spawns the loop on `ioc`
 
  private:
-  net::awaitable<void> Run();
-  net::awaitable<bool> SyncOnce(const RouterState& state);
+  Task<void> Run();
+  Task<bool> SyncOnce(const RouterState& state);
   void ClearRemote(const RouterState& state);
 
   struct Metrics;

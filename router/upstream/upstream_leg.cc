@@ -15,19 +15,16 @@ UpstreamLeg::UpstreamLeg(UpstreamContext context, LegTarget target,
 UpstreamLeg::~UpstreamLeg() { Close(); }
 
 void UpstreamLeg::Close() {
-  if (!stream_) return;
-  watch_->Remove(&*stream_);
-  beast::error_code ignored;
-  stream_->socket().close(ignored);
-  stream_.reset();
+  if (!connection_) return;
+  watch_->Remove(&connection_->stream);
+  connection_.reset();  // closes the socket
   context_.pool.Closed();
 }
 
 void UpstreamLeg::Release() {
-  if (!stream_) return;
-  watch_->Remove(&*stream_);
-  context_.pool.Give(target_.key, std::move(*stream_), Clock::now());
-  stream_.reset();
+  if (!connection_) return;
+  watch_->Remove(&connection_->stream);
+  context_.pool.Give(target_.key, std::move(connection_), Clock::now());
 }
 
 LegOutcome UpstreamLeg::Classify(const beast::error_code& ec, std::string_view step) const {

@@ -53,12 +53,13 @@ class UpstreamLeg {
   // Writes `request`, then reads the response header (`whole_body`: the whole response) into a
   // fresh parser emplaced in `parser`.
   template <class Parser>
-  net::awaitable<LegOutcome> Exchange(const LegRequest& request,
+  Task<LegOutcome> Exchange(const LegRequest& request,
                                       std::optional<Parser>& parser, Clock::time_point deadline,
                                       bool whole_body, size_t body_limit);
 
-  beast::tcp_stream& stream() { return *stream_; }
-  beast::flat_buffer& buffer() { return buffer_; }
+  // The connection of a successful Exchange.
+  Stream& stream() { return connection_->stream; }
+  beast::flat_buffer& buffer() { return connection_->buffer; }
   const LegTarget& target() const { return target_; }
   // Puts the connection back in the pool (the response was read to its end, keep-alive).
   void Release();
@@ -70,36 +71,33 @@ class UpstreamLeg {
   UpstreamContext context_;
   LegTarget target_;
   std::shared_ptr<DisconnectWatch> watch_;
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
+  ConnectionPtr connection_;
 };
 
 // The transport errors after which a pooled connection is taken to have been stale.
 bool IsStaleConnectionError(const beast::error_code& ec);
 
 template <class Parser>
-net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
+Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
                                                  std::optional<Parser>& parser,
                                                  Clock::time_point deadline, bool whole_body,
                                                  size_t body_limit) {
   for (int round = 0; round < 2; ++round) {
     Close();
-    buffer_.clear();
-    // Beast's flat_buffer starts at 512 bytes: a typical answer would take two reads.
-    buffer_.reserve(kReadBufferBytes);
     bool reused = false;
-    std::optional<beast::tcp_stream> pooled =
-        round == 0 ? context_.pool.Take(target_.key, Clock::now()) : std::nullopt;
-    if (pooled) {
-      stream_.emplace(std::move(*pooled));
+    connection_ = round == 0 ? context_.pool.Take(target_.key, Clock::now()) : nullptr;
+    if (connection_) {
       reused = true;
-      watch_->Add(&*stream_);
+      connection_->buffer.clear();
+      watch_->Add(&connection_->stream);
     } else {
-      stream_.emplace(context_.ioc.get_executor());
+      connection_ = std::make_unique<UpstreamConnection>(context_.ioc.get_executor());
+      // Beast's flat_buffer starts at 512 bytes: a typical answer would take two reads.
+      connection_->buffer.reserve(kReadBufferBytes);
       context_.pool.Opened();  // active while connecting too: the socket is open
-      watch_->Add(&*stream_);
-      stream_->expires_at(std::min(deadline, Clock::now() + context_.connect_timeout));
-      auto [ec] = co_await stream_->async_connect(target_.address, kTuple);
+      watch_->Add(&connection_->stream);
+      connection_->stream.expires_at(std::min(deadline, Clock::now() + context_.connect_timeout));
+      auto [ec] = co_await connection_->stream.async_connect(target_.address, kTuple);
       if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
       if (ec) {
         if (ec != beast::error::timeout) context_.pool.Drop(target_.key);
@@ -107,7 +105,7 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
             ec == beast::error::timeout ? LegStatus::kTimeout : LegStatus::kConnectFailed,
             "connect: " + ec.message()};
       }
-      stream_->socket().set_option(tcp::no_delay(true));
+      connection_->stream.socket().set_option(tcp::no_delay(true));
     }
     parser.emplace();
     parser->header_limit(uint32_t(context_.max_header_bytes));
@@ -116,9 +114,9 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
     } else {
       parser->body_limit(body_limit);
     }
-    stream_->expires_at(deadline);
+    connection_->stream.expires_at(deadline);
     const std::array<net::const_buffer, 2> buffers = request.Buffers();
-    auto [write_ec, written] = co_await net::async_write(*stream_, buffers, kTuple);
+    auto [write_ec, written] = co_await net::async_write(connection_->stream, buffers, kTuple);
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (write_ec) {
       if (reused && round == 0) {
@@ -130,10 +128,10 @@ net::awaitable<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
     beast::error_code read_ec;
     if (whole_body) {
       std::tie(read_ec, std::ignore) =
-          co_await http::async_read(*stream_, buffer_, *parser, kTuple);
+          co_await http::async_read(connection_->stream, connection_->buffer, *parser, kTuple);
     } else {
       std::tie(read_ec, std::ignore) =
-          co_await http::async_read_header(*stream_, buffer_, *parser, kTuple);
+          co_await http::async_read_header(connection_->stream, connection_->buffer, *parser, kTuple);
     }
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (read_ec) {

@@ -4,37 +4,33 @@
 
 namespace pdgate::router {
 
-std::optional<beast::tcp_stream> UpstreamPool::Take(std::string_view key, Clock::time_point now) {
+ConnectionPtr UpstreamPool::Take(std::string_view key, Clock::time_point now) {
   auto it = idle_.find(key);
-  if (it == idle_.end()) return std::nullopt;
+  if (it == idle_.end()) return nullptr;
   std::vector<Idle>& idle = it->second;
   while (!idle.empty()) {
     Idle entry = std::move(idle.back());
     idle.pop_back();
     Add(gauges_.idle, -1);
-    if (now - entry.since <= max_idle_ && entry.socket.is_open()) {
+    if (now - entry.since <= max_idle_ && entry.connection->stream.socket().is_open()) {
       Add(gauges_.active, 1);
-      return beast::tcp_stream(std::move(entry.socket));
+      return std::move(entry.connection);
     }
-    beast::error_code ignored;
-    entry.socket.close(ignored);
   }
-  return std::nullopt;
+  return nullptr;
 }
 
-void UpstreamPool::Give(std::string_view key, beast::tcp_stream stream, Clock::time_point now) {
+void UpstreamPool::Give(std::string_view key, ConnectionPtr connection, Clock::time_point now) {
   Add(gauges_.active, -1);
   if (max_per_endpoint_ == 0) return;  // closed by the stream's destructor
   auto it = idle_.find(key);
   if (it == idle_.end()) it = idle_.emplace(std::string(key), std::vector<Idle>()).first;
   std::vector<Idle>& idle = it->second;
   if (idle.size() >= max_per_endpoint_) {  // the oldest goes
-    beast::error_code ignored;
-    idle.front().socket.close(ignored);
-    idle.erase(idle.begin());
+    idle.erase(idle.begin());  // closed by the stream's destructor
     Add(gauges_.idle, -1);
   }
-  idle.push_back(Idle{stream.release_socket(), now});
+  idle.push_back(Idle{std::move(connection), now});
   Add(gauges_.idle, 1);
 }
 
@@ -50,10 +46,7 @@ size_t UpstreamPool::Prune(Clock::time_point now) {
   for (auto it = idle_.begin(); it != idle_.end();) {
     std::vector<Idle>& idle = it->second;
     auto stale = std::remove_if(idle.begin(), idle.end(), [&](Idle& entry) {
-      if (now - entry.since <= max_idle_ && entry.socket.is_open()) return false;
-      beast::error_code ignored;
-      entry.socket.close(ignored);
-      return true;
+      return now - entry.since > max_idle_ || !entry.connection->stream.socket().is_open();
     });
     closed += size_t(idle.end() - stale);
     idle.erase(stale, idle.end());

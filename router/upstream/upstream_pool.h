@@ -10,7 +10,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <chrono>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +19,15 @@
 #include "router/observe/router_metrics.h"
 
 namespace pdgate::router {
+
+// A connection to an engine with its read buffer. Both go back to the pool together, so a leg on
+// a pooled connection allocates neither Beast's stream state nor a read buffer.
+struct UpstreamConnection {
+  explicit UpstreamConnection(const Executor& executor) : stream(executor) {}
+  Stream stream;
+  beast::flat_buffer buffer;
+};
+using ConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
 class UpstreamPool {
  public:
@@ -32,10 +41,10 @@ class UpstreamPool {
 
   // The most recently used idle connection to `key` ("host:port"), if one is fresh enough; it
   // counts as active from here on.
-  std::optional<beast::tcp_stream> Take(std::string_view key, Clock::time_point now);
+  ConnectionPtr Take(std::string_view key, Clock::time_point now);
   // An active connection whose response was read to its end goes idle (or is closed when the
   // pool is full or disabled).
-  void Give(std::string_view key, beast::tcp_stream stream, Clock::time_point now);
+  void Give(std::string_view key, ConnectionPtr connection, Clock::time_point now);
   // A leg opened a new connection / closed one it held.
   void Opened() { Add(gauges_.active, 1); }
   void Closed() { Add(gauges_.active, -1); }
@@ -52,7 +61,7 @@ class UpstreamPool {
 
  private:
   struct Idle {
-    tcp::socket socket;  // tcp_stream is not move-assignable; its socket is
+    ConnectionPtr connection;
     Clock::time_point since;
   };
   size_t max_per_endpoint_;

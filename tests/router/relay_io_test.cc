@@ -15,20 +15,20 @@ namespace {
 // A connected pair of loopback sockets on one io_context.
 struct SocketPair {
   net::io_context ioc;
-  beast::tcp_stream writer{ioc};
-  tcp::socket reader{ioc};
+  pdgate::router::Stream writer{ioc};
+  pdgate::router::Socket reader{ioc};
 
   SocketPair() {
-    tcp::acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    pdgate::router::Acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     writer.socket().connect(acceptor.local_endpoint());
     acceptor.accept(reader);
   }
 
   // Runs `writes` to completion, closes the writer, and returns every byte the reader got.
-  std::string Exchange(net::awaitable<void> writes) {
+  std::string Exchange(pdgate::router::Task<void> writes) {
     net::co_spawn(ioc, std::move(writes), net::detached);
     ioc.run();
-    writer.socket().shutdown(tcp::socket::shutdown_send);
+    writer.socket().shutdown(pdgate::router::Socket::shutdown_send);
     std::string bytes;
     beast::error_code ec;
     net::read(reader, net::dynamic_buffer(bytes), ec);
@@ -62,7 +62,7 @@ TEST_CASE("a relayed response of unknown length goes out chunked, piece by piece
   response.Set("Content-Type", "text/event-stream");
   response.Set("x-request-id", "req-1");
   bool ok1 = false, ok2 = false, ok3 = false;
-  const std::string bytes = pair.Exchange([&]() -> net::awaitable<void> {
+  const std::string bytes = pair.Exchange([&]() -> pdgate::router::Task<void> {
     ok1 = co_await response.Write(pair.writer, "data: one\n\n", false);
     ok2 = co_await response.Write(pair.writer, "data: [DONE]\n\n", false);
     ok3 = co_await response.Write(pair.writer, "", true);
@@ -87,7 +87,7 @@ TEST_CASE("a relayed response with a known length keeps it, and the last piece e
   response.ContentLength(10);
   response.KeepAlive(false);
   bool ok1 = false, ok2 = false;
-  const std::string bytes = pair.Exchange([&]() -> net::awaitable<void> {
+  const std::string bytes = pair.Exchange([&]() -> pdgate::router::Task<void> {
     ok1 = co_await response.Write(pair.writer, "{\"a\":", false);
     ok2 = co_await response.Write(pair.writer, "1234}", true);
   }());
@@ -122,9 +122,9 @@ TEST_CASE("a leg request is one POST an HTTP parser reads back whole") {
   request.Set("Content-Type", "application/json");
   request.Set("x-request-id", "req-9");
   request.SetBody(R"({"model":"m","messages":[]})");
-  const std::string bytes = pair.Exchange([&]() -> net::awaitable<void> {
+  const std::string bytes = pair.Exchange([&]() -> pdgate::router::Task<void> {
     const std::array<net::const_buffer, 2> buffers = request.Buffers();
-    co_await net::async_write(pair.writer, buffers, net::use_awaitable);
+    co_await net::async_write(pair.writer, buffers, pdgate::router::kAwait);
   }());
   const http::request<http::string_body> message = ParseWhole<true>(bytes);
   CHECK(message.method() == http::verb::post);

@@ -22,7 +22,7 @@ struct KeepAliveEngine {
     net::co_spawn(ioc, Accept(), net::detached);
   }
 
-  net::awaitable<void> Accept() {
+  pdgate::router::Task<void> Accept() {
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) co_return;
@@ -32,7 +32,7 @@ struct KeepAliveEngine {
     }
   }
 
-  static net::awaitable<void> Serve(tcp::socket& socket) {
+  static pdgate::router::Task<void> Serve(pdgate::router::Socket& socket) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request<http::string_body> request;
@@ -48,14 +48,14 @@ struct KeepAliveEngine {
 
   // What a killed engine process does to its connections.
   void CloseAll() {
-    for (tcp::socket& socket : connections) {
+    for (pdgate::router::Socket& socket : connections) {
       beast::error_code ignored;
       socket.close(ignored);
     }
   }
 
-  tcp::acceptor acceptor;
-  std::list<tcp::socket> connections;  // stable addresses for the serving coroutines
+  pdgate::router::Acceptor acceptor;
+  std::list<pdgate::router::Socket> connections;  // stable addresses for the serving coroutines
   int accepted = 0;
 };
 
@@ -79,7 +79,7 @@ struct EngineAndPool {
     }
   }
 
-  net::awaitable<void> ExchangeOnce() {
+  pdgate::router::Task<void> ExchangeOnce() {
     const UpstreamContext context{ioc, pool, 16 * 1024, 1000ms};
     UpstreamLeg leg(context, LegTarget{"engine", "dev/engine", address},
                     std::make_shared<DisconnectWatch>());

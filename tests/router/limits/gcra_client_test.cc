@@ -32,19 +32,19 @@ GcraKey PerHour(std::string key, double limit, double check, double reserve) {
 
 GcraCharge Charge(const GcraKey& key, double cost) { return {key.key, key.ei_us, cost}; }
 
-net::awaitable<absl::StatusOr<GcraOutcome>> Check(GcraClient& client, std::vector<GcraKey> keys) {
+pdgate::router::Task<absl::StatusOr<GcraOutcome>> Check(GcraClient& client, std::vector<GcraKey> keys) {
   absl::StatusOr<GcraOutcome> outcome = co_await client.Check(keys);
   co_return outcome;
 }
 
-net::awaitable<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
+pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
                                                 std::vector<std::string> argv) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   co_return reply;
 }
 
 // Polls until `key` exists; how long after `since` it was first seen, or nullopt at the deadline.
-net::awaitable<std::optional<Clock::duration>> UntilExists(RedisConnection& redis, std::string key,
+pdgate::router::Task<std::optional<Clock::duration>> UntilExists(RedisConnection& redis, std::string key,
                                                            Clock::time_point since) {
   const Clock::time_point deadline = Clock::now() + 10s;
   std::vector<std::string> exists{"EXISTS", key};
@@ -57,7 +57,7 @@ net::awaitable<std::optional<Clock::duration>> UntilExists(RedisConnection& redi
 }
 
 // Polls until `done` holds; false at the deadline.
-net::awaitable<bool> Until(std::function<bool()> done) {
+pdgate::router::Task<bool> Until(std::function<bool()> done) {
   const Clock::time_point deadline = Clock::now() + 10s;
   while (!done()) {
     if (Clock::now() >= deadline) co_return false;

@@ -17,20 +17,20 @@
 
 namespace pdgate::limits::testing {
 
-inline net::awaitable<absl::StatusOr<GcraOutcome>> Check(RedisConnection& redis,
+inline pdgate::router::Task<absl::StatusOr<GcraOutcome>> Check(RedisConnection& redis,
                                                          std::vector<GcraKey> keys) {
   absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
   co_return outcome;
 }
 
-inline net::awaitable<absl::StatusOr<GcraOutcome>> CheckWithDebits(RedisConnection& redis,
+inline pdgate::router::Task<absl::StatusOr<GcraOutcome>> CheckWithDebits(RedisConnection& redis,
                                                                    std::vector<GcraKey> keys,
                                                                    std::vector<GcraCharge> debits) {
   absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys, debits);
   co_return outcome;
 }
 
-inline net::awaitable<absl::Status> Debit(RedisConnection& redis, std::vector<GcraCharge> debits) {
+inline pdgate::router::Task<absl::Status> Debit(RedisConnection& redis, std::vector<GcraCharge> debits) {
   absl::Status status = co_await GcraDebit(redis, debits);
   co_return status;
 }
@@ -43,7 +43,7 @@ inline std::vector<GcraCharge> Charges(const std::vector<std::pair<GcraKey, doub
   return out;
 }
 
-inline net::awaitable<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
+inline pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
                                                        std::vector<std::string> argv) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   co_return reply;

@@ -26,7 +26,7 @@ struct SharedBucket {
   int failed = 0;
 };
 
-net::awaitable<void> Replica(RedisConnection& redis, const GcraKey& key, int checks,
+pdgate::router::Task<void> Replica(RedisConnection& redis, const GcraKey& key, int checks,
                              SharedBucket& bucket) {
   std::vector<GcraKey> keys{key};
   for (int i = 0; i < checks; ++i) {
@@ -41,7 +41,7 @@ net::awaitable<void> Replica(RedisConnection& redis, const GcraKey& key, int che
   }
 }
 
-net::awaitable<bool> TwoReplicas(RedisConnection& first, RedisConnection& second,
+pdgate::router::Task<bool> TwoReplicas(RedisConnection& first, RedisConnection& second,
                                  const GcraKey& key, SharedBucket& bucket) {
   auto executor = co_await net::this_coro::executor;
   int done = 0;
@@ -71,7 +71,7 @@ TEST_CASE("gcra: two replicas sharing a bucket admit no more than the limit toge
 
 // Loopback latency and throughput (not a correctness test): run with
 //   build-redis/bin/redis_limiter_test "[.bench]"
-net::awaitable<bool> Sequential(RedisConnection& redis, int calls, std::vector<double>& micros) {
+pdgate::router::Task<bool> Sequential(RedisConnection& redis, int calls, std::vector<double>& micros) {
   // A huge bucket: every check admits and writes, the common case.
   std::vector<GcraKey> keys{GcraKey{"{bench}:in", 1, 1e15, 1, 1},
                             GcraKey{"{bench}:out", 1, 1e15, 1, 0}};
@@ -84,7 +84,7 @@ net::awaitable<bool> Sequential(RedisConnection& redis, int calls, std::vector<d
   co_return true;
 }
 
-net::awaitable<void> Loop(RedisConnection& redis, int calls, int& failures) {
+pdgate::router::Task<void> Loop(RedisConnection& redis, int calls, int& failures) {
   std::vector<GcraKey> keys{GcraKey{"{bench}:in", 1, 1e15, 1, 1},
                             GcraKey{"{bench}:out", 1, 1e15, 1, 0}};
   for (int i = 0; i < calls; ++i) {
@@ -93,7 +93,7 @@ net::awaitable<void> Loop(RedisConnection& redis, int calls, int& failures) {
   }
 }
 
-net::awaitable<bool> Concurrent(RedisConnection& redis, int coroutines, int calls, int& failures) {
+pdgate::router::Task<bool> Concurrent(RedisConnection& redis, int coroutines, int calls, int& failures) {
   auto executor = co_await net::this_coro::executor;
   int done = 0;
   for (int i = 0; i < coroutines; ++i) {

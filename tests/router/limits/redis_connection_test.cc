@@ -30,7 +30,7 @@ RedisOptions Options(const RedisServer& server) {
 }
 
 // One command, the result as a value (for RunOn).
-net::awaitable<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
+pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
                                                 std::vector<std::string> argv) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   co_return reply;
@@ -42,7 +42,7 @@ absl::StatusOr<RedisReply> Call(net::io_context& ioc, RedisConnection& redis,
 }
 
 // Polls with a command until one succeeds; the time it took, or nullopt at the deadline.
-net::awaitable<std::optional<Clock::duration>> UntilUp(RedisConnection& redis,
+pdgate::router::Task<std::optional<Clock::duration>> UntilUp(RedisConnection& redis,
                                                        Clock::duration limit) {
   const Clock::time_point start = Clock::now();
   std::vector<std::string> ping{"PING"};
@@ -137,7 +137,7 @@ struct PipelineResults {
   int failures = 0;
 };
 
-net::awaitable<void> PipelineWorker(RedisConnection& redis, int worker, PipelineResults& results) {
+pdgate::router::Task<void> PipelineWorker(RedisConnection& redis, int worker, PipelineResults& results) {
   for (int i = 0; i < 10; ++i) {
     std::vector<std::string> incr{"INCR", "counter"};
     absl::StatusOr<RedisReply> counted = co_await redis.Command(incr);
@@ -157,7 +157,7 @@ net::awaitable<void> PipelineWorker(RedisConnection& redis, int worker, Pipeline
   }
 }
 
-net::awaitable<bool> Pipeline(RedisConnection& redis, PipelineResults& results) {
+pdgate::router::Task<bool> Pipeline(RedisConnection& redis, PipelineResults& results) {
   // Seed the values in one MSET so that each GET has its own expected answer.
   std::vector<std::string> mset{"MSET"};
   for (int worker = 0; worker < 100; ++worker) {
@@ -203,13 +203,13 @@ struct TimeoutResults {
   std::optional<Clock::duration> recovered_after;
 };
 
-net::awaitable<void> SendInto(RedisConnection& redis, std::vector<std::string> argv,
+pdgate::router::Task<void> SendInto(RedisConnection& redis, std::vector<std::string> argv,
                               absl::Status& status) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   status = reply.status();
 }
 
-net::awaitable<bool> TimeoutScenario(RedisConnection& redis, TimeoutResults& results) {
+pdgate::router::Task<bool> TimeoutScenario(RedisConnection& redis, TimeoutResults& results) {
   std::vector<std::string> ping{"PING"};
   absl::StatusOr<RedisReply> warm = co_await redis.Command(ping);
   if (!warm.ok()) co_return false;
@@ -250,7 +250,7 @@ struct DeathResults {
   bool healthy_while_down = true;
 };
 
-net::awaitable<bool> KillScenario(RedisConnection& redis, RedisServer& server,
+pdgate::router::Task<bool> KillScenario(RedisConnection& redis, RedisServer& server,
                                   DeathResults& results) {
   std::vector<std::string> ping{"PING"};
   absl::StatusOr<RedisReply> warm = co_await redis.Command(ping);
@@ -321,7 +321,7 @@ TEST_CASE("redis: AUTH with the configured password") {
   CHECK_FALSE(wrong.healthy());
 }
 
-net::awaitable<bool> Flood(RedisConnection& redis, std::vector<absl::Status>& statuses) {
+pdgate::router::Task<bool> Flood(RedisConnection& redis, std::vector<absl::Status>& statuses) {
   auto executor = co_await net::this_coro::executor;
   statuses.resize(20);
   int done = 0;
@@ -349,7 +349,7 @@ TEST_CASE("redis: commands beyond max_pending are refused") {
   CHECK(refused == 15);
 }
 
-net::awaitable<bool> CloseWhilePending(std::unique_ptr<RedisConnection>& redis,
+pdgate::router::Task<bool> CloseWhilePending(std::unique_ptr<RedisConnection>& redis,
                                        std::vector<absl::Status>& statuses) {
   auto executor = co_await net::this_coro::executor;
   statuses.resize(3);

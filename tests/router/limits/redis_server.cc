@@ -45,8 +45,8 @@ absl::Status RedisServer::Restart() {
   return Launch();
 }
 
-net::awaitable<void> Pause(std::chrono::milliseconds duration) {
-  net::steady_timer timer(co_await net::this_coro::executor);
+pdgate::router::Task<void> Pause(std::chrono::milliseconds duration) {
+  pdgate::router::SteadyTimer timer(co_await net::this_coro::executor);
   timer.expires_after(duration);
   auto [ec] = co_await timer.async_wait(router::kTuple);
   (void)ec;  // cancelled only when the io_context goes away

@@ -38,7 +38,7 @@ class RedisServer {
 };
 
 template <class T>
-net::awaitable<void> StoreResult(net::awaitable<T> task, std::optional<T>& result) {
+pdgate::router::Task<void> StoreResult(pdgate::router::Task<T> task, std::optional<T>& result) {
   // Through a reference rather than co_spawn's value handler: GCC 12 sees a StatusOr moved
   // through Asio's handler as maybe-uninitialized.
   result.emplace(co_await std::move(task));
@@ -47,7 +47,7 @@ net::awaitable<void> StoreResult(net::awaitable<T> task, std::optional<T>& resul
 // Runs `task` on `ioc` (in this thread) until it ends; other work (a connection's reader) may
 // stay pending. Fails the test when it takes longer than `limit`.
 template <class T>
-T RunOn(net::io_context& ioc, net::awaitable<T> task,
+T RunOn(net::io_context& ioc, pdgate::router::Task<T> task,
         std::chrono::milliseconds limit = std::chrono::seconds(20)) {
   std::optional<T> result;
   std::exception_ptr error;
@@ -68,6 +68,6 @@ T RunOn(net::io_context& ioc, net::awaitable<T> task,
 }
 
 // Waits `duration` inside a coroutine (between polls of a condition).
-net::awaitable<void> Pause(std::chrono::milliseconds duration);
+pdgate::router::Task<void> Pause(std::chrono::milliseconds duration);
 
 }  // namespace pdgate::limits::testing
