@@ -1,6 +1,12 @@
 #include "config/strings.h"
 
+#include <bit>
+#include <cstdint>
 #include <cstdio>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace pdgate {
 
@@ -19,16 +25,44 @@ std::string StrJoin(const std::vector<std::string>& parts, std::string_view sepa
   return out;
 }
 
+namespace {
+
+// The first byte at or after `i` that JSON must escape (a control byte, '"' or '\\'), or `size`.
+// Values are mostly plain (ids, names, model text): 32 bytes are looked at per step with AVX2.
+size_t NextToEscape(const char* data, size_t i, size_t size) {
+#ifdef __AVX2__
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  const __m256i control_max = _mm256_set1_epi8(0x1f);
+  for (; i + 32 <= size; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
+    const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, control_max), v);
+    const __m256i hits = _mm256_or_si256(
+        control, _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)));
+    const auto mask = static_cast<uint32_t>(_mm256_movemask_epi8(hits));
+    if (mask != 0) return i + size_t(std::countr_zero(mask));
+  }
+#endif
+  for (; i < size; ++i) {
+    const auto byte = static_cast<unsigned char>(data[i]);
+    if (byte < 0x20 || byte == '"' || byte == '\\') return i;
+  }
+  return size;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   // Runs of bytes that need no escape are appended at once: most values have no byte to escape.
   size_t run = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(value[i]);
-    if (byte >= 0x20 && byte != '"' && byte != '\\') continue;
+  while (true) {
+    const size_t i = NextToEscape(value.data(), run, value.size());
     out.append(value.data() + run, i - run);
+    if (i == value.size()) break;
     run = i + 1;
+    const auto byte = static_cast<unsigned char>(value[i]);
     switch (byte) {
       case '"':
         out.append("\\\"");
@@ -51,7 +85,6 @@ void AppendJsonString(std::string& out, std::string_view value) {
         out.push_back(kHex[byte & 0xf]);
     }
   }
-  out.append(value.data() + run, value.size() - run);
   out.push_back('"');
 }
 

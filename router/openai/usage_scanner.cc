@@ -2,55 +2,114 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <climits>
+#include <cstdint>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace pdgate::router {
 namespace {
 
-// The bytes that change the scanner's state outside strings. Everything else (digits, the letters
-// of true/false/null, ':', blanks) is skipped without a branch per kind.
-constexpr std::array<bool, 256> kStructural = [] {
+// The bytes that change the scanner's state: quotes and backslashes in strings, brackets and
+// commas outside. Everything else (text, digits, true/false/null, ':', blanks) is skipped.
+constexpr std::array<bool, 256> kSpecial = [] {
   std::array<bool, 256> table{};
-  for (char c : std::string_view("\"{}[],")) table[static_cast<unsigned char>(c)] = true;
+  for (char c : std::string_view("\"\\{}[],")) table[static_cast<unsigned char>(c)] = true;
   return table;
 }();
+
+bool IsBlank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Finds the special bytes of one chunk in order. A response is mostly runs of plain bytes
+// (generated text, numbers, short keys): with AVX2, 32 bytes are classified per step and the
+// specials of a block are then taken from its bit mask, so a special costs a few instructions.
+class SpecialFinder {
+ public:
+  SpecialFinder(const char* data, size_t size) : data_(data), size_(size) {}
+
+  // The first special byte at or after `i`, or the chunk's size.
+  size_t Next(size_t i) {
+#ifdef __AVX2__
+    while (true) {
+      if (i >= base_ && i < base_ + 32) {
+        const uint32_t rest = mask_ & (~uint32_t{0} << (i - base_));
+        if (rest != 0) return base_ + size_t(std::countr_zero(rest));
+        i = base_ + 32;
+      }
+      if (i + 32 > size_) break;
+      base_ = i;
+      mask_ = Classify(data_ + i);
+    }
+#endif
+    while (i < size_ && !kSpecial[static_cast<unsigned char>(data_[i])]) ++i;
+    return i;
+  }
+
+ private:
+#ifdef __AVX2__
+  // Not inlined: its constants would be set up again on every Next.
+  [[gnu::noinline]] static uint32_t Classify(const char* block) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
+    const __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));  // '[' → '{', ']' → '}'
+    const __m256i hits = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))),
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')),
+                        _mm256_or_si256(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('{')),
+                                        _mm256_cmpeq_epi8(folded, _mm256_set1_epi8('}')))));
+    return static_cast<uint32_t>(_mm256_movemask_epi8(hits));
+  }
+  size_t base_ = SIZE_MAX - 32;  // no block classified yet
+  uint32_t mask_ = 0;
+#endif
+  const char* data_;
+  size_t size_;
+};
 
 }  // namespace
 
 void UsageScanner::Feed(std::string_view bytes) {
   constexpr std::string_view kUsage = "usage";
+  const char* const data = bytes.data();
+  const size_t size = bytes.size();
   size_t i = 0;
   // The usage object's bytes in this chunk start here; they are appended in one piece when the
   // chunk or the object ends.
   size_t capture_from = 0;
   auto keep_captured = [&](size_t end) {
-    captured_.append(bytes.data() + capture_from, end - capture_from);
+    captured_.append(data + capture_from, end - capture_from);
     capture_from = end;
     if (captured_.size() > max_usage_bytes_) done_ = true;
   };
-  while (i < bytes.size() && !done_) {
-    // Fast paths: the bulk of a response is string content (the generated text) and values
-    // nobody looks at. A plain loop: string_view::find_first_of calls memchr once per byte.
-    if (started_) {
-      if (!in_string_) {
-        while (i < bytes.size() && !kStructural[static_cast<unsigned char>(bytes[i])]) ++i;
-      } else if (!escape_) {
-        size_t end = i;
-        while (end < bytes.size() && bytes[end] != '"' && bytes[end] != '\\') ++end;
-        // A top-level key is kept only as far as it can still be "usage" (one byte more).
-        if (reading_key_ && key_.size() <= kUsage.size()) {
-          key_.append(bytes.data() + i, std::min(end - i, kUsage.size() + 1 - key_.size()));
-        }
-        i = end;
-      }
-      if (i == bytes.size()) break;
+  // A top-level key is kept only as far as it can still be "usage" (one byte more).
+  auto key_room = [&] { return reading_key_ && key_.size() <= kUsage.size(); };
+  if (!started_ && !done_) {
+    while (i < size && IsBlank(data[i])) ++i;
+    if (i == size) return;
+    started_ = true;
+    if (data[i] != '{') {
+      done_ = true;  // not an object: no usage member
+      return;
     }
-    const char c = bytes[i++];
+  }
+  SpecialFinder specials(data, size);
+  while (!done_) {
+    if (escape_) {  // the byte after a backslash, whatever it is
+      if (i == size) break;
+      if (key_room()) key_.push_back(data[i]);
+      escape_ = false;
+      ++i;
+    }
+    const size_t next = specials.Next(i);
+    if (key_room()) key_.append(data + i, std::min(next - i, kUsage.size() + 1 - key_.size()));
+    i = next;
+    if (i == size) break;
+    const char c = data[i++];
     if (in_string_) {
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == '"') {
+      if (c == '"') {
         in_string_ = false;
         if (reading_key_) {
           reading_key_ = false;
@@ -58,16 +117,9 @@ void UsageScanner::Feed(std::string_view bytes) {
         }
         continue;
       }
-      if (reading_key_ && key_.size() <= kUsage.size()) key_.push_back(c);
+      if (c == '\\') escape_ = true;
+      if (key_room()) key_.push_back(c);
       continue;
-    }
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (!started_) {
-      started_ = true;
-      if (c != '{') {
-        done_ = true;  // not an object: no usage member
-        return;
-      }
     }
     switch (c) {
       case '"':
@@ -99,17 +151,15 @@ void UsageScanner::Feed(std::string_view bytes) {
         }
         if (depth_ <= 0) done_ = true;  // the end of the document
         break;
-      case ',':
+      default:  // ','
         if (depth_ == 1) {
           key_expected_ = true;
           usage_key_ = false;
         }
         break;
-      default:  // ':', numbers, true, false, null
-        break;
     }
   }
-  if (capturing_ && !done_) keep_captured(bytes.size());
+  if (capturing_ && !done_) keep_captured(size);
 }
 
 void UsageScanner::Finish() {

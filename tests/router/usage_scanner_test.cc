@@ -75,3 +75,29 @@ TEST_CASE("no usage: absent, null, a string, oversized, not an object, an error 
   CHECK_FALSE(Scan(kSglang, 10, /*bound=*/32));
   CHECK(Scan(kSglang, 10, /*bound=*/256).has_value());
 }
+
+TEST_CASE("long text with escapes and brackets across 32-byte blocks, any cut") {
+  // Runs longer than the scanner's 32-byte step, with escaped quotes and backslashes, brackets
+  // and commas in strings, and keys that only look like "usage" (escaped, longer, nested).
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += R"(word, [x] {y} \"q\" \\ )" + std::string(size_t(i), 'z');
+  const std::string body = R"({"id":"a","choices":[{"message":{"content":")" + text +
+                           R"("}}],"usag\u0065":{"prompt_tokens":91,"completion_tokens":91},)"
+                           R"("usage_":{"prompt_tokens":92,"completion_tokens":92},"note":")" +
+                           text + R"(","usage":{"prompt_tokens":5,"completion_tokens":6,)"
+                           R"("prompt_tokens_details":{"cached_tokens":2}},"tail":")" + text +
+                           R"("})";
+  REQUIRE(body.size() > 3 * 32 * 4);
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    auto usage = Scan(body, cut);
+    INFO("cut at " << cut);
+    REQUIRE(usage.has_value());
+    CHECK(usage->prompt_tokens == 5);
+    CHECK(usage->completion_tokens == 6);
+    CHECK(usage->cached_tokens == 2);
+  }
+  router::UsageScanner scanner;
+  for (char c : body) scanner.Feed(std::string_view(&c, 1));
+  REQUIRE(scanner.usage().has_value());
+  CHECK(scanner.usage()->prompt_tokens == 5);
+}
