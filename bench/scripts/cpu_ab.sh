@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Two pdgate binaries' CPU per request, alternating arm by arm so both see the same machine: on a
+# shared VM the load of the other tenants moves one run's CPU per request by ±20 %, more than most
+# single changes save, so only pairs measured back to back are compared. Default settings (access
+# log on, JSON to a file), one io thread; both proxies on CPU 1, wrk -t1 c=64 and one zero-latency
+# sim on CPU 0, the chat body of nginx_ratio.sh. Prints each round's pair, then the medians.
+# Usage: BASELINE=/path/to/pdgate [ROUNDS=6] [SECONDS_PER_ARM=5] bench/scripts/cpu_ab.sh [build-dir]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
+baseline="${BASELINE:?BASELINE=/path/to/the other pdgate}"
+rounds="${ROUNDS:-6}"
+seconds="${SECONDS_PER_ARM:-5}"
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+sim_ip=127.0.0.144; sim_port=18460; model=sim-model
+declare -A port=([base]=18461 [new]=18462)
+up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
+taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --role both --zero-latency \
+  --threads 1 --quiet --model "$model" >/dev/null 2>&1 &
+pids+=($!); up "http://$sim_ip:$sim_port/health"
+cat >"$work/agg.yaml" <<YAML
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelServer
+metadata: {name: agg, namespace: bench}
+spec:
+  inferenceEngine: vLLM
+  workloadSelector: {matchLabels: {app: agg}}
+  workloadPort: {port: $sim_port}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelRoute
+metadata: {name: agg, namespace: bench}
+spec:
+  modelName: $model
+  rules: [{targetModels: [{modelServerName: agg}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: s0, namespace: bench, labels: {app: agg}}
+status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
+YAML
+cat >"$work/chat.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model":"$model","messages":[{"role":"user","content":"Hello, world"}],"max_tokens":4}'
+LUA
+declare -A pid_of
+for arm in base new; do
+  binary="$build/bin/pdgate"; [ "$arm" = base ] && binary="$baseline"
+  taskset -c 1 "$binary" --config "$work/agg.yaml" --port "${port[$arm]}" --admin-port $((port[$arm] + 100)) \
+    --threads 1 >"$work/$arm.log" 2>&1 &
+  pids+=($!); pid_of[$arm]=$!
+  up "http://127.0.0.1:${port[$arm]}/readyz"
+done
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+declare -A runs
+echo "| round | baseline µs/request | build µs/request | build / baseline |"
+echo "|---|---|---|---|"
+for round in $(seq "$rounds"); do
+  declare -A cpu
+  for arm in base new; do
+    t0=$(ticks "${pid_of[$arm]}")
+    n=$(taskset -c 0 wrk -t1 -c64 -d"${seconds}s" -s "$work/chat.lua" \
+      "http://127.0.0.1:${port[$arm]}/v1/chat/completions" | awk '/requests in/ { print $1 }')
+    t1=$(ticks "${pid_of[$arm]}")
+    cpu[$arm]=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    runs[$arm]+="${cpu[$arm]} "
+  done
+  echo "| $round | ${cpu[base]} | ${cpu[new]} | $(awk -v a="${cpu[new]}" -v b="${cpu[base]}" 'BEGIN { printf "%.2f", a / b }') |"
+done
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+b=$(median <<<"${runs[base]}"); n=$(median <<<"${runs[new]}")
+echo "| median | $b | $n | $(awk -v a="$n" -v b="$b" 'BEGIN { printf "%.2f", a / b }') |"
