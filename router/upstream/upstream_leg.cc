@@ -24,6 +24,12 @@ void UpstreamLeg::Close() {
 void UpstreamLeg::Release() {
   if (!connection_) return;
   watch_->Remove(&connection_->stream);
+  // A large answer grew the buffer: an idle connection does not keep that memory.
+  if (connection_->buffer.capacity() > 4 * kReadBufferBytes) {
+    connection_->buffer.clear();
+    connection_->buffer.shrink_to_fit();
+    connection_->buffer.reserve(kReadBufferBytes);
+  }
   context_.pool.Give(target_.key, std::move(connection_), Clock::now());
 }
 

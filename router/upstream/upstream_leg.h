@@ -43,7 +43,10 @@ struct LegOutcome {
 
 class UpstreamLeg {
  public:
-  static constexpr size_t kReadBufferBytes = size_t{16} * 1024;
+  // Holds a typical non-streamed answer (vLLM's and SGLang's are 0.5-2 KiB with headers) or a
+  // stream's chunk in one read; larger answers grow it. 4 KiB rather than 16: a routed stream holds
+  // one, so 10,000 streams hold 40 MB of them.
+  static constexpr size_t kReadBufferBytes = size_t{4} * 1024;
   using Clock = std::chrono::steady_clock;
   UpstreamLeg(UpstreamContext context, LegTarget target, std::shared_ptr<DisconnectWatch> watch);
   ~UpstreamLeg();

@@ -66,6 +66,14 @@ size_t UpstreamPool::idle_count() const {
   return n;
 }
 
+size_t UpstreamPool::idle_buffer_bytes() const {
+  size_t n = 0;
+  for (const auto& [key, idle] : idle_) {
+    for (const Idle& entry : idle) n += entry.connection->buffer.capacity();
+  }
+  return n;
+}
+
 void UpstreamPool::Clear() {
   Add(gauges_.idle, -double(idle_count()));
   idle_.clear();

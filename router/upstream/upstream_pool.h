@@ -55,6 +55,7 @@ class UpstreamPool {
   // Closes the idle connections older than `max_idle`; returns how many.
   size_t Prune(Clock::time_point now);
   size_t idle_count() const;
+  size_t idle_buffer_bytes() const;  // the read buffers idle connections hold
   std::chrono::milliseconds max_idle() const { return max_idle_; }
   // Closes every idle connection (at exit, while the io_context still exists).
   void Clear();

@@ -39,6 +39,8 @@ struct KeepAliveEngine {
       auto [read_ec, read] = co_await http::async_read(socket, buffer, request, kTuple);
       if (read_ec) co_return;
       http::response<http::string_body> response(http::status::ok, 11, "ok");
+      // A header larger than any read buffer: the leg's buffer must grow to hold all of it.
+      if (request.target() == "/big") response.set("x-large", std::string(40 * 1024, 'x'));
       response.keep_alive(true);
       response.prepare_payload();
       auto [write_ec, written] = co_await http::async_write(socket, response, kTuple);
@@ -69,9 +71,9 @@ struct EngineAndPool {
 
   // `n` exchanges at once, run until each has ended; the connection of one that succeeded goes
   // back to the pool.
-  void Exchange(size_t n) {
+  void Exchange(size_t n, std::string_view target = "/v1/completions") {
     const size_t want = outcomes.size() + n;
-    for (size_t i = 0; i < n; ++i) net::co_spawn(ioc, ExchangeOnce(), net::detached);
+    for (size_t i = 0; i < n; ++i) net::co_spawn(ioc, ExchangeOnce(target), net::detached);
     // The engine's accept loop never lets the io_context run out of work.
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (outcomes.size() < want && std::chrono::steady_clock::now() < deadline) {
@@ -79,11 +81,11 @@ struct EngineAndPool {
     }
   }
 
-  pdgate::router::Task<void> ExchangeOnce() {
-    const UpstreamContext context{ioc, pool, 16 * 1024, 1000ms};
+  pdgate::router::Task<void> ExchangeOnce(std::string_view target) {
+    const UpstreamContext context{ioc, pool, 64 * 1024, 1000ms};
     UpstreamLeg leg(context, LegTarget{"engine", "dev/engine", address},
                     std::make_shared<DisconnectWatch>());
-    LegRequest request("/v1/completions", "engine");
+    LegRequest request(target, "engine");
     request.SetBody("{}");
     std::optional<http::response_parser<http::string_body>> parser;
     LegOutcome outcome =
@@ -128,4 +130,24 @@ TEST_CASE("a refused connect drops the endpoint's idle connections") {
   REQUIRE(t.outcomes.size() == 3);
   CHECK(t.outcomes[2].status == LegStatus::kConnectFailed);
   CHECK(t.pool.idle_count() == 0);
+}
+
+TEST_CASE("a pooled connection keeps its read buffer, but not what a large answer grew it to") {
+  EngineAndPool t;
+  t.Exchange(1);
+  REQUIRE(t.outcomes.size() == 1);
+  CHECK(t.outcomes[0].ok());
+  CHECK(t.pool.idle_buffer_bytes() >= UpstreamLeg::kReadBufferBytes);
+
+  t.Exchange(1, "/big");  // a 40 KiB header read on the pooled connection
+  REQUIRE(t.outcomes.size() == 2);
+  CHECK(t.outcomes[1].ok());
+  CHECK(t.engine.accepted == 1);  // the same connection
+  CHECK(t.pool.idle_count() == 1);
+  CHECK(t.pool.idle_buffer_bytes() <= 4 * UpstreamLeg::kReadBufferBytes);
+
+  t.Exchange(1);  // and it serves the next exchange as before
+  REQUIRE(t.outcomes.size() == 3);
+  CHECK(t.outcomes[2].ok());
+  CHECK(t.engine.accepted == 1);
 }
