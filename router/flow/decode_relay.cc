@@ -10,7 +10,9 @@
 namespace pdgate::router {
 namespace {
 
-constexpr size_t kRelayBufferBytes = size_t{16} * 1024;
+// On the coroutine's frame, so one per routed stream. A read brings at most what the leg's read
+// buffer holds (UpstreamLeg::kReadBufferBytes), so a larger array would stay unused.
+constexpr size_t kRelayBufferBytes = UpstreamLeg::kReadBufferBytes;
 
 bool IsEventStream(std::string_view content_type) {
   return content_type.substr(0, 17) == "text/event-stream";
