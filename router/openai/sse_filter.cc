@@ -2,20 +2,57 @@
 
 #include <simdjson.h>
 
+#include <cstring>
+
 namespace pdgate::router {
 namespace {
 
 namespace od = simdjson::ondemand;
 
-// Index just past the blank line that ends the first event in `text` ("\n\n" or "\r\n\r\n"),
-// or npos.
+// Index just past the blank line that ends the first event in `text` ("\n\n" or "\n\r\n"),
+// or npos. An event has one or two line ends: memchr jumps between them.
 size_t EventEnd(std::string_view text) {
-  for (size_t i = 0; i + 1 < text.size(); ++i) {
-    if (text[i] != '\n') continue;
-    if (text[i + 1] == '\n') return i + 2;
-    if (text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n') return i + 3;
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  for (const char* at = begin; at < end;) {
+    at = static_cast<const char*>(std::memchr(at, '\n', size_t(end - at)));
+    if (at == nullptr || end - at < 2) return std::string_view::npos;
+    if (at[1] == '\n') return size_t(at - begin) + 2;
+    if (at[1] == '\r' && end - at >= 3 && at[2] == '\n') return size_t(at - begin) + 3;
+    ++at;
   }
   return std::string_view::npos;
+}
+
+// Whether `needle` occurs in `text`. glibc's memmem, not string_view::find: find calls memchr
+// for the needle's first byte, a quote, which a JSON chunk has dozens of.
+bool Contains(std::string_view text, std::string_view needle, size_t* at = nullptr) {
+  const void* found = ::memmem(text.data(), text.size(), needle.data(), needle.size());
+  if (found == nullptr) return false;
+  if (at != nullptr) *at = size_t(static_cast<const char*>(found) - text.data());
+  return true;
+}
+
+// Whether some "usage" member of a chunk has a value other than null. vLLM sends `"usage":null`
+// in every chunk of a stream that asked for usage; only the last one is worth a parse.
+bool HasUsageValue(std::string_view data) {
+  constexpr std::string_view kKey = "\"usage\"";
+  size_t at = 0;
+  while (Contains(data, kKey, &at)) {
+    data.remove_prefix(at + kKey.size());
+    auto skip_blanks = [&data](size_t i) {
+      while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
+                                 data[i] == '\n')) {
+        ++i;
+      }
+      return i;
+    };
+    size_t i = skip_blanks(0);
+    if (i == data.size() || data[i] != ':') continue;  // a string's content, not a key
+    i = skip_blanks(i + 1);
+    if (data.substr(i, 4) != "null") return true;
+  }
+  return false;
 }
 
 std::string_view DataOf(std::string_view event) {
@@ -62,13 +99,12 @@ bool SseFilter::Inspect(std::string_view event) {
     saw_done_ = true;
     return true;
   }
-  if (data.find("\"error\"") != std::string_view::npos &&
-      data.find("\"choices\"") == std::string_view::npos) {
+  if (Contains(data, "\"error\"") && !Contains(data, "\"choices\"")) {
     saw_error_ = true;
     return true;
   }
   // Only chunks that carry usage need a parse; the others pass untouched.
-  if (data.find("\"usage\"") == std::string_view::npos) return true;
+  if (!HasUsageValue(data)) return true;
   std::optional<Usage> usage = ReadUsage(data);
   if (!usage) return true;  // "usage": null
   usage_ = usage;
@@ -111,9 +147,12 @@ void SseFilter::Feed(std::string_view in, std::string& out) {
       last_was_newline_ = false;
       continue;
     }
-    pending_.append(in);
+    // Events are cut straight from `in` when nothing is pending (one copy, into `out`); only an
+    // unfinished event's bytes are kept.
+    const bool from_pending = !pending_.empty();
+    if (from_pending) pending_.append(in);
+    const std::string_view view = from_pending ? std::string_view(pending_) : in;
     in = {};
-    std::string_view view(pending_);
     size_t consumed = 0;
     while (true) {
       size_t end = EventEnd(view.substr(consumed));
@@ -122,7 +161,11 @@ void SseFilter::Feed(std::string_view in, std::string& out) {
       if (Inspect(event)) out.append(event);
       consumed += end;
     }
-    pending_.erase(0, consumed);
+    if (from_pending) {
+      pending_.erase(0, consumed);
+    } else {
+      pending_.assign(view.substr(consumed));
+    }
     if (pending_.size() > max_event_bytes_) {
       const std::string_view tail(pending_);
       last_was_newline_ = tail.ends_with('\n') || tail.ends_with("\n\r");

@@ -88,3 +88,30 @@ TEST_CASE("after an oversized event with CRLF line ends, events are cut and read
     CHECK(filter.saw_done());
   }
 }
+
+TEST_CASE("usage: only a usage member with a value is read, wherever the word appears") {
+  auto usage_of = [](const std::string& stream) {
+    router::SseFilter filter(/*drop_usage_chunk=*/false);
+    std::string out;
+    for (char c : stream) filter.Feed(std::string_view(&c, 1), out);  // a byte per read
+    filter.Finish(out);
+    CHECK(out == stream);
+    return filter.usage();
+  };
+  // vLLM's `"usage":null` in every chunk, spaced as a re-serializing proxy might.
+  CHECK_FALSE(usage_of("data: {\"choices\":[{\"text\":\"a\"}],\"usage\" : null}\n\n"
+                       "data: {\"choices\":[{\"text\":\"b\"}],\"usage\":\r\n null}\n\n"));
+  // The word as a value and as escaped text before the real member.
+  auto usage = usage_of(
+      "data: {\"choices\":[{\"text\":\"say \\\"usage\\\"\"}],\"note\":\"usage\","
+      "\"usage\" : {\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n");
+  REQUIRE(usage.has_value());
+  CHECK(usage->prompt_tokens == 3);
+  CHECK(usage->completion_tokens == 4);
+  // A nested null before the top-level value.
+  usage = usage_of(
+      "data: {\"choices\":[{\"delta\":{},\"usage\":null}],"
+      "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n");
+  REQUIRE(usage.has_value());
+  CHECK(usage->completion_tokens == 6);
+}
