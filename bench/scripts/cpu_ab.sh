@@ -16,38 +16,14 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$root/bench/scripts/agg_bench_lib.sh"
 sim_ip=127.0.0.144; sim_port=18460; model=sim-model
 declare -A port=([base]=18461 [new]=18462)
-up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --role both --zero-latency \
   --threads 1 --quiet --model "$model" >/dev/null 2>&1 &
 pids+=($!); up "http://$sim_ip:$sim_port/health"
-cat >"$work/agg.yaml" <<YAML
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: agg, namespace: bench}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector: {matchLabels: {app: agg}}
-  workloadPort: {port: $sim_port}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: agg, namespace: bench}
-spec:
-  modelName: $model
-  rules: [{targetModels: [{modelServerName: agg}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: s0, namespace: bench, labels: {app: agg}}
-status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
-YAML
-cat >"$work/chat.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"$model","messages":[{"role":"user","content":"Hello, world"}],"max_tokens":4}'
-LUA
+write_agg_config "$work" "$sim_ip" "$sim_port" "$model"
 declare -A pid_of
 for arm in base new; do
   binary="$build/bin/pdgate"; [ "$arm" = base ] && binary="$baseline"
@@ -57,7 +33,6 @@ for arm in base new; do
   up "http://127.0.0.1:${port[$arm]}/readyz"
 done
 hz=$(getconf CLK_TCK)
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A runs
 echo "| round | baseline µs/request | build µs/request | build / baseline |"
 echo "|---|---|---|---|"
@@ -73,6 +48,5 @@ for round in $(seq "$rounds"); do
   done
   echo "| $round | ${cpu[base]} | ${cpu[new]} | $(awk -v a="${cpu[new]}" -v b="${cpu[base]}" 'BEGIN { printf "%.2f", a / b }') |"
 done
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 b=$(median <<<"${runs[base]}"); n=$(median <<<"${runs[new]}")
 echo "| median | $b | $n | $(awk -v a="$n" -v b="$b" 'BEGIN { printf "%.2f", a / b }') |"

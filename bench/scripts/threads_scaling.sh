@@ -16,38 +16,14 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$root/bench/scripts/agg_bench_lib.sh"
 sim_ip=127.0.0.145; sim_port=18470; model=sim-model
 declare -A port=([1]=18471 [2]=18472)
-up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --role both --zero-latency \
   --threads 2 --quiet --model "$model" >/dev/null 2>&1 &
 pids+=($!); up "http://$sim_ip:$sim_port/health"
-cat >"$work/agg.yaml" <<YAML
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: agg, namespace: bench}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector: {matchLabels: {app: agg}}
-  workloadPort: {port: $sim_port}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: agg, namespace: bench}
-spec:
-  modelName: $model
-  rules: [{targetModels: [{modelServerName: agg}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: s0, namespace: bench, labels: {app: agg}}
-status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
-YAML
-cat >"$work/chat.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"$model","messages":[{"role":"user","content":"Hello, world"}],"max_tokens":4}'
-LUA
+write_agg_config "$work" "$sim_ip" "$sim_port" "$model"
 declare -A pid_of
 for threads in 1 2; do
   "$build/bin/pdgate" --config "$work/agg.yaml" --port "${port[$threads]}" \
@@ -56,7 +32,6 @@ for threads in 1 2; do
   up "http://127.0.0.1:${port[$threads]}/readyz"
 done
 hz=$(getconf CLK_TCK)
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A rps_runs cpu_runs
 echo "| round | threads | req/s | pdgate CPU µs/request |"
 echo "|---|---|---|---|"
@@ -72,7 +47,6 @@ for round in $(seq "$rounds"); do
     echo "| $round | $threads | $rps | $cpu |"
   done
 done
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for threads in 1 2; do
   echo "| median | $threads | $(median <<<"${rps_runs[$threads]}") | $(median <<<"${cpu_runs[$threads]}") |"
 done
