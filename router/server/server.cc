@@ -145,7 +145,9 @@ int Server::Run() {
   WaitForSignal(signals);
   net::signal_set hangup(*control_, SIGHUP);
   WaitForHangup(hangup);
-  net::co_spawn(*control_, WatchFiles(), ReportUncaught{SpawnSite::kFileWatch});
+  // Stamped before any thread serves: the coroutine starts only once control_ runs, and a file
+  // changed while clients are already served must still be seen as a change.
+  net::co_spawn(*control_, WatchFiles(Stamp()), ReportUncaught{SpawnSite::kFileWatch});
   scraper_.Start();
   kv_events_.Start();
   if (settings_.auth.jwt_enabled()) StartJwks(settings_.auth);

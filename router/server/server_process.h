@@ -47,8 +47,9 @@ class Server {
   void ApplyAuth(const config::AuthSettings& next, const config::AuthSettings& previous);
   // Hot reload: SIGHUP, or a configuration file that changed (polled each second).
   void WaitForHangup(net::signal_set& hangup);
-  std::vector<std::array<int64_t, 3>> Stamp() const;
-  Task<void> WatchFiles();
+  using FilesStamp = std::vector<std::array<int64_t, 3>>;
+  FilesStamp Stamp() const;
+  Task<void> WatchFiles(FilesStamp last);
   void EvictIdlePrincipals();
   // Kubernetes: builds on its own thread; results are applied on the control thread.
   void StartKubernetes();

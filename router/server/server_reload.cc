@@ -87,8 +87,8 @@ void Server::WaitForHangup(net::signal_set& hangup) {
 // What identifies a file's content cheaply: modification time, size, inode (editors that
 // write a new file and rename it change the inode; Kubernetes ConfigMap updates swap a symlink).
 // The API keys file counts too: a Secret mounted as a volume is updated in place.
-std::vector<std::array<int64_t, 3>> Server::Stamp() const {
-  std::vector<std::array<int64_t, 3>> stamp;
+Server::FilesStamp Server::Stamp() const {
+  FilesStamp stamp;
   std::vector<std::string> files = source_.files;
   {
     std::lock_guard lock(current_mutex_);
@@ -107,9 +107,8 @@ std::vector<std::array<int64_t, 3>> Server::Stamp() const {
   return stamp;
 }
 
-Task<void> Server::WatchFiles() {
+Task<void> Server::WatchFiles(FilesStamp last) {
   SteadyTimer timer(*control_);
-  auto last = Stamp();
   for (uint64_t tick = 1; !lifecycle_.draining; ++tick) {
     timer.expires_after(std::chrono::seconds(1));
     co_await timer.async_wait(kTuple);
