@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "config/strings.h"
-#include "discovery/backoff.h"
 #include "discovery/kube_client.h"
 #include "discovery/kube_objects.h"
 #include "discovery/kube_store.h"
 #include "discovery/uncaught.h"
+#include "discovery/watch_retry.h"
 
 namespace pdgate::discovery {
 namespace {
@@ -23,8 +23,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kListTimeout = std::chrono::seconds(60);
 // A watch's read timeout: the server ends it after timeoutSeconds; this much more and it is dead.
 constexpr auto kWatchSlack = std::chrono::seconds(30);
-// A watch that ran this long (or delivered an event) was healthy: reconnect without waiting.
-constexpr auto kHealthyWatch = std::chrono::seconds(10);
 constexpr size_t kListPageSize = 500;
 
 std::string CollectionPath(KubeResource resource, const std::string& namespace_) {
@@ -54,7 +52,7 @@ struct Watch {
   Watch(KubeResource r, std::string ns, const KubeSourceOptions& options)
       : resource(r),
         namespace_(std::move(ns)),
-        backoff(options.backoff_initial, options.backoff_cap) {}
+        retry(options.backoff_initial, options.backoff_cap) {}
 
   std::string Describe() const {
     return namespace_.empty() ? std::string(ResourceName(resource))
@@ -67,7 +65,7 @@ struct Watch {
   bool listed = false;           // the first list is in
   bool stopped = false;
   CancelSlot cancel;
-  Backoff backoff;
+  WatchRetry retry;
 };
 
 }  // namespace
@@ -138,7 +136,7 @@ void KubernetesSource::Impl::Spawn(const std::shared_ptr<Watch>& watch) {
 net::awaitable<void> KubernetesSource::Impl::Pause(Watch& watch) {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   net::steady_timer timer(*context);
-  timer.expires_after(watch.backoff.Next(uniform(rng)));
+  timer.expires_after(watch.retry.Next(uniform(rng)));
   co_await timer.async_wait(kKubeTuple);
 }
 
@@ -187,9 +185,11 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
       if (!listed.ok()) {
         spdlog::warn("kubernetes: list {}: {}", watch->Describe(), std::string(listed.message()));
         CountError(resource, "list");
+        watch->retry.AfterListFailed();
         co_await Pause(*watch);
         continue;
       }
+      watch->retry.AfterListed();
       watch->listed = true;
       listed_at = Clock::now();
       MarkDirty(StrCat(watch->Describe(), " listed"));
@@ -255,43 +255,32 @@ net::awaitable<void> KubernetesSource::Impl::RunWatch(std::shared_ptr<Watch> wat
     absl::StatusOr<KubeResponse> response =
         co_await client->Stream(target, idle, on_line, watch->cancel);
     if (watch->stopped || stopping) break;
-    if (events > 0 || Clock::now() - started >= kHealthyWatch) watch->backoff.Reset();
-    // A server that answers a fresh list's version with 410 at once would make this loop spin.
-    const bool at_once = events == 0 && Clock::now() - listed_at < std::chrono::seconds(1);
+    WatchEnd end = WatchEnd::kServerClosed;
     if (relist) {
-      watch->resource_version.clear();
-      if (at_once) co_await Pause(*watch);
-      continue;
-    }
-    if (!response.ok()) {
+      end = list_reason == "decode" ? WatchEnd::kUnreadable : WatchEnd::kExpired;
+    } else if (!response.ok()) {
       spdlog::info("kubernetes: watch {}: {}; watching again", watch->Describe(),
                    std::string(response.status().message()));
       CountError(resource, "transport");
-      co_await Pause(*watch);
-      continue;
-    }
-    if (response->status == 410) {
+      end = WatchEnd::kBroken;
+    } else if (response->status == 410) {
       spdlog::info("kubernetes: watch {}: 410 Gone; listing again", watch->Describe());
-      watch->resource_version.clear();
       list_reason = "gone";
-      if (at_once) co_await Pause(*watch);
-      continue;
-    }
-    if (response->status != 200) {
+      end = WatchEnd::kExpired;
+    } else if (response->status != 200) {
       spdlog::warn("kubernetes: watch {}: HTTP {}: {}", watch->Describe(), response->status,
                    response->body.substr(0, 300));
       CountError(resource, StrCat("http_", response->status));
-      co_await Pause(*watch);
-      continue;
-    }
-    if (!failure.empty()) {
+      end = WatchEnd::kFailed;
+    } else if (!failure.empty()) {
       spdlog::warn("kubernetes: watch {}: {}", watch->Describe(), failure);
       CountError(resource, "error_event");
-      co_await Pause(*watch);
-      continue;
+      end = WatchEnd::kFailed;
     }
-    // The server ended the watch (timeoutSeconds): watch again at once, unless it ends at once.
-    if (events == 0 && Clock::now() - started < std::chrono::seconds(1)) co_await Pause(*watch);
+    const Clock::time_point now = Clock::now();
+    const WatchNext next = watch->retry.AfterWatch(end, events, now - started, now - listed_at);
+    if (next.relist) watch->resource_version.clear();
+    if (next.pause) co_await Pause(*watch);
   }
 }
 

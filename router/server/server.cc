@@ -64,7 +64,7 @@ Task<void> PrunePool(Worker& worker) {
 }
 
 std::unique_ptr<Acceptor> Listen(net::io_context& context, const tcp::endpoint& endpoint,
-                                      bool reuse_port, beast::error_code& ec) {
+                                 bool reuse_port, beast::error_code& ec) {
   auto acceptor = std::make_unique<Acceptor>(context);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);

@@ -33,7 +33,8 @@ KubeHarness::KubeHarness(size_t sims) {
   for (size_t i = 0; i < sims; ++i) addresses_.push_back(LoopbackAddress(base + int(i)));
   pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
   for (const std::string& address : addresses_) {
-    const uint16_t side = FreePort(address);
+    uint16_t side = FreePort(address);
+    while (side == pod_port_) side = FreePort(address);  // both bound by this sim
     auto sim = ChildProcess::Start({BinaryPath("pdgate-engine-sim"), "--host", address, "--port",
                                     std::to_string(pod_port_), "--quiet", "--model", kKubeModel,
                                     "--kv-port", std::to_string(side), "--bootstrap-port",

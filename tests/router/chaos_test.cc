@@ -294,12 +294,15 @@ TEST_CASE(
   // The last state must be what pdgate routes by. After an API restart the watch reconnects
   // with a capped backoff, hence the longer bound.
   const std::string pod1 = R"({"pod":"dev/pod-1","address")";
+  const auto settle_start = Clock::now();
   const bool settled = Eventually(
       [&] {
         auto response = HttpRequest("127.0.0.1", h.admin_port(), "GET", "/debug/endpoints");
         return response.ok() && (response->body.find(pod1) != std::string::npos) == pod1_ready;
       },
       15s);
+  const auto settle_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - settle_start).count();
   if (!settled) {
     // What pdgate listed and watched last, for the report.
     const std::string log = h.router().Stdout();
@@ -315,9 +318,10 @@ TEST_CASE(
 
   std::printf(
       "chaos (Kubernetes): %d requests, %d failed, %d rounds, %d API restarts, %d probes "
-      "(%d not ready), fds %zu -> %zu, RSS %ld -> %ld KiB\n",
+      "(%d not ready), settled in %lld ms, fds %zu -> %zu, RSS %ld -> %ld KiB\n",
       requests.load(), failed.load(), rounds, restarts, readiness.probes.load(),
-      readiness.unready.load(), before.fds, after.fds, before.rss_kib, after.rss_kib);
+      readiness.unready.load(), static_cast<long long>(settle_ms), before.fds, after.fds,
+      before.rss_kib, after.rss_kib);
   CHECK(settled);
   CHECK(requests > 100);
   CHECK(rounds >= 4);

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -21,7 +22,8 @@ std::string TempFile(const std::string& suffix) {
          std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
 }
 
-// extra_settings may name the KV-event ports the cluster picked: {kv_events_port}, {kv_replay_port}.
+// extra_settings may name the KV-event ports the cluster picked: {kv_events_port},
+// {kv_replay_port}.
 std::string WithKvPorts(std::string text, uint16_t events, uint16_t replay) {
   for (auto [name, port] : {std::pair<std::string, uint16_t>{"{kv_events_port}", events},
                             std::pair<std::string, uint16_t>{"{kv_replay_port}", replay}}) {
@@ -41,15 +43,24 @@ Cluster::Cluster(const ClusterSpec& spec) {
   const int base = AddressBase();
   for (size_t i = 0; i < spec.pods.size(); ++i)
     addresses_.push_back(LoopbackAddress(base + int(i)));
+  // Each port is free when picked, but none is bound before the sims start: the picks must differ
+  // from each other, or a sim binding two of them fails (a CI flake: a side channel drew the pod
+  // port).
+  std::set<uint16_t> picked;
+  const auto pick = [&picked](const std::string& address) {
+    uint16_t port = FreePort(address);
+    while (!picked.insert(port).second) port = FreePort(address);
+    return port;
+  };
   // One port for every pod: free on the first address, and each sim binds its own address.
-  pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
+  pod_port_ = pick(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
   // Side channels (vLLM KV port, SGLang bootstrap port) on free ports; SGLang's is announced to
   // pdgate by the pod annotation, as an operator would for a non-default port.
   std::vector<uint16_t> side_ports;
-  for (const std::string& address : addresses_) side_ports.push_back(FreePort(address));
+  for (const std::string& address : addresses_) side_ports.push_back(pick(address));
   if (!spec.kv_events.empty()) {
-    kv_events_port_ = FreePort(addresses_[0]);
-    if (spec.kv_replay) kv_replay_port_ = FreePort(addresses_[0]);
+    kv_events_port_ = pick(addresses_[0]);
+    if (spec.kv_replay) kv_replay_port_ = pick(addresses_[0]);
   }
   std::string yaml =
       "apiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\n"
@@ -121,8 +132,9 @@ Cluster::Cluster(const ClusterSpec& spec) {
       argv.push_back("sglang");
     }
     if (!spec.kv_events.empty()) {
-      for (const std::string& arg : {std::string("--kv-events-port"), std::to_string(kv_events_port_),
-                                     std::string("--kv-events-encoding"), spec.kv_events}) {
+      for (const std::string& arg :
+           {std::string("--kv-events-port"), std::to_string(kv_events_port_),
+            std::string("--kv-events-encoding"), spec.kv_events}) {
         argv.push_back(arg);
       }
       if (spec.kv_replay) {
@@ -158,9 +170,10 @@ Cluster::Cluster(const ClusterSpec& spec) {
   }
   if (!WaitForHttpStatus("127.0.0.1", router_port_, "/healthz", 200, 1s)) {
     // pdgate logs to stdout (errors included); both, to see why.
-    throw std::runtime_error("pdgate did not come up (exit " +
-                             std::to_string(router_->WaitFor(std::chrono::milliseconds(0)).value_or(-1)) +
-                             "): " + router_->Stdout() + router_->Stderr());
+    throw std::runtime_error(
+        "pdgate did not come up (exit " +
+        std::to_string(router_->WaitFor(std::chrono::milliseconds(0)).value_or(-1)) +
+        "): " + router_->Stdout() + router_->Stderr());
   }
 }
 
