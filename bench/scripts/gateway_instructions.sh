@@ -6,10 +6,14 @@
 #   off           no limit
 #   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
 #   global_limit  the same with global.redis
+#   nginx         nginx instead of pdgate: one worker process (master off), proxy_pass with
+#                 upstream keepalive, access_log off: the user-space floor of a one-hop proxy
+#   nginx_log     the same with nginx's default access log (combined format, to a file)
 # 500 warm-up requests, then the counters are zeroed and `requests` non-streaming completions at
 # c=64 are counted. Also prints the Redis script calls per request. Stops everything it started.
 # Usage: [KEEP=dir] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
 # (default: build, 3000, off global_limit; about 15 s per mode)
+# nginx's modes need nginx (nginx-light) and count nginx's one process; pdgate's count all threads.
 set -euo pipefail
 build="$(cd "${1:-build}" && pwd)"
 requests="${2:-3000}"
@@ -46,7 +50,48 @@ load() {  # $1: requests; prints nothing unless some failed
 echo "| mode | instructions per request | Redis script calls per request |"
 echo "|---|---|---|"
 for mode in "${modes[@]}"; do
-  [ -n "${limit[$mode]+set}" ] || { echo "unknown mode: $mode" >&2; exit 2; }
+  [ -n "${limit[$mode]+set}" ] || [[ "$mode" == nginx* ]] || { echo "unknown mode: $mode" >&2; exit 2; }
+  if [[ "$mode" == nginx* ]]; then
+    command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)" >&2; exit 2; }
+    log="access_log off;"
+    [ "$mode" = nginx_log ] && log="access_log $work/$mode-access.log;"
+    cat >"$work/$mode.conf" <<NGINX
+master_process off;
+daemon off;
+worker_processes 1;
+pid $work/$mode.pid;
+error_log $work/$mode-error.log;
+events { worker_connections 4096; }
+http {
+  $log
+  upstream sim { server $sim_ip:$sim_port; keepalive 256; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+    valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" nginx -c "$work/$mode.conf" \
+      >"$work/$mode.log" 2>&1 &
+    vg=$!
+    pids+=("$vg")
+    up "http://127.0.0.1:$port/health" || { cat "$work/$mode.log" >&2; exit 1; }
+    load 500
+    callgrind_control -z "$vg" >/dev/null 2>&1
+    load "$requests"
+    callgrind_control -d "$vg" >/dev/null 2>&1
+    kill "$vg"
+    wait "$vg" 2>/dev/null || true
+    total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
+    [ -n "${KEEP:-}" ] && cp "$work/$mode.cg.$vg.1" "$KEEP/$mode.callgrind"
+    echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') | - |"
+    continue
+  fi
   # Under valgrind pdgate is ~50x slower: Redis gets a timeout it cannot miss.
   cat >"$work/$mode.yaml" <<YAML
 apiVersion: networking.serving.volcano.sh/v1alpha1
