@@ -83,4 +83,9 @@ for n in "${sizes[@]}"; do
     "$(field "$work/routed.json" completed)" "$(field "$work/routed.json" failed)" \
     "$(field "$work/routed.json" failures_by_class)" "$r_itl" \
     "$(awk -v a="$r_itl" -v b="$d_itl" 'BEGIN { print a - b }')" "$rss" "$(cat "$work/fds")"
+  if [ "$(field "$work/routed.json" failed)" != 0 ]; then  # what pdgate's access log says of them
+    grep -o '"status":[0-9]*,[^}]*"error_origin":"[a-z_]*"' "$work/pdgate.log" | grep -v '"status":200' |
+      sed -E 's/.*"status":([0-9]+),.*"error_origin":"([a-z_]*)"/  status \1, origin \2/' | sort | uniq -c >&2 || true
+    grep -E '"level":"(warning|error)"|\[(warning|error)\]' "$work/pdgate.log" | tail -5 >&2 || true
+  fi
 done

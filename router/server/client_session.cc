@@ -11,6 +11,11 @@
 namespace pdgate::router {
 namespace {
 
+// A typical request (an OpenAI SDK chat: ~700 bytes of headers and a short prompt) in one read;
+// Beast's flat_buffer starts at 512 bytes. Held by every connection while it reads a request,
+// so 10,000 clients arriving at once hold this much each.
+constexpr size_t kClientReadBufferBytes = 4096;
+
 // The models a caller may use: every routed model, or those its principal allows.
 std::string ModelList(const RouterState& state, const auth::Principal* principal) {
   std::string out = R"({"object":"list","data":[)";
@@ -80,7 +85,6 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
   beast::flat_buffer buffer;  // kept across requests: it may hold the next pipelined one
-  buffer.reserve(8192);       // a typical request in one read (Beast starts at 512 bytes)
   bool first = true;
   // Named locals only in co_await expressions (see client_io.h: GCC 12 coroutine bug).
   ErrorInfo error;
@@ -88,6 +92,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
   std::string request_id;
   HeaderList auth_headers;
   while (true) {
+    buffer.reserve(kClientReadBufferBytes);
     http::request_parser<http::string_body> parser;
     uint64_t max_body_bytes = 0;
     {
@@ -185,6 +190,9 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
       if (body_ec) break;
     }
     stream.expires_never();
+    // An answer may stream for minutes: the read buffer is not held meanwhile unless it holds
+    // the start of a pipelined request (4 KiB of each open stream's ~30 KB).
+    if (buffer.size() == 0) buffer.shrink_to_fit();
 
     bool sent = true;
     switch (route) {
