@@ -1,5 +1,7 @@
 #include "discovery/endpoint_snapshot.h"
 
+#include <arpa/inet.h>
+
 #include "config/strings.h"
 
 namespace pdgate::discovery {
@@ -19,6 +21,17 @@ std::string_view ToString(EndpointRole role) {
 std::string Endpoint::HostPort() const {
   if (address.find(':') != std::string::npos) return StrCat("[", address, "]:", port);
   return StrCat(address, ":", port);
+}
+
+void DeriveAddress(Endpoint& endpoint) {
+  endpoint.host_port = endpoint.HostPort();
+  endpoint.ip_bytes = {};
+  endpoint.ip_family = 0;
+  if (::inet_pton(AF_INET, endpoint.address.c_str(), endpoint.ip_bytes.data()) == 1) {
+    endpoint.ip_family = 4;
+  } else if (::inet_pton(AF_INET6, endpoint.address.c_str(), endpoint.ip_bytes.data()) == 1) {
+    endpoint.ip_family = 6;
+  }
 }
 
 const ServerEndpoints* EndpointSnapshot::Find(const config::ModelServer* server) const {
@@ -88,8 +101,14 @@ std::shared_ptr<const EndpointSnapshot> BuildEndpointSnapshot(
         continue;
       }
       const auto index = uint32_t(entry.endpoints.size());
-      Endpoint& endpoint = entry.endpoints.emplace_back(Endpoint{
-          pod.meta.Key(), pod.pod_ip, server.port, membership.role, membership.group, &pod, {}});
+      Endpoint& endpoint = entry.endpoints.emplace_back();
+      endpoint.pod = pod.meta.Key();
+      endpoint.address = pod.pod_ip;
+      endpoint.port = server.port;
+      endpoint.role = membership.role;
+      endpoint.group = membership.group;
+      endpoint.source = &pod;
+      DeriveAddress(endpoint);
       const std::string key = LiveKey(endpoint);
       endpoint.live =
           registry != nullptr ? registry->Acquire(key) : std::make_shared<LiveEndpoint>(key, index);

@@ -2,6 +2,7 @@
 // The endpoints of every ModelServer, with their PD roles and groups: an immutable snapshot that
 // request threads read without locks (shared_ptr<const EndpointSnapshot>). Built from a Config's
 // Pods, whether they came from files or from the API server, by BuildEndpointSnapshot.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,9 +25,17 @@ struct Endpoint {
   std::string group;  // the pdGroup.groupKey label value; empty for aggregated endpoints
   const config::Pod* source = nullptr;  // labels and annotations (e.g. SGLang bootstrap port)
   std::shared_ptr<LiveEndpoint> live;   // never null; shared with other snapshots listing it
+  // Derived by BuildEndpointSnapshot, so that no leg formats or parses them again; endpoints
+  // built by hand leave them empty (ip_family 0) and LegTargetOf derives them per call.
+  std::string host_port;               // HostPort()
+  std::array<uint8_t, 16> ip_bytes{};  // `address` in network order (4 bytes for IPv4)
+  uint8_t ip_family = 0;               // 4, 6, or 0 when `address` is no IP address
 
   std::string HostPort() const;  // "127.0.0.11:8000", "[::1]:8000"
 };
+
+// Fills host_port, ip_bytes and ip_family from address and port.
+void DeriveAddress(Endpoint& endpoint);
 
 struct PdGroup {
   std::string name;               // the group label value

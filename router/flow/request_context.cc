@@ -1,5 +1,7 @@
 #include "router/flow/request_context.h"
 
+#include <algorithm>
+
 namespace pdgate::router {
 
 Clock::duration RequestContext::LegTimeout() const {
@@ -8,17 +10,30 @@ Clock::duration RequestContext::LegTimeout() const {
 }
 
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
-  beast::error_code ec;
-  net::ip::address address = net::ip::make_address(endpoint.address, ec);
-  if (ec) return std::nullopt;
-  return LegTarget{endpoint.HostPort(), endpoint.pod, tcp::endpoint(address, endpoint.port)};
+  if (endpoint.ip_family == 0) {
+    discovery::Endpoint derived = endpoint;  // built by hand (tests): derive here
+    discovery::DeriveAddress(derived);
+    if (derived.ip_family == 0) return std::nullopt;
+    return LegTargetOf(derived);
+  }
+  net::ip::address address;
+  if (endpoint.ip_family == 4) {
+    net::ip::address_v4::bytes_type bytes;
+    std::copy_n(endpoint.ip_bytes.begin(), bytes.size(), bytes.begin());
+    address = net::ip::address_v4(bytes);
+  } else {
+    address = net::ip::address_v6(endpoint.ip_bytes);
+  }
+  return LegTarget{endpoint.host_port, endpoint.pod, tcp::endpoint(address, endpoint.port)};
 }
 
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
                           std::string body, std::string_view target) {
   const http::request<http::string_body>& request = context.request;
+  const std::string derived = endpoint.host_port.empty() ? endpoint.HostPort() : std::string();
   LegRequest leg(target.empty() ? std::string_view(request.target()) : target,
-                 endpoint.HostPort());
+                 endpoint.host_port.empty() ? std::string_view(derived)
+                                            : std::string_view(endpoint.host_port));
   leg.Set("Content-Type", "application/json");
   leg.Set("x-request-id", context.writer.request_id());
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.

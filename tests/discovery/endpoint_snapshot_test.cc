@@ -96,4 +96,21 @@ TEST_CASE("an aggregated server takes every matching serving pod") {
   CHECK(entry.endpoints[0].role == discovery::EndpointRole::kAggregated);
   CHECK(entry.endpoints[1].HostPort() == "[::1]:8000");
   CHECK(entry.groups.empty());
+  // What legs use is derived once, with the snapshot.
+  CHECK(entry.endpoints[0].host_port == "10.0.0.1:8000");
+  CHECK(entry.endpoints[0].ip_family == 4);
+  CHECK(entry.endpoints[0].ip_bytes[0] == 10);
+  CHECK(entry.endpoints[0].ip_bytes[3] == 1);
+  CHECK(entry.endpoints[1].host_port == "[::1]:8000");
+  CHECK(entry.endpoints[1].ip_family == 6);
+  CHECK(entry.endpoints[1].ip_bytes[15] == 1);
+}
+
+TEST_CASE("an address that is no IP address derives no IP bytes") {
+  discovery::Endpoint endpoint;
+  endpoint.address = "pod-a.example";
+  endpoint.port = 8000;
+  discovery::DeriveAddress(endpoint);
+  CHECK(endpoint.ip_family == 0);
+  CHECK(endpoint.host_port == "pod-a.example:8000");
 }
