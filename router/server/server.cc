@@ -29,13 +29,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// After a failed accept (EMFILE, ENFILE, ENOBUFS), as nginx does: the pending connection stays
+// in the backlog, so accepting again at once would fail again at once and spin this io thread,
+// starving the connections it serves.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
 Task<void> AcceptLoop(Worker& worker, Acceptor& acceptor, bool admin) {
   const size_t max_connections = worker.settings().limits.max_connections;
+  SteadyTimer pause(worker.ioc);
+  Clock::time_point last_warning{};
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) break;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      if (Clock::now() - last_warning >= std::chrono::seconds(10)) {
+        last_warning = Clock::now();
+        spdlog::warn("accept: {}; accepting again in {} ms (open connections are served)",
+                     ec.message(), kAcceptPause.count());
+      }
+      pause.expires_after(kAcceptPause);
+      co_await pause.async_wait(kTuple);
+      continue;
     }
     if (admin) {
       net::co_spawn(worker.ioc, RunAdminSession(worker, std::move(socket)),

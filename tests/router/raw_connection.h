@@ -45,6 +45,8 @@ class RawConnection {
     fd_ = -1;
   }
   const std::string& received() const { return received_; }
+  // Forgets what was read: the next ReadUntil looks at the next response only.
+  void ClearReceived() { received_.clear(); }
 
  private:
   int fd_ = -1;
