@@ -10,6 +10,7 @@ namespace {
 LegFailure FailureOf(LegStatus status) {
   switch (status) {
     case LegStatus::kConnectFailed:
+    case LegStatus::kNoResources:  // another target may have a pooled connection
       return LegFailure::kConnectFailed;
     case LegStatus::kTimeout:
       return LegFailure::kTimeout;
@@ -36,9 +37,12 @@ AttemptError FromOutcome(std::string_view leg, const discovery::Endpoint& endpoi
   error.endpoint = Describe(endpoint);
   error.detail = outcome.detail;
   error.retryable = IsRetryable(FailureOf(outcome.status), 0, /*prefill_accepted=*/false);
-  error.label = outcome.status == LegStatus::kConnectFailed ? LegOutcomeLabel::kConnectFailed
-                : outcome.status == LegStatus::kTimeout     ? LegOutcomeLabel::kTimeout
-                                                            : LegOutcomeLabel::kTransport;
+  error.label =
+      outcome.status == LegStatus::kConnectFailed || outcome.status == LegStatus::kNoResources
+          ? LegOutcomeLabel::kConnectFailed
+      : outcome.status == LegStatus::kTimeout ? LegOutcomeLabel::kTimeout
+                                              : LegOutcomeLabel::kTransport;
+  error.local = outcome.status == LegStatus::kNoResources;
   return error;
 }
 

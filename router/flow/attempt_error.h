@@ -18,6 +18,9 @@ struct AttemptError {
   LegOutcomeLabel label = LegOutcomeLabel::kTransport;  // for pdgate_upstream_requests_total
   int status = 0;                                       // the engine's own answer, when it gave one
   std::string body;                                     // normalised error body to pass on
+  // pdgate's own resources failed (LegStatus::kNoResources): the endpoint is not blamed, and
+  // the client gets a 503 from the router rather than a 502 naming the engine.
+  bool local = false;
 };
 
 // "ns/pod (host:port)", as messages name an endpoint.

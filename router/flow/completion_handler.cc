@@ -25,12 +25,20 @@
 namespace pdgate::router {
 namespace {
 
-Task<void> SendAttemptError(RequestContext& context, const AttemptError& error,
-                                      int attempts) {
+Task<void> SendAttemptError(RequestContext& context, const AttemptError& error, int attempts) {
   if (error.status != 0 && !error.retryable) {
     // The engine's own answer (e.g. 400 prompt too long) with its status and message.
     std::string body = error.body;
     co_await context.writer.SendEngineAnswer(error.status, body, error.leg);
+    co_return;
+  }
+  if (error.local) {
+    // pdgate's own limit (file descriptors, memory), not the engine's: a 503 to retry later.
+    const ErrorInfo info{
+        503,
+        StrCat("pdgate cannot open a connection to ", error.endpoint, " now: ", error.detail, "."),
+        "", "", "router_overloaded"};
+    co_await context.writer.SendError(info, "router", /*retry_after=*/true);
     co_return;
   }
   const ErrorInfo info{
@@ -98,8 +106,7 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
 
 // One attempt: the server's PD flow on a pair, or the single leg of an aggregated server.
 // Returns an error only while nothing has reached the client.
-Task<std::optional<AttemptError>> RunAttempt(RequestContext& context,
-                                                       const Candidate& candidate) {
+Task<std::optional<AttemptError>> RunAttempt(RequestContext& context, const Candidate& candidate) {
   if (candidate.prefill == nullptr) {
     std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
     co_return co_await RunDecode(context, *candidate.decode, body, candidate.leg, context.watch);
@@ -123,8 +130,7 @@ Task<std::optional<AttemptError>> RunAttempt(RequestContext& context,
   co_return error;
 }
 
-Task<void> RunAttempts(RequestContext& context,
-                                 const pd_scheduler::Scheduler& scheduler) {
+Task<void> RunAttempts(RequestContext& context, const pd_scheduler::Scheduler& scheduler) {
   const config::ModelServer& server = context.server;
   const size_t tries = size_t(server.retry.attempts) + 1;
   pd_scheduler::Decision decision;
@@ -198,9 +204,8 @@ size_t ServingEndpoints(const discovery::ServerEndpoints& endpoints) {
 }  // namespace
 
 Task<void> HandleCompletion(Worker& worker, Stream& client,
-                                      const http::request<http::string_body>& request,
-                                      std::string& body, bool& keep_alive,
-                                      const auth::Authentication& authentication) {
+                            const http::request<http::string_body>& request, std::string& body,
+                            bool& keep_alive, const auth::Authentication& authentication) {
   const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));

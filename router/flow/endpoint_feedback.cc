@@ -12,6 +12,7 @@ void ReportLegOutcome(const RequestContext& context, const discovery::Endpoint& 
     return;
   }
   if (error->label == LegOutcomeLabel::kHttpError && error->status < 500) return;
+  if (error->local) return;  // pdgate could not open a socket: not the endpoint's failure
   const config::OutlierDetectionSettings& settings = context.settings.outlier_detection;
   const auto now = std::chrono::steady_clock::now();
   const bool may_eject =

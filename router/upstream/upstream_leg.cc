@@ -1,11 +1,19 @@
 #include "router/upstream/upstream_leg.h"
 
+#include <cerrno>
+
 namespace pdgate::router {
 
 bool IsStaleConnectionError(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
          ec == net::error::connection_aborted;
+}
+
+bool IsLocalResourceError(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int value = ec.value();
+  return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
 }
 
 UpstreamLeg::UpstreamLeg(UpstreamContext context, LegTarget target,

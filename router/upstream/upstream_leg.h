@@ -5,9 +5,9 @@
 // (the engine closed it while idle, or restarted) and the exchange is retried once on a new one;
 // the endpoint's other idle connections are dropped with it, since after an engine restart
 // every one of them is stale.
+#include <array>
 #include <chrono>
 #include <memory>
-#include <array>
 #include <optional>
 #include <string>
 
@@ -33,7 +33,20 @@ struct UpstreamContext {
   std::chrono::milliseconds connect_timeout;
 };
 
-enum class LegStatus { kOk, kConnectFailed, kTimeout, kTransport, kTooLarge, kClientGone };
+// kNoResources: pdgate could not open a socket (out of file descriptors, socket buffers or
+// memory); the endpoint is not at fault.
+enum class LegStatus {
+  kOk,
+  kConnectFailed,
+  kTimeout,
+  kTransport,
+  kTooLarge,
+  kClientGone,
+  kNoResources
+};
+
+// EMFILE, ENFILE, ENOBUFS, ENOMEM: a failure of this process or host, not of the peer.
+bool IsLocalResourceError(const beast::error_code& ec);
 
 struct LegOutcome {
   LegStatus status = LegStatus::kOk;
@@ -56,9 +69,8 @@ class UpstreamLeg {
   // Writes `request`, then reads the response header (`whole_body`: the whole response) into a
   // fresh parser emplaced in `parser`.
   template <class Parser>
-  Task<LegOutcome> Exchange(const LegRequest& request,
-                                      std::optional<Parser>& parser, Clock::time_point deadline,
-                                      bool whole_body, size_t body_limit);
+  Task<LegOutcome> Exchange(const LegRequest& request, std::optional<Parser>& parser,
+                            Clock::time_point deadline, bool whole_body, size_t body_limit);
 
   // The connection of a successful Exchange.
   Stream& stream() { return connection_->stream; }
@@ -81,10 +93,9 @@ class UpstreamLeg {
 bool IsStaleConnectionError(const beast::error_code& ec);
 
 template <class Parser>
-Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
-                                                 std::optional<Parser>& parser,
-                                                 Clock::time_point deadline, bool whole_body,
-                                                 size_t body_limit) {
+Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request, std::optional<Parser>& parser,
+                                       Clock::time_point deadline, bool whole_body,
+                                       size_t body_limit) {
   for (int round = 0; round < 2; ++round) {
     Close();
     bool reused = false;
@@ -103,6 +114,10 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
       auto [ec] = co_await connection_->stream.async_connect(target_.address, kTuple);
       if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
       if (ec) {
+        if (IsLocalResourceError(ec)) {
+          // The engine's pooled connections are fine: only this socket could not be opened.
+          co_return LegOutcome{LegStatus::kNoResources, "cannot open a socket: " + ec.message()};
+        }
         if (ec != beast::error::timeout) context_.pool.Drop(target_.key);
         co_return LegOutcome{
             ec == beast::error::timeout ? LegStatus::kTimeout : LegStatus::kConnectFailed,
@@ -133,8 +148,8 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request,
       std::tie(read_ec, std::ignore) =
           co_await http::async_read(connection_->stream, connection_->buffer, *parser, kTuple);
     } else {
-      std::tie(read_ec, std::ignore) =
-          co_await http::async_read_header(connection_->stream, connection_->buffer, *parser, kTuple);
+      std::tie(read_ec, std::ignore) = co_await http::async_read_header(
+          connection_->stream, connection_->buffer, *parser, kTuple);
     }
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (read_ec) {

@@ -249,7 +249,8 @@ TEST_CASE(
   CHECK(kept.received().starts_with("HTTP/1.1 200 OK"));
 
   // With descriptors again, the clients in the backlog are served. The few accepted while out of
-  // descriptors could not reach an engine: theirs is a 502 in OpenAI's shape.
+  // descriptors could not open a socket to an engine: theirs is pdgate's own 503, and the
+  // engines are not blamed for it.
   REQUIRE(prlimit(pid, RLIMIT_NOFILE, &original, nullptr) == 0);
   int served = 0;
   int refused = 0;
@@ -260,8 +261,8 @@ TEST_CASE(
       CHECK(client->ReadUntil("\"usage\"", 5s));
       ++served;
     } else {
-      CHECK(client->received().starts_with("HTTP/1.1 502 Bad Gateway"));
-      CHECK(client->ReadUntil("\"type\"", 5s));
+      CHECK(client->received().starts_with("HTTP/1.1 503 Service Unavailable"));
+      CHECK(client->ReadUntil("\"code\":\"router_overloaded\"", 5s));
       ++refused;
     }
   }
