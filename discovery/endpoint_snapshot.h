@@ -25,8 +25,8 @@ struct Endpoint {
   std::string group;  // the pdGroup.groupKey label value; empty for aggregated endpoints
   const config::Pod* source = nullptr;  // labels and annotations (e.g. SGLang bootstrap port)
   std::shared_ptr<LiveEndpoint> live;   // never null; shared with other snapshots listing it
-  // Derived by BuildEndpointSnapshot, so that no leg formats or parses them again; endpoints
-  // built by hand leave them empty (ip_family 0) and LegTargetOf derives them per call.
+  // Derived by BuildEndpointSnapshot (DeriveAddress), so that no leg formats or parses them
+  // again. Legs go only to snapshot endpoints; one built by hand must call DeriveAddress.
   std::string host_port;               // HostPort()
   std::array<uint8_t, 16> ip_bytes{};  // `address` in network order (4 bytes for IPv4)
   uint8_t ip_family = 0;               // 4, 6, or 0 when `address` is no IP address

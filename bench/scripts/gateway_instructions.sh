@@ -47,6 +47,29 @@ load() {  # $1: requests; prints nothing unless some failed
   [ "${failed:-0}" = 0 ] || echo "  ($failed requests failed)" >&2
 }
 
+# One mode's row: the instructions of callgrind process $2 over `requests` requests, after it is
+# ready ($3) and 500 warm-up requests; $4 "redis" also counts Redis script calls per request.
+measure() {
+  local mode=$1 vg=$2 calls="-" total
+  up "$3" || { cat "$work/$mode.log" >&2; exit 1; }
+  load 500
+  callgrind_control -z "$vg" >/dev/null 2>&1
+  redis-cli -p "$redis_port" config resetstat >/dev/null
+  load "$requests"
+  callgrind_control -d "$vg" >/dev/null 2>&1
+  if [ "$4" = redis ]; then
+    calls=$(redis-cli -p "$redis_port" info commandstats |
+      awk -F'[:=,]' -v r="$requests" '/^cmdstat_eval(sha)?:/ {n += $3} END {printf "%.3f", n / r}')
+  fi
+  kill "$vg"
+  wait "$vg" 2>/dev/null || true
+  # The dump after zeroing is the file with a ".1" suffix.
+  total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
+  # KEEP=dir keeps each mode's profile (for callgrind_annotate) as dir/<mode>.callgrind.
+  [ -n "${KEEP:-}" ] && cp "$work/$mode.cg.$vg.1" "$KEEP/$mode.callgrind"
+  echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') | $calls |"
+}
+
 echo "| mode | instructions per request | Redis script calls per request |"
 echo "|---|---|---|"
 for mode in "${modes[@]}"; do
@@ -78,18 +101,8 @@ http {
 NGINX
     valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" nginx -c "$work/$mode.conf" \
       >"$work/$mode.log" 2>&1 &
-    vg=$!
-    pids+=("$vg")
-    up "http://127.0.0.1:$port/health" || { cat "$work/$mode.log" >&2; exit 1; }
-    load 500
-    callgrind_control -z "$vg" >/dev/null 2>&1
-    load "$requests"
-    callgrind_control -d "$vg" >/dev/null 2>&1
-    kill "$vg"
-    wait "$vg" 2>/dev/null || true
-    total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
-    [ -n "${KEEP:-}" ] && cp "$work/$mode.cg.$vg.1" "$KEEP/$mode.callgrind"
-    echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') | - |"
+    pids+=($!)
+    measure "$mode" $! "http://127.0.0.1:$port/health" -
     continue
   fi
   # Under valgrind pdgate is ~50x slower: Redis gets a timeout it cannot miss.
@@ -129,22 +142,6 @@ YAML
   valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" "$build/bin/pdgate" \
     --config "$work/$mode.yaml" --port "$port" --admin-port "$admin_port" --threads 1 \
     >"$work/$mode.log" 2>&1 &
-  vg=$!
-  pids+=("$vg")
-  up "http://127.0.0.1:$port/readyz" || { cat "$work/$mode.log" >&2; exit 1; }
-  load 500
-  callgrind_control -z "$vg" >/dev/null 2>&1
-  redis-cli -p "$redis_port" config resetstat >/dev/null
-  load "$requests"
-  callgrind_control -d "$vg" >/dev/null 2>&1
-  calls=$(redis-cli -p "$redis_port" info commandstats |
-    awk -F'[:=,]' '/^cmdstat_eval(sha)?:/ {n += $3} END {print n + 0}')
-  kill "$vg"
-  wait "$vg" 2>/dev/null || true
-  # The dump after zeroing is the file with a ".1" suffix.
-  total=$(awk '/^summary:/ {print $2}' "$work/$mode.cg.$vg.1")
-  # KEEP=dir keeps each mode's profile (for callgrind_annotate) as dir/<mode>.callgrind.
-  [ -n "${KEEP:-}" ] && cp "$work/$mode.cg.$vg.1" "$KEEP/$mode.callgrind"
-  echo "| $mode | $(awk -v t="$total" -v r="$requests" 'BEGIN {printf "%.0f", t / r}') |" \
-    "$(awk -v c="$calls" -v r="$requests" 'BEGIN {printf "%.3f", c / r}') |"
+  pids+=($!)
+  measure "$mode" $! "http://127.0.0.1:$port/readyz" redis
 done

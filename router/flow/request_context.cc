@@ -10,12 +10,7 @@ Clock::duration RequestContext::LegTimeout() const {
 }
 
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
-  if (endpoint.ip_family == 0) {
-    discovery::Endpoint derived = endpoint;  // built by hand (tests): derive here
-    discovery::DeriveAddress(derived);
-    if (derived.ip_family == 0) return std::nullopt;
-    return LegTargetOf(derived);
-  }
+  if (endpoint.ip_family == 0) return std::nullopt;
   net::ip::address address;
   if (endpoint.ip_family == 4) {
     net::ip::address_v4::bytes_type bytes;
@@ -30,10 +25,7 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
                           std::string body, std::string_view target) {
   const http::request<http::string_body>& request = context.request;
-  const std::string derived = endpoint.host_port.empty() ? endpoint.HostPort() : std::string();
-  LegRequest leg(target.empty() ? std::string_view(request.target()) : target,
-                 endpoint.host_port.empty() ? std::string_view(derived)
-                                            : std::string_view(endpoint.host_port));
+  LegRequest leg(target.empty() ? std::string_view(request.target()) : target, endpoint.host_port);
   leg.Set("Content-Type", "application/json");
   leg.Set("x-request-id", context.writer.request_id());
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.

@@ -37,7 +37,8 @@ struct RequestContext {
   Clock::duration LegTimeout() const;
 };
 
-// Where a leg connects; nullopt when the pod's address does not parse.
+// Where a leg connects (from the snapshot's derived address); nullopt when the pod's address is
+// no IP address.
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint);
 // A leg's request: the client's path (or `target`), our headers, `body`.
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,

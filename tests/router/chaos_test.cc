@@ -11,7 +11,6 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -34,16 +33,6 @@ std::chrono::seconds ChaosDuration() {
   const char* text = std::getenv("PDGATE_CHAOS_SECONDS");
   const int seconds = text != nullptr ? std::atoi(text) : 15;
   return std::chrono::seconds(seconds > 0 ? seconds : 15);
-}
-
-size_t OpenFds(pid_t pid) {
-  size_t n = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
 }
 
 // Resident set in KiB, from /proc/<pid>/status.

@@ -7,10 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
@@ -35,29 +32,6 @@ ClusterSpec SlowCluster(std::vector<std::string> prefill_args,
 
 const std::string kShortChat =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Hi"}],"max_tokens":4})";
-
-// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "pid (comm) "
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks / double(sysconf(_SC_CLK_TCK));
-}
-
-size_t OpenFds(pid_t pid) {
-  size_t n = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
 
 const std::string kLongStream =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":2000,"ignore_eos":true,"stream":true})";

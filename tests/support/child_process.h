@@ -6,11 +6,17 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace pdgate::testing {
+
+// What /proc says of a process: its open file descriptors, and its CPU time (utime + stime) in
+// seconds.
+size_t OpenFds(pid_t pid);
+double CpuSeconds(pid_t pid);
 
 class ChildProcess {
  public:
