@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

@@ -1,6 +1,6 @@
 #include "config/diagnostics.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 

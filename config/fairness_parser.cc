@@ -10,7 +10,7 @@
 
 #include "config/fairness_settings.h"
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

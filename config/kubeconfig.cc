@@ -8,7 +8,7 @@
 #include <optional>
 #include <sstream>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

@@ -3,7 +3,7 @@
 #include <re2/re2.h>
 
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

@@ -2,7 +2,7 @@
 #include <fstream>
 
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

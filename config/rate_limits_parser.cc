@@ -5,7 +5,7 @@
 
 #include "config/host_port.h"
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

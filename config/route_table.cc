@@ -2,7 +2,7 @@
 
 #include <absl/container/flat_hash_set.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 

@@ -5,7 +5,7 @@
 #include "config/fairness_settings.h"
 #include "config/shared_state_settings.h"
 #include "config/object_parsers.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

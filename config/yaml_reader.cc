@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::config {
 namespace {

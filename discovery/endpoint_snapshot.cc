@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::discovery {
 

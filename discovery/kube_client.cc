@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/kube_objects.h"
 
 namespace pdgate::discovery {

@@ -2,7 +2,7 @@
 
 #include <simdjson.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::discovery {
 namespace {

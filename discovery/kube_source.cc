@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/kube_client.h"
 #include "discovery/kube_objects.h"
 #include "discovery/kube_store.h"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::discovery {
 namespace {

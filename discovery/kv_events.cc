@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/msgpack_reader.h"
 
 namespace pdgate::discovery {

@@ -14,7 +14,7 @@
 #include "bench/engine_sim/metrics.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 

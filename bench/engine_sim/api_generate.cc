@@ -18,7 +18,7 @@
 #include "bench/engine_sim/pd_leg.h"
 #include "bench/engine_sim/request.h"
 #include "bench/engine_sim/response.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 

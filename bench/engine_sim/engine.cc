@@ -18,7 +18,7 @@
 #include "bench/engine_sim/kv_cache.h"
 #include "bench/engine_sim/kv_transport.h"
 #include "bench/engine_sim/metrics.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {

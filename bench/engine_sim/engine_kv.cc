@@ -8,7 +8,7 @@
 #include "bench/engine_sim/engine_impl.h"
 #include "bench/engine_sim/json_writer.h"
 #include "bench/engine_sim/metrics.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "bench/engine_sim/http_client.h"
 #include "bench/engine_sim/json_writer.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,7 +25,7 @@
 #include <optional>
 
 #include "bench/engine_sim/json_writer.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {
@@ -334,6 +335,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   Listener(net::io_context& ioc, RequestHandler handler, HttpServerLimits limits)
       : ioc_(ioc),
         acceptor_(net::make_strand(ioc)),
+        pause_(acceptor_.get_executor()),
         handler_(std::move(handler)),
         limits_(limits) {}
 
@@ -363,19 +365,30 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   }
 
  private:
+  // An accept that fails (out of descriptors, say) leaves the connection in the backlog, so
+  // accepting again at once would fail again at once: pause, as nginx does, and go on serving.
   void DoAccept() {
     acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec,
                                                                                tcp::socket socket) {
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), self->handler_, self->limits_)->Run();
+      if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (ec) {
+        self->pause_.expires_after(kAcceptPause);
+        self->pause_.async_wait([self](beast::error_code wait_ec) {
+          if (!wait_ec) self->DoAccept();
+        });
+        return;
       }
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), self->handler_, self->limits_)->Run();
       self->DoAccept();
     });
   }
 
+  static constexpr std::chrono::milliseconds kAcceptPause{100};
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer pause_;
   RequestHandler handler_;
   HttpServerLimits limits_;
 };

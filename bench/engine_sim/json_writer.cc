@@ -1,6 +1,6 @@
 #include "bench/engine_sim/json_writer.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 

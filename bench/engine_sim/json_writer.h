@@ -3,12 +3,12 @@
 #include <string>
 #include <string_view>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 
 // Appends `value` as a JSON string literal (quotes included).
-using pdgate::AppendJsonString;  // config/strings.h
+using pdgate::AppendJsonString;  // base/strings.h
 
 // The OpenAI error body vLLM (>= 0.10.1) sends: {"error":{"message","type","param","code"}},
 // `code` equal to the HTTP status; `flat` gives the pre-0.10.1 {"object":"error",...} shape.

@@ -11,7 +11,7 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {

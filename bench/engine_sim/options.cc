@@ -6,7 +6,7 @@
 #include <chrono>
 #include <map>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 

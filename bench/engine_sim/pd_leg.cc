@@ -1,6 +1,6 @@
 #include "bench/engine_sim/pd_leg.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 

@@ -1,7 +1,7 @@
 #include "bench/engine_sim/response.h"
 
 #include "bench/engine_sim/json_writer.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {

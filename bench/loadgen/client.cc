@@ -20,7 +20,7 @@
 
 #include "bench/loadgen/arrivals.h"
 #include "bench/loadgen/response_parse.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::loadgen {
 namespace {

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "bench/loadgen/client.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::loadgen {
 

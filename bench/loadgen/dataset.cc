@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::loadgen {
 namespace {

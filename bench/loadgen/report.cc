@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::loadgen {
 namespace {

@@ -15,6 +15,8 @@
 # (default: build, 3000, off global_limit; about 15 s per mode)
 # nginx's modes need nginx (nginx-light) and count nginx's one process; pdgate's count all threads.
 set -euo pipefail
+# shellcheck source=bench/scripts/nginx_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nginx_lib.sh"
 build="$(cd "${1:-build}" && pwd)"
 requests="${2:-3000}"
 modes=("${@:3}")
@@ -77,30 +79,10 @@ for mode in "${modes[@]}"; do
   if [[ "$mode" == nginx* ]]; then
     command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)" >&2; exit 2; }
     log="access_log off;"
-    [ "$mode" = nginx_log ] && log="access_log $work/$mode-access.log;"
-    cat >"$work/$mode.conf" <<NGINX
-master_process off;
-daemon off;
-worker_processes 1;
-pid $work/$mode.pid;
-error_log $work/$mode-error.log;
-events { worker_connections 4096; }
-http {
-  $log
-  upstream sim { server $sim_ip:$sim_port; keepalive 256; }
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      proxy_pass http://sim;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
-    valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" nginx -c "$work/$mode.conf" \
-      >"$work/$mode.log" 2>&1 &
+    [ "$mode" = nginx_log ] && log="access_log $work/$mode/access.log;"
+    write_nginx_conf "$work/$mode/nginx.conf" "127.0.0.1:$port" "$sim_ip:$sim_port" "$log"
+    valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" nginx -c "$work/$mode/nginx.conf" \
+      -g 'daemon off; master_process off;' >"$work/$mode.log" 2>&1 &
     pids+=($!)
     measure "$mode" $! "http://127.0.0.1:$port/health" -
     continue

@@ -17,6 +17,8 @@
 # Usage: [BASELINE=bin] [REPEATS=3] bench/scripts/nginx_ratio.sh [build-dir] [seconds]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/scripts/nginx_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nginx_lib.sh"
 build="$(cd "${1:-$root/build}" && pwd)"
 seconds="${2:-8}"
 repeats="${REPEATS:-3}"
@@ -41,26 +43,8 @@ sim 127.0.0.141 both
 sim 127.0.0.142 prefill
 sim 127.0.0.143 decode
 
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream sim { server 127.0.0.141:$sim_port; keepalive 256; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      proxy_pass http://sim;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
-taskset -c 1 nginx -c "$work/nginx.conf" -g 'daemon off;' &
+write_nginx_conf "$work/nginx/nginx.conf" "127.0.0.1:$nginx_port" "127.0.0.141:$sim_port"
+taskset -c 1 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 nginx_master=$!
 pids+=($nginx_master)
 

@@ -26,6 +26,8 @@
 # the router has its own.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/scripts/nginx_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nginx_lib.sh"
 build="$(cd "${1:-$root/build}" && pwd)"
 duration="${DURATION:-5}"
 warmup="${WARMUP:-500}"
@@ -86,37 +88,9 @@ start_sim() {  # ip role
 
 start_nginx() {
   mkdir -p "$work/nginx/logs"
-  cat >"$work/nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/client_body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  upstream sim {
-    server $sim_ip:$port;
-    keepalive 64;
-  }
-  server {
-    listen $nginx_ip:$port;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://sim;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
+  write_nginx_conf "$work/nginx/nginx.conf" "$nginx_ip:$port" "$sim_ip:$port"
   "${router_cpu[@]}" "$nginx" -p "$work/nginx" -e "$work/nginx/logs/error.log" \
-    -c "$work/nginx/nginx.conf" >"$work/nginx/logs/stdout.log" 2>&1 &
+    -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/logs/stdout.log" 2>&1 &
   nginx_pid=$!
   pids+=("$nginx_pid")
   wait_up "http://$nginx_ip:$port/health" "$nginx_pid" "$work/nginx/logs/error.log"

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/fairness/usage_window.h"
 
 namespace pdgate::fairness {

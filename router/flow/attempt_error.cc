@@ -1,6 +1,6 @@
 #include "router/flow/attempt_error.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/flow/retry_policy.h"
 #include "router/openai/openai_error.h"
 

@@ -5,7 +5,7 @@
 #include <variant>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/uncaught.h"
 #include "router/flow/downstream_writer.h"
 #include "router/flow/fairness_gate.h"

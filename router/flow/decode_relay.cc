@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/openai/openai_error.h"
 #include "router/openai/sse_filter.h"
 #include "router/openai/usage_scanner.h"

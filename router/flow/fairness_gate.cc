@@ -1,6 +1,6 @@
 #include "router/flow/fairness_gate.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 

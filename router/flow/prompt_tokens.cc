@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/openai/json_text.h"
 #include "router/openai/prompt_tokens.h"
 

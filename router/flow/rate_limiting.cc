@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/limits/gcra_script.h"
 #include "router/limits/route_limits.h"
 #include "router/limits/token_estimate.h"

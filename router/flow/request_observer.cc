@@ -1,6 +1,6 @@
 #include "router/flow/request_observer.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <boost/asio/write.hpp>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/http/header_text.h"
 
 namespace pdgate::router {

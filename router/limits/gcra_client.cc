@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::limits {
 

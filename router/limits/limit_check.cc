@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::limits {
 namespace {

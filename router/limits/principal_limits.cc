@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::limits {
 namespace {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "config/router_settings.h"
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/limits/gcra.h"
 #include "router/limits/limit_check.h"
 

@@ -1,7 +1,7 @@
 #include "router/limits/route_limits.h"
 
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::limits {
 namespace {

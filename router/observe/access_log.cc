@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/auth/authenticator.h"
 #include "router/openai/json_text.h"
 

@@ -2,7 +2,7 @@
 
 #include <absl/time/time.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 namespace {

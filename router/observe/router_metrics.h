@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/endpoint_snapshot.h"
 #include "pd_scheduler/decision_kind.h"
 

@@ -3,12 +3,12 @@
 #include <string>
 #include <string_view>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 
 // Appends `value` as a quoted JSON string, escaping quotes, backslashes and control characters.
-using pdgate::AppendJsonString;  // config/strings.h
+using pdgate::AppendJsonString;  // base/strings.h
 std::string JsonString(std::string_view value);
 
 }  // namespace pdgate::router

@@ -5,7 +5,7 @@
 #include <array>
 #include <optional>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/openai/json_text.h"
 
 namespace pdgate::router {

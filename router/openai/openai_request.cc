@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 namespace {

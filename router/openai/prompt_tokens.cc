@@ -3,7 +3,7 @@
 #include <simdjson.h>
 #include <xxhash.h>
 
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::router {
 namespace {

@@ -1,6 +1,6 @@
 #include "router/server/client_session.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/http/client_io.h"
 #include "router/flow/completion_handler.h"
 #include "router/openai/json_text.h"

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/openai/json_text.h"
 
 namespace pdgate::router {

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/kube_client.h"
 #include "discovery/uncaught.h"
 #include "router/http/net.h"

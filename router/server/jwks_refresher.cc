@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "config/kubeconfig.h"
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/kube_client.h"
 #include "router/auth/jwks.h"
 #include "router/http/net.h"

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/observe/access_log.h"
 #include "router/observe/auth_metrics.h"
 

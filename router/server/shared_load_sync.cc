@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "discovery/uncaught.h"
 #include "router/http/client_io.h"
 

@@ -1,6 +1,6 @@
 #include "router/upstream/leg_request.h"
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/http/header_text.h"
 
 namespace pdgate::router {

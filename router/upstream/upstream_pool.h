@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "router/http/net.h"
 #include "router/observe/router_metrics.h"
 

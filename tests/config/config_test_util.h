@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "config/loader.h"
-#include "config/strings.h"
+#include "base/strings.h"
 
 namespace pdgate::testing {
 

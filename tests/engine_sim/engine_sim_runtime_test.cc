@@ -1,10 +1,15 @@
 // Integration tests of a pdgate-engine-sim process at run time: the timing model, continuous
 // batching, injected faults, clients that hang up, many concurrent streams.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 #include <future>
+#include <memory>
+#include <thread>
 
 #include "tests/engine_sim/sim_harness.h"
 #include "tests/engine_sim/sim_requests.h"
+#include "tests/support/child_process.h"
 #include "tests/support/net.h"
 
 using namespace pdgate::sim;
@@ -215,4 +220,37 @@ TEST_CASE("a client that leaves during a first-byte stall still aborts its reque
   REQUIRE(sim.WaitForStat("/finished/abort", 1, 5s));
   CHECK(sim.Stat("/running") == 0);
   CHECK(sim.Stat("/kv_used_blocks") == 0);
+}
+
+TEST_CASE("out of file descriptors, the sim serves its open connections and does not spin") {
+  auto sim = StartSim(78, {"--time-scale", "0"});
+  const pid_t pid = sim.process.pid();
+  RawClient kept(sim.host, sim.port);
+  REQUIRE(kept.connected());
+  kept.SendPost("/v1/completions", R"({"prompt":"x","max_tokens":2})");
+  REQUIRE(kept.ReadUntil("\"usage\"", 5s));
+
+  rlimit original{};
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, nullptr, &original) == 0);
+  const rlimit tight{pdgate::testing::OpenFds(pid), original.rlim_max};
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr) == 0);
+  std::vector<std::unique_ptr<RawClient>> waiting;
+  for (int i = 0; i < 8; ++i) {
+    waiting.push_back(std::make_unique<RawClient>(sim.host, sim.port));
+    waiting.back()->SendPost("/v1/completions", R"({"prompt":"x","max_tokens":2})");
+  }
+  const double cpu_before = pdgate::testing::CpuSeconds(pid);
+  std::this_thread::sleep_for(1s);  // measurement window, not a readiness wait
+  const double cpu_used = pdgate::testing::CpuSeconds(pid) - cpu_before;
+  INFO("sim CPU during 1 s out of descriptors: " << cpu_used << " s");
+  CHECK(cpu_used < 0.3);  // spinning on accept takes a whole core
+  kept.ClearReceived();
+  kept.SendPost("/v1/completions", R"({"prompt":"y","max_tokens":2})");
+  CHECK(kept.ReadUntil("\"usage\"", 5s));
+  CHECK(kept.received().starts_with("HTTP/1.1 200 OK"));
+
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, &original, nullptr) == 0);
+  int served = 0;
+  for (auto& client : waiting) served += client->ReadUntil("\"usage\"", 5s) ? 1 : 0;
+  CHECK(served == 8);
 }

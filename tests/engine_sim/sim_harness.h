@@ -54,6 +54,7 @@ class RawClient {
   // Reads to EOF (or the deadline).
   void ReadToEnd(std::chrono::milliseconds timeout);
   const std::string& received() const { return received_; }
+  void ClearReceived() { received_.clear(); }
   void Close();
 
  private:

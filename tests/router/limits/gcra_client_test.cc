@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "config/strings.h"
+#include "base/strings.h"
 #include "tests/router/limits/redis_server.h"
 
 namespace pdgate::limits {

@@ -1,4 +1,4 @@
-#include "config/strings.h"
+#include "base/strings.h"
 
 #include <bit>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // JSON string escaping (access log, leg bodies, errors): plain runs of any length, every byte
 // that must be escaped, at every position around the 32-byte steps of the fast path.
-#include "config/strings.h"
+#include "base/strings.h"
 
 #include <catch2/catch.hpp>
 
