@@ -37,7 +37,7 @@ uint32_t Token(uint64_t engine, uint64_t chain, uint64_t position) {
   return uint32_t(100 + x % 100000);
 }
 
-double ThreadCpu() {
+double ThreadCpuSeconds() {
   rusage usage{};
   getrusage(RUSAGE_THREAD, &usage);
   return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
@@ -126,7 +126,7 @@ void EnginePublishers::Run(std::promise<std::string>& bound) {
   const double per_step = settings_.blocks_per_second / double(engines.size()) * step_seconds;
   const sim::KvBatchFormat format{sim::KvEventEncoding::kMap, 16, 0};
   const auto start = Clock::now();
-  const double cpu_start = ThreadCpu();
+  const double cpu_start = ThreadCpuSeconds();
   std::vector<sim::KvCacheEvent> events;
   std::string topic;
   const std::chrono::nanoseconds step = settings_.step;
@@ -184,7 +184,7 @@ void EnginePublishers::Run(std::promise<std::string>& bound) {
       ++report.batches;
     }
   }
-  report.cpu_seconds = ThreadCpu() - cpu_start;
+  report.cpu_seconds = ThreadCpuSeconds() - cpu_start;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   done_.set_value(report);
   // Stay (with the ZMQ context's threads) until stopped, so their CPU can still be read.

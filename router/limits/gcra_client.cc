@@ -25,7 +25,7 @@ struct TagDebits {
   Clock::time_point since;
 };
 
-void LogEscaped(const std::exception_ptr& error) {
+void LogFlushEscaped(const std::exception_ptr& error) {
   if (!error) return;
   try {
     std::rethrow_exception(error);
@@ -117,7 +117,7 @@ void GcraClient::State::Flush(bool all) {
   for (const std::string& tag : due) {
     std::vector<GcraCharge> charges = Take(tag);
     if (charges.empty()) continue;
-    net::co_spawn(ioc, Send(shared_from_this(), std::move(charges)), LogEscaped);
+    net::co_spawn(ioc, Send(shared_from_this(), std::move(charges)), LogFlushEscaped);
   }
   if (next) ArmTimer(*next);
 }
@@ -134,7 +134,7 @@ void GcraClient::State::ArmTimer(Clock::time_point when) {
 }
 
 Task<void> GcraClient::State::Send(std::shared_ptr<State> /*keep-alive*/,
-                                             std::vector<GcraCharge> charges) {
+                                   std::vector<GcraCharge> charges) {
   absl::Status status = co_await GcraDebit(redis, charges);
   if (!status.ok()) Lost(charges.size(), status);
 }

@@ -56,7 +56,7 @@ struct Pending {
 
 enum class Phase { kIdle, kConnecting, kConnected, kBackoff, kClosed };
 
-void LogEscaped(const std::exception_ptr& error) {
+void LogConnectionEscaped(const std::exception_ptr& error) {
   if (!error) return;
   try {
     std::rethrow_exception(error);
@@ -133,7 +133,7 @@ void RedisConnection::State::StartConnect() {
         if (ec || gen != self->generation || self->phase != Phase::kConnecting) return;
         self->Fail(absl::UnavailableError("redis: connect timed out"));
       });
-  net::co_spawn(ioc, Connect(shared_from_this(), generation), LogEscaped);
+  net::co_spawn(ioc, Connect(shared_from_this(), generation), LogConnectionEscaped);
 }
 
 Task<void> RedisConnection::State::Connect(std::shared_ptr<State> self, uint64_t gen) {
@@ -156,18 +156,17 @@ Task<void> RedisConnection::State::Connect(std::shared_ptr<State> self, uint64_t
   socket.set_option(tcp::no_delay(true), ignored);
   connect_timer.cancel();
   phase = Phase::kConnected;
-  net::co_spawn(ioc, ReadLoop(self, gen), LogEscaped);
+  net::co_spawn(ioc, ReadLoop(self, gen), LogConnectionEscaped);
   StartWriter();
 }
 
 void RedisConnection::State::StartWriter() {
   if (writing || out.empty() || phase != Phase::kConnected) return;
   writing = true;
-  net::co_spawn(ioc, WriteLoop(shared_from_this(), generation), LogEscaped);
+  net::co_spawn(ioc, WriteLoop(shared_from_this(), generation), LogConnectionEscaped);
 }
 
-Task<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*keep-alive*/,
-                                                       uint64_t gen) {
+Task<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*keep-alive*/, uint64_t gen) {
   // The batch lives in this frame, not in the state: a failed connection's write may still be
   // completing when the next connection starts writing.
   std::string batch;
@@ -184,8 +183,7 @@ Task<void> RedisConnection::State::WriteLoop(std::shared_ptr<State> /*keep-alive
   writing = false;
 }
 
-Task<void> RedisConnection::State::ReadLoop(std::shared_ptr<State> /*keep-alive*/,
-                                                      uint64_t gen) {
+Task<void> RedisConnection::State::ReadLoop(std::shared_ptr<State> /*keep-alive*/, uint64_t gen) {
   std::string buffer(kReadChunk, '\0');
   for (;;) {
     auto [ec, size] = co_await socket.async_read_some(net::buffer(buffer), kTuple);
@@ -316,8 +314,7 @@ bool RedisConnection::healthy() const {
 
 size_t RedisConnection::pending() const { return state_->pending.size(); }
 
-Task<absl::StatusOr<RedisReply>> RedisConnection::Command(
-    const std::vector<std::string>& argv) {
+Task<absl::StatusOr<RedisReply>> RedisConnection::Command(const std::vector<std::string>& argv) {
   // From here on only `state` is used: this object may be destroyed while we wait.
   std::shared_ptr<State> state = state_;
   Clock::time_point now = Clock::now();

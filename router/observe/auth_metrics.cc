@@ -6,13 +6,16 @@
 
 #include <string>
 
+#include "router/observe/router_metrics.h"
+#include "router/observe/sharded_metrics.h"
+
 namespace pdgate::router {
 
 using auth::AuthMethod;
 using auth::AuthResult;
 
 void AuthMetrics::Count(const auth::Authentication& authentication) const {
-  if (prometheus::Counter* counter =
+  if (ShardedCounter* counter =
           requests[size_t(authentication.method)][size_t(authentication.result)]) {
     counter->Increment();
   }
@@ -27,16 +30,18 @@ void AuthMetrics::CountFetch(bool ok, size_t keys, double now_unix_seconds) cons
   if (ok) jwks_last_success->Set(now_unix_seconds);
 }
 
-std::unique_ptr<AuthMetrics> RegisterAuthMetrics(prometheus::Registry& registry) {
+std::unique_ptr<AuthMetrics> RegisterAuthMetrics(RouterMetrics& router_metrics) {
   auto metrics = std::make_unique<AuthMetrics>();
-  auto& requests = prometheus::BuildCounter()
-                       .Name("pdgate_auth_requests_total")
-                       .Help("Authentications of /v1/* requests by method and result")
-                       .Register(registry);
+  auto hold = [&](std::shared_ptr<ShardedCounter> counter) {
+    metrics->held.push_back(std::move(counter));
+    return metrics->held.back().get();
+  };
+  auto& requests = router_metrics.AddCounterFamily(
+      "pdgate_auth_requests_total", "Authentications of /v1/* requests by method and result");
   auto add = [&](AuthMethod method, AuthResult result) {
     metrics->requests[size_t(method)][size_t(result)] =
-        &requests.Add({{"method", std::string(auth::ToString(method))},
-                       {"result", std::string(auth::ToString(result))}});
+        hold(requests.Add({{"method", std::string(auth::ToString(method))},
+                           {"result", std::string(auth::ToString(result))}}));
   };
   add(AuthMethod::kNone, AuthResult::kMissingCredential);
   add(AuthMethod::kNone, AuthResult::kMalformedHeader);
@@ -48,17 +53,17 @@ std::unique_ptr<AuthMetrics> RegisterAuthMetrics(prometheus::Registry& registry)
   for (size_t r = size_t(AuthResult::kJwtMalformed); r < size_t(AuthResult::kCount); ++r) {
     add(AuthMethod::kJwt, AuthResult(r));
   }
-  metrics->forbidden = &prometheus::BuildCounter()
-                            .Name("pdgate_auth_forbidden_total")
-                            .Help("Authenticated requests refused: the model is not allowed")
-                            .Register(registry)
-                            .Add({});
-  auto& cache = prometheus::BuildCounter()
-                    .Name("pdgate_auth_token_cache_total")
-                    .Help("Accepted JWTs found in the verified-token cache (hit) or verified")
-                    .Register(registry);
-  metrics->cache_hits = &cache.Add({{"result", "hit"}});
-  metrics->cache_misses = &cache.Add({{"result", "miss"}});
+  metrics->forbidden =
+      hold(router_metrics
+               .AddCounterFamily("pdgate_auth_forbidden_total",
+                                 "Authenticated requests refused: the model is not allowed")
+               .Add({}));
+  auto& cache = router_metrics.AddCounterFamily(
+      "pdgate_auth_token_cache_total",
+      "Accepted JWTs found in the verified-token cache (hit) or verified");
+  metrics->cache_hits = hold(cache.Add({{"result", "hit"}}));
+  metrics->cache_misses = hold(cache.Add({{"result", "miss"}}));
+  prometheus::Registry& registry = router_metrics.registry();
   auto& fetches = prometheus::BuildCounter()
                       .Name("pdgate_auth_jwks_fetches_total")
                       .Help("JWKS fetches by result; a failure keeps the last good key set")

@@ -100,6 +100,7 @@ struct RouterMetrics::Families {
   ConnectionGauges upstream_connections{connections_active.get(), connections_idle.get()};
   prometheus::Counter* reload_success = nullptr;
   prometheus::Counter* reload_failure = nullptr;
+  std::vector<std::unique_ptr<CounterFamily>> added_counters;  // AddCounterFamily
 
   // Every sharded family with its exposition type, for Serialize.
   std::vector<prometheus::MetricFamily> Collect() const {
@@ -108,11 +109,12 @@ struct RouterMetrics::Families {
     auto add = [&](prometheus::MetricFamily family) {
       if (!family.metric.empty()) out.push_back(std::move(family));
     };
-    for (const CounterFamily* f : {&requests, &decisions, &tokens, &retries, &upstream,
-                                   &rate_limits, &fairness, &redis_errors_family,
-                                   &kv_prompt_tokens_family}) {
+    for (const CounterFamily* f :
+         {&requests, &decisions, &tokens, &retries, &upstream, &rate_limits, &fairness,
+          &redis_errors_family, &kv_prompt_tokens_family}) {
       add(f->Collect(MetricType::Counter));
     }
+    for (const auto& f : added_counters) add(f->Collect(MetricType::Counter));
     for (const CounterFamily* f : {&active_requests_family, &connections}) {
       add(f->Collect(MetricType::Gauge));
     }
@@ -142,6 +144,12 @@ RouterMetrics::RouterMetrics()
 }
 
 RouterMetrics::~RouterMetrics() = default;
+
+CounterFamily& RouterMetrics::AddCounterFamily(std::string name, std::string help) {
+  families_->added_counters.push_back(
+      std::make_unique<CounterFamily>(std::move(name), std::move(help)));
+  return *families_->added_counters.back();
+}
 
 std::shared_ptr<const MetricHandles> RouterMetrics::Resolve(
     const std::vector<std::string>& model_names, const discovery::EndpointSnapshot& snapshot,

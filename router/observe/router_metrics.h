@@ -36,6 +36,8 @@ namespace pdgate::router {
 class ShardedCounter;
 class ShardedHistogram;
 using ShardedGauge = ShardedCounter;
+template <class Metric>
+class ShardedFamily;
 
 enum class ApiPath { kChat = 0, kCompletions = 1 };
 enum class LegOutcomeLabel { kOk = 0, kHttpError, kConnectFailed, kTimeout, kTransport, kCount };
@@ -171,6 +173,9 @@ class RouterMetrics {
   ConnectionGauges upstream_connections() const;
   // For families registered elsewhere (router/kubernetes_metrics.cc).
   prometheus::Registry& registry() { return *registry_; }
+  // A sharded counter family registered elsewhere and counted per request (auth_metrics.cc),
+  // exposed with the others; it lives as long as this. Call before serving.
+  ShardedFamily<ShardedCounter>& AddCounterFamily(std::string name, std::string help);
 
  private:
   struct Families;

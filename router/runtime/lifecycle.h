@@ -7,7 +7,7 @@
 // Readiness gates: /readyz is 503 until every gate opened (Kthena's router: informers synced and
 // the first metrics scrape done): `scraped`, and `pending_gates` for the others, which whoever
 // adds a gate increments before the listeners open and decrements once, when its condition first
-// holds (so far: the Kubernetes source's initial lists).
+// holds (the Kubernetes source's initial lists, the first JWT key set, the control thread's start).
 #include <atomic>
 #include <string_view>
 
@@ -18,7 +18,7 @@ namespace pdgate::router {
 struct Lifecycle {
   std::atomic<bool> draining{false};
   std::atomic<bool> scraped{false};   // the first scrape pass is done
-  std::atomic<int> pending_gates{0};  // other gates: the Kubernetes source's initial lists
+  std::atomic<int> pending_gates{0};  // the other gates
 
   bool ready() const {
     return !draining.load(std::memory_order_relaxed) && scraped.load(std::memory_order_relaxed) &&

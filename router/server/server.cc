@@ -124,6 +124,8 @@ Server::Server(std::shared_ptr<const RouterState> state, ConfigSource source)
     ++lifecycle_.pending_gates;
     jwks_gate_pending_ = true;
   }
+  // Nor before the control thread runs: signals, reloads, the file watch and the admin port.
+  ++lifecycle_.pending_gates;
 }
 
 int Server::Run() {
@@ -179,6 +181,8 @@ int Server::Run() {
   shared_load_ = std::make_unique<SharedLoadSync>(
       *control_, [this] { return current_; }, current_->metrics_registry->registry());
   shared_load_->Start();
+  // Queued after the first steps of everything above that runs on control_.
+  net::post(*control_, [this] { --lifecycle_.pending_gates; });
   control_->run();      // the control thread is the main thread
   kubernetes_.reset();  // its thread posts to control_: stopped before it goes
   StopJwks();           // likewise

@@ -64,8 +64,7 @@ class Server {
   ConfigSource source_;
   const config::RouterSettings& settings_;  // listeners, threads, drain: fixed until restart
   AccessLog access_log_;                    // outlives the io threads that submit to it
-  std::unique_ptr<AuthMetrics> auth_metrics_ =
-      RegisterAuthMetrics(current_->metrics_registry->registry());
+  std::unique_ptr<AuthMetrics> auth_metrics_ = RegisterAuthMetrics(*current_->metrics_registry);
   const unsigned threads_;
   Lifecycle lifecycle_;
   // Destroyed in reverse: listeners, then the contexts (with the coroutine frames they still hold,

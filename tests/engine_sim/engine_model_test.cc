@@ -10,8 +10,10 @@
 #include "bench/engine_sim/kv_transport.h"
 #include "bench/engine_sim/metrics.h"
 #include "tests/engine_sim/sim_harness.h"
+#include "tests/engine_sim/sim_unit_support.h"
 
 using namespace pdgate::sim;
+using pdgate::sim::testing::RunUntil;
 
 namespace {
 
@@ -32,17 +34,6 @@ struct Outcome {
   std::vector<int> token_counts;
   std::optional<SeqEvent> finished;
 };
-
-bool RunUntil(boost::asio::io_context& ioc, const std::function<bool()>& done,
-              std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    ioc.restart();
-    ioc.run_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 SeqSpec Spec(std::vector<TokenId> prompt, int tokens, Outcome& outcome, PdMode pd = PdMode::kNone) {
   SeqSpec spec;

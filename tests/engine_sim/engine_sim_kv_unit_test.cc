@@ -13,18 +13,11 @@
 #include "bench/engine_sim/kv_transport.h"
 #include "bench/engine_sim/metrics.h"
 #include "bench/engine_sim/request.h"
+#include "tests/engine_sim/sim_unit_support.h"
 
 using namespace pdgate::sim;
-
-namespace {
-
-std::vector<TokenId> Ids(int n, TokenId start) {
-  std::vector<TokenId> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(start + static_cast<TokenId>(i));
-  return ids;
-}
-
-}  // namespace
+using pdgate::sim::testing::Ids;
+using pdgate::sim::testing::RunUntil;
 
 TEST_CASE("KV cache events: stored once per new block, parent chained, evictions, reset") {
   KvCache cache(8, 16);
@@ -111,16 +104,6 @@ class NoTransport : public KvTransport {
     done(TransferResult{});
   }
 };
-
-bool RunUntil(boost::asio::io_context& ioc, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    ioc.restart();
-    ioc.run_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 SeqSpec Spec(std::vector<TokenId> prompt, std::string lora, int tokens, int& finished) {
   SeqSpec spec;

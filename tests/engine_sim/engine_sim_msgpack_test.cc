@@ -12,10 +12,12 @@
 #include "bench/engine_sim/msgpack_writer.h"
 #include "discovery/kv_events.h"
 #include "discovery/msgpack_reader.h"
+#include "tests/engine_sim/sim_unit_support.h"
 
 using namespace pdgate::sim;
 using pdgate::discovery::KvEventType;
 using pdgate::discovery::MsgpackReader;
+using pdgate::sim::testing::Ids;
 
 namespace {
 
@@ -40,12 +42,6 @@ std::string Hex(std::string_view bytes, size_t at_most = 9) {
     out += buffer;
   }
   return out;
-}
-
-std::vector<TokenId> Ids(int n, TokenId start) {
-  std::vector<TokenId> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(start + static_cast<TokenId>(i));
-  return ids;
 }
 
 pdgate::discovery::KvEventBatch Decode(const std::string& payload) {

@@ -6,18 +6,10 @@
 #include "bench/engine_sim/generation.h"
 #include "bench/engine_sim/kv_cache.h"
 #include "bench/engine_sim/tokenizer.h"
+#include "tests/engine_sim/sim_unit_support.h"
 
 using namespace pdgate::sim;
-
-namespace {
-
-std::vector<TokenId> Ids(int n, TokenId start = 1) {
-  std::vector<TokenId> ids(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = start + static_cast<TokenId>(i);
-  return ids;
-}
-
-}  // namespace
+using pdgate::sim::testing::Ids;
 
 TEST_CASE("tokenizer: at most 4 bytes per token, new token at each word start") {
   CHECK(Tokenize("").empty());

@@ -16,20 +16,14 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "test-token";
 
-std::string TempFile(const std::string& suffix) {
-  static int counter = 0;
-  return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/pdgate-kube-" +
-         std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
-}
-
 // A loopback block per test process (apart from pd_cluster's 20..219), so parallel test
 // processes do not collide.
-int AddressBase() { return 220 + int(getpid() % 6) * 5; }
+int KubeAddressBase() { return 220 + int(getpid() % 6) * 5; }
 
 }  // namespace
 
 KubeHarness::KubeHarness(size_t sims) {
-  const int base = AddressBase();
+  const int base = KubeAddressBase();
   for (size_t i = 0; i < sims; ++i) addresses_.push_back(LoopbackAddress(base + int(i)));
   pod_port_ = FreePort(addresses_.empty() ? "127.0.0.1" : addresses_[0]);
   for (const std::string& address : addresses_) {
@@ -48,10 +42,10 @@ KubeHarness::KubeHarness(size_t sims) {
     }
   }
   api_port_ = FreePort();
-  kubeconfig_ = TempFile(".kubeconfig");
+  kubeconfig_ = TempFile("kube", ".kubeconfig");
   WriteKubeconfig("http", "");
   // Static settings combine with the API objects: short drain so that tests stop quickly.
-  settings_ = TempFile(".yaml");
+  settings_ = TempFile("kube", ".yaml");
   std::ofstream(settings_) << "apiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\n"
                               "metadata: {name: pdgate}\nspec:\n  threads: 2\n"
                               "  timeouts: {drainDelay: 0s, drain: 2s}\n";

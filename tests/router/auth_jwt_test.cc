@@ -57,13 +57,14 @@ class IdentityProvider {
 
   // A token signed with `kid` (published or not) by `alg`; `claims` is a JSON object.
   std::string Token(const std::string& kid, const std::string& alg, const std::string& claims) {
-    auto response = Control("/_control/token",
-                            R"({"kid":")" + kid + R"(","alg":")" + alg + R"(","claims":)" +
-                                claims + "}");
+    auto response = Control("/_control/token", R"({"kid":")" + kid + R"(","alg":")" + alg +
+                                                   R"(","claims":)" + claims + "}");
     return StringMember(response, "token");
   }
   void Rotate(const std::string& body) { Control("/_control/rotate", body); }
-  void SetDown(bool down) { Control("/_control/down", down ? R"({"on":true})" : R"({"on":false})"); }
+  void SetDown(bool down) {
+    Control("/_control/down", down ? R"({"on":true})" : R"({"on":false})");
+  }
 
  private:
   std::string Control(const std::string& target, const std::string& body) {
@@ -100,9 +101,12 @@ TEST_CASE("JWT: every algorithm from an independent signer, claims checked, fail
   REQUIRE(WaitForHttpStatus("127.0.0.1", cluster.router_port(), "/readyz", 200, 10s));
 
   SECTION("RS256, PS256, ES256 and EdDSA tokens pass") {
-    for (const auto& [kid, alg] : std::vector<std::pair<std::string, std::string>>{
-             {"rsa-1", "RS256"}, {"rsa-1", "RS512"}, {"rsa-1", "PS256"}, {"ec-1", "ES256"},
-             {"ed-1", "EdDSA"}}) {
+    for (const auto& [kid, alg] :
+         std::vector<std::pair<std::string, std::string>>{{"rsa-1", "RS256"},
+                                                          {"rsa-1", "RS512"},
+                                                          {"rsa-1", "PS256"},
+                                                          {"ec-1", "ES256"},
+                                                          {"ed-1", "EdDSA"}}) {
       const std::string token = idp.Token(kid, alg, Claims("alice", 300, R"(,"org":"acme")"));
       REQUIRE_FALSE(token.empty());
       auto response = Chat(cluster, {{"Authorization", Bearer(token)}});
@@ -122,11 +126,14 @@ TEST_CASE("JWT: every algorithm from an independent signer, claims checked, fail
   SECTION("expired, wrong audience, wrong issuer, no exp, HS256 and unknown keys are refused") {
     const std::vector<std::pair<std::string, std::string>> bad = {
         {"expired", idp.Token("rsa-1", "RS256", Claims("alice", -120))},
-        {"bad_audience", idp.Token("rsa-1", "RS256",
-                                   R"({"sub":"a","iss":"https://idp.test","aud":"other","exp_in":300})")},
-        {"bad_issuer", idp.Token("rsa-1", "RS256",
-                                 R"({"sub":"a","iss":"https://evil.test","aud":"pdgate","exp_in":300})")},
-        {"missing_claim", idp.Token("rsa-1", "RS256", R"({"sub":"a","iss":"https://idp.test","aud":"pdgate"})")},
+        {"bad_audience",
+         idp.Token("rsa-1", "RS256",
+                   R"({"sub":"a","iss":"https://idp.test","aud":"other","exp_in":300})")},
+        {"bad_issuer",
+         idp.Token("rsa-1", "RS256",
+                   R"({"sub":"a","iss":"https://evil.test","aud":"pdgate","exp_in":300})")},
+        {"missing_claim",
+         idp.Token("rsa-1", "RS256", R"({"sub":"a","iss":"https://idp.test","aud":"pdgate"})")},
         {"unknown_key", idp.Token("never-published", "RS256", Claims("alice", 300))},
     };
     for (const auto& [reason, token] : bad) {
@@ -157,8 +164,10 @@ TEST_CASE("JWT: every algorithm from an independent signer, claims checked, fail
       CHECK(text.find(refused) == std::string::npos);  // never logged
     }
     const std::string metrics = Metrics(cluster);
-    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="jwt",result="expired"})") == 1);
-    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="jwt",result="bad_signature"})") == 1);
+    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="jwt",result="expired"})") ==
+          1);
+    CHECK(MetricValue(metrics,
+                      R"(pdgate_auth_requests_total{method="jwt",result="bad_signature"})") == 1);
   }
   std::remove(log_path.c_str());
 }
@@ -167,8 +176,7 @@ TEST_CASE("JWKS: rotation without restart, not ready until the first set, last g
   SECTION("a new key is fetched on its first use; a removed key stops working") {
     IdentityProvider idp;
     const std::string log_path = TempPath("rotate.log");
-    Cluster cluster(
-        AggregatedSpec(JwtAuthYaml(idp, "    jwksRefreshInterval: 1s\n"), log_path));
+    Cluster cluster(AggregatedSpec(JwtAuthYaml(idp, "    jwksRefreshInterval: 1s\n"), log_path));
     REQUIRE(WaitForHttpStatus("127.0.0.1", cluster.router_port(), "/readyz", 200, 10s));
     const std::string old_token = idp.Token("rsa-1", "RS256", Claims("alice", 300));
     REQUIRE(StatusOf(Chat(cluster, {{"Authorization", Bearer(old_token)}})) == 200);
@@ -177,11 +185,15 @@ TEST_CASE("JWKS: rotation without restart, not ready until the first set, last g
     const std::string new_token = idp.Token("rsa-2", "RS256", Claims("alice", 300));
     // The unknown kid triggers a fetch (at most every 100 ms here): the token passes soon.
     CHECK(Eventually(
-        [&] { return StatusOf(Chat(cluster, {{"Authorization", Bearer(new_token)}})) == 200; },
+        [&] {
+          return StatusOf(Chat(cluster, {{"Authorization", Bearer(new_token)}})) == 200;
+        },
         5s));
     // The removed key's token, cached before, stops working with the new set.
     CHECK(Eventually(
-        [&] { return StatusOf(Chat(cluster, {{"Authorization", Bearer(old_token)}})) == 401; },
+        [&] {
+          return StatusOf(Chat(cluster, {{"Authorization", Bearer(old_token)}})) == 401;
+        },
         5s));
     std::remove(log_path.c_str());
   }
@@ -197,7 +209,9 @@ TEST_CASE("JWKS: rotation without restart, not ready until the first set, last g
     auto refused = Chat(cluster, {{"Authorization", Bearer(token)}});
     REQUIRE(refused.ok());
     CHECK(refused->status == 401);
-    CHECK(MetricValue(Metrics(cluster), R"(pdgate_auth_requests_total{method="jwt",result="jwks_unavailable"})") == 1);
+    CHECK(MetricValue(Metrics(cluster),
+                      R"(pdgate_auth_requests_total{method="jwt",result="jwks_unavailable"})") ==
+          1);
     idp.SetDown(false);
     CHECK(WaitForHttpStatus("127.0.0.1", cluster.router_port(), "/readyz", 200, 10s));
     CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(token)}})) == 200);
@@ -207,8 +221,7 @@ TEST_CASE("JWKS: rotation without restart, not ready until the first set, last g
   SECTION("JWKS down later: the last good set keeps serving, failures are counted") {
     IdentityProvider idp;
     const std::string log_path = TempPath("later.log");
-    Cluster cluster(
-        AggregatedSpec(JwtAuthYaml(idp, "    jwksRefreshInterval: 1s\n"), log_path));
+    Cluster cluster(AggregatedSpec(JwtAuthYaml(idp, "    jwksRefreshInterval: 1s\n"), log_path));
     REQUIRE(WaitForHttpStatus("127.0.0.1", cluster.router_port(), "/readyz", 200, 10s));
     idp.SetDown(true);
     CHECK(Eventually(
@@ -228,10 +241,10 @@ TEST_CASE("JWKS over HTTPS with a configured CA file") {
   const std::string dir = TempPath("tls");
   const std::string cert = dir + "-cert.pem";
   const std::string key = dir + "-key.pem";
-  auto made = RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                          "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
-                          key, "-out", cert});
+  auto made =
+      RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                  "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert});
   REQUIRE(made.ok());
   REQUIRE(made->exit_code == 0);
   IdentityProvider idp(false, cert, key);

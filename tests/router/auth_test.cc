@@ -26,7 +26,8 @@ const std::string kNarrowKey = "sk-narrow-0123456789abcdef";  // team-b, another
 
 TEST_CASE("API keys from a file: 401 without or with a wrong key, 403 outside allowed models") {
   const std::string keys_path = TempPath("keys.yaml");
-  std::ofstream(keys_path) << "- {id: client, key: " << kClientKey << ", user: alice, tenant: team-a}\n"
+  std::ofstream(keys_path) << "- {id: client, key: " << kClientKey
+                           << ", user: alice, tenant: team-a}\n"
                            << "- {id: narrow, key: " << kNarrowKey
                            << ", tenant: team-b, models: [other-model]}\n";
   const std::string log_path = TempPath("access.log");
@@ -58,9 +59,15 @@ TEST_CASE("API keys from a file: 401 without or with a wrong key, 403 outside al
     REQUIRE(health.ok());
     CHECK(health->status == 200);
     const std::string metrics = Metrics(cluster);
-    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="none",result="missing_credential"})") >= 1);
-    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="api_key",result="unknown_api_key"})") == 2);
-    CHECK(MetricValue(metrics, R"(pdgate_auth_requests_total{method="none",result="malformed_header"})") == 2);
+    CHECK(MetricValue(metrics,
+                      R"(pdgate_auth_requests_total{method="none",result="missing_credential"})") >=
+          1);
+    CHECK(MetricValue(metrics,
+                      R"(pdgate_auth_requests_total{method="api_key",result="unknown_api_key"})") ==
+          2);
+    CHECK(MetricValue(metrics,
+                      R"(pdgate_auth_requests_total{method="none",result="malformed_header"})") ==
+          2);
   }
 
   SECTION("a valid key passes, as Bearer or x-api-key; the access log names the principal") {
@@ -71,7 +78,8 @@ TEST_CASE("API keys from a file: 401 without or with a wrong key, 403 outside al
     auto header = Chat(cluster, {{"x-api-key", kClientKey}});
     REQUIRE(header.ok());
     CHECK(header->status == 200);
-    CHECK(MetricValue(Metrics(cluster), R"(pdgate_auth_requests_total{method="api_key",result="ok"})") == 2);
+    CHECK(MetricValue(Metrics(cluster),
+                      R"(pdgate_auth_requests_total{method="api_key",result="ok"})") == 2);
     std::string line;
     REQUIRE(Eventually(
         [&] {
@@ -111,7 +119,9 @@ TEST_CASE("API keys from a file: 401 without or with a wrong key, 403 outside al
     REQUIRE(StatusOf(Chat(cluster, {{"Authorization", Bearer(rotated)}})) == 401);
     std::ofstream(keys_path) << "- {id: rotated, key: " << rotated << "}\n";
     CHECK(Eventually(
-        [&] { return StatusOf(Chat(cluster, {{"Authorization", Bearer(rotated)}})) == 200; },
+        [&] {
+          return StatusOf(Chat(cluster, {{"Authorization", Bearer(rotated)}})) == 200;
+        },
         10s));
     // The key taken out of the file stops working.
     CHECK(StatusOf(Chat(cluster, {{"Authorization", Bearer(kClientKey)}})) == 401);
@@ -157,4 +167,3 @@ TEST_CASE("the client's credential stays with pdgate unless configured to go on"
   }
   std::remove(log_path.c_str());
 }
-

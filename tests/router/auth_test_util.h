@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/router/pd_cluster.h"
+#include "tests/router/router_test_util.h"
 
 namespace pdgate::testing {
 
@@ -18,13 +19,6 @@ inline const std::string kChat =
 
 inline std::string TempPath(const std::string& name) {
   return "/tmp/pdgate-auth-" + name + "-" + std::to_string(getpid());
-}
-
-inline std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 inline ClusterSpec AggregatedSpec(const std::string& auth_yaml, const std::string& log_path) {
@@ -46,10 +40,5 @@ inline int StatusOf(const absl::StatusOr<HttpResponse>& response) {
 }
 
 inline std::string Bearer(const std::string& credential) { return "Bearer " + credential; }
-
-inline std::string Metrics(const Cluster& cluster) {
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
-}
 
 }  // namespace pdgate::testing

@@ -33,7 +33,7 @@ ClusterSpec SlowCluster(std::vector<std::string> prefill_args,
 const std::string kShortChat =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Hi"}],"max_tokens":4})";
 
-const std::string kLongStream =
+const std::string kStoryStream =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":2000,"ignore_eos":true,"stream":true})";
 
 }  // namespace
@@ -43,7 +43,7 @@ TEST_CASE("a client hanging up during the prefill aborts it on the engine within
   Cluster cluster(SlowCluster({"--prefill-multiplier", "2000"}, {}));
   RawConnection client(cluster.router_port());
   REQUIRE(client.connected());
-  REQUIRE(client.Send(Post(kLongStream)));
+  REQUIRE(client.Send(Post(kStoryStream)));
   REQUIRE(cluster.WaitForStat(0, "/running", 1, 5s));
   client.Close();
   const auto closed = std::chrono::steady_clock::now();
@@ -56,7 +56,7 @@ TEST_CASE("a client hanging up during the decode stream aborts it on the engine 
   Cluster cluster(SlowCluster({}, {}));
   RawConnection client(cluster.router_port());
   REQUIRE(client.connected());
-  REQUIRE(client.Send(Post(kLongStream)));
+  REQUIRE(client.Send(Post(kStoryStream)));
   REQUIRE(client.ReadUntil("\"content\"", 10s));
   client.Close();
   const auto closed = std::chrono::steady_clock::now();

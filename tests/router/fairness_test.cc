@@ -3,7 +3,6 @@
 // refuses at once (429), a wait past the queue timeout is a 503, and a client that leaves is
 // dropped from the queue at once — none of these reach an engine.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -19,10 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kModel = "deepseek-ai/DeepSeekV2";
 const std::string kShort =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Hi"}],"max_tokens":3})";
-const std::string kLongStream =
+const std::string kFairnessStream =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":5000,"ignore_eos":true,"stream":true})";
 
 std::string RawPost(const std::string& body, const std::string& extra_headers) {
@@ -52,7 +50,7 @@ double Queued(const Cluster& cluster) {
 struct Holder {
   Holder(Cluster& cluster, const std::string& headers) : connection(cluster.router_port()) {
     REQUIRE(connection.connected());
-    REQUIRE(connection.Send(RawPost(kLongStream, headers)));
+    REQUIRE(connection.Send(RawPost(kFairnessStream, headers)));
     REQUIRE(connection.ReadUntil("\"content\"", 10s));
   }
   RawConnection connection;

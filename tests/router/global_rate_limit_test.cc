@@ -7,8 +7,8 @@
 
 #include "tests/router/limits/redis_server.h"
 #include "tests/router/pd_cluster.h"
-#include "tests/support/eventually.h"
 #include "tests/router/router_test_util.h"
+#include "tests/support/eventually.h"
 
 using namespace pdgate::testing;
 using namespace std::chrono_literals;
@@ -25,9 +25,10 @@ ClusterSpec GlobalSpec(uint16_t redis_port, const std::string& on_error = "local
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.pods = {{"", "", {}}};
-  spec.route_extra = "  rateLimit:\n    outputTokensPerUnit: 20\n    unit: hour\n"
-                     "    global: {redis: {address: \"127.0.0.1:" +
-                     std::to_string(redis_port) + "\"}}\n";
+  spec.route_extra =
+      "  rateLimit:\n    outputTokensPerUnit: 20\n    unit: hour\n"
+      "    global: {redis: {address: \"127.0.0.1:" +
+      std::to_string(redis_port) + "\"}}\n";
   spec.extra_settings = "  rateLimitRedis: {onError: " + on_error + ", timeout: 200ms}\n";
   return spec;
 }
@@ -121,9 +122,10 @@ ClusterSpec PrincipalSpec(const std::string& limits) {
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.pods = {{"", "", {}}};
-  spec.extra_settings = "  rateLimitUserHeader: x-user-id\n  rateLimitRedis: {timeout: 200ms}\n"
-                        "  rateLimits:\n" +
-                        limits;
+  spec.extra_settings =
+      "  rateLimitUserHeader: x-user-id\n  rateLimitRedis: {timeout: 200ms}\n"
+      "  rateLimits:\n" +
+      limits;
   return spec;
 }
 
@@ -173,9 +175,11 @@ TEST_CASE("global rateLimits: a user's budget is shared by two replicas, each us
   CHECK(StatusAs(b, "bob") == 200);
   auto metrics = HttpRequest("127.0.0.1", a.admin_port(), "GET", "/metrics");
   REQUIRE(metrics.ok());
-  CHECK(MetricValue(metrics->body,
-                    R"(pdgate_ratelimit_decisions_total{limit="per-user:requests",result="denied",route=""})") ==
-        1);
+  CHECK(
+      MetricValue(
+          metrics->body,
+          R"(pdgate_ratelimit_decisions_total{limit="per-user:requests",result="denied",route=""})") ==
+      1);
   CHECK(RedisErrors(a) == 0);
 }
 
@@ -185,9 +189,8 @@ TEST_CASE("global rateLimits: a refusal by one limit gives back what another too
   // "everyone" (no tenant without authentication: one shared set) is checked before "per-user".
   Cluster cluster(PrincipalSpec(
       "    - {name: everyone, key: tenant, requestsPerUnit: 3, unit: hour, " +
-                         GlobalRedis(redis->port()) +
-                         "}\n    - {name: per-user, requestsPerUnit: 1, unit: hour, " +
-                         GlobalRedis(redis->port()) + "}\n"));
+      GlobalRedis(redis->port()) + "}\n    - {name: per-user, requestsPerUnit: 1, unit: hour, " +
+      GlobalRedis(redis->port()) + "}\n"));
   const std::string everyone = "pdgate:pl:{everyone:tenant:}:requests";
   constexpr int64_t kInterval = 1200LL * 1000000;  // an hour / 3, in µs
   REQUIRE(StatusAs(cluster, "alice") == 200);
@@ -204,9 +207,10 @@ TEST_CASE("global rateLimits: a refusal by one limit gives back what another too
 TEST_CASE("global rateLimits: with Redis gone, a user's limit falls back to this replica") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster cluster(PrincipalSpec("    - {name: per-user, requestsPerUnit: 1, "
-                                               "unit: hour, " +
-                                                   GlobalRedis(redis->port()) + "}\n"));
+  Cluster cluster(
+      PrincipalSpec("    - {name: per-user, requestsPerUnit: 1, "
+                    "unit: hour, " +
+                    GlobalRedis(redis->port()) + "}\n"));
   REQUIRE(StatusAs(cluster, "alice") == 200);
   CHECK(StatusAs(cluster, "alice") == 429);
   redis->Kill();

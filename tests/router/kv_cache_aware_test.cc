@@ -15,10 +15,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kModel = "deepseek-ai/DeepSeekV2";
-
 // Only kvcache-aware scores (plus the random tie-break), so the events alone decide.
-const char* kSettings =
+const char* kKvAwareSettings =
     "  scheduler:\n"
     "    pluginConfig:\n"
     "      - name: kvcache-aware\n"
@@ -32,14 +30,9 @@ ClusterSpec ThreeEngines(const std::string& encoding) {
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.kv_events = encoding;
-  spec.extra_settings = kSettings;
+  spec.extra_settings = kKvAwareSettings;
   for (int i = 0; i < 3; ++i) spec.pods.push_back({"", "", {}});
   return spec;
-}
-
-std::string Metrics(const Cluster& cluster) {
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
 }
 
 // pdgate follows every engine's publisher, and every engine has its subscription (a SUB that has
@@ -114,8 +107,8 @@ void RunSameMessagesRewritten(const std::string& encoding) {
         auto response = cluster.Post("/v1/chat/completions", Spaced(topic));
         REQUIRE(response.ok());
         REQUIRE(response->status == 200);
-        cached = JsonNumberAt(response->body, "/usage/prompt_tokens_details/cached_tokens")
-                     .value_or(-1);
+        cached =
+            JsonNumberAt(response->body, "/usage/prompt_tokens_details/cached_tokens").value_or(-1);
       });
       CHECK(second == first);
       CHECK(cached >= 30 * 16);  // the engine found the prefix in its own cache
@@ -145,16 +138,16 @@ TEST_CASE("kvcache-aware uses a completions prompt's own token ids, and the toke
   REQUIRE(Following(cluster));
   std::string ids;
   for (int i = 0; i < 400; ++i) ids += (i ? "," : "") + std::to_string(1000 + i * 7);
-  const std::string body = std::string(R"({"model":")") + kModel +
-                           R"(","max_tokens":2,"prompt":[)" + ids + "]}";
+  const std::string body =
+      std::string(R"({"model":")") + kModel + R"(","max_tokens":2,"prompt":[)" + ids + "]}";
   const size_t first = ServedBy(cluster, [&] {
     auto response = cluster.Post("/v1/completions", body);
     REQUIRE(response.ok());
     REQUIRE(response->status == 200);
   });
   REQUIRE(first < 3);
-  REQUIRE(Eventually(
-      [&] { return MetricValue(Metrics(cluster), "pdgate_kv_index_blocks") >= 24; }, 5s));
+  REQUIRE(Eventually([&] { return MetricValue(Metrics(cluster), "pdgate_kv_index_blocks") >= 24; },
+                     5s));
   for (int again = 0; again < 3; ++again) {
     CHECK(ServedBy(cluster, [&] {
             auto response = cluster.Post("/v1/completions", body);
@@ -198,7 +191,8 @@ TEST_CASE("kvcache-aware: new questions after a known system prompt use the pref
   // prefix's); later questions use those.
   const std::string metrics = Metrics(cluster);
   INFO(metrics);
-  const double tokenized = MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="tokenize"})");
+  const double tokenized =
+      MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="tokenize"})");
   const double prefix = MetricValue(metrics, R"(pdgate_kv_prompt_tokens_total{source="prefix"})");
   CHECK(tokenized + prefix == 10);
   CHECK(prefix >= 6);

@@ -150,13 +150,6 @@ TEST_CASE("/metrics counts a PD request: status, duration, TTFT, tokens, legs, a
 
 namespace {
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Replaces the file the way editors and ConfigMap updates do: a new file renamed over the old.
 void WriteAtomically(const std::string& path, const std::string& text) {
   const std::string temporary = path + ".new";

@@ -20,12 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kModel = R"(model="deepseek-ai/DeepSeekV2")";
-
-std::string Metrics(const Cluster& cluster) {
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
-}
+const std::string kModelLabel = R"(model="deepseek-ai/DeepSeekV2")";
 
 double Connections(const std::string& metrics, const std::string& state) {
   return MetricValue(metrics, R"(pdgate_upstream_connections{state=")" + state + R"("})");
@@ -41,13 +36,6 @@ bool WaitForMetrics(const Cluster& cluster, const std::function<bool(const std::
     std::this_thread::sleep_for(10ms);  // poll interval
   }
   return false;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // The access log line that contains `needle`, polled for (the writer thread appends later).
@@ -70,7 +58,7 @@ std::string LogPath(const std::string& name) {
   return "/tmp/pdgate-" + name + "-" + std::to_string(getpid()) + ".log";
 }
 
-const std::string kChat =
+const std::string kCountingChat =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Count the tokens, please."}],"max_tokens":9,"ignore_eos":true})";
 
 }  // namespace
@@ -86,7 +74,7 @@ TEST_CASE("pdgate_upstream_connections: active while legs run, idle when pooled,
   CHECK(Connections(metrics, "idle") == 0);
 
   for (int i = 0; i < 3; ++i) {
-    auto response = cluster.Post("/v1/chat/completions", kChat);
+    auto response = cluster.Post("/v1/chat/completions", kCountingChat);
     REQUIRE(response.ok());
     REQUIRE(response->status == 200);
   }
@@ -137,7 +125,8 @@ TEST_CASE("a non-streamed PD response's usage is counted in /metrics and the acc
   spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
   spec.extra_settings = "  accessLog: {output: " + log_path + "}\n";
   Cluster cluster(spec);
-  auto response = cluster.Post("/v1/chat/completions", kChat, {{"X-Request-Id", "usage-1"}});
+  auto response =
+      cluster.Post("/v1/chat/completions", kCountingChat, {{"X-Request-Id", "usage-1"}});
   REQUIRE(response.ok());
   REQUIRE(response->status == 200);
   INFO(response->body);
@@ -156,8 +145,9 @@ TEST_CASE("a non-streamed PD response's usage is counted in /metrics and the acc
   // Counted once the response ended; the line is written after that.
   const std::string metrics = Metrics(cluster);
   INFO(metrics);
-  CHECK(MetricValue(metrics, "pdgate_tokens_total{" + kModel + R"(,type="prompt"})") == *prompt);
-  CHECK(MetricValue(metrics, "pdgate_tokens_total{" + kModel + R"(,type="completion"})") == 9);
+  CHECK(MetricValue(metrics, "pdgate_tokens_total{" + kModelLabel + R"(,type="prompt"})") ==
+        *prompt);
+  CHECK(MetricValue(metrics, "pdgate_tokens_total{" + kModelLabel + R"(,type="completion"})") == 9);
   std::remove(log_path.c_str());
 }
 
@@ -168,7 +158,7 @@ TEST_CASE("the text access log: one line per request with endpoints, attempts an
   spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
   spec.extra_settings = "  accessLog: {format: text, output: " + log_path + "}\n";
   Cluster cluster(spec);
-  auto response = cluster.Post("/v1/chat/completions", kChat, {{"X-Request-Id", "text-1"}});
+  auto response = cluster.Post("/v1/chat/completions", kCountingChat, {{"X-Request-Id", "text-1"}});
   REQUIRE(response.ok());
   REQUIRE(response->status == 200);
   const std::optional<double> prompt = JsonNumberAt(response->body, "/usage/prompt_tokens");

@@ -16,12 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string TempFile(const std::string& suffix) {
-  static int counter = 0;
-  return std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/pdgate-cluster-" +
-         std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
-}
-
 // extra_settings may name the KV-event ports the cluster picked: {kv_events_port},
 // {kv_replay_port}.
 std::string WithKvPorts(std::string text, uint16_t events, uint16_t replay) {
@@ -35,12 +29,12 @@ std::string WithKvPorts(std::string text, uint16_t events, uint16_t replay) {
 }
 
 // A loopback block per test process, so parallel test processes do not collide.
-int AddressBase() { return 20 + int(getpid() % 20) * 10; }
+int ClusterAddressBase() { return 20 + int(getpid() % 20) * 10; }
 
 }  // namespace
 
 Cluster::Cluster(const ClusterSpec& spec) {
-  const int base = AddressBase();
+  const int base = ClusterAddressBase();
   for (size_t i = 0; i < spec.pods.size(); ++i)
     addresses_.push_back(LoopbackAddress(base + int(i)));
   // Each port is free when picked, but none is bound before the sims start: the picks must differ
@@ -103,7 +97,7 @@ Cluster::Cluster(const ClusterSpec& spec) {
       "---\napiVersion: pdgate.io/v1alpha1\nkind: RouterConfiguration\nmetadata: {name: r}\n"
       "spec:\n  threads: 2\n" +
       WithKvPorts(spec.extra_settings, kv_events_port_, kv_replay_port_);
-  config_path_ = TempFile(".yaml");
+  config_path_ = TempFile("cluster", ".yaml");
   std::ofstream(config_path_) << yaml;
 
   for (size_t i = 0; i < spec.pods.size(); ++i) {
@@ -278,6 +272,11 @@ std::string GeneratedText(const std::string& body, bool streamed) {
     if (event != "[DONE]") take(event, true);
   }
   return text;
+}
+
+std::string Metrics(const Cluster& cluster) {
+  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
 }
 
 }  // namespace pdgate::testing

@@ -21,13 +21,16 @@ struct PodSpec {
   bool start = true;                  // false: a pod whose address has nothing listening
 };
 
+// The model a test cluster serves unless its spec says otherwise.
+inline const std::string kModel = "deepseek-ai/DeepSeekV2";
+
 struct ClusterSpec {
   std::string kv_connector = "nixl";  // "" = none
   std::string engine = "vLLM";
   std::string timeout = "10s";
   int retry_attempts = 2;
   std::string retry_interval = "10ms";
-  std::string model = "deepseek-ai/DeepSeekV2";
+  std::string model = kModel;
   std::vector<PodSpec> pods;
   // Appended to the RouterConfiguration spec; {kv_events_port} and {kv_replay_port} are
   // replaced by the ports the cluster picked.
@@ -85,5 +88,7 @@ std::vector<std::string> DataEvents(const std::string& body);
 std::string GeneratedText(const std::string& body, bool streamed);
 // A number at a JSON pointer of a document; nullopt when absent.
 std::optional<double> JsonNumberAt(const std::string& json, const std::string& pointer);
+// The admin port's /metrics text; empty when it does not answer 200.
+std::string Metrics(const Cluster& cluster);
 
 }  // namespace pdgate::testing

@@ -15,10 +15,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kModel = "deepseek-ai/DeepSeekV2";
-
 // prefix-cache alone (plus the tie-break): the index and its sizes decide. Scrapes every 100 ms.
-const char* kSettings =
+const char* kCapacitySettings =
     "  metricsScrape: {interval: 100ms}\n"
     "  scheduler:\n"
     "    plugins:\n"
@@ -31,14 +29,9 @@ ClusterSpec TwoSmallEngines(const std::string& engine) {
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.engine = engine;
-  spec.extra_settings = kSettings;
+  spec.extra_settings = kCapacitySettings;
   for (int i = 0; i < 2; ++i) spec.pods.push_back({"", "", {"--kv-blocks", "64"}});
   return spec;
-}
-
-std::string Metrics(const Cluster& cluster) {
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
 }
 
 // pdgate_prefix_index_endpoint_blocks of pod `pod` (its ModelServer pod name ends in the index)
@@ -71,7 +64,8 @@ void RunSizedByEngine(const std::string& engine) {
   REQUIRE(Eventually(
       [&] {
         const std::string metrics = Metrics(cluster);
-        return IndexBlocks(metrics, 0, "capacity") == 64 && IndexBlocks(metrics, 1, "capacity") == 64;
+        return IndexBlocks(metrics, 0, "capacity") == 64 &&
+               IndexBlocks(metrics, 1, "capacity") == 64;
       },
       10s));
   // Enough prompts that the router's bytes meet the engines' token counters: the measured ratio
@@ -104,4 +98,6 @@ TEST_CASE("prefix index sized by vLLM engines' cache_config_info and prompt toke
   RunSizedByEngine("vLLM");
 }
 
-TEST_CASE("prefix index sized by SGLang engines' max_total_num_tokens") { RunSizedByEngine("SGLang"); }
+TEST_CASE("prefix index sized by SGLang engines' max_total_num_tokens") {
+  RunSizedByEngine("SGLang");
+}

@@ -44,9 +44,8 @@ TEST_CASE("the /tokenize body renders chat with the generation prompt, as the co
   CHECK(doc["temperature"].error() == simdjson::NO_SUCH_FIELD);
 
   // A client's own add_generation_prompt is kept, and not doubled.
-  PaddedBody continued(
-      R"({"model":"m","messages":[{"role":"assistant","content":"Once"}],)"
-      R"("add_generation_prompt":false,"continue_final_message":true})");
+  PaddedBody continued(R"({"model":"m","messages":[{"role":"assistant","content":"Once"}],)"
+                       R"("add_generation_prompt":false,"continue_final_message":true})");
   request = continued.Parse();
   REQUIRE(request.ok());
   const std::string body = TokenizeBody(*request, continued.view(), "\"x\"", true);
@@ -147,7 +146,7 @@ TEST_CASE("the tokenize cache keeps the most recently used entries within its bo
   };
   cache.Insert(1, tokens(1), 2, 100);
   cache.Insert(2, tokens(2), 2, 100);
-  REQUIRE(cache.Find(1) != nullptr);  // 1 is now the most recent
+  REQUIRE(cache.Find(1) != nullptr);   // 1 is now the most recent
   cache.Insert(3, tokens(3), 2, 100);  // evicts 2
   CHECK(cache.Find(2) == nullptr);
   REQUIRE(cache.Find(1) != nullptr);

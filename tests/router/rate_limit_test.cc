@@ -20,11 +20,6 @@ std::string Chat(int max_tokens, bool stream, const std::string& content = "Hell
          (stream ? "true" : "false") + "}";
 }
 
-std::string Metrics(const Cluster& cluster) {
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  return metrics.ok() && metrics->status == 200 ? metrics->body : std::string();
-}
-
 ClusterSpec LimitedSpec() {
   ClusterSpec spec;
   spec.kv_connector = "";
@@ -73,9 +68,11 @@ TEST_CASE("rateLimit: output over budget is charged and refuses the next request
   CHECK(std::stoi(retry) <= 34);
   CHECK(refused->Header("x-ratelimit-remaining-output-tokens") == "0");
   CHECK(cluster.Stat(0, "/requests/plain") == served);  // no engine saw it
-  CHECK(MetricValue(Metrics(cluster),
-                    R"(pdgate_ratelimit_decisions_total{limit="output",result="denied",route="dev/route"})") ==
-        1);
+  CHECK(
+      MetricValue(
+          Metrics(cluster),
+          R"(pdgate_ratelimit_decisions_total{limit="output",result="denied",route="dev/route"})") ==
+      1);
 }
 
 TEST_CASE("rateLimit: a prompt larger than the whole bucket is refused as such") {
@@ -91,9 +88,11 @@ TEST_CASE("rateLimit: a prompt larger than the whole bucket is refused as such")
   auto normal = cluster.Post("/v1/chat/completions", Chat(5, false));
   REQUIRE(normal.ok());
   CHECK(normal->status == 200);
-  CHECK(MetricValue(Metrics(cluster),
-                    R"(pdgate_ratelimit_decisions_total{limit="input",result="too_large",route="dev/route"})") ==
-        1);
+  CHECK(
+      MetricValue(
+          Metrics(cluster),
+          R"(pdgate_ratelimit_decisions_total{limit="input",result="too_large",route="dev/route"})") ==
+      1);
 }
 
 TEST_CASE("rateLimit: a reload that removes the limit takes effect at once") {
@@ -150,9 +149,11 @@ TEST_CASE("rateLimits per API key: one principal's budget does not touch another
   auto other = cluster.Post("/v1/chat/completions", Chat(3, false), b);
   REQUIRE(other.ok());
   CHECK(other->status == 200);
-  CHECK(MetricValue(Metrics(cluster),
-                    R"(pdgate_ratelimit_decisions_total{limit="per-key:requests",result="denied",route=""})") ==
-        1);
+  CHECK(
+      MetricValue(
+          Metrics(cluster),
+          R"(pdgate_ratelimit_decisions_total{limit="per-key:requests",result="denied",route=""})") ==
+      1);
 }
 
 TEST_CASE("rateLimits without authentication key on the configured header") {
@@ -167,7 +168,8 @@ TEST_CASE("rateLimits without authentication key on the configured header") {
         200);
   CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "alice"}})->status ==
         429);
-  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "bob"}})->status == 200);
+  CHECK(cluster.Post("/v1/chat/completions", Chat(3, false), {{"x-user-id", "bob"}})->status ==
+        200);
   // No header: one shared "anonymous" principal.
   CHECK(cluster.Post("/v1/chat/completions", Chat(3, false))->status == 200);
   CHECK(cluster.Post("/v1/chat/completions", Chat(3, false))->status == 429);

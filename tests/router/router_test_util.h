@@ -20,6 +20,14 @@ struct PaddedBody {
   std::string text_;
 };
 
+// A whole file's text; empty when it cannot be read.
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 inline std::string ReadFixture(const std::string& name) {
   std::ifstream in(SharedPath("fixtures/" + name), std::ios::binary);
   std::ostringstream text;

@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
-#include "tests/support/eventually.h"
 #include "tests/router/router_test_util.h"
 #include "tests/support/build_kind.h"
+#include "tests/support/eventually.h"
 #include "tests/support/net.h"
 
 using namespace pdgate::testing;

@@ -18,7 +18,7 @@ ClusterSpec SglangPair(std::vector<std::string> prefill_args = {}) {
   return spec;
 }
 
-const std::string kChat =
+const std::string kCapitalChat =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Where is the capital of China?"}],"max_tokens":12)";
 
 }  // namespace
@@ -28,7 +28,7 @@ TEST_CASE("an SGLang pair serves streaming and non-streaming chats") {
   for (const bool stream : {false, true}) {
     INFO("stream=" << stream);
     auto response =
-        cluster.Post("/v1/chat/completions", kChat + (stream ? R"(,"stream":true})" : "}"));
+        cluster.Post("/v1/chat/completions", kCapitalChat + (stream ? R"(,"stream":true})" : "}"));
     REQUIRE(response.ok());
     INFO(response->body);
     CHECK(response->status == 200);
@@ -51,7 +51,7 @@ TEST_CASE("an SGLang prefill failure aborts the waiting decode within 1 s") {
   Cluster cluster(SglangPair({"--fail-rate", "1", "--fail-status", "500"}));
   SECTION("non-streaming: the prefill's error reaches the client") {
     const auto start = std::chrono::steady_clock::now();
-    auto response = cluster.Post("/v1/chat/completions", kChat + "}");
+    auto response = cluster.Post("/v1/chat/completions", kCapitalChat + "}");
     REQUIRE(response.ok());
     INFO(response->body);
     CHECK(response->status == 500);  // the engine's own error, passed on, not retried
@@ -62,7 +62,7 @@ TEST_CASE("an SGLang prefill failure aborts the waiting decode within 1 s") {
   SECTION("streaming: an error status, or an error event if the decode had answered 200") {
     // The two legs race: the prefill's failure can land before or after the decode's headers.
     const auto start = std::chrono::steady_clock::now();
-    auto response = cluster.Post("/v1/chat/completions", kChat + R"(,"stream":true})");
+    auto response = cluster.Post("/v1/chat/completions", kCapitalChat + R"(,"stream":true})");
     REQUIRE(response.ok());
     INFO(response->body);
     if (response->status == 200) {

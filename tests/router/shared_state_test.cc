@@ -1,9 +1,8 @@
 // sharedState: two pdgate replicas in front of the same two engines share their in-flight counts
 // through a real redis-server, so that the second routes around load the first created; a replica
 // that dies leaves no counts behind.
-#include <csignal>
-
 #include <catch2/catch.hpp>
+#include <csignal>
 
 #include "router/server/shared_load_sync.h"
 #include "tests/router/limits/redis_server.h"
@@ -20,7 +19,7 @@ namespace {
 
 const std::string kShort =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Hi"}],"max_tokens":2})";
-const std::string kLongStream =
+const std::string kSharedStream =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":5000,"ignore_eos":true,"stream":true})";
 
 ClusterSpec SharedSpec(uint16_t redis_port) {
@@ -28,11 +27,11 @@ ClusterSpec SharedSpec(uint16_t redis_port) {
   spec.kv_connector = "";
   spec.pods = {{"", "", {}}, {"", "", {}}};
   // Least-request alone: the pick depends on in-flight counts only.
-  spec.extra_settings = "  sharedState: {redis: {address: \"127.0.0.1:" +
-                        std::to_string(redis_port) +
-                        "\"}, syncInterval: 20ms}\n"
-                        "  scheduler:\n    plugins:\n      Score:\n        enabled:\n"
-                        "          - {name: least-request, weight: 1}\n";
+  spec.extra_settings =
+      "  sharedState: {redis: {address: \"127.0.0.1:" + std::to_string(redis_port) +
+      "\"}, syncInterval: 20ms}\n"
+      "  scheduler:\n    plugins:\n      Score:\n        enabled:\n"
+      "          - {name: least-request, weight: 1}\n";
   return spec;
 }
 
@@ -56,9 +55,9 @@ struct Replica {
     for (int attempt = 0; attempt < 3; ++attempt) {
       port = FreePort();
       admin_port = FreePort();
-      auto started = ChildProcess::Start({BinaryPath("pdgate"), "--config", cluster.config_path(),
-                                          "--port", std::to_string(port), "--admin-port",
-                                          std::to_string(admin_port)});
+      auto started =
+          ChildProcess::Start({BinaryPath("pdgate"), "--config", cluster.config_path(), "--port",
+                               std::to_string(port), "--admin-port", std::to_string(admin_port)});
       REQUIRE(started.ok());
       process.emplace(std::move(*started));
       if (WaitForHttpStatus("127.0.0.1", admin_port, "/readyz", 200, 10s)) return;
@@ -88,7 +87,7 @@ TEST_CASE("sharedState: a replica routes around the load another replica put on 
   // Replica A holds a long stream on one of the two engines.
   RawConnection holder(a.router_port());
   REQUIRE(holder.connected());
-  REQUIRE(holder.Send(RawPost(kLongStream)));
+  REQUIRE(holder.Send(RawPost(kSharedStream)));
   REQUIRE(holder.ReadUntil("\"content\"", 10s));
   const size_t busy = a.Stat(0, "/running") == 1 ? 0 : 1;
   const size_t idle = 1 - busy;
@@ -119,14 +118,15 @@ TEST_CASE("sharedState: a replica routes around the load another replica put on 
   CHECK(MetricValue(metrics->body, "pdgate_shared_state_syncs_total{result=\"ok\"}") > 0);
 }
 
-TEST_CASE("sharedState: a replica that dies leaves no counts, and Redis down clears the remote view") {
+TEST_CASE(
+    "sharedState: a replica that dies leaves no counts, and Redis down clears the remote view") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
   Cluster a(SharedSpec(redis->port()));
   Replica b(a);
   RawConnection holder(a.router_port());
   REQUIRE(holder.connected());
-  REQUIRE(holder.Send(RawPost(kLongStream)));
+  REQUIRE(holder.Send(RawPost(kSharedStream)));
   REQUIRE(holder.ReadUntil("\"content\"", 10s));
   const std::string busy_pod = a.Stat(0, "/running") == 1 ? "pod-0" : "pod-1";
   REQUIRE(Eventually([&] { return RemoteDecodes(b.admin_port, busy_pod) == 1; }, 5s));
@@ -164,10 +164,10 @@ TEST_CASE("sharedState: the other replicas' hashes are summed per endpoint") {
     r.elements = std::move(elements);
     return r;
   };
-  const RedisReply reply =
-      array({text("r1"), array({text("_"), text("1"), text("dev/p@a:1"), text("1 2 300")}),
-             text("r2"), array({text("_"), text("1"), text("dev/p@a:1"), text("0 1 0"),
-                                text("dev/q@b:1"), text("2 0 50")})});
+  const RedisReply reply = array(
+      {text("r1"), array({text("_"), text("1"), text("dev/p@a:1"), text("1 2 300")}), text("r2"),
+       array({text("_"), text("1"), text("dev/p@a:1"), text("0 1 0"), text("dev/q@b:1"),
+              text("2 0 50")})});
   auto sums = pdgate::router::SumReplicaLoads(reply);
   REQUIRE(sums.ok());
   REQUIRE(sums->size() == 2);
@@ -175,6 +175,7 @@ TEST_CASE("sharedState: the other replicas' hashes are summed per endpoint") {
   CHECK(sums->at("dev/p@a:1").decode == 3);
   CHECK(sums->at("dev/p@a:1").prefill_tokens == 300);
   CHECK(sums->at("dev/q@b:1").prefill == 2);
-  CHECK_FALSE(pdgate::router::SumReplicaLoads(array({text("r1"), array({text("x"), text("1 2")})})).ok());
+  CHECK_FALSE(
+      pdgate::router::SumReplicaLoads(array({text("r1"), array({text("x"), text("1 2")})})).ok());
   CHECK_FALSE(pdgate::router::SumReplicaLoads(array({text("r1")})).ok());
 }

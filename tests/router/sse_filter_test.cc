@@ -99,8 +99,9 @@ TEST_CASE("usage: only a usage member with a value is read, wherever the word ap
     return filter.usage();
   };
   // vLLM's `"usage":null` in every chunk, spaced as a re-serializing proxy might.
-  CHECK_FALSE(usage_of("data: {\"choices\":[{\"text\":\"a\"}],\"usage\" : null}\n\n"
-                       "data: {\"choices\":[{\"text\":\"b\"}],\"usage\":\r\n null}\n\n"));
+  CHECK_FALSE(
+      usage_of("data: {\"choices\":[{\"text\":\"a\"}],\"usage\" : null}\n\n"
+               "data: {\"choices\":[{\"text\":\"b\"}],\"usage\":\r\n null}\n\n"));
   // The word as a value and as escaped text before the real member.
   auto usage = usage_of(
       "data: {\"choices\":[{\"text\":\"say \\\"usage\\\"\"}],\"note\":\"usage\","

@@ -84,9 +84,10 @@ TEST_CASE("long text with escapes and brackets across 32-byte blocks, any cut") 
   const std::string body = R"({"id":"a","choices":[{"message":{"content":")" + text +
                            R"("}}],"usag\u0065":{"prompt_tokens":91,"completion_tokens":91},)"
                            R"("usage_":{"prompt_tokens":92,"completion_tokens":92},"note":")" +
-                           text + R"(","usage":{"prompt_tokens":5,"completion_tokens":6,)"
-                           R"("prompt_tokens_details":{"cached_tokens":2}},"tail":")" + text +
-                           R"("})";
+                           text +
+                           R"(","usage":{"prompt_tokens":5,"completion_tokens":6,)"
+                           R"("prompt_tokens_details":{"cached_tokens":2}},"tail":")" +
+                           text + R"("})";
   REQUIRE(body.size() > 3 * 32 * 4);
   for (size_t cut = 0; cut <= body.size(); ++cut) {
     auto usage = Scan(body, cut);

@@ -1,4 +1,8 @@
 #pragma once
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <string>
 
 namespace pdgate::testing {
@@ -14,6 +18,14 @@ inline std::string BinaryPath(const std::string& name) {
 // research share and are copied into tests/fixtures/ so that a clone tests on its own.
 inline std::string SharedPath(const std::string& relative) {
   return std::string(PDGATE_SOURCE_DIR) + "/tests/" + relative;
+}
+
+// A new path in $TMPDIR (or /tmp) for a file a test writes: "pdgate-<what>-<pid>-<n><suffix>".
+inline std::string TempFile(const std::string& what, const std::string& suffix) {
+  static std::atomic<int> counter{0};
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/pdgate-" + what + "-" +
+         std::to_string(getpid()) + "-" + std::to_string(counter++) + suffix;
 }
 
 }  // namespace pdgate::testing

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "base/strings.h"
+#include "tests/router/limits/redis_command.h"
 #include "tests/router/limits/redis_server.h"
 
 namespace pdgate::limits {
@@ -21,6 +22,7 @@ using namespace std::chrono_literals;
 using testing::Pause;
 using testing::RedisServer;
 using testing::RunOn;
+using testing::Send;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kHourUs = 3600e6;
@@ -32,20 +34,16 @@ GcraKey PerHour(std::string key, double limit, double check, double reserve) {
 
 GcraCharge Charge(const GcraKey& key, double cost) { return {key.key, key.ei_us, cost}; }
 
-pdgate::router::Task<absl::StatusOr<GcraOutcome>> Check(GcraClient& client, std::vector<GcraKey> keys) {
+pdgate::router::Task<absl::StatusOr<GcraOutcome>> Check(GcraClient& client,
+                                                        std::vector<GcraKey> keys) {
   absl::StatusOr<GcraOutcome> outcome = co_await client.Check(keys);
   co_return outcome;
 }
 
-pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
-                                                std::vector<std::string> argv) {
-  absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
-  co_return reply;
-}
-
 // Polls until `key` exists; how long after `since` it was first seen, or nullopt at the deadline.
-pdgate::router::Task<std::optional<Clock::duration>> UntilExists(RedisConnection& redis, std::string key,
-                                                           Clock::time_point since) {
+pdgate::router::Task<std::optional<Clock::duration>> UntilExists(RedisConnection& redis,
+                                                                 std::string key,
+                                                                 Clock::time_point since) {
   const Clock::time_point deadline = Clock::now() + 10s;
   std::vector<std::string> exists{"EXISTS", key};
   while (Clock::now() < deadline) {
@@ -66,8 +64,8 @@ pdgate::router::Task<bool> Until(std::function<bool()> done) {
   co_return true;
 }
 
-struct Fixture {
-  explicit Fixture(GcraClientOptions options = {}) : server(RedisServer::Start()) {
+struct ClientFixture {
+  explicit ClientFixture(GcraClientOptions options = {}) : server(RedisServer::Start()) {
     REQUIRE(server.ok());
     RedisOptions redis_options;
     redis_options.port = server->port();
@@ -112,7 +110,7 @@ GcraClientOptions NoTimer() {
 }
 
 TEST_CASE("gcra client: a request costs one script call, its debit rides with the next check") {
-  Fixture f(NoTimer());
+  ClientFixture f(NoTimer());
   const GcraKey input = PerHour("pdgate:rl:{r}:input", 1000, 10, 10);
   const GcraKey output = PerHour("pdgate:rl:{r}:output", 100, 1, 0);
   REQUIRE(f.CheckNow({PerHour("{warm}:x", 1, 0, 0)}).ok());  // the script is cached (no EVAL)
@@ -136,7 +134,7 @@ TEST_CASE("gcra client: a request costs one script call, its debit rides with th
 }
 
 TEST_CASE("gcra client: a debt waiting on this thread refuses the next check") {
-  Fixture f(NoTimer());
+  ClientFixture f(NoTimer());
   const GcraKey output = PerHour("pdgate:rl:{r}:output", 20, 1, 0);
   REQUIRE(f.CheckNow({output}).ok());
   REQUIRE(f.client->Debit(Charge(output, 25)).ok());  // a stream past the budget
@@ -148,7 +146,7 @@ TEST_CASE("gcra client: a debt waiting on this thread refuses the next check") {
 }
 
 TEST_CASE("gcra client: debits of one key are summed, refunds included, and sent once") {
-  Fixture f(NoTimer());
+  ClientFixture f(NoTimer());
   const GcraKey input = PerHour("{r}:input", 1000, 0, 0);
   const GcraKey output = PerHour("{r}:output", 100, 0, 0);
   REQUIRE(f.CheckNow({PerHour("{warm}:x", 1, 0, 0)}).ok());
@@ -167,7 +165,7 @@ TEST_CASE("gcra client: debits of one key are summed, refunds included, and sent
 }
 
 TEST_CASE("gcra client: a refund carried by the next check gives a reservation back") {
-  Fixture f(NoTimer());
+  ClientFixture f(NoTimer());
   const GcraKey input = PerHour("{r}:input", 100, 60, 60);
   auto first = f.CheckNow({input});
   REQUIRE(first.ok());
@@ -183,7 +181,7 @@ TEST_CASE("gcra client: a refund carried by the next check gives a reservation b
 TEST_CASE("gcra client: debits of another hash tag wait for the timer, not for the check") {
   GcraClientOptions options;
   options.flush_delay = 50ms;
-  Fixture f(options);
+  ClientFixture f(options);
   const GcraKey other = PerHour("pdgate:rl:{other}:output", 10, 1, 0);
   REQUIRE(f.CheckNow({PerHour("{warm}:x", 1, 0, 0)}).ok());
   f.ResetStats();
@@ -206,7 +204,7 @@ TEST_CASE("gcra client: debits of another hash tag wait for the timer, not for t
 TEST_CASE("gcra client: with more than max_pending_keys waiting, all are sent at once") {
   GcraClientOptions options = NoTimer();
   options.max_pending_keys = 4;
-  Fixture f(options);
+  ClientFixture f(options);
   const Clock::time_point start = Clock::now();
   for (int route = 0; route < 5; ++route) {
     REQUIRE(f.client->Debit(Charge(PerHour(StrCat("{r", route, "}:output"), 10, 0, 0), 5)).ok());
@@ -221,7 +219,7 @@ TEST_CASE("gcra client: with more than max_pending_keys waiting, all are sent at
 TEST_CASE("gcra client: debits a failed call drops are counted, and the timer's too") {
   GcraClientOptions options;
   options.flush_delay = 20ms;
-  Fixture f(options);
+  ClientFixture f(options);
   const GcraKey input = PerHour("{r}:input", 100, 1, 1);
   const GcraKey output = PerHour("{r}:output", 100, 1, 0);
   REQUIRE(f.CheckNow({input, output}).ok());
@@ -240,7 +238,7 @@ TEST_CASE("gcra client: debits a failed call drops are counted, and the timer's 
 }
 
 TEST_CASE("gcra client: bad debits are refused, a zero debit is nothing") {
-  Fixture f(NoTimer());
+  ClientFixture f(NoTimer());
   CHECK(absl::IsInvalidArgument(f.client->Debit({"{r}:output", 0, 5})));
   CHECK(absl::IsInvalidArgument(f.client->Debit({"", 1000, 5})));
   CHECK(absl::IsInvalidArgument(
@@ -250,7 +248,7 @@ TEST_CASE("gcra client: bad debits are refused, a zero debit is nothing") {
 }
 
 TEST_CASE("gcra client: destroying the client drops what waits, without counting it lost") {
-  Fixture f;
+  ClientFixture f;
   const GcraKey output = PerHour("{r}:output", 100, 0, 0);
   REQUIRE(f.client->Debit(Charge(output, 5)).ok());
   f.client.reset();

@@ -13,24 +13,25 @@
 
 #include "router/limits/gcra_script.h"
 #include "router/limits/redis_connection.h"
+#include "tests/router/limits/redis_command.h"
 #include "tests/router/limits/redis_server.h"
 
 namespace pdgate::limits::testing {
 
 inline pdgate::router::Task<absl::StatusOr<GcraOutcome>> Check(RedisConnection& redis,
-                                                         std::vector<GcraKey> keys) {
+                                                               std::vector<GcraKey> keys) {
   absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
   co_return outcome;
 }
 
-inline pdgate::router::Task<absl::StatusOr<GcraOutcome>> CheckWithDebits(RedisConnection& redis,
-                                                                   std::vector<GcraKey> keys,
-                                                                   std::vector<GcraCharge> debits) {
+inline pdgate::router::Task<absl::StatusOr<GcraOutcome>> CheckWithDebits(
+    RedisConnection& redis, std::vector<GcraKey> keys, std::vector<GcraCharge> debits) {
   absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys, debits);
   co_return outcome;
 }
 
-inline pdgate::router::Task<absl::Status> Debit(RedisConnection& redis, std::vector<GcraCharge> debits) {
+inline pdgate::router::Task<absl::Status> Debit(RedisConnection& redis,
+                                                std::vector<GcraCharge> debits) {
   absl::Status status = co_await GcraDebit(redis, debits);
   co_return status;
 }
@@ -41,12 +42,6 @@ inline std::vector<GcraCharge> Charges(const std::vector<std::pair<GcraKey, doub
   out.reserve(charges.size());
   for (const auto& [key, cost] : charges) out.push_back({key.key, key.ei_us, cost});
   return out;
-}
-
-inline pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
-                                                       std::vector<std::string> argv) {
-  absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
-  co_return reply;
 }
 
 struct ScriptFixture {

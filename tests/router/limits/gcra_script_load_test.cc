@@ -27,7 +27,7 @@ struct SharedBucket {
 };
 
 pdgate::router::Task<void> Replica(RedisConnection& redis, const GcraKey& key, int checks,
-                             SharedBucket& bucket) {
+                                   SharedBucket& bucket) {
   std::vector<GcraKey> keys{key};
   for (int i = 0; i < checks; ++i) {
     absl::StatusOr<GcraOutcome> outcome = co_await GcraCheck(redis, keys);
@@ -42,7 +42,7 @@ pdgate::router::Task<void> Replica(RedisConnection& redis, const GcraKey& key, i
 }
 
 pdgate::router::Task<bool> TwoReplicas(RedisConnection& first, RedisConnection& second,
-                                 const GcraKey& key, SharedBucket& bucket) {
+                                       const GcraKey& key, SharedBucket& bucket) {
   auto executor = co_await net::this_coro::executor;
   int done = 0;
   for (int i = 0; i < 32; ++i) {
@@ -71,7 +71,8 @@ TEST_CASE("gcra: two replicas sharing a bucket admit no more than the limit toge
 
 // Loopback latency and throughput (not a correctness test): run with
 //   build-redis/bin/redis_limiter_test "[.bench]"
-pdgate::router::Task<bool> Sequential(RedisConnection& redis, int calls, std::vector<double>& micros) {
+pdgate::router::Task<bool> Sequential(RedisConnection& redis, int calls,
+                                      std::vector<double>& micros) {
   // A huge bucket: every check admits and writes, the common case.
   std::vector<GcraKey> keys{GcraKey{"{bench}:in", 1, 1e15, 1, 1},
                             GcraKey{"{bench}:out", 1, 1e15, 1, 0}};
@@ -93,7 +94,8 @@ pdgate::router::Task<void> Loop(RedisConnection& redis, int calls, int& failures
   }
 }
 
-pdgate::router::Task<bool> Concurrent(RedisConnection& redis, int coroutines, int calls, int& failures) {
+pdgate::router::Task<bool> Concurrent(RedisConnection& redis, int coroutines, int calls,
+                                      int& failures) {
   auto executor = co_await net::this_coro::executor;
   int done = 0;
   for (int i = 0; i < coroutines; ++i) {

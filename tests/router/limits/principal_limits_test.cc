@@ -1,15 +1,15 @@
 // Limits per principal: matching, one bucket set per user/tenant/key, a refusal that takes
 // nothing, and memory bounded over 100k principals.
-#include <catch2/catch.hpp>
-
 #include "router/limits/principal_limits.h"
+
+#include <catch2/catch.hpp>
 
 using namespace pdgate;
 using namespace pdgate::limits;
 
 namespace {
 
-constexpr int64_t kSecond = 1000000;
+constexpr int64_t kSecondUs = 1000000;  // the limiters count microseconds
 
 config::RouterSettings Settings(std::vector<config::PrincipalLimitSetting> limits) {
   config::RouterSettings settings;
@@ -56,14 +56,14 @@ TEST_CASE("principal limits: each user has a budget of its own") {
   PrincipalLimits table(Settings({PerUser(2)}), nullptr);
   const Identity alice{"alice", "t", ""};
   const Identity bob{"bob", "t", ""};
-  CHECK(Admit(table, alice, "m", 10, kSecond).allowed());
-  CHECK(Admit(table, alice, "m", 10, kSecond).allowed());
-  const Said third = Admit(table, alice, "m", 10, kSecond);
+  CHECK(Admit(table, alice, "m", 10, kSecondUs).allowed());
+  CHECK(Admit(table, alice, "m", 10, kSecondUs).allowed());
+  const Said third = Admit(table, alice, "m", 10, kSecondUs);
   CHECK(third.verdict == Verdict::kExceeded);
   CHECK(third.resource == Resource::kRequests);
   CHECK(third.counter == 0);
-  CHECK(third.retry_after_us == 30 * kSecond);
-  CHECK(Admit(table, bob, "m", 10, kSecond).allowed());
+  CHECK(third.retry_after_us == 30 * kSecondUs);
+  CHECK(Admit(table, bob, "m", 10, kSecondUs).allowed());
 }
 
 TEST_CASE("principal limits: matching on model, tenant and key, keyed by tenant") {
@@ -75,10 +75,10 @@ TEST_CASE("principal limits: matching on model, tenant and key, keyed by tenant"
   PrincipalLimits table(Settings({team}), nullptr);
   const Identity a1{"u1", "team-a", ""};
   const Identity a2{"u2", "team-a", ""};
-  CHECK(Admit(table, a1, "m", 1, kSecond).allowed());
-  CHECK_FALSE(Admit(table, a2, "m", 1, kSecond).allowed());  // one budget for the tenant
-  CHECK(Admit(table, a2, "other-model", 1, kSecond).allowed());   // not matched
-  CHECK(Admit(table, {"u3", "team-b", ""}, "m", 1, kSecond).allowed());
+  CHECK(Admit(table, a1, "m", 1, kSecondUs).allowed());
+  CHECK_FALSE(Admit(table, a2, "m", 1, kSecondUs).allowed());      // one budget for the tenant
+  CHECK(Admit(table, a2, "other-model", 1, kSecondUs).allowed());  // not matched
+  CHECK(Admit(table, {"u3", "team-b", ""}, "m", 1, kSecondUs).allowed());
 }
 
 TEST_CASE("principal limits: a refusal by one bucket gives back what the others took") {
@@ -89,11 +89,11 @@ TEST_CASE("principal limits: a refusal by one bucket gives back what the others 
   tokens.unit = config::RateLimitUnit::kMinute;
   PrincipalLimits table(Settings({requests, tokens}), nullptr);
   const Identity alice{"alice", "", ""};
-  REQUIRE(Admit(table, alice, "m", 40, kSecond).allowed());
+  REQUIRE(Admit(table, alice, "m", 40, kSecondUs).allowed());
   // 20 more tokens do not fit: the request bucket must not keep this request.
-  for (int i = 0; i < 5; ++i) CHECK_FALSE(Admit(table, alice, "m", 20, kSecond).allowed());
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(Admit(table, alice, "m", 20, kSecondUs).allowed());
   int passed = 0;
-  while (Admit(table, alice, "m", 0, kSecond).allowed() && passed < 200) ++passed;
+  while (Admit(table, alice, "m", 0, kSecondUs).allowed() && passed < 200) ++passed;
   CHECK(passed == 99);  // 100 requests, one taken by the first admission only
 }
 
@@ -102,26 +102,26 @@ TEST_CASE("principal limits: memory stays bounded over 100k principals, idle set
   const std::shared_ptr<BucketMap>& map = table.all()[0].buckets;
   for (int i = 0; i < 100000; ++i) {
     const std::string user = "user-" + std::to_string(i);
-    REQUIRE(Admit(table, {user, "", ""}, "m", 1, kSecond).allowed());
+    REQUIRE(Admit(table, {user, "", ""}, "m", 1, kSecondUs).allowed());
     REQUIRE(map->size() <= 6400);
   }
   CHECK(map->size() > 6000);
   CHECK(map->evicted_full() >= 100000 - 6400);
   // One request of ten a minute takes 6 s of the bucket: before that every set is still needed,
   // after it every bucket is full again and there is nothing left to remember.
-  CHECK(map->EvictIdle(kSecond + 5 * kSecond) == 0);
+  CHECK(map->EvictIdle(kSecondUs + 5 * kSecondUs) == 0);
   const size_t held = map->size();
-  CHECK(map->EvictIdle(kSecond + 6 * kSecond) == held);
+  CHECK(map->EvictIdle(kSecondUs + 6 * kSecondUs) == held);
   CHECK(map->size() == 0);
 }
 
 TEST_CASE("principal limits: a reload keeps the buckets of an unchanged limit") {
   PrincipalLimits before(Settings({PerUser(1)}), nullptr);
-  REQUIRE(Admit(before, {"alice", "", ""}, "m", 1, kSecond).allowed());
+  REQUIRE(Admit(before, {"alice", "", ""}, "m", 1, kSecondUs).allowed());
   PrincipalLimits kept(Settings({PerUser(1)}), &before);
-  CHECK_FALSE(Admit(kept, {"alice", "", ""}, "m", 1, kSecond).allowed());
+  CHECK_FALSE(Admit(kept, {"alice", "", ""}, "m", 1, kSecondUs).allowed());
   PrincipalLimits changed(Settings({PerUser(2)}), &kept);
-  CHECK(Admit(changed, {"alice", "", ""}, "m", 1, kSecond).allowed());
+  CHECK(Admit(changed, {"alice", "", ""}, "m", 1, kSecondUs).allowed());
 }
 
 TEST_CASE("principal limits: Redis keys carry the principal in one hash tag, odd ones hashed") {

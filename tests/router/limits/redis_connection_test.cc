@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "tests/router/limits/redis_command.h"
 #include "tests/router/limits/redis_server.h"
 
 namespace pdgate::limits {
@@ -17,6 +18,7 @@ using namespace std::chrono_literals;
 using testing::Pause;
 using testing::RedisServer;
 using testing::RunOn;
+using testing::Send;
 using Clock = std::chrono::steady_clock;
 using Type = RedisReply::Type;
 
@@ -29,13 +31,6 @@ RedisOptions Options(const RedisServer& server) {
   return options;
 }
 
-// One command, the result as a value (for RunOn).
-pdgate::router::Task<absl::StatusOr<RedisReply>> Send(RedisConnection& redis,
-                                                std::vector<std::string> argv) {
-  absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
-  co_return reply;
-}
-
 absl::StatusOr<RedisReply> Call(net::io_context& ioc, RedisConnection& redis,
                                 std::vector<std::string> argv) {
   return RunOn(ioc, Send(redis, std::move(argv)));
@@ -43,7 +38,7 @@ absl::StatusOr<RedisReply> Call(net::io_context& ioc, RedisConnection& redis,
 
 // Polls with a command until one succeeds; the time it took, or nullopt at the deadline.
 pdgate::router::Task<std::optional<Clock::duration>> UntilUp(RedisConnection& redis,
-                                                       Clock::duration limit) {
+                                                             Clock::duration limit) {
   const Clock::time_point start = Clock::now();
   std::vector<std::string> ping{"PING"};
   while (Clock::now() - start < limit) {
@@ -137,7 +132,8 @@ struct PipelineResults {
   int failures = 0;
 };
 
-pdgate::router::Task<void> PipelineWorker(RedisConnection& redis, int worker, PipelineResults& results) {
+pdgate::router::Task<void> PipelineWorker(RedisConnection& redis, int worker,
+                                          PipelineResults& results) {
   for (int i = 0; i < 10; ++i) {
     std::vector<std::string> incr{"INCR", "counter"};
     absl::StatusOr<RedisReply> counted = co_await redis.Command(incr);
@@ -204,7 +200,7 @@ struct TimeoutResults {
 };
 
 pdgate::router::Task<void> SendInto(RedisConnection& redis, std::vector<std::string> argv,
-                              absl::Status& status) {
+                                    absl::Status& status) {
   absl::StatusOr<RedisReply> reply = co_await redis.Command(argv);
   status = reply.status();
 }
@@ -251,7 +247,7 @@ struct DeathResults {
 };
 
 pdgate::router::Task<bool> KillScenario(RedisConnection& redis, RedisServer& server,
-                                  DeathResults& results) {
+                                        DeathResults& results) {
   std::vector<std::string> ping{"PING"};
   absl::StatusOr<RedisReply> warm = co_await redis.Command(ping);
   if (!warm.ok()) co_return false;
@@ -350,7 +346,7 @@ TEST_CASE("redis: commands beyond max_pending are refused") {
 }
 
 pdgate::router::Task<bool> CloseWhilePending(std::unique_ptr<RedisConnection>& redis,
-                                       std::vector<absl::Status>& statuses) {
+                                             std::vector<absl::Status>& statuses) {
   auto executor = co_await net::this_coro::executor;
   statuses.resize(3);
   int done = 0;

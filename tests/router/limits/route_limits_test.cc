@@ -1,11 +1,12 @@
 // GCRA buckets and Kthena's per-route token limits, driven with an explicit clock.
+#include "router/limits/route_limits.h"
+
 #include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
 
 #include "config/loader.h"
 #include "router/limits/gcra.h"
-#include "router/limits/route_limits.h"
 #include "router/limits/token_estimate.h"
 
 using namespace pdgate;
@@ -63,7 +64,8 @@ TEST_CASE("GCRA: a bucket of 10 per second passes 10, then one every 100 ms") {
   CHECK(passed == 10);
 }
 
-TEST_CASE("GCRA: check cost and reserve cost are separate, debit goes into debt, refunds stop at full") {
+TEST_CASE(
+    "GCRA: check cost and reserve cost are separate, debit goes into debt, refunds stop at full") {
   std::atomic<int64_t> tat{0};
   const GcraParams params = GcraParams::PerPeriod(10, kSecond);
   const int64_t now = kSecond;
@@ -99,7 +101,8 @@ TEST_CASE("GCRA: threads sharing a bucket never pass more than the limit togethe
 
 namespace {
 
-LimitOutcome Admit(const RouteLimit& limit, int64_t tokens, int64_t now, LimitCheck* keep = nullptr) {
+LimitOutcome Admit(const RouteLimit& limit, int64_t tokens, int64_t now,
+                   LimitCheck* keep = nullptr) {
   LimitCheck local;
   LimitCheck& check = keep != nullptr ? *keep : local;
   AddBuckets(limit, check);
@@ -109,7 +112,8 @@ LimitOutcome Admit(const RouteLimit& limit, int64_t tokens, int64_t now, LimitCh
 }  // namespace
 
 TEST_CASE("route limits: input estimate taken at admission, output checked, usage settled") {
-  auto config = Load("  rateLimit: {inputTokensPerUnit: 100, outputTokensPerUnit: 50, unit: minute}\n");
+  auto config =
+      Load("  rateLimit: {inputTokensPerUnit: 100, outputTokensPerUnit: 50, unit: minute}\n");
   RouteLimits table(*config, nullptr);
   REQUIRE(table.all().size() == 1);
   const RouteLimit* limit = table.Find(&config->model_routes[0]);
