@@ -15,6 +15,8 @@
 # (default: build, 3000, off global_limit; about 15 s per mode)
 # nginx's modes need nginx (nginx-light) and count nginx's one process; pdgate's count all threads.
 set -euo pipefail
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agg_bench_lib.sh"
 # shellcheck source=bench/scripts/nginx_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/nginx_lib.sh"
 build="$(cd "${1:-build}" && pwd)"
@@ -88,31 +90,9 @@ for mode in "${modes[@]}"; do
     continue
   fi
   # Under valgrind pdgate is ~50x slower: Redis gets a timeout it cannot miss.
-  cat >"$work/$mode.yaml" <<YAML
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: agg, namespace: bench}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector:
-    matchLabels: {app: agg}
-  workloadPort: {port: $sim_port}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: agg, namespace: bench}
-spec:
-  modelName: $model
-  rules: [{targetModels: [{modelServerName: agg}]}]
-${limit[$mode]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: s0
-  namespace: bench
-  labels: {app: agg}
-status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
+  {
+    agg_yaml "$sim_ip" "$sim_port" "$model" "${limit[$mode]}"
+    cat <<YAML
 ---
 apiVersion: pdgate.io/v1alpha1
 kind: RouterConfiguration
@@ -121,6 +101,7 @@ spec:
   accessLog: {output: $work/$mode-access.log}
   rateLimitRedis: {timeout: 5s}
 YAML
+  } >"$work/$mode.yaml"
   valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" "$build/bin/pdgate" \
     --config "$work/$mode.yaml" --port "$port" --admin-port "$admin_port" --threads 1 \
     >"$work/$mode.log" 2>&1 &

@@ -14,6 +14,8 @@
 # Usage: bench/scripts/gateway_overhead.sh [build-dir] [requests-per-run] [mode...]
 # (modes: all five by default; "off" is always measured, as the reference)
 set -euo pipefail
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agg_bench_lib.sh"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
 requests="${2:-20000}"
@@ -40,34 +42,7 @@ token=$(curl -s -X POST "http://127.0.0.1:$idp_port/_control/token" -d \
   '{"kid":"ec-1","alg":"ES256","claims":{"sub":"bench","iss":"https://idp.test","aud":"pdgate","exp_in":3600}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
-servers() {  # $1: the route's extra spec lines
-cat <<YAML
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: agg, namespace: bench}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector:
-    matchLabels: {app: agg}
-  workloadPort: {port: $sim_port}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: agg, namespace: bench}
-spec:
-  modelName: $model
-  rules: [{targetModels: [{modelServerName: agg}]}]
-$1
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: s0
-  namespace: bench
-  labels: {app: agg}
-status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
-YAML
-}
+servers() { agg_yaml "$sim_ip" "$sim_port" "$model" "$1"; }  # $1: the route's extra spec lines
 big="inputTokensPerUnit: 4000000000, outputTokensPerUnit: 4000000000, unit: second"
 servers "" >"$work/servers-off.yaml"
 servers "  rateLimit: {$big}" >"$work/servers-route_limit.yaml"

@@ -6,6 +6,8 @@
 # Usage: bench/scripts/streaming_scale.sh [build-dir] [N...]
 # PDGATE=/path/to/pdgate overrides the router binary (default: build-dir/bin/pdgate).
 set -euo pipefail
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agg_bench_lib.sh"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
 shift || true
@@ -26,31 +28,7 @@ up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 
   --prefill-per-token-us 0 --decode-base-ms 20 --decode-per-seq-us 0 >/dev/null 2>&1 &
 pids+=($!)
 up "http://$sim_ip:$sim_port/health"
-cat >"$work/agg.yaml" <<YAML
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata: {name: agg, namespace: bench}
-spec:
-  inferenceEngine: vLLM
-  workloadSelector:
-    matchLabels: {app: agg}
-  workloadPort: {port: $sim_port}
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata: {name: agg, namespace: bench}
-spec:
-  modelName: $model
-  rules: [{targetModels: [{modelServerName: agg}]}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: s0
-  namespace: bench
-  labels: {app: agg}
-status: {phase: Running, podIP: $sim_ip, conditions: [{type: Ready, status: "True"}]}
-YAML
+agg_yaml "$sim_ip" "$sim_port" "$model" >"$work/agg.yaml"
 "$pdgate" --config "$work/agg.yaml" --port "$router_port" --admin-port $((router_port + 80)) --threads 1 >"$work/pdgate.log" 2>&1 &
 router_pid=$!
 pids+=("$router_pid")

@@ -60,4 +60,12 @@ std::shared_ptr<const RouterState> MakeRouterState(
   return state;
 }
 
+std::shared_ptr<const RouterState> ThreadLocalHandle(std::shared_ptr<const RouterState> state) {
+  if (state == nullptr) return nullptr;
+  const RouterState* raw = state.get();
+  // The aliasing constructor: the new count owns the shared one, and points at the same state.
+  auto owner = std::make_shared<const std::shared_ptr<const RouterState>>(std::move(state));
+  return std::shared_ptr<const RouterState>(std::move(owner), raw);
+}
+
 }  // namespace pdgate::router

@@ -24,8 +24,8 @@ struct RouterState {
   // Live endpoint state and the prefix index outlive a reload: a new state takes them over.
   std::shared_ptr<discovery::LiveRegistry> live;
   std::shared_ptr<const pd_scheduler::Scheduler> scheduler;
-  std::shared_ptr<const auth::AuthPolicy> auth;  // null: no authentication
-  std::shared_ptr<const limits::RouteLimits> limits;  // ModelRoutes' rateLimit
+  std::shared_ptr<const auth::AuthPolicy> auth;                     // null: no authentication
+  std::shared_ptr<const limits::RouteLimits> limits;                // ModelRoutes' rateLimit
   std::shared_ptr<const limits::PrincipalLimits> principal_limits;  // spec.rateLimits
   // The fairness queues: one object for the process, carried over (and reconfigured) by every
   // new state; used only while config->settings.fairness.enabled.
@@ -40,5 +40,9 @@ inline constexpr size_t kKvIndexReaderSlots = 64;
 // index carry over; null at start.
 std::shared_ptr<const RouterState> MakeRouterState(
     const std::shared_ptr<const config::Config>& config, const RouterState* previous = nullptr);
+
+// `state` behind a reference count of its own, for one io thread: the copies that pin the state
+// for each request then write that count's cache line only, not one every io thread writes.
+std::shared_ptr<const RouterState> ThreadLocalHandle(std::shared_ptr<const RouterState> state);
 
 }  // namespace pdgate::router

@@ -10,9 +10,9 @@
 #include <random>
 
 #include "router/auth/token_cache.h"
+#include "router/http/net.h"
 #include "router/limits/gcra_client.h"
 #include "router/runtime/lifecycle.h"
-#include "router/http/net.h"
 #include "router/runtime/router_state.h"
 #include "router/runtime/tokenize_cache.h"
 #include "router/upstream/upstream_leg.h"
@@ -35,7 +35,7 @@ struct Worker {
          const Lifecycle* process_lifecycle)
       : ioc(context),
         lifecycle(process_lifecycle),
-        state(std::move(initial)),
+        state(ThreadLocalHandle(std::move(initial))),
         pool(state->config->settings.limits.upstream_pool_size,
              state->config->settings.timeouts.upstream_pool_idle,
              state->metrics_registry ? state->metrics_registry->upstream_connections()
@@ -63,11 +63,12 @@ struct Worker {
 
   net::io_context& ioc;
   const Lifecycle* lifecycle;
-  std::shared_ptr<const RouterState> state;  // replaced by a post() onto this thread
+  // Replaced by a post() onto this thread; its own count (ThreadLocalHandle).
+  std::shared_ptr<const RouterState> state;
   UpstreamPool pool;
   std::mt19937_64 rng;
-  class AccessLog* access_log = nullptr;  // process-wide, owned by the server
-  std::atomic<size_t> connections{0};     // read by the drain watcher on another thread
+  class AccessLog* access_log = nullptr;        // process-wide, owned by the server
+  std::atomic<size_t> connections{0};           // read by the drain watcher on another thread
   absl::flat_hash_map<Stream*, bool> sessions;  // open client connections → busy
   // Authentication: the JWT key set (replaced by a post() onto this thread, like `state`), the
   // thread's cache of verified tokens (cleared whenever the set or the configuration changes),

@@ -1,8 +1,8 @@
 #include "router/server/client_session.h"
 
 #include "base/strings.h"
-#include "router/http/client_io.h"
 #include "router/flow/completion_handler.h"
+#include "router/http/client_io.h"
 #include "router/openai/json_text.h"
 #include "router/openai/openai_request.h"
 #include "router/openai/request_id.h"
@@ -15,6 +15,14 @@ namespace {
 // Beast's flat_buffer starts at 512 bytes. Held by every connection while it reads a request,
 // so 10,000 clients arriving at once hold this much each.
 constexpr size_t kClientReadBufferBytes = 4096;
+
+// 413 for a body over limits.maxRequestBodyBytes, by Content-Length or as it is read.
+ErrorInfo TooLarge(uint64_t max_body_bytes) {
+  ErrorInfo error;
+  error.status = 413;
+  error.message = StrCat("The request body is larger than ", max_body_bytes, " bytes.");
+  return error;
+}
 
 // The models a caller may use: every routed model, or those its principal allows.
 std::string ModelList(const RouterState& state, const auth::Principal* principal) {
@@ -58,8 +66,7 @@ Route Classify(http::verb method, std::string_view path) {
 // ends: an exception must not leave the drain waiting on a count, or holding a gone stream.
 class SessionRegistration {
  public:
-  SessionRegistration(Worker& worker, Stream& stream)
-      : worker_(worker), stream_(&stream) {
+  SessionRegistration(Worker& worker, Stream& stream) : worker_(worker), stream_(&stream) {
     ++worker_.connections;
     worker_.sessions.emplace(stream_, false);
   }
@@ -115,8 +122,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     }
     if (header_ec == http::error::body_limit) {
       // Beast checks Content-Length against body_limit with the header: refused before reading.
-      error = {413, StrCat("The request body is larger than ", max_body_bytes, " bytes."), "", "",
-               ""};
+      error = TooLarge(max_body_bytes);
       co_await SendError(stream, error, false, kNoHeaders);
       break;
     }
@@ -139,14 +145,11 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     const Route route = Classify(request.method(), path);
     // A draining router answers what it has and closes each connection after it.
     bool keep_alive = request.keep_alive() && !worker.draining();
-    auto too_large = [&] {
-      return StrCat("The request body is larger than ", max_body_bytes, " bytes.");
-    };
 
     // Authentication, before the body is read: a refused caller costs a header parse. Every
     // /v1/* path, unknown ones included, so that paths cannot be probed without a credential.
     auth::Authentication authentication;
-    const std::shared_ptr<const auth::AuthPolicy> auth_policy = state->auth;
+    const auth::AuthPolicy* auth_policy = state->auth.get();  // held by `state`
     if (auth_policy && path.starts_with("/v1/")) {
       authentication = AuthenticateRequest(worker, *auth_policy, request);
       if (!authentication.ok()) {
@@ -165,13 +168,9 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     }
 
     if (route == Route::kCompletions) {
-      if (auto length = parser.content_length();
-          length && *length > max_body_bytes) {
-        // Refused before reading: nothing of the body is read, so the connection closes.
-        error = {413, too_large(), "", "", ""};
-        co_await SendError(stream, error, false, kNoHeaders);
-        break;
-      }
+      // Room for simdjson's padding before the body comes in, so that it need not be copied
+      // into a larger buffer once read (Beast has refused a Content-Length over the limit).
+      if (auto length = parser.content_length()) request.body().reserve(*length + kJsonPadding);
       // Expectation values are case-insensitive (RFC 9110 §10.1.1).
       if (beast::iequals(request[http::field::expect], "100-continue")) {
         stream.expires_after(settings.timeouts.request_body);
@@ -183,7 +182,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
       stream.expires_after(settings.timeouts.request_body);
       auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (body_ec == http::error::body_limit) {
-        error = {413, too_large(), "", "", ""};
+        error = TooLarge(max_body_bytes);
         co_await SendError(stream, error, false, kNoHeaders);
         break;
       }

@@ -186,7 +186,7 @@ void Server::Apply(const config::LoadResult& result, std::string_view why) {
   auto remaining = std::make_shared<std::atomic<unsigned>>(threads_);
   for (unsigned i = 0; i < threads_; ++i) {
     net::post(*contexts_[i], [worker = workers_[i].get(), state, remaining] {
-      worker->state = state;
+      worker->state = ThreadLocalHandle(state);
       worker->token_cache.Clear();  // the issuer, audiences or claims may have changed
       if (--*remaining == 0) state->metrics_registry->CountReload(true);
     });
