@@ -13,6 +13,10 @@ write_nginx_conf() {
   local dir
   dir=$(dirname "$file")
   mkdir -p "$dir/nginx-temp"
+  # nginx's worker runs as another user when started as root: it must reach its temp files
+  # (request bodies over 16 KiB), under a directory that mktemp made private.
+  chmod 755 "$dir"
+  chmod o+x "$(dirname "$dir")"
   cat >"$file" <<NGINX
 worker_processes 1;
 pid $dir/nginx.pid;
