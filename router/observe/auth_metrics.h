@@ -30,8 +30,8 @@ struct AuthMetrics {
   prometheus::Counter* jwks_ok = nullptr;  // pdgate_auth_jwks_fetches_total{result}
   prometheus::Counter* jwks_failed = nullptr;
   prometheus::Gauge* jwks_keys = nullptr;  // pdgate_auth_jwks_keys
-  prometheus::Gauge* jwks_last_success =
-      nullptr;  // pdgate_auth_jwks_last_success_timestamp_seconds
+  // pdgate_auth_jwks_last_success_timestamp_seconds
+  prometheus::Gauge* jwks_last_success = nullptr;
 
   // Counts one authentication (its method and result, and the cache for JWTs).
   void Count(const auth::Authentication& authentication) const;
