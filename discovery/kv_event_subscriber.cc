@@ -3,9 +3,8 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
-#include <csignal>
 #include <array>
+#include <csignal>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -36,15 +35,6 @@ std::span<const uint8_t> Bytes(const zmq::message_t& message) {
   return {static_cast<const uint8_t*>(message.data()), message.size()};
 }
 
-std::array<uint8_t, 8> BigEndian(uint64_t value) {
-  std::array<uint8_t, 8> out{};
-  for (int i = 7; i >= 0; --i) {
-    out[size_t(i)] = uint8_t(value & 0xff);
-    value >>= 8;
-  }
-  return out;
-}
-
 // Where one endpoint publishes; a change of any part resubscribes.
 struct Source {
   uint32_t rank = 0;  // data-parallel rank: its ports are the configured ones + rank
@@ -69,7 +59,7 @@ struct KvEventSubscriber::Impl {
     bool replaying = false;
     Clock::time_point replay_deadline;
     uint64_t replay_from = 0;
-    bool replay_started = false;  // its first batch came
+    bool replay_started = false;                            // its first batch came
     std::vector<std::pair<uint64_t, zmq::message_t>> held;  // live batches during a replay
   };
 
@@ -83,7 +73,7 @@ struct KvEventSubscriber::Impl {
   std::shared_ptr<KvBlockIndex> index;
   using StreamKey = std::pair<uint32_t, uint32_t>;  // endpoint slot, data-parallel rank
   std::map<StreamKey, Stream> streams;
-  uint32_t block_size = 16;            // blockSizeToHash, of the current configuration
+  uint32_t block_size = 16;  // blockSizeToHash, of the current configuration
 
   void Run() {
     while (!owner.stop_.load(std::memory_order_relaxed)) {
@@ -144,8 +134,7 @@ struct KvEventSubscriber::Impl {
     index = std::move(targets.index);
     std::map<StreamKey, Source> wanted;
     if (index != nullptr && endpoints != nullptr) {
-      const config::KvCacheAwareArgs& args =
-          endpoints->config->settings.scheduler.kv_cache_aware;
+      const config::KvCacheAwareArgs& args = endpoints->config->settings.scheduler.kv_cache_aware;
       block_size = uint32_t(args.block_size_to_hash);
       for (const ServerEndpoints& server : endpoints->servers) {
         for (const Endpoint& endpoint : server.endpoints) {
@@ -203,9 +192,8 @@ struct KvEventSubscriber::Impl {
       dealer.set(zmq::sockopt::linger, 0);
       dealer.set(zmq::sockopt::ipv6, 1);
       dealer.connect(stream.source.replay_url);
-      const std::array<uint8_t, 8> start = BigEndian(from);
-      std::array<zmq::const_buffer, 2> request{zmq::const_buffer(nullptr, 0),
-                                               zmq::buffer(start)};
+      const std::array<uint8_t, 8> start = EncodeKvEventSequence(from);
+      std::array<zmq::const_buffer, 2> request{zmq::const_buffer(nullptr, 0), zmq::buffer(start)};
       zmq::send_multipart(dealer, request, zmq::send_flags::dontwait);
       stream.dealer = std::move(dealer);
       stream.replaying = true;
@@ -229,9 +217,10 @@ struct KvEventSubscriber::Impl {
     for (const KvEvent& event : batch->events) {
       if (event.type != KvEventType::kBlockStored || event.block_size == block_size) continue;
       if (counters.block_size_mismatches.fetch_add(1, std::memory_order_relaxed) == 0) {
-        spdlog::warn("kv events from {}: blocks of {} tokens, but blockSizeToHash is {}: they "
-                     "cannot match requests (set the engines' block/page size or the arg alike)",
-                     stream.source.url, event.block_size, block_size);
+        spdlog::warn(
+            "kv events from {}: blocks of {} tokens, but blockSizeToHash is {}: they "
+            "cannot match requests (set the engines' block/page size or the arg alike)",
+            stream.source.url, event.block_size, block_size);
       }
     }
     // The port says whose batch it is (a batch may leave its rank out: older engines).
@@ -298,7 +287,8 @@ struct KvEventSubscriber::Impl {
       std::vector<zmq::message_t> frames;
       std::optional<size_t> got;
       try {
-        got = zmq::recv_multipart(stream.sub, std::back_inserter(frames), zmq::recv_flags::dontwait);
+        got =
+            zmq::recv_multipart(stream.sub, std::back_inserter(frames), zmq::recv_flags::dontwait);
       } catch (const zmq::error_t&) {
         got.reset();
       }
@@ -389,9 +379,8 @@ void KvEventSubscriber::Start() {
     // (Faults stay unblocked: a crash here must still be reported.)
     sigset_t signals;
     sigemptyset(&signals);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD}) {
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGCHLD})
       sigaddset(&signals, signal);
-    }
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     try {
       Impl impl(*this);

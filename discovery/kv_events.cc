@@ -142,7 +142,8 @@ bool ReadField(MsgpackReader& r, Field field, KvEvent& event) {
 
 absl::Status ReadArrayEvent(MsgpackReader& r, uint32_t size, KvEvent& event) {
   std::string_view tag;
-  if (size == 0 || !r.ReadString(tag)) return Malformed("an event array does not start with its type");
+  if (size == 0 || !r.ReadString(tag))
+    return Malformed("an event array does not start with its type");
   event.type = TypeNamed(tag);
   std::span<const Field> fields;
   if (event.type == KvEventType::kBlockStored) fields = kStoredFields;
@@ -208,6 +209,12 @@ std::optional<uint64_t> DecodeKvEventSequence(std::span<const uint8_t> frame) {
   uint64_t seq = 0;
   for (uint8_t byte : frame) seq = (seq << 8) | byte;
   return seq;
+}
+
+std::array<uint8_t, 8> EncodeKvEventSequence(uint64_t sequence) {
+  std::array<uint8_t, 8> frame{};
+  for (size_t i = frame.size(); i-- > 0; sequence >>= 8) frame[i] = uint8_t(sequence & 0xff);
+  return frame;
 }
 
 absl::StatusOr<KvEventBatch> DecodeKvEventBatch(std::span<const uint8_t> payload) {

@@ -12,6 +12,7 @@
 // int64), a digest sent as bytes by its last 8 bytes big-endian (vLLM's own folding).
 #include <absl/status/statusor.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -43,6 +44,7 @@ struct KvEventBatch {
 
 // The sequence frame: 8 bytes, big-endian. The replay's end marker is all ones (-1 signed).
 std::optional<uint64_t> DecodeKvEventSequence(std::span<const uint8_t> frame);
+std::array<uint8_t, 8> EncodeKvEventSequence(uint64_t sequence);
 inline constexpr uint64_t kKvReplayEnd = UINT64_MAX;
 
 // The payload frame. Errors name what was malformed; nothing is partly returned.

@@ -126,21 +126,21 @@ TEST_CASE("malformed batches are refused whole, never read past their bytes") {
   trailing.push_back(0xc0);
   CHECK_FALSE(DecodeKvEventBatch(trailing).ok());
   // An array that claims 2^32-1 elements in a few bytes: refused before any allocation.
-  const std::vector<uint8_t> huge = {0x93, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xdd, 0xff, 0xff, 0xff, 0xff};
+  const std::vector<uint8_t> huge = {0x93, 0xcb, 0,    0,    0,    0,    0,   0,
+                                     0,    0,    0xdd, 0xff, 0xff, 0xff, 0xff};
   CHECK_FALSE(DecodeKvEventBatch(huge).ok());
   // A token id that does not fit 32 bits (BlockStored [type, [], nil, [2^32]]); an event
   // without a type.
-  const std::vector<uint8_t> big_token = {0x92, 0x00, 0x91, 0x94, 0xab, 'B', 'l', 'o', 'c', 'k',
-                                          'S',  't',  'o',  'r',  'e',  'd', 0x90, 0xc0, 0x91,
-                                          0xcf, 0, 0, 0, 1, 0, 0, 0, 0};
+  const std::vector<uint8_t> big_token = {0x92, 0x00, 0x91, 0x94, 0xab, 'B', 'l',  'o',  'c',  'k',
+                                          'S',  't',  'o',  'r',  'e',  'd', 0x90, 0xc0, 0x91, 0xcf,
+                                          0,    0,    0,    1,    0,    0,   0,    0};
   CHECK_FALSE(DecodeKvEventBatch(big_token).ok());
   const std::vector<uint8_t> untyped = {0x92, 0x00, 0x91, 0x81, 0xa1, 'x', 0x01};
   CHECK_FALSE(DecodeKvEventBatch(untyped).ok());
   // An event type pdgate does not know is kept as unknown; the batch still counts.
-  const std::vector<uint8_t> unknown = {0x92, 0x00, 0x92, 0x91, 0xa3, 'N', 'e', 'w',
-                                        0x91, 0xb0, 'A',  'l',  'l',  'B', 'l', 'o',
-                                        'c',  'k',  's',  'C',  'l',  'e', 'a', 'r',
-                                        'e',  'd'};
+  const std::vector<uint8_t> unknown = {0x92, 0x00, 0x92, 0x91, 0xa3, 'N', 'e', 'w', 0x91,
+                                        0xb0, 'A',  'l',  'l',  'B',  'l', 'o', 'c', 'k',
+                                        's',  'C',  'l',  'e',  'a',  'r', 'e', 'd'};
   absl::StatusOr<KvEventBatch> kept = DecodeKvEventBatch(unknown);
   REQUIRE(kept.ok());
   REQUIRE(kept->events.size() == 2);
@@ -157,6 +157,15 @@ TEST_CASE("the sequence frame is 8 bytes big-endian, the replay's end marker all
   CHECK(DecodeKvEventSequence(end) == kKvReplayEnd);
   const std::vector<uint8_t> short_frame = {0, 5};
   CHECK_FALSE(DecodeKvEventSequence(short_frame).has_value());
+}
+
+TEST_CASE("a sequence encodes to the frame it decodes from") {
+  const std::array<uint8_t, 8> big = EncodeKvEventSequence(0x0102030405060708u);
+  CHECK(big == std::array<uint8_t, 8>{1, 2, 3, 4, 5, 6, 7, 8});
+  for (uint64_t sequence : {uint64_t{0}, uint64_t{5}, uint64_t{1} << 40, kKvReplayEnd}) {
+    const std::array<uint8_t, 8> frame = EncodeKvEventSequence(sequence);
+    CHECK(DecodeKvEventSequence(frame) == sequence);
+  }
 }
 
 }  // namespace pdgate::discovery
