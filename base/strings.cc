@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -50,42 +51,62 @@ size_t NextToEscape(const char* data, size_t i, size_t size) {
   return size;
 }
 
+// The escape sequence of a byte NextToEscape stopped at, written at `out` (room for 6 bytes).
+size_t WriteEscape(unsigned char byte, char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out[0] = '\\';
+  switch (byte) {
+    case '"':
+    case '\\':
+      out[1] = char(byte);
+      return 2;
+    case '\n':
+      out[1] = 'n';
+      return 2;
+    case '\r':
+      out[1] = 'r';
+      return 2;
+    case '\t':
+      out[1] = 't';
+      return 2;
+    default:
+      std::memcpy(out + 1, "u00", 3);
+      out[4] = kHex[(byte >> 4) & 0xf];
+      out[5] = kHex[byte & 0xf];
+      return 6;
+  }
+}
+
 }  // namespace
 
+// Both copy the runs of bytes that need no escape at once: most values have no byte to escape.
 void AppendJsonString(std::string& out, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  // Runs of bytes that need no escape are appended at once: most values have no byte to escape.
   size_t run = 0;
   while (true) {
     const size_t i = NextToEscape(value.data(), run, value.size());
     out.append(value.data() + run, i - run);
     if (i == value.size()) break;
     run = i + 1;
-    const auto byte = static_cast<unsigned char>(value[i]);
-    switch (byte) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[(byte >> 4) & 0xf]);
-        out.push_back(kHex[byte & 0xf]);
-    }
+    char escape[6];
+    out.append(escape, WriteEscape(static_cast<unsigned char>(value[i]), escape));
   }
   out.push_back('"');
+}
+
+char* WriteJsonString(char* out, std::string_view value) {
+  *out++ = '"';
+  size_t run = 0;
+  while (true) {
+    const size_t i = NextToEscape(value.data(), run, value.size());
+    std::memcpy(out, value.data() + run, i - run);
+    out += i - run;
+    if (i == value.size()) break;
+    run = i + 1;
+    out += WriteEscape(static_cast<unsigned char>(value[i]), out);
+  }
+  *out++ = '"';
+  return out;
 }
 
 }  // namespace pdgate

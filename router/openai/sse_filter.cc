@@ -41,8 +41,8 @@ bool HasUsageValue(std::string_view data) {
   while (Contains(data, kKey, &at)) {
     data.remove_prefix(at + kKey.size());
     auto skip_blanks = [&data](size_t i) {
-      while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' ||
-                                 data[i] == '\n')) {
+      while (i < data.size() &&
+             (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) {
         ++i;
       }
       return i;
@@ -67,11 +67,18 @@ std::string_view DataOf(std::string_view event) {
 }  // namespace
 
 std::optional<Usage> ReadUsage(std::string_view json) {
-  simdjson::padded_string copy(json);
+  const simdjson::padded_string copy(json);
+  return ReadUsage(copy, copy.size() + simdjson::SIMDJSON_PADDING);
+}
+
+std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
+  if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return ReadUsage(json);
   thread_local od::parser parser;
   od::document doc;
   od::object usage;
-  if (parser.iterate(copy).get(doc) || doc["usage"].get_object().get(usage)) return std::nullopt;
+  if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
+      doc["usage"].get_object().get(usage))
+    return std::nullopt;
   Usage result;
   for (auto field : usage) {
     std::string_view key;

@@ -51,5 +51,8 @@ class SseFilter {
 
 // Reads usage from a JSON object that has a `usage` member (a chunk or a whole response).
 std::optional<Usage> ReadUsage(std::string_view json);
+// The same without a copy: `json` is followed by padding up to `capacity` bytes (simdjson reads
+// up to SIMDJSON_PADDING bytes past the end).
+std::optional<Usage> ReadUsage(std::string_view json, size_t capacity);
 
 }  // namespace pdgate::router

@@ -1,92 +1,106 @@
 #include "router/openai/usage_scanner.h"
 
 #include <algorithm>
-#include <array>
 #include <bit>
-#include <climits>
-#include <cstdint>
+#include <cstring>
 
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
 
+#include "router/openai/openai_request.h"
+
 namespace pdgate::router {
 namespace {
 
-// The bytes that change the scanner's state: quotes and backslashes in strings, brackets and
-// commas outside. Everything else (text, digits, true/false/null, ':', blanks) is skipped.
-constexpr std::array<bool, 256> kSpecial = [] {
-  std::array<bool, 256> table{};
-  for (char c : std::string_view("\"\\{}[],")) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
+constexpr std::string_view kUsage = "usage";
+// The captured object is read as the value of this document's one member.
+constexpr std::string_view kDocumentStart = "{\"usage\":";
+
+struct Masks {
+  uint64_t quote = 0;
+  uint64_t backslash = 0;
+  uint64_t structural = 0;  // { } [ ] ,
+};
+
+// The masks of 64 readable bytes.
+Masks Classify(const char* block) {
+  Masks m;
+#ifdef __AVX2__
+  const auto bits = [](__m256i hits) {
+    return uint64_t(static_cast<uint32_t>(_mm256_movemask_epi8(hits)));
+  };
+  for (int half = 0; half < 2; ++half) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32 * half));
+    const __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));  // '[' → '{', ']' → '}'
+    const int shift = 32 * half;
+    m.quote |= bits(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"'))) << shift;
+    m.backslash |= bits(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))) << shift;
+    m.structural |=
+        bits(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')),
+                             _mm256_or_si256(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('{')),
+                                             _mm256_cmpeq_epi8(folded, _mm256_set1_epi8('}')))))
+        << shift;
+  }
+#else
+  for (int i = 0; i < 64; ++i) {
+    const uint64_t bit = uint64_t{1} << i;
+    switch (block[i]) {
+      case '"':
+        m.quote |= bit;
+        break;
+      case '\\':
+        m.backslash |= bit;
+        break;
+      case '{':
+      case '}':
+      case '[':
+      case ']':
+      case ',':
+        m.structural |= bit;
+        break;
+      default:
+        break;
+    }
+  }
+#endif
+  return m;
+}
+
+// The bytes that a backslash escapes, in order (an escaped backslash escapes nothing).
+// `carry` in: the block's first byte is escaped; out: its byte 63 escapes the next block's first.
+uint64_t Escaped(uint64_t backslash, bool& carry) {
+  uint64_t escaped = carry ? 1 : 0;
+  backslash &= ~escaped;
+  carry = false;
+  while (backslash != 0) {  // backslashes are rare outside escaped text
+    const int i = std::countr_zero(backslash);
+    if (i == 63) {
+      carry = true;
+      break;
+    }
+    escaped |= uint64_t{1} << (i + 1);
+    backslash &= ~(uint64_t{3} << i);
+  }
+  return escaped;
+}
+
+// Bit i: an odd number of bits at or below i are set (between an opening and a closing quote).
+uint64_t PrefixXor(uint64_t x) {
+  for (int shift = 1; shift < 64; shift *= 2) x ^= x << shift;
+  return x;
+}
 
 bool IsBlank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-// Finds the special bytes of one chunk in order. A response is mostly runs of plain bytes
-// (generated text, numbers, short keys): with AVX2, 32 bytes are classified per step and the
-// specials of a block are then taken from its bit mask, so a special costs a few instructions.
-class SpecialFinder {
- public:
-  SpecialFinder(const char* data, size_t size) : data_(data), size_(size) {}
-
-  // The first special byte at or after `i`, or the chunk's size.
-  size_t Next(size_t i) {
-#ifdef __AVX2__
-    while (true) {
-      if (i >= base_ && i < base_ + 32) {
-        const uint32_t rest = mask_ & (~uint32_t{0} << (i - base_));
-        if (rest != 0) return base_ + size_t(std::countr_zero(rest));
-        i = base_ + 32;
-      }
-      if (i + 32 > size_) break;
-      base_ = i;
-      mask_ = Classify(data_ + i);
-    }
-#endif
-    while (i < size_ && !kSpecial[static_cast<unsigned char>(data_[i])]) ++i;
-    return i;
-  }
-
- private:
-#ifdef __AVX2__
-  // Not inlined: its constants would be set up again on every Next.
-  [[gnu::noinline]] static uint32_t Classify(const char* block) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
-    const __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));  // '[' → '{', ']' → '}'
-    const __m256i hits = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
-                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))),
-        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(',')),
-                        _mm256_or_si256(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('{')),
-                                        _mm256_cmpeq_epi8(folded, _mm256_set1_epi8('}')))));
-    return static_cast<uint32_t>(_mm256_movemask_epi8(hits));
-  }
-  size_t base_ = SIZE_MAX - 32;  // no block classified yet
-  uint32_t mask_ = 0;
-#endif
-  const char* data_;
-  size_t size_;
-};
 
 }  // namespace
 
 void UsageScanner::Feed(std::string_view bytes) {
-  constexpr std::string_view kUsage = "usage";
+  if (done_) return;
   const char* const data = bytes.data();
   const size_t size = bytes.size();
   size_t i = 0;
-  // The usage object's bytes in this chunk start here; they are appended in one piece when the
-  // chunk or the object ends.
-  size_t capture_from = 0;
-  auto keep_captured = [&](size_t end) {
-    captured_.append(data + capture_from, end - capture_from);
-    capture_from = end;
-    if (captured_.size() > max_usage_bytes_) done_ = true;
-  };
-  // A top-level key is kept only as far as it can still be "usage" (one byte more).
-  auto key_room = [&] { return reading_key_ && key_.size() <= kUsage.size(); };
-  if (!started_ && !done_) {
+  if (!started_) {
     while (i < size && IsBlank(data[i])) ++i;
     if (i == size) return;
     started_ = true;
@@ -95,82 +109,111 @@ void UsageScanner::Feed(std::string_view bytes) {
       return;
     }
   }
-  SpecialFinder specials(data, size);
-  while (!done_) {
-    if (escape_) {  // the byte after a backslash, whatever it is
-      if (i == size) break;
-      if (key_room()) key_.push_back(data[i]);
-      escape_ = false;
-      ++i;
-    }
-    const size_t next = specials.Next(i);
-    if (key_room()) key_.append(data + i, std::min(next - i, kUsage.size() + 1 - key_.size()));
-    i = next;
-    if (i == size) break;
-    const char c = data[i++];
-    if (in_string_) {
-      if (c == '"') {
-        in_string_ = false;
-        if (reading_key_) {
-          reading_key_ = false;
-          usage_key_ = key_ == kUsage;
-        }
-        continue;
-      }
-      if (c == '\\') escape_ = true;
-      if (key_room()) key_.push_back(c);
+  // A key or a capture that began in an earlier chunk goes on from this chunk's start.
+  key_from_ = i;
+  capture_from_ = i;
+  for (size_t block = i; block < size; block += 64) {
+    if (!Block(data, block, std::min<size_t>(64, size - block))) return;
+  }
+  if (reading_key_ && key_.size() <= kUsage.size()) {  // kept only as far as it can be "usage"
+    key_.append(data + key_from_, std::min(size - key_from_, kUsage.size() + 1 - key_.size()));
+  }
+  if (capturing_) KeepCaptured(data, size);
+}
+
+bool UsageScanner::Block(const char* chunk, size_t block, size_t length) {
+  const char* data = chunk + block;
+  char padded[64];  // the chunk's last bytes, followed by bytes that are nothing special
+  if (length < 64) {
+    std::memset(padded, 0, sizeof(padded));
+    std::memcpy(padded, data, length);
+    data = padded;
+  }
+  const Masks m = Classify(data);
+  const uint64_t escaped = Escaped(m.backslash, escaped_next_);
+  if (length < 64) escaped_next_ = ((escaped >> length) & 1) != 0;
+  const uint64_t quotes = m.quote & ~escaped;
+  // Bit i: byte i is inside a string, its opening quote included and its closing one not.
+  const uint64_t inside = PrefixXor(quotes) ^ (in_string_ ? ~uint64_t{0} : 0);
+  in_string_ = (inside >> 63) != 0;  // the padding holds no quote: bit 63 is the last byte's
+  uint64_t events = (m.structural & ~inside) | quotes;
+  while (events != 0) {
+    const int i = std::countr_zero(events);
+    events &= events - 1;
+    const char c = data[i];
+    const bool opens_string = ((inside >> i) & 1) != 0;
+    // Most events change nothing: the quotes and commas of nested values, the quotes of top-level
+    // string values. They are passed over here, without a call.
+    if (c == '"' ? !(reading_key_ || (opens_string && depth_ == 1 && key_expected_))
+                 : c == ',' && depth_ != 1) {
       continue;
     }
-    switch (c) {
-      case '"':
-        in_string_ = true;
+    Event(chunk, block + size_t(i), c, opens_string);
+    if (done_) return false;
+  }
+  return true;
+}
+
+void UsageScanner::Event(const char* chunk, size_t at, char c, bool opens_string) {
+  switch (c) {
+    case '"':
+      if (opens_string) {
         if (depth_ == 1 && key_expected_) {
           key_expected_ = false;
           reading_key_ = true;
+          key_from_ = at + 1;
           key_.clear();
         }
-        break;
-      case '{':
-        if (depth_ == 1 && usage_key_) {
-          capturing_ = true;
-          captured_.clear();
-          capture_from = i - 1;
-        }
-        if (++depth_ == 1) key_expected_ = true;
-        break;
-      case '[':
-        ++depth_;
-        break;
-      case '}':
-      case ']':
-        --depth_;
-        if (capturing_ && depth_ == 1) {
-          keep_captured(i);
-          if (!done_) Finish();
-          return;
-        }
-        if (depth_ <= 0) done_ = true;  // the end of the document
-        break;
-      default:  // ','
-        if (depth_ == 1) {
-          key_expected_ = true;
-          usage_key_ = false;
-        }
-        break;
-    }
+      } else if (reading_key_) {
+        reading_key_ = false;
+        const std::string_view here(chunk + key_from_, at - key_from_);
+        usage_key_ = key_.size() + here.size() == kUsage.size() && kUsage.starts_with(key_) &&
+                     kUsage.substr(key_.size()) == here;
+      }
+      return;
+    case '{':
+      if (depth_ == 1 && usage_key_) {
+        capturing_ = true;
+        captured_.assign(kDocumentStart);
+        capture_from_ = at;
+      }
+      if (++depth_ == 1) key_expected_ = true;
+      return;
+    case '[':
+      ++depth_;
+      return;
+    case '}':
+    case ']':
+      --depth_;
+      if (capturing_ && depth_ == 1) {
+        KeepCaptured(chunk, at + 1);
+        if (!done_) Finish();
+        return;
+      }
+      if (depth_ <= 0) done_ = true;  // the end of the document
+      return;
+    default:  // ','
+      if (depth_ == 1) {
+        key_expected_ = true;
+        usage_key_ = false;
+      }
+      return;
   }
-  if (capturing_ && !done_) keep_captured(size);
+}
+
+void UsageScanner::KeepCaptured(const char* chunk, size_t end) {
+  captured_.append(chunk + capture_from_, end - capture_from_);
+  capture_from_ = end;
+  if (captured_.size() - kDocumentStart.size() > max_usage_bytes_) done_ = true;
 }
 
 void UsageScanner::Finish() {
   done_ = true;
   capturing_ = false;
-  std::string document = "{\"usage\":";
-  document += captured_;
-  document += "}";
-  usage_ = ReadUsage(document);
-  captured_.clear();
-  captured_.shrink_to_fit();
+  captured_ += '}';
+  captured_.reserve(captured_.size() + kJsonPadding);  // read in place, not copied
+  usage_ = ReadUsage(captured_, captured_.capacity());
+  captured_ = std::string();
 }
 
 }  // namespace pdgate::router

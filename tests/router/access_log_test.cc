@@ -3,6 +3,8 @@
 
 #include <simdjson.h>
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 using namespace pdgate::router;
@@ -74,4 +76,43 @@ TEST_CASE("a text line has the request, the endpoints and the attempts on one li
   // A client's control characters cannot forge a second line.
   CHECK(other.find('\n') == other.size() - 1);
   CHECK(other.find("model=bad\\x0amodel\\x7f ") != std::string::npos);
+}
+
+TEST_CASE("a JSON line has milliseconds with 3 decimals and leaves out what is no JSON number") {
+  AccessRecord r = Record();
+  r.ttft_ms = 0.0004;
+  r.prefill_ms = 12.3456;
+  r.decode_ms = std::numeric_limits<double>::quiet_NaN();
+  r.total_ms = std::numeric_limits<double>::infinity();
+  r.queue_ms = 2e13;  // beyond the integer path: still a number
+  const std::string line = FormatJson(r);
+  CHECK(line.find(R"("ttft_ms":0.000)") != std::string::npos);
+  CHECK(line.find(R"("prefill_ms":12.346)") != std::string::npos);
+  CHECK(line.find("decode_ms") == std::string::npos);
+  CHECK(line.find("total_ms") == std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE_FALSE(parser.parse(line).get(doc));
+  CHECK(double(doc["queue_ms"]) == Approx(2e13));
+}
+
+TEST_CASE("a JSON line of values that are all escapes fits and appends to what is buffered") {
+  AccessRecord r = Record();
+  r.model = std::string(5000, '\x01');  // each byte 6 on the line: the longest a value can grow
+  r.path = std::string(300, '"');
+  std::string buffered = "earlier line\n";
+  AppendJson(r, buffered);
+  AppendJson(Record(), buffered);
+  REQUIRE(buffered.starts_with("earlier line\n{"));
+  const size_t second = buffered.find('\n', 13);
+  REQUIRE(second != std::string::npos);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE_FALSE(parser.parse(buffered.substr(13, second + 1 - 13)).get(doc));
+  std::string_view model;
+  REQUIRE_FALSE(doc["model"].get(model));
+  CHECK(model == r.model);
+  REQUIRE_FALSE(parser.parse(buffered.substr(second + 1)).get(doc));
+  CHECK(int64_t(doc["status"]) == 200);
+  CHECK(buffered.back() == '\n');
 }
