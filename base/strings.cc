@@ -1,5 +1,6 @@
 #include "base/strings.h"
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +29,14 @@ std::string StrJoin(const std::vector<std::string>& parts, std::string_view sepa
 
 namespace {
 
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> table{};
+  for (int byte = 0; byte < 0x20; ++byte) table[size_t(byte)] = true;
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
 // The first byte at or after `i` that JSON must escape (a control byte, '"' or '\\'), or `size`.
 // Values are mostly plain (ids, names, model text): 32 bytes are looked at per step with AVX2.
 size_t NextToEscape(const char* data, size_t i, size_t size) {
@@ -43,10 +52,19 @@ size_t NextToEscape(const char* data, size_t i, size_t size) {
     const auto mask = static_cast<uint32_t>(_mm256_movemask_epi8(hits));
     if (mask != 0) return i + size_t(std::countr_zero(mask));
   }
+  if (i + 16 <= size) {  // values are mostly short: one 16-byte step before the byte loop
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    const __m128i hits =
+        _mm_or_si128(control, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    const auto mask = static_cast<uint32_t>(_mm_movemask_epi8(hits));
+    if (mask != 0) return i + size_t(std::countr_zero(mask));
+    i += 16;
+  }
 #endif
   for (; i < size; ++i) {
-    const auto byte = static_cast<unsigned char>(data[i]);
-    if (byte < 0x20 || byte == '"' || byte == '\\') return i;
+    if (kNeedsEscape[static_cast<unsigned char>(data[i])]) return i;
   }
   return size;
 }

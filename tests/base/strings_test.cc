@@ -3,17 +3,19 @@
 #include "base/strings.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 using pdgate::AppendJsonString;
 
 namespace {
 
+// Both ways of escaping, which must agree.
 std::string Escaped(std::string_view value) {
   std::string out;
   AppendJsonString(out, value);
-  return out;
+  std::string written(pdgate::JsonStringBound(value.size()), '\0');
+  written.resize(size_t(pdgate::WriteJsonString(written.data(), value) - written.data()));
+  return out == written ? out : "AppendJsonString and WriteJsonString differ";
 }
 
 // The escaping one byte at a time: what the fast path must equal.
@@ -55,12 +57,12 @@ TEST_CASE("AppendJsonString escapes quotes, backslashes and control bytes, nothi
 
 TEST_CASE("AppendJsonString at every position of long values") {
   const std::string specials = std::string("\"\\\n\x01\x1f", 5) + std::string(1, '\0');
-  for (size_t length : {31u, 32u, 33u, 64u, 95u}) {
+  for (size_t length : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 48u, 49u, 64u, 95u}) {
     for (size_t at = 0; at < length; ++at) {
       for (char special : specials) {
         std::string value(length, 'x');
         value[at] = special;
-        value[length - 1 - (at % 7)] = ' ';
+        value[length - 1 - (at % 7)] = at % 2 == 0 ? ' ' : '\xe9';  // and a byte over 0x7f
         INFO("length " << length << ", byte " << int(special) << " at " << at);
         CHECK(Escaped(value) == EscapedSlowly(value));
       }
