@@ -136,41 +136,51 @@ bool UsageScanner::Block(const char* chunk, size_t block, size_t length) {
   // Bit i: byte i is inside a string, its opening quote included and its closing one not.
   const uint64_t inside = PrefixXor(quotes) ^ (in_string_ ? ~uint64_t{0} : 0);
   in_string_ = (inside >> 63) != 0;  // the padding holds no quote: bit 63 is the last byte's
-  uint64_t events = (m.structural & ~inside) | quotes;
-  while (events != 0) {
-    const int i = std::countr_zero(events);
-    events &= events - 1;
-    const char c = data[i];
-    const bool opens_string = ((inside >> i) & 1) != 0;
-    // Most events change nothing: the quotes and commas of nested values, the quotes of top-level
-    // string values. They are passed over here, without a call.
-    if (c == '"' ? !(reading_key_ || (opens_string && depth_ == 1 && key_expected_))
-                 : c == ',' && depth_ != 1) {
+  const uint64_t structurals = m.structural & ~inside;
+  const uint64_t opening = quotes & inside;
+  const uint64_t closing = quotes & ~inside;
+  // Steps through the brackets and commas outside strings in order, and through the quotes of a
+  // top-level key where one is expected: the other quotes (nested values, top-level string
+  // values) need no step. `from`: the first bit not yet looked at.
+  int from = 0;
+  while (true) {
+    const uint64_t after = from >= 64 ? 0 : ~uint64_t{0} << from;
+    const uint64_t next = structurals & after & (~(structurals & after) + 1);  // the lowest
+    if (reading_key_) {  // its closing quote comes before any bracket: brackets in it are text
+      const uint64_t close = closing & after;
+      if (close == 0) return true;  // the key goes on in the next block
+      const int i = std::countr_zero(close);
+      reading_key_ = false;
+      const std::string_view here(chunk + key_from_, block + size_t(i) - key_from_);
+      usage_key_ = key_.size() + here.size() == kUsage.size() && kUsage.starts_with(key_) &&
+                   kUsage.substr(key_.size()) == here;
+      from = i + 1;
       continue;
     }
-    Event(chunk, block + size_t(i), c, opens_string);
+    if (depth_ == 1 && key_expected_) {  // a key opens here if its quote comes first
+      const uint64_t open = opening & after & (next == 0 ? ~uint64_t{0} : next - 1);
+      if (open != 0) {
+        const int i = std::countr_zero(open);
+        key_expected_ = false;
+        reading_key_ = true;
+        key_from_ = block + size_t(i) + 1;
+        key_.clear();
+        from = i + 1;
+        continue;
+      }
+    }
+    if (next == 0) return true;
+    const int i = std::countr_zero(next);
+    from = i + 1;
+    const char c = data[i];
+    if (c == ',' && depth_ != 1) continue;  // a nested value's comma: nothing to do
+    Event(chunk, block + size_t(i), c);
     if (done_) return false;
   }
-  return true;
 }
 
-void UsageScanner::Event(const char* chunk, size_t at, char c, bool opens_string) {
+void UsageScanner::Event(const char* chunk, size_t at, char c) {
   switch (c) {
-    case '"':
-      if (opens_string) {
-        if (depth_ == 1 && key_expected_) {
-          key_expected_ = false;
-          reading_key_ = true;
-          key_from_ = at + 1;
-          key_.clear();
-        }
-      } else if (reading_key_) {
-        reading_key_ = false;
-        const std::string_view here(chunk + key_from_, at - key_from_);
-        usage_key_ = key_.size() + here.size() == kUsage.size() && kUsage.starts_with(key_) &&
-                     kUsage.substr(key_.size()) == here;
-      }
-      return;
     case '{':
       if (depth_ == 1 && usage_key_) {
         capturing_ = true;

@@ -32,7 +32,8 @@ class UsageScanner {
   // The `length` (at most 64) bytes at chunk + block. Returns false once nothing more is to be
   // found (done_: the usage captured, the document ended, or the capture too large).
   bool Block(const char* chunk, size_t block, size_t length);
-  void Event(const char* chunk, size_t at, char c, bool opens_string);
+  // A bracket or a top-level comma at chunk[at].
+  void Event(const char* chunk, size_t at, char c);
   void KeepCaptured(const char* chunk, size_t end);
   void Finish();
 

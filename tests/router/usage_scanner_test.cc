@@ -102,3 +102,39 @@ TEST_CASE("long text with escapes and brackets across 32-byte blocks, any cut") 
   REQUIRE(scanner.usage().has_value());
   CHECK(scanner.usage()->prompt_tokens == 5);
 }
+
+TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
+  struct Case {
+    std::string_view usage;
+    int64_t prompt, completion, cached;
+  };
+  const Case cases[] = {
+      {R"({"prompt_tokens":5,"completion_tokens":6,"prompt_tokens_details":{"cached_tokens":4}})",
+       5, 6, 4},
+      {R"({ "prompt_tokens" : -0 , "completion_tokens":9223372036854775807 })", 0,
+       INT64_MAX, 0},
+      {R"({"prompt_tokens":-9223372036854775808,"completion_tokens":null})", INT64_MIN, 0, 0},
+      // not integers: left at 0 (a parser's get_int64 fails)
+      {R"({"prompt_tokens":1.5,"completion_tokens":2e1,"total_tokens":3})", 0, 0, 0},
+      {R"({"prompt_tokens":9223372036854775808,"completion_tokens":"7"})", 0, 0, 0},
+      // the first cached_tokens of prompt_tokens_details; other objects and keys ignored
+      {R"({"prompt_tokens_details":{"cached_tokens":2,"cached_tokens":3},"x":{"prompt_tokens":8}})",
+       0, 0, 2},
+      {R"({"prompt_tokens_details":{"cached_tokens":null,"cached_tokens":3}})", 0, 0, 0},
+      {R"({"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":1}})", 0,
+       0, 0},
+      {R"({"prompt_tokens":1,"prompt_tokens":2,"details":[1,{"a":[true]}],"completion_tokens":3})",
+       2, 3, 0},
+      {R"({"pr\u006fmpt_tokens":4,"completion_tokens":1,"meta":{"deep":{"er":1}}})", 4, 1, 0},
+      {"{}", 0, 0, 0},
+  };
+  for (const Case& c : cases) {
+    const std::string body = std::string(R"({"id":"x","usage":)") + std::string(c.usage) + "}";
+    INFO(body);
+    auto usage = Scan(body, 7);
+    REQUIRE(usage.has_value());
+    CHECK(usage->prompt_tokens == c.prompt);
+    CHECK(usage->completion_tokens == c.completion);
+    CHECK(usage->cached_tokens == c.cached);
+  }
+}
