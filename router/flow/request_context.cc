@@ -1,6 +1,8 @@
 #include "router/flow/request_context.h"
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <optional>
 
 namespace pdgate::router {
 
@@ -22,25 +24,46 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
   return LegTarget{endpoint.host_port, endpoint.pod, tcp::endpoint(address, endpoint.port)};
 }
 
+ForwardedFields::ForwardedFields(const http::fields& fields) {
+  for (const auto& field : fields) {
+    switch (field.name()) {
+      case http::field::accept:
+        if (!accept) accept = std::string_view(field.value());
+        break;
+      case http::field::authorization:
+        if (!authorization) authorization = std::string_view(field.value());
+        break;
+      case http::field::unknown: {  // Beast has no names of its own for W3C trace context
+        const auto name = field.name_string();
+        if (!traceparent && beast::iequals(name, "traceparent")) {
+          traceparent = std::string_view(field.value());
+        } else if (!tracestate && beast::iequals(name, "tracestate")) {
+          tracestate = std::string_view(field.value());
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
                           std::string body, std::string_view target) {
   const http::request<http::string_body>& request = context.request;
+  const ForwardedFields forwarded(request.base());
   LegRequest leg(target.empty() ? std::string_view(request.target()) : target, endpoint.host_port);
   leg.Set("Content-Type", "application/json");
   leg.Set("x-request-id", context.writer.request_id());
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.
-  if (auto it = request.find(http::field::accept); it != request.end()) {
-    leg.Set("Accept", std::string_view(it->value()));
-  }
+  if (forwarded.accept) leg.Set("Accept", *forwarded.accept);
   const config::AuthSettings& auth = context.settings.auth;
   switch (context.server.upstream_authorization) {
     case config::UpstreamAuthorization::kAuto:
       if (auth.enabled() && !auth.forward_credential) break;
       [[fallthrough]];
     case config::UpstreamAuthorization::kForward:
-      if (auto it = request.find(http::field::authorization); it != request.end()) {
-        leg.Set("Authorization", std::string_view(it->value()));
-      }
+      if (forwarded.authorization) leg.Set("Authorization", *forwarded.authorization);
       break;
     case config::UpstreamAuthorization::kReplace:
       leg.Set("Authorization", context.server.upstream_authorization_value);
@@ -48,11 +71,8 @@ LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoi
     case config::UpstreamAuthorization::kStrip:
       break;
   }
-  for (std::string_view name : {"traceparent", "tracestate"}) {
-    if (auto it = request.find(name); it != request.end()) {
-      leg.Set(name, std::string_view(it->value()));
-    }
-  }
+  if (forwarded.traceparent) leg.Set("traceparent", *forwarded.traceparent);
+  if (forwarded.tracestate) leg.Set("tracestate", *forwarded.tracestate);
   leg.SetBody(std::move(body));
   return leg;
 }

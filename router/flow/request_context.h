@@ -5,6 +5,7 @@
 // (legs.cc, decode_relay.cc) and the SGLang flow (sglang_flow.cc).
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "config/model_server.h"
 #include "config/router_settings.h"
@@ -40,6 +41,16 @@ struct RequestContext {
 // Where a leg connects (from the snapshot's derived address); nullopt when the pod's address is
 // no IP address.
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint);
+// The client's header fields that go on to the engines, the first of each name, found in one
+// walk over the fields (a find per name would search the ordered set each time).
+struct ForwardedFields {
+  explicit ForwardedFields(const http::fields& fields);
+  std::optional<std::string_view> accept;
+  std::optional<std::string_view> authorization;
+  std::optional<std::string_view> traceparent;  // W3C trace context
+  std::optional<std::string_view> tracestate;
+};
+
 // A leg's request: the client's path (or `target`), our headers, `body`.
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
                           std::string body, std::string_view target = {});
