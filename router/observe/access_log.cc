@@ -14,46 +14,43 @@
 namespace pdgate::router {
 namespace {
 
-// Formats one line straight into the thread's buffer. Room for the longest the line can be is
-// made once; each piece is then a memcpy of known length rather than a std::string append with
-// its own capacity check (20 fields: ~5,500 instructions a line before, when appended).
+// Formats one line straight into the thread's buffer: each piece makes sure of its room (one
+// compare; the buffer grows only for an unusually long line) and is then a memcpy of known length,
+// not a std::string append with its own capacity check (~5,500 instructions a line before).
 class JsonLine {
  public:
-  JsonLine(std::string& out, size_t bound) : out_(out) {
-    const size_t start = out.size();
-    out.resize(start + bound);
-    next_ = out.data() + start;
+  explicit JsonLine(std::string& out) : out_(out), next_(nullptr), end_(nullptr) {
+    Grow(out.size(), kTypicalLine);
   }
   ~JsonLine() { out_.resize(size_t(next_ - out_.data())); }
   JsonLine(const JsonLine&) = delete;
   JsonLine& operator=(const JsonLine&) = delete;
 
-  // Room a line needs for text fields of `text_bytes` bytes in all, each escaped (JsonStringBound),
-  // plus its names, punctuation and numbers (under 600 bytes).
-  static size_t Bound(size_t text_bytes) { return JsonStringBound(text_bytes) + 1024; }
-
   template <size_t N>
   void Raw(const char (&text)[N]) {
-    std::memcpy(next_, text, N - 1);
-    next_ += N - 1;
+    Room(N - 1);
+    Put(text, N - 1);
   }
   // `name` is the whole `,"name":` text.
   template <size_t N>
   void Field(const char (&name)[N], std::string_view value) {
-    Raw(name);
+    Room(N - 1 + JsonStringBound(value.size()));
+    Put(name, N - 1);
     next_ = WriteJsonString(next_, value);
   }
   template <size_t N>
   void Integer(const char (&name)[N], int64_t value) {
     if (value < 0) return;  // unknown: left out
-    Raw(name);
+    Room(N - 1 + 20);
+    Put(name, N - 1);
     next_ = std::to_chars(next_, next_ + 20, value).ptr;
   }
   // Milliseconds with 3 decimals.
   template <size_t N>
   void Millis(const char (&name)[N], double value) {
     if (!(value >= 0) || !std::isfinite(value)) return;  // unknown (or no JSON number): left out
-    Raw(name);
+    Room(N - 1 + 32);
+    Put(name, N - 1);
     if (value < 1e12) {  // as an integer of microseconds: no floating-point formatting
       const auto micros = static_cast<uint64_t>(value * 1000 + 0.5);
       next_ = std::to_chars(next_, next_ + 20, micros / 1000).ptr;
@@ -69,8 +66,25 @@ class JsonLine {
   }
 
  private:
+  static constexpr size_t kTypicalLine = 1024;
+
+  void Put(const char* text, size_t n) {
+    std::memcpy(next_, text, n);
+    next_ += n;
+  }
+  void Room(size_t n) {
+    if (size_t(end_ - next_) < n) Grow(size_t(next_ - out_.data()), n + kTypicalLine);
+  }
+  // Makes `room` bytes past the first `used` ones writable.
+  void Grow(size_t used, size_t room) {
+    out_.resize(used + room);
+    next_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
   std::string& out_;
   char* next_;
+  char* end_;
 };
 
 uint64_t NextLogId() {
@@ -102,11 +116,7 @@ std::string FormatText(const AccessRecord& r) {
 }
 
 void AppendJson(const AccessRecord& r, std::string& out) {
-  const size_t text_bytes = r.request_id.size() + r.method.size() + r.path.size() + r.model.size() +
-                            r.auth.size() + r.user.size() + r.tenant.size() + r.auth_error.size() +
-                            r.route.size() + r.server.size() + r.prefill.size() + r.decode.size() +
-                            r.decision.size() + r.upstream_statuses.size() + r.error_origin.size();
-  JsonLine line(out, JsonLine::Bound(text_bytes));
+  JsonLine line(out);
   line.Field("{\"request_id\":", r.request_id);
   line.Field(",\"method\":", r.method);
   line.Field(",\"path\":", r.path);

@@ -8,7 +8,7 @@
 //
 // It reads 64 bytes a step, as simdjson's first stage does: bit masks of the block's quotes,
 // backslashes and brackets give which bytes are inside strings, so only the brackets and commas
-// outside strings and the quotes cost a step each; text costs nothing of its own.
+// outside strings and the quotes of top-level keys cost a step each; text costs nothing.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
