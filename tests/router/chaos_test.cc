@@ -107,8 +107,8 @@ TEST_CASE(
       {"g0", "prefill", {}}, {"g0", "decode", {}}, {"g1", "prefill", {}}, {"g1", "decode", {}}};
   spec.route_extra =
       "  rateLimit:\n    outputTokensPerUnit: 1000000000\n    unit: hour\n"
-      "    global: {redis: {address: \"127.0.0.1:" +
-      std::to_string(redis->port()) + "\"}}\n";
+      "    global: {redis: {address: \"" +
+      redis->address() + "\"}}\n";
   spec.extra_settings = "  rateLimitRedis: {onError: allow, timeout: 200ms}\n";
   Cluster cluster(spec);
   const pid_t router = cluster.router().pid();

@@ -21,14 +21,14 @@ std::string Chat(int max_tokens) {
          std::to_string(max_tokens) + R"(,"ignore_eos":true,"stream":true})";
 }
 
-ClusterSpec GlobalSpec(uint16_t redis_port, const std::string& on_error = "local") {
+ClusterSpec GlobalSpec(const RedisServer& redis, const std::string& on_error = "local") {
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.pods = {{"", "", {}}};
   spec.route_extra =
       "  rateLimit:\n    outputTokensPerUnit: 20\n    unit: hour\n"
-      "    global: {redis: {address: \"127.0.0.1:" +
-      std::to_string(redis_port) + "\"}}\n";
+      "    global: {redis: {address: \"" +
+      redis.address() + "\"}}\n";
   spec.extra_settings = "  rateLimitRedis: {onError: " + on_error + ", timeout: 200ms}\n";
   return spec;
 }
@@ -45,8 +45,15 @@ double RedisErrors(const Cluster& cluster) {
 
 // A replica sends an answer's debit to Redis up to 5 ms after the answer (it rides with the next
 // check, or a timer sends it): another replica sees it once the key is there.
-bool InRedis(uint16_t port, const std::string& key) {
-  auto result = RunCommand({"redis-cli", "-p", std::to_string(port), "EXISTS", key}, 5s);
+std::vector<std::string> RedisCli(const RedisServer& redis, std::vector<std::string> command) {
+  std::vector<std::string> argv{"redis-cli", "-h", redis.host(), "-p",
+                                std::to_string(redis.port())};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+bool InRedis(const RedisServer& redis, const std::string& key) {
+  auto result = RunCommand(RedisCli(redis, {"EXISTS", key}), 5s);
   return result.ok() && result->out.starts_with("1");
 }
 
@@ -55,10 +62,10 @@ bool InRedis(uint16_t port, const std::string& key) {
 TEST_CASE("global rateLimit: two replicas share one budget in Redis") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster a(GlobalSpec(redis->port()));
-  Cluster b(GlobalSpec(redis->port()));
+  Cluster a(GlobalSpec(*redis));
+  Cluster b(GlobalSpec(*redis));
   REQUIRE(Status(a, 15) == 200);
-  REQUIRE(Eventually([&] { return InRedis(redis->port(), "pdgate:rl:{dev/route}:output"); }, 5s));
+  REQUIRE(Eventually([&] { return InRedis(*redis, "pdgate:rl:{dev/route}:output"); }, 5s));
   // 5 tokens left of 20, in Redis: the other replica admits one more request, which streams 15.
   auto second = b.Post("/v1/chat/completions", Chat(15));
   REQUIRE(second.ok());
@@ -77,7 +84,7 @@ TEST_CASE("global rateLimit: two replicas share one budget in Redis") {
 TEST_CASE("global rateLimit: with Redis gone, each replica falls back to its own bucket") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster cluster(GlobalSpec(redis->port()));
+  Cluster cluster(GlobalSpec(*redis));
   REQUIRE(Status(cluster, 20) == 200);  // the shared budget is spent
   CHECK(Eventually([&] { return Status(cluster, 1) == 429; }, 5s));
   redis->Kill();
@@ -93,7 +100,7 @@ TEST_CASE("global rateLimit: with Redis gone, each replica falls back to its own
 TEST_CASE("global rateLimit: onError deny refuses with 503 while Redis is gone") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster cluster(GlobalSpec(redis->port(), "deny"));
+  Cluster cluster(GlobalSpec(*redis, "deny"));
   REQUIRE(Status(cluster, 1) == 200);
   redis->Kill();
   auto refused = cluster.Post("/v1/chat/completions", Chat(1));
@@ -108,7 +115,7 @@ TEST_CASE("global rateLimit: onError deny refuses with 503 while Redis is gone")
 TEST_CASE("global rateLimit: onError allow lets requests through while Redis is gone") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster cluster(GlobalSpec(redis->port(), "allow"));
+  Cluster cluster(GlobalSpec(*redis, "allow"));
   REQUIRE(Status(cluster, 20) == 200);
   CHECK(Eventually([&] { return Status(cluster, 1) == 429; }, 5s));
   redis->Kill();
@@ -129,8 +136,8 @@ ClusterSpec PrincipalSpec(const std::string& limits) {
   return spec;
 }
 
-std::string GlobalRedis(uint16_t port) {
-  return "global: {redis: {address: \"127.0.0.1:" + std::to_string(port) + "\"}}";
+std::string GlobalRedis(const RedisServer& redis) {
+  return "global: {redis: {address: \"" + redis.address() + "\"}}";
 }
 
 int StatusAs(Cluster& cluster, const std::string& user) {
@@ -139,9 +146,9 @@ int StatusAs(Cluster& cluster, const std::string& user) {
 }
 
 // How far a GCRA key's TAT is ahead of Redis's clock, in µs (-1: no key or no answer).
-int64_t TatAhead(uint16_t port, const std::string& key) {
-  auto tat = RunCommand({"redis-cli", "-p", std::to_string(port), "GET", key}, 5s);
-  auto time = RunCommand({"redis-cli", "-p", std::to_string(port), "TIME"}, 5s);
+int64_t TatAhead(const RedisServer& redis, const std::string& key) {
+  auto tat = RunCommand(RedisCli(redis, {"GET", key}), 5s);
+  auto time = RunCommand(RedisCli(redis, {"TIME"}), 5s);
   if (!tat.ok() || !time.ok() || tat->out.empty() || tat->out[0] < '0' || tat->out[0] > '9') {
     return -1;
   }
@@ -156,12 +163,12 @@ int64_t TatAhead(uint16_t port, const std::string& key) {
 TEST_CASE("global rateLimits: a user's budget is shared by two replicas, each user has one") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  const std::string limits = "    - {name: per-user, requestsPerUnit: 2, unit: hour, " +
-                             GlobalRedis(redis->port()) + "}\n";
+  const std::string limits =
+      "    - {name: per-user, requestsPerUnit: 2, unit: hour, " + GlobalRedis(*redis) + "}\n";
   Cluster a(PrincipalSpec(limits));
   Cluster b(PrincipalSpec(limits));
   REQUIRE(StatusAs(a, "alice") == 200);
-  CHECK(InRedis(redis->port(), "pdgate:pl:{per-user:user:alice}:requests"));
+  CHECK(InRedis(*redis, "pdgate:pl:{per-user:user:alice}:requests"));
   auto second = b.Post("/v1/chat/completions", Chat(1), {{"x-user-id", "alice"}});
   REQUIRE(second.ok());
   CHECK(second->status == 200);
@@ -188,17 +195,16 @@ TEST_CASE("global rateLimits: a refusal by one limit gives back what another too
   REQUIRE(redis.ok());
   // "everyone" (no tenant without authentication: one shared set) is checked before "per-user".
   Cluster cluster(PrincipalSpec(
-      "    - {name: everyone, key: tenant, requestsPerUnit: 3, unit: hour, " +
-      GlobalRedis(redis->port()) + "}\n    - {name: per-user, requestsPerUnit: 1, unit: hour, " +
-      GlobalRedis(redis->port()) + "}\n"));
+      "    - {name: everyone, key: tenant, requestsPerUnit: 3, unit: hour, " + GlobalRedis(*redis) +
+      "}\n    - {name: per-user, requestsPerUnit: 1, unit: hour, " + GlobalRedis(*redis) + "}\n"));
   const std::string everyone = "pdgate:pl:{everyone:tenant:}:requests";
   constexpr int64_t kInterval = 1200LL * 1000000;  // an hour / 3, in µs
   REQUIRE(StatusAs(cluster, "alice") == 200);
-  REQUIRE(TatAhead(redis->port(), everyone) > kInterval / 2);
-  CHECK(TatAhead(redis->port(), everyone) <= kInterval);
+  REQUIRE(TatAhead(*redis, everyone) > kInterval / 2);
+  CHECK(TatAhead(*redis, everyone) <= kInterval);
   CHECK(StatusAs(cluster, "alice") == 429);  // per-user said no after everyone took one
   // The refund reaches Redis with the next check of its key, or alone within a few ms.
-  CHECK(Eventually([&] { return TatAhead(redis->port(), everyone) <= kInterval; }, 5s));
+  CHECK(Eventually([&] { return TatAhead(*redis, everyone) <= kInterval; }, 5s));
   CHECK(StatusAs(cluster, "bob") == 200);
   CHECK(StatusAs(cluster, "carol") == 200);
   CHECK(StatusAs(cluster, "dave") == 429);  // everyone's three are spent
@@ -210,7 +216,7 @@ TEST_CASE("global rateLimits: with Redis gone, a user's limit falls back to this
   Cluster cluster(
       PrincipalSpec("    - {name: per-user, requestsPerUnit: 1, "
                     "unit: hour, " +
-                    GlobalRedis(redis->port()) + "}\n"));
+                    GlobalRedis(*redis) + "}\n"));
   REQUIRE(StatusAs(cluster, "alice") == 200);
   CHECK(StatusAs(cluster, "alice") == 429);
   redis->Kill();

@@ -22,16 +22,15 @@ const std::string kShort =
 const std::string kSharedStream =
     R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":5000,"ignore_eos":true,"stream":true})";
 
-ClusterSpec SharedSpec(uint16_t redis_port) {
+ClusterSpec SharedSpec(const RedisServer& redis) {
   ClusterSpec spec;
   spec.kv_connector = "";
   spec.pods = {{"", "", {}}, {"", "", {}}};
   // Least-request alone: the pick depends on in-flight counts only.
-  spec.extra_settings =
-      "  sharedState: {redis: {address: \"127.0.0.1:" + std::to_string(redis_port) +
-      "\"}, syncInterval: 20ms}\n"
-      "  scheduler:\n    plugins:\n      Score:\n        enabled:\n"
-      "          - {name: least-request, weight: 1}\n";
+  spec.extra_settings = "  sharedState: {redis: {address: \"" + redis.address() +
+                        "\"}, syncInterval: 20ms}\n"
+                        "  scheduler:\n    plugins:\n      Score:\n        enabled:\n"
+                        "          - {name: least-request, weight: 1}\n";
   return spec;
 }
 
@@ -81,7 +80,7 @@ std::string RawPost(const std::string& body) {
 TEST_CASE("sharedState: a replica routes around the load another replica put on an endpoint") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster a(SharedSpec(redis->port()));
+  Cluster a(SharedSpec(*redis));
   Replica b(a);
 
   // Replica A holds a long stream on one of the two engines.
@@ -122,7 +121,7 @@ TEST_CASE(
     "sharedState: a replica that dies leaves no counts, and Redis down clears the remote view") {
   auto redis = RedisServer::Start();
   REQUIRE(redis.ok());
-  Cluster a(SharedSpec(redis->port()));
+  Cluster a(SharedSpec(*redis));
   Replica b(a);
   RawConnection holder(a.router_port());
   REQUIRE(holder.connected());

@@ -68,6 +68,7 @@ struct ClientFixture {
   explicit ClientFixture(GcraClientOptions options = {}) : server(RedisServer::Start()) {
     REQUIRE(server.ok());
     RedisOptions redis_options;
+    redis_options.host = server->host();
     redis_options.port = server->port();
     redis_options.command_timeout = 1s;  // correctness here, not deadlines
     client.emplace(ioc, redis_options, options, [this](size_t keys) { lost += keys; });

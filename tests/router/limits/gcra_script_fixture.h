@@ -49,6 +49,7 @@ struct ScriptFixture {
     using namespace std::chrono_literals;
     REQUIRE(server.ok());
     RedisOptions options;
+    options.host = server->host();
     options.port = server->port();
     options.command_timeout = 1s;  // correctness here, not deadlines
     redis.emplace(ioc, options);

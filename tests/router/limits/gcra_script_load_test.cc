@@ -57,6 +57,7 @@ pdgate::router::Task<bool> TwoReplicas(RedisConnection& first, RedisConnection& 
 TEST_CASE("gcra: two replicas sharing a bucket admit no more than the limit together") {
   Fixture f;
   RedisOptions options;
+  options.host = f.server->host();
   options.port = f.server->port();
   options.command_timeout = 1s;
   RedisConnection other(f.ioc, options);

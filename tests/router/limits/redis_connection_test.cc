@@ -26,7 +26,7 @@ const std::string kBinary = std::string("hi\r\n") + '\0' + "there";
 
 RedisOptions Options(const RedisServer& server) {
   RedisOptions options;
-  options.host = "127.0.0.1";
+  options.host = server.host();
   options.port = server.port();
   return options;
 }
@@ -98,7 +98,7 @@ TEST_CASE("redis: PING, SET and GET round trip, an error reply is a value") {
 }
 
 TEST_CASE("redis: a host name is resolved") {
-  auto server = RedisServer::Start();
+  auto server = RedisServer::Start({}, "127.0.0.1");  // where "localhost" leads
   REQUIRE(server.ok());
   net::io_context ioc;
   RedisOptions options = Options(*server);

@@ -1,6 +1,9 @@
 #include "tests/router/limits/redis_server.h"
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 
 #include "tests/support/net.h"
 
@@ -8,9 +11,23 @@ namespace pdgate::limits::testing {
 
 using namespace std::chrono_literals;
 
-absl::StatusOr<RedisServer> RedisServer::Start(const std::vector<std::string>& extra) {
+namespace {
+
+// Outside 127.0.0.0/24, where the tests put their pods, routers and engines.
+std::string OwnAddress() {
+  static std::atomic<int> servers{0};
+  const std::string address =
+      "127.1." + std::to_string(getpid() % 250 + 1) + "." + std::to_string(servers++ % 250 + 1);
+  return pdgate::testing::LoopbackUsable(address) ? address : "127.0.0.1";
+}
+
+}  // namespace
+
+absl::StatusOr<RedisServer> RedisServer::Start(const std::vector<std::string>& extra,
+                                               const std::string& host) {
   RedisServer server;
-  server.port_ = pdgate::testing::FreePort();
+  server.host_ = host.empty() ? OwnAddress() : host;
+  server.port_ = pdgate::testing::FreePort(server.host_);
   if (server.port_ == 0) return absl::UnavailableError("no free port");
   server.extra_ = extra;
   if (absl::Status started = server.Launch(); !started.ok()) return started;
@@ -19,14 +36,14 @@ absl::StatusOr<RedisServer> RedisServer::Start(const std::vector<std::string>& e
 
 absl::Status RedisServer::Launch() {
   std::vector<std::string> argv{
-      "redis-server", "--port", std::to_string(port_),    "--bind", "127.0.0.1", "--save", "",
+      "redis-server", "--port", std::to_string(port_),    "--bind", host_, "--save", "",
       "--appendonly", "no",     "--enable-debug-command", "yes"};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   auto process = pdgate::testing::ChildProcess::Start(argv);
   if (!process.ok()) return process.status();
   process_.emplace(std::move(*process));
   // Redis listens once it is ready to serve (nothing to load).
-  if (!pdgate::testing::WaitForPort("127.0.0.1", port_, 10s)) {
+  if (!pdgate::testing::WaitForPort(host_, port_, 10s)) {
     return absl::UnavailableError("redis-server did not listen: " + process_->Stderr() +
                                   process_->Stdout());
   }

@@ -1,6 +1,6 @@
 #pragma once
-// A real redis-server for one test (on a free loopback port, nothing persisted, killed at scope
-// exit), and a way to run a coroutine to its end on the test thread's io_context.
+// A real redis-server for one test (on a loopback address of its own, nothing persisted, killed at
+// scope exit), and a way to run a coroutine to its end on the test thread's io_context.
 #include <absl/status/statusor.h>
 
 #include <catch2/catch.hpp>
@@ -20,10 +20,16 @@ namespace net = router::net;
 
 class RedisServer {
  public:
-  // `extra` is appended to redis-server's arguments (e.g. {"--requirepass", "secret"}).
-  static absl::StatusOr<RedisServer> Start(const std::vector<std::string>& extra = {});
+  // `extra` is appended to redis-server's arguments (e.g. {"--requirepass", "secret"}). `host`
+  // empty: an address of its own (see host()).
+  static absl::StatusOr<RedisServer> Start(const std::vector<std::string>& extra = {},
+                                           const std::string& host = "");
 
+  // 127.1.x.y, one per server and test process: when this server dies, no other test's Redis can
+  // take its place at the same address and port and answer a replica that should see it gone.
+  const std::string& host() const { return host_; }
   uint16_t port() const { return port_; }
+  std::string address() const { return host_ + ":" + std::to_string(port_); }
   // SIGKILL: no goodbye to the clients, as when the machine or the pod dies.
   void Kill();
   // A new process on the same port, with the same arguments (empty: no data survives).
@@ -32,6 +38,7 @@ class RedisServer {
  private:
   absl::Status Launch();
 
+  std::string host_;
   uint16_t port_ = 0;
   std::vector<std::string> extra_;
   std::optional<pdgate::testing::ChildProcess> process_;
