@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <deque>
 #include <exception>

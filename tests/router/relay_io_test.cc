@@ -15,7 +15,7 @@ namespace {
 // A connected pair of loopback sockets on one io_context.
 struct SocketPair {
   net::io_context ioc;
-  pdgate::router::Stream writer{ioc};
+  pdgate::router::Stream writer{ioc.get_executor()};
   pdgate::router::Socket reader{ioc};
 
   SocketPair() {
