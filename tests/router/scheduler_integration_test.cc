@@ -257,22 +257,25 @@ TEST_CASE("a decode's 500 after a good prefill is retried on another pair") {
                   R"({"fail_rate":1.0,"fail_status":500})", {{"Content-Type", "application/json"}});
   REQUIRE(fault.ok());
   REQUIRE(fault->status == 200);
-  // Distinct prompts: one prompt repeated would follow its first pair (prefix affinity), and if
-  // that was g1 the failing decode would never be tried.
-  for (int i = 0; i < 10; ++i) {
+  // Prompts distinct from their first byte: one prompt repeated would follow its first pair
+  // (prefix affinity), and if that was g1 the failing decode would never be tried. Sent until the
+  // failing decode has been tried (10 used to be enough, and once were not): every client sees 200.
+  const std::string failed_decode =
+      R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="http_error",role="decode"})";
+  double failures = 0;
+  std::string metrics_text;
+  for (int i = 0; i < 40 && failures < 1; ++i) {
     const std::string body =
-        R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":"question )" +
-        std::to_string(i) + R"("}],"max_tokens":2})";
+        R"({"model":"deepseek-ai/DeepSeekV2","messages":[{"role":"user","content":")" +
+        std::to_string(i * 7919) + R"( is the question"}],"max_tokens":2})";
     auto response = cluster.Post("/v1/chat/completions", body);
     REQUIRE(response.ok());
     CHECK(response->status == 200);
+    auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
+    REQUIRE(metrics.ok());
+    metrics_text = metrics->body;
+    failures = MetricValue(metrics_text, failed_decode);
   }
-  auto metrics = HttpRequest("127.0.0.1", cluster.admin_port(), "GET", "/metrics");
-  REQUIRE(metrics.ok());
-  CHECK(
-      MetricValue(
-          metrics->body,
-          R"(pdgate_upstream_requests_total{endpoint="dev/pod-1",outcome="http_error",role="decode"})") >=
-      1);
-  CHECK(MetricValue(metrics->body, R"(pdgate_retries_total{model="deepseek-ai/DeepSeekV2"})") >= 1);
+  CHECK(failures >= 1);
+  CHECK(MetricValue(metrics_text, R"(pdgate_retries_total{model="deepseek-ai/DeepSeekV2"})") >= 1);
 }
