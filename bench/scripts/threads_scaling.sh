@@ -5,6 +5,8 @@
 # The two arms alternate for ROUNDS rounds (3); prints req/s and pdgate's CPU µs per request per
 # round, then the medians. On a 2-core machine wrk and the sim share the cores with pdgate, so
 # what this shows is whether a second io thread adds contention, not how far pdgate scales.
+# Also counts pdgate's context switches per request (perf stat, software events; "-" without
+# perf): a second thread that has less ready work per epoll_wait sleeps and wakes more often.
 # Usage: [ROUNDS=3] [SECONDS_PER_ARM=8] bench/scripts/threads_scaling.sh [build-dir]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,20 +35,31 @@ for threads in 1 2; do
 done
 hz=$(getconf CLK_TCK)
 declare -A rps_runs cpu_runs
-echo "| round | threads | req/s | pdgate CPU µs/request |"
-echo "|---|---|---|---|"
+declare -A cs_runs
+echo "| round | threads | req/s | pdgate CPU µs/request | context switches/request |"
+echo "|---|---|---|---|---|"
 for round in $(seq "$rounds"); do
   for threads in 1 2; do
+    perf_pid=""
+    if command -v perf >/dev/null; then
+      perf stat -x, -e context-switches -p "${pid_of[$threads]}" -o "$work/perf" \
+        -- sleep "$seconds" 2>/dev/null &
+      perf_pid=$!
+    fi
     t0=$(ticks "${pid_of[$threads]}")
     read -r n rps < <(wrk -t2 -c128 -d"${seconds}s" -s "$work/chat.lua" \
       "http://127.0.0.1:${port[$threads]}/v1/chat/completions" |
       awk '/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } END { printf "%d %.0f\n", n, r }')
     t1=$(ticks "${pid_of[$threads]}")
     cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-    rps_runs[$threads]+="$rps "; cpu_runs[$threads]+="$cpu "
-    echo "| $round | $threads | $rps | $cpu |"
+    cs="-"
+    if [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null; then
+      cs=$(awk -F, -v n="$n" '/context-switches/ { printf "%.3f", $1 / n }' "$work/perf")
+    fi
+    rps_runs[$threads]+="$rps "; cpu_runs[$threads]+="$cpu "; cs_runs[$threads]+="${cs/-/0} "
+    echo "| $round | $threads | $rps | $cpu | $cs |"
   done
 done
 for threads in 1 2; do
-  echo "| median | $threads | $(median <<<"${rps_runs[$threads]}") | $(median <<<"${cpu_runs[$threads]}") |"
+  echo "| median | $threads | $(median <<<"${rps_runs[$threads]}") | $(median <<<"${cpu_runs[$threads]}") | $(median <<<"${cs_runs[$threads]}") |"
 done
