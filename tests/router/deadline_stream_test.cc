@@ -17,6 +17,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Runs `ioc`'s handlers until `done`, or fails the test after `limit`.
+void RunUntil(net::io_context& ioc, const bool& done, Clock::duration limit = 10s) {
+  const auto deadline = Clock::now() + limit;
+  while (!done && Clock::now() < deadline) {
+    ioc.run_one_for(10ms);
+    if (ioc.stopped()) ioc.restart();
+  }
+  REQUIRE(done);
+}
+
 // A stream connected to a plain socket on loopback.
 struct Pair {
   net::io_context ioc;
@@ -29,15 +39,7 @@ struct Pair {
     acceptor.accept(peer);
   }
 
-  // Runs handlers until `done`, or fails the test after `limit`.
-  void RunUntil(const bool& done, Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    while (!done && Clock::now() < deadline) {
-      ioc.run_one_for(10ms);
-      if (ioc.stopped()) ioc.restart();
-    }
-    REQUIRE(done);
-  }
+  void RunUntil(const bool& done, Clock::duration limit = 10s) { ::RunUntil(ioc, done, limit); }
   // Runs handlers for `duration` (a window in which something must not happen).
   void RunFor(Clock::duration duration) {
     ioc.restart();
@@ -190,12 +192,7 @@ TEST_CASE("deadline stream: a connect that gets no answer ends with timeout") {
       took = Clock::now() - start;
       done = true;
     });
-    const auto deadline = Clock::now() + 10s;
-    while (!done && Clock::now() < deadline) {
-      ioc.run_one_for(10ms);
-      if (ioc.stopped()) ioc.restart();
-    }
-    REQUIRE(done);
+    RunUntil(ioc, done);
     if (ec) break;  // connected ones fill the queue
   }
   CHECK(ec == beast::error::timeout);
