@@ -176,8 +176,7 @@ Task<void> RunAttempts(RequestContext& context, const pd_scheduler::Scheduler& s
 // Who the request is for per-principal limits: the authenticated principal, else the
 // configured header's value, else one shared "anonymous".
 limits::Identity IdentityOf(const auth::Authentication& authentication,
-                            const http::request<http::string_body>& request,
-                            const config::RouterSettings& settings) {
+                            const ClientRequest& request, const config::RouterSettings& settings) {
   if (const auth::Principal* principal = authentication.principal.get()) {
     return {principal->user, principal->tenant, principal->key_id};
   }
@@ -203,9 +202,9 @@ size_t ServingEndpoints(const discovery::ServerEndpoints& endpoints) {
 
 }  // namespace
 
-Task<void> HandleCompletion(Worker& worker, Stream& client,
-                            const http::request<http::string_body>& request, std::string& body,
-                            bool& keep_alive, const auth::Authentication& authentication) {
+Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest& request,
+                            std::string& body, bool& keep_alive,
+                            const auth::Authentication& authentication) {
   const std::shared_ptr<const RouterState> state = worker.state;  // pinned for the request
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));

@@ -3,6 +3,7 @@
 // ModelServer's kvConnector (or a plain proxy for aggregated servers), relay the decode output.
 #include <string>
 
+#include "router/http/client_request.h"
 #include "router/http/net.h"
 #include "router/runtime/worker.h"
 
@@ -12,9 +13,8 @@ namespace pdgate::router {
 // Sets `keep_alive` false when the connection must close after this request. `authentication`:
 // the caller's, already accepted (its method is kNone when authentication is off); a model its
 // principal may not use is refused with 403.
-Task<void> HandleCompletion(Worker& worker, Stream& client,
-                                      const http::request<http::string_body>& request,
-                                      std::string& body, bool& keep_alive,
-                                      const auth::Authentication& authentication);
+Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest& request,
+                            std::string& body, bool& keep_alive,
+                            const auth::Authentication& authentication);
 
 }  // namespace pdgate::router

@@ -24,21 +24,21 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
   return LegTarget{endpoint.host_port, endpoint.pod, tcp::endpoint(address, endpoint.port)};
 }
 
-ForwardedFields::ForwardedFields(const http::fields& fields) {
-  for (const auto& field : fields) {
-    switch (field.name()) {
+ForwardedFields::ForwardedFields(const ClientRequest& request) {
+  for (size_t i = 0; i < request.field_count(); ++i) {
+    const ClientRequest::Field field = request.field(i);
+    switch (field.name) {
       case http::field::accept:
-        if (!accept) accept = std::string_view(field.value());
+        if (!accept) accept = field.value;
         break;
       case http::field::authorization:
-        if (!authorization) authorization = std::string_view(field.value());
+        if (!authorization) authorization = field.value;
         break;
       case http::field::unknown: {  // Beast has no names of its own for W3C trace context
-        const auto name = field.name_string();
-        if (!traceparent && beast::iequals(name, "traceparent")) {
-          traceparent = std::string_view(field.value());
-        } else if (!tracestate && beast::iequals(name, "tracestate")) {
-          tracestate = std::string_view(field.value());
+        if (!traceparent && beast::iequals(field.name_string, "traceparent")) {
+          traceparent = field.value;
+        } else if (!tracestate && beast::iequals(field.name_string, "tracestate")) {
+          tracestate = field.value;
         }
         break;
       }
@@ -50,8 +50,8 @@ ForwardedFields::ForwardedFields(const http::fields& fields) {
 
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
                           std::string body, std::string_view target) {
-  const http::request<http::string_body>& request = context.request;
-  const ForwardedFields forwarded(request.base());
+  const ClientRequest& request = context.request;
+  const ForwardedFields forwarded(request);
   LegRequest leg(target.empty() ? std::string_view(request.target()) : target, endpoint.host_port);
   leg.Set("Content-Type", "application/json");
   leg.Set("x-request-id", context.writer.request_id());

@@ -11,6 +11,7 @@
 #include "config/router_settings.h"
 #include "router/flow/downstream_writer.h"
 #include "router/flow/request_observer.h"
+#include "router/http/client_request.h"
 #include "router/http/disconnect_watch.h"
 #include "router/openai/leg_body.h"
 #include "router/openai/openai_request.h"
@@ -25,7 +26,7 @@ struct RequestContext {
   // The settings of the state the request pinned (worker.state may be replaced, and the
   // replacement freed by a second reload, while the request runs).
   const config::RouterSettings& settings;
-  const http::request<http::string_body>& request;  // the client's: target, headers to forward
+  const ClientRequest& request;  // the client's: target, headers to forward
   const config::ModelServer& server;
   const discovery::ServerEndpoints& endpoints;  // the server's, in the pinned snapshot
   LegContext leg;                               // the client's body and what every leg changes
@@ -42,9 +43,9 @@ struct RequestContext {
 // no IP address.
 std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint);
 // The client's header fields that go on to the engines, the first of each name, found in one
-// walk over the fields (a find per name would search the ordered set each time).
+// walk over the fields.
 struct ForwardedFields {
-  explicit ForwardedFields(const http::fields& fields);
+  explicit ForwardedFields(const ClientRequest& request);
   std::optional<std::string_view> accept;
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> traceparent;  // W3C trace context

@@ -98,9 +98,10 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
   std::string response_body;
   std::string request_id;
   HeaderList auth_headers;
+  ClientRequest request;  // its head's storage serves every request of the connection
   while (true) {
     buffer.reserve(kClientReadBufferBytes);
-    http::request_parser<http::string_body> parser;
+    ClientRequestParser parser(request);
     uint64_t max_body_bytes = 0;
     {
       // Not held across the wait for a request: a reload may free these settings meanwhile.
@@ -139,7 +140,6 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     // This request's settings: pinned, as a reload may replace worker.state while it runs.
     const std::shared_ptr<const RouterState> state = worker.state;
     const config::RouterSettings& settings = state->config->settings;
-    auto& request = parser.get();
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const Route route = Classify(request.method(), path);
@@ -167,16 +167,12 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
       }
     }
 
-    if (route == Route::kCompletions) {
-      // Room for simdjson's padding before the body comes in, so that it need not be copied
-      // into a larger buffer once read (Beast has refused a Content-Length over the limit).
-      if (auto length = parser.content_length()) request.body().reserve(*length + kJsonPadding);
-      // Expectation values are case-insensitive (RFC 9110 §10.1.1).
-      if (beast::iequals(request[http::field::expect], "100-continue")) {
-        stream.expires_after(settings.timeouts.request_body);
-        http::response<http::empty_body> proceed{http::status::continue_, 11};
-        co_await http::async_write(stream, proceed, kTuple);
-      }
+    // Expectation values are case-insensitive (RFC 9110 §10.1.1).
+    if (route == Route::kCompletions &&
+        beast::iequals(request[http::field::expect], "100-continue")) {
+      stream.expires_after(settings.timeouts.request_body);
+      http::response<http::empty_body> proceed{http::status::continue_, 11};
+      co_await http::async_write(stream, proceed, kTuple);
     }
     if (!parser.is_done()) {
       stream.expires_after(settings.timeouts.request_body);

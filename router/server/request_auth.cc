@@ -9,11 +9,10 @@
 namespace pdgate::router {
 
 auth::Authentication AuthenticateRequest(Worker& worker, const auth::AuthPolicy& policy,
-                                         const http::request_header<>& request) {
-  auth::Authentication result =
-      auth::Authenticate(policy, worker.jwks.get(), worker.token_cache,
-                         request[http::field::authorization], request["x-api-key"],
-                         int64_t(std::time(nullptr)));
+                                         const ClientRequest& request) {
+  auth::Authentication result = auth::Authenticate(
+      policy, worker.jwks.get(), worker.token_cache, request[http::field::authorization],
+      request["x-api-key"], int64_t(std::time(nullptr)));
   if (worker.auth_metrics != nullptr) worker.auth_metrics->Count(result);
   if (result.result == auth::AuthResult::kJwtUnknownKey && worker.request_jwks_refresh) {
     worker.request_jwks_refresh();  // a rotation the set has not caught up with yet
@@ -22,11 +21,10 @@ auth::Authentication AuthenticateRequest(Worker& worker, const auth::AuthPolicy&
 }
 
 const ErrorInfo& UnauthorizedError() {
-  static const ErrorInfo kError{
-      401,
-      "Invalid or missing credentials. Send an API key or a token as "
-      "'Authorization: Bearer <credential>'.",
-      "invalid_request_error", "", "invalid_api_key"};
+  static const ErrorInfo kError{401,
+                                "Invalid or missing credentials. Send an API key or a token as "
+                                "'Authorization: Bearer <credential>'.",
+                                "invalid_request_error", "", "invalid_api_key"};
   return kError;
 }
 
@@ -34,7 +32,7 @@ HeaderList UnauthorizedHeaders(const std::string& request_id) {
   return {{"www-authenticate", "Bearer"}, {"x-request-id", request_id}};
 }
 
-void LogRefusal(Worker& worker, const http::request_header<>& request, std::string_view path,
+void LogRefusal(Worker& worker, const ClientRequest& request, std::string_view path,
                 const std::string& request_id, const auth::Authentication& authentication) {
   if (worker.access_log == nullptr || !worker.access_log->enabled()) return;
   AccessRecord record;

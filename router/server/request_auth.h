@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "router/http/client_io.h"
+#include "router/http/client_request.h"
 #include "router/runtime/worker.h"
 
 namespace pdgate::router {
@@ -15,14 +16,14 @@ namespace pdgate::router {
 // Authenticates with the worker's key set and token cache, counts, and asks for a new key set
 // when the token names a key the set lacks.
 auth::Authentication AuthenticateRequest(Worker& worker, const auth::AuthPolicy& policy,
-                                         const http::request_header<>& request);
+                                         const ClientRequest& request);
 
 // 401 in OpenAI's shape, and its headers (WWW-Authenticate: Bearer, the request id).
 const ErrorInfo& UnauthorizedError();
 HeaderList UnauthorizedHeaders(const std::string& request_id);
 
 // The access-log line of a refused request (nothing else is logged of it).
-void LogRefusal(Worker& worker, const http::request_header<>& request, std::string_view path,
+void LogRefusal(Worker& worker, const ClientRequest& request, std::string_view path,
                 const std::string& request_id, const auth::Authentication& authentication);
 
 }  // namespace pdgate::router

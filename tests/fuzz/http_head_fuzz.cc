@@ -1,9 +1,12 @@
-// A client's request head, parsed as pdgate's sessions parse it (Beast, with a header limit),
-// then carried into an engine leg the way MakeLegRequest does: the target and the forwarded
-// fields (Accept, Authorization, trace context) written by LegRequest. Properties: nothing
-// crashes; the leg request re-parses as exactly one complete HTTP request with the client's
-// target, the body, and each forwarded field once with its value — no field a client sends can
-// split the leg's head or add a field of its own.
+// A client's request, parsed as pdgate's sessions parse it (ClientRequestParser: Beast's parser
+// into a flat head, with a header and a body limit), then its head carried into an engine leg
+// the way MakeLegRequest does: the target and the forwarded fields (Accept, Authorization, trace
+// context) written by LegRequest. Properties: nothing crashes; the flat request agrees with
+// Beast's own http::request_parser on the same bytes (error, bytes used, method, target,
+// version, keep-alive, every field in order, the body); the leg request re-parses as exactly one
+// complete HTTP request with the client's target, the body, and each forwarded field once with
+// its value — no field a client sends can split the leg's head or add a field of its own.
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -11,16 +14,21 @@
 #include <string>
 #include <string_view>
 
+#include "router/http/client_request.h"
 #include "router/upstream/leg_request.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 namespace http = boost::beast::http;
+using pdgate::router::ClientRequest;
+using pdgate::router::ClientRequestParser;
 using pdgate::router::LegRequest;
 
-constexpr std::string_view kForwarded[] = {"Accept", "Authorization", "traceparent",
-                                           "tracestate"};
+constexpr uint32_t kHeaderLimit = 16 * 1024;
+constexpr uint64_t kBodyLimit = 64 * 1024;
+
+constexpr std::string_view kForwarded[] = {"Accept", "Authorization", "traceparent", "tracestate"};
 
 size_t Count(const http::fields& fields, std::string_view name) {
   auto range = fields.equal_range(name);
@@ -31,28 +39,66 @@ size_t Count(const http::fields& fields, std::string_view name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  http::request_parser<http::empty_body> client;
-  client.header_limit(16 * 1024);
-  client.eager(false);
-  boost::beast::error_code ec;
-  client.put(boost::asio::buffer(input.data(), input.size()), ec);
-  if (ec || !client.is_header_done()) return 0;
-  const auto& request = client.get();
+  const auto bytes = boost::asio::buffer(input.data(), input.size());
 
-  LegRequest leg(std::string_view(request.target()), "10.0.0.1:8000");
+  // The same bytes through Beast's own parser and through the session's.
+  http::request_parser<http::string_body> beast_parser;
+  beast_parser.header_limit(kHeaderLimit);
+  beast_parser.body_limit(kBodyLimit);
+  beast_parser.eager(true);
+  boost::beast::error_code beast_ec;
+  const size_t beast_used = beast_parser.put(bytes, beast_ec);
+  ClientRequest request;
+  ClientRequestParser parser(request);
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(kBodyLimit);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  const size_t used = parser.put(bytes, ec);
+  FUZZ_CHECK(ec == beast_ec);
+  FUZZ_CHECK(used == beast_used);
+  FUZZ_CHECK(parser.is_header_done() == beast_parser.is_header_done());
+  FUZZ_CHECK(parser.is_done() == beast_parser.is_done());
+  if (ec || !parser.is_header_done()) return 0;
+  const auto& expected = beast_parser.get();
+  FUZZ_CHECK(request.method() == expected.method());
+  FUZZ_CHECK(request.method_string() == expected.method_string());
+  FUZZ_CHECK(request.target() == expected.target());
+  FUZZ_CHECK(request.version() == int(expected.version()));
+  FUZZ_CHECK(request.keep_alive() == expected.keep_alive());
+  // http::fields keeps fields of one name in arrival order: compare per name, first to last.
+  FUZZ_CHECK(request.field_count() == size_t(std::distance(expected.begin(), expected.end())));
+  for (size_t i = 0; i < request.field_count(); ++i) {
+    const ClientRequest::Field field = request.field(i);
+    size_t nth = 0;  // how many earlier fields share this one's name
+    for (size_t j = 0; j < i; ++j) {
+      nth += boost::beast::iequals(request.field(j).name_string, field.name_string);
+    }
+    auto range = expected.equal_range(field.name_string);
+    auto it = range.first;
+    for (size_t k = 0; k < nth && it != range.second; ++k) ++it;
+    FUZZ_CHECK(it != range.second);
+    FUZZ_CHECK(it->name() == field.name);
+    FUZZ_CHECK(it->name_string() == field.name_string);
+    FUZZ_CHECK(it->value() == field.value);
+    if (nth == 0) FUZZ_CHECK(request[field.name_string] == field.value);
+  }
+  if (parser.is_done()) FUZZ_CHECK(request.body() == expected.body());
+
+  LegRequest leg(request.target(), "10.0.0.1:8000");
   leg.Set("Content-Type", "application/json");
   for (std::string_view name : kForwarded) {
-    if (auto it = request.find(name); it != request.end()) leg.Set(name, it->value());
+    if (auto it = expected.find(name); it != expected.end()) leg.Set(name, request[name]);
   }
   leg.SetBody(R"({"prompt":"x"})");
 
   const std::string wire = leg.head() + leg.body();
   http::request_parser<http::string_body> engine;
   engine.eager(true);
-  const size_t used = engine.put(boost::asio::buffer(wire), ec);
+  const size_t engine_used = engine.put(boost::asio::buffer(wire), ec);
   FUZZ_CHECK(!ec);
   FUZZ_CHECK(engine.is_done());
-  FUZZ_CHECK(used == wire.size());
+  FUZZ_CHECK(engine_used == wire.size());
   const auto& relayed = engine.get();
   FUZZ_CHECK(relayed.method() == http::verb::post);
   FUZZ_CHECK(relayed.target() == request.target());
@@ -60,8 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(Count(relayed, "Host") == 1);
   FUZZ_CHECK(Count(relayed, "Content-Length") == 1);
   for (std::string_view name : kForwarded) {
-    auto it = request.find(name);
-    if (it == request.end()) {
+    auto it = expected.find(name);
+    if (it == expected.end()) {
       FUZZ_CHECK(Count(relayed, name) == 0);
     } else {
       // Beast trims a value's surrounding whitespace on both sides alike.

@@ -1,0 +1,82 @@
+#include "router/http/client_request.h"
+
+#include <boost/beast/core/string.hpp>
+
+#include "router/openai/openai_request.h"
+
+namespace pdgate::router {
+
+std::string_view ClientRequest::operator[](std::string_view name) const {
+  for (const Entry& entry : fields_) {
+    if (entry.name_size == name.size() &&
+        boost::beast::iequals(Text(entry.name_at, entry.name_size), name)) {
+      return Text(entry.value_at, entry.value_size);
+    }
+  }
+  return {};
+}
+
+std::string_view ClientRequest::operator[](http::field name) const {
+  for (const Entry& entry : fields_) {
+    if (entry.name == name) return Text(entry.value_at, entry.value_size);
+  }
+  return {};
+}
+
+ClientRequest::Field ClientRequest::field(size_t i) const {
+  const Entry& entry = fields_[i];
+  return {entry.name, Text(entry.name_at, entry.name_size), Text(entry.value_at, entry.value_size)};
+}
+
+uint32_t ClientRequest::Keep(std::string_view bytes) {
+  const auto at = uint32_t(text_.size());
+  text_.append(bytes);
+  return at;
+}
+
+ClientRequestParser::ClientRequestParser(ClientRequest& request) : request_(request) {
+  request_.text_.clear();
+  request_.fields_.clear();
+  request_.method_ = http::verb::unknown;
+  request_.method_size_ = request_.target_size_ = 0;
+  request_.body_ = std::string();
+}
+
+void ClientRequestParser::on_request_impl(http::verb method, string_view method_string,
+                                          string_view target, int version, error_code&) {
+  request_.method_ = method;
+  request_.method_size_ = uint32_t(method_string.size());
+  request_.method_at_ = request_.Keep(method_string);
+  request_.target_size_ = uint32_t(target.size());
+  request_.target_at_ = request_.Keep(target);
+  request_.version_ = version;
+}
+
+void ClientRequestParser::on_field_impl(http::field name, string_view name_string,
+                                        string_view value, error_code&) {
+  ClientRequest::Entry entry{name, 0, uint32_t(name_string.size()), 0, uint32_t(value.size())};
+  entry.name_at = request_.Keep(name_string);
+  entry.value_at = request_.Keep(value);
+  request_.fields_.push_back(entry);
+}
+
+void ClientRequestParser::on_header_impl(error_code&) { request_.keep_alive_ = keep_alive(); }
+
+void ClientRequestParser::on_body_init_impl(const boost::optional<uint64_t>& content_length,
+                                            error_code&) {
+  // The limit was checked against Content-Length before this; the padding spares simdjson a
+  // copy of the body into a larger buffer.
+  if (content_length) request_.body_.reserve(size_t(*content_length) + kJsonPadding);
+}
+
+size_t ClientRequestParser::on_body_impl(string_view body, error_code&) {
+  request_.body_.append(body.data(), body.size());
+  return body.size();
+}
+
+size_t ClientRequestParser::on_chunk_body_impl(uint64_t, string_view body, error_code&) {
+  request_.body_.append(body.data(), body.size());
+  return body.size();
+}
+
+}  // namespace pdgate::router
