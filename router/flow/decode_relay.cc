@@ -20,24 +20,24 @@ bool IsEventStream(std::string_view content_type) {
 
 }  // namespace
 
-Task<std::optional<AttemptError>> RelayAnswer(
-    RequestContext& context, UpstreamLeg& leg, http::response_parser<http::buffer_body>& parser,
-    const discovery::Endpoint& endpoint, std::string_view leg_name) {
+Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamLeg& leg,
+                                              EngineResponseParser& parser,
+                                              const discovery::Endpoint& endpoint,
+                                              std::string_view leg_name) {
   // The client's response header goes out with the first body bytes: one wake-up of the client
   // instead of two, and a decode that fails before any body byte can still be retried.
   DownstreamWriter& writer = context.writer;
   const Clock::duration idle = context.settings.timeouts.stream_idle;
-  auto& upstream = parser.get();
-  const std::string content_type(upstream[http::field::content_type]);
+  const std::string_view content_type = parser.content_type();
   const bool event_stream = IsEventStream(content_type);
-  RelayedResponse response(static_cast<int>(upstream.result_int()));
+  RelayedResponse response(parser.status());
   response.Set("Server", "pdgate");
   response.Set("Content-Type", content_type.empty() ? "application/json" : content_type);
   for (const auto& [name, value] : writer.headers()) response.Set(name, value);
   if (event_stream) response.Set("Cache-Control", "no-cache");
   response.KeepAlive(writer.keep_alive());
-  if (!event_stream && upstream.has_content_length()) {
-    response.ContentLength(parser.content_length().value_or(0));
+  if (const auto length = parser.content_length(); length && !event_stream) {
+    response.ContentLength(*length);
   }
 
   std::optional<SseFilter> filter;
@@ -54,13 +54,12 @@ Task<std::optional<AttemptError>> RelayAnswer(
   std::string last;  // what goes out with the end of the response
   bool upstream_failed = false;
   while (!parser.is_done()) {
-    upstream.body().data = buffer.data();
-    upstream.body().size = buffer.size();
+    parser.ReadInto(buffer.data(), buffer.size());
     leg.stream().expires_after(idle);  // idle between chunks, not one deadline
     // read_some, not read: read would wait until the buffer is full, batching a stream's events.
     auto [ec, n] = co_await http::async_read_some(leg.stream(), leg.buffer(), parser, kTuple);
     if (ec == http::error::need_buffer) ec = {};
-    const size_t got = buffer.size() - upstream.body().size;
+    const size_t got = parser.received();
     std::string_view data(buffer.data(), got);
     if (body_usage) body_usage->Feed(data);
     if (filter && got > 0) {
@@ -104,7 +103,7 @@ Task<std::optional<AttemptError>> RelayAnswer(
   // request arriving would wake the watch for nothing.
   writer.StopWatching();
   if (!co_await writer.Relay(response, last, true, event_stream, idle)) co_return std::nullopt;
-  if (upstream.keep_alive()) leg.Release();
+  if (parser.keep_alive()) leg.Release();
   co_return std::nullopt;
 }
 

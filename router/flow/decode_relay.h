@@ -12,8 +12,9 @@ namespace pdgate::router {
 
 // `parser` has read the head of the engine's 2xx answer. Returns an error only while nothing
 // has reached the client; afterwards a broken answer ends the client's with an error event.
-Task<std::optional<AttemptError>> RelayAnswer(
-    RequestContext& context, UpstreamLeg& leg, http::response_parser<http::buffer_body>& parser,
-    const discovery::Endpoint& endpoint, std::string_view leg_name);
+Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamLeg& leg,
+                                              EngineResponseParser& parser,
+                                              const discovery::Endpoint& endpoint,
+                                              std::string_view leg_name);
 
 }  // namespace pdgate::router

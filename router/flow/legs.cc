@@ -10,65 +10,62 @@ namespace {
 
 constexpr size_t kMaxErrorBodyBytes = size_t{64} * 1024;
 
-Task<PrefillResult> RunPrefillLeg(RequestContext& context,
-                                            const discovery::Endpoint& endpoint) {
+Task<PrefillResult> RunPrefillLeg(RequestContext& context, const discovery::Endpoint& endpoint) {
   std::optional<LegTarget> target = LegTargetOf(endpoint);
   if (!target)
     co_return FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
   UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
   auto request =
       MakeLegRequest(context, endpoint, BuildPrefillBody(context.leg, context.server.kv_connector));
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<EngineResponseParser> parser;
   // The whole prefill leg runs under the timeout: its answer is one small JSON document.
   const Clock::time_point deadline = Clock::now() + context.LegTimeout();
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline,
                                              /*whole_body=*/true,
                                              context.settings.limits.max_prefill_response_bytes);
   if (!outcome.ok()) co_return FromOutcome("prefill", endpoint, outcome);
-  auto& response = parser->get();
-  const int status = static_cast<int>(response.result_int());
-  if (status / 100 != 2) co_return FromStatus("prefill", endpoint, status, response.body());
-  const bool reusable = response.keep_alive();
+  const int status = parser->status();
+  if (status / 100 != 2) co_return FromStatus("prefill", endpoint, status, parser->body());
+  const bool reusable = parser->keep_alive();
   std::string kv;
   if (context.server.kv_connector == config::KvConnector::kNixl ||
       context.server.kv_connector == config::KvConnector::kMooncake) {
-    kv = ExtractKvTransferParams(response.body());
+    kv = ExtractKvTransferParams(parser->body());
   }
   if (reusable) leg.Release();
   co_return kv;
 }
 
 // Reads what is left of an error response, bounded.
-Task<std::string> ReadErrorBody(UpstreamLeg& leg,
-                                          http::response_parser<http::buffer_body>& parser) {
+Task<std::string> ReadErrorBody(UpstreamLeg& leg, EngineResponseParser& parser) {
   std::string body;
   // std::array, not a C array: GCC 12 miscompiles C arrays held across co_await.
   std::array<char, 4096> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   while (!parser.is_done() && body.size() < kMaxErrorBodyBytes) {
-    parser.get().body().data = buffer.data();
-    parser.get().body().size = buffer.size();
+    parser.ReadInto(buffer.data(), buffer.size());
     auto [ec, n] = co_await http::async_read(leg.stream(), leg.buffer(), parser, kTuple);
-    body.append(buffer.data(), buffer.size() - parser.get().body().size);
+    body.append(buffer.data(), parser.received());
     if (ec && ec != http::error::need_buffer) break;
   }
   co_return body;
 }
 
 // Sends the decode leg (or an aggregated server's only leg); a 2xx answer is relayed.
-Task<std::optional<AttemptError>> RunDecodeLeg(
-    RequestContext& context, const discovery::Endpoint& endpoint, std::string& body,
-    std::string_view leg_name, const std::shared_ptr<DisconnectWatch>& legs) {
+Task<std::optional<AttemptError>> RunDecodeLeg(RequestContext& context,
+                                               const discovery::Endpoint& endpoint,
+                                               std::string& body, std::string_view leg_name,
+                                               const std::shared_ptr<DisconnectWatch>& legs) {
   std::optional<LegTarget> target = LegTargetOf(endpoint);
   if (!target)
     co_return FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
   UpstreamLeg leg(context.worker.upstream(), std::move(*target), legs);
   auto request = MakeLegRequest(context, endpoint, std::move(body));
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<EngineResponseParser> parser;
   const Clock::time_point deadline = Clock::now() + context.LegTimeout();
   LegOutcome outcome =
       co_await leg.Exchange(request, parser, deadline, /*whole_body=*/false, /*body_limit=*/0);
   if (!outcome.ok()) co_return FromOutcome(leg_name, endpoint, outcome);
-  const int status = static_cast<int>(parser->get().result_int());
+  const int status = parser->status();
   if (status / 100 != 2) {
     std::string error_body = co_await ReadErrorBody(leg, *parser);
     co_return FromStatus(leg_name, endpoint, status, error_body);
@@ -88,9 +85,8 @@ void LegDone(RequestContext& context, std::string_view leg, const discovery::End
 
 }  // namespace
 
-Task<PrefillResult> RunPrefill(RequestContext& context,
-                                         const discovery::Endpoint& endpoint,
-                                         int64_t prefill_tokens) {
+Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoint& endpoint,
+                               int64_t prefill_tokens) {
   const Clock::time_point started = Clock::now();
   PrefillResult result;
   {
@@ -101,9 +97,10 @@ Task<PrefillResult> RunPrefill(RequestContext& context,
   co_return result;
 }
 
-Task<std::optional<AttemptError>> RunDecode(
-    RequestContext& context, const discovery::Endpoint& endpoint, std::string& body,
-    std::string_view leg_name, const std::shared_ptr<DisconnectWatch>& legs) {
+Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
+                                            const discovery::Endpoint& endpoint, std::string& body,
+                                            std::string_view leg_name,
+                                            const std::shared_ptr<DisconnectWatch>& legs) {
   const Clock::time_point started = Clock::now();
   std::optional<AttemptError> error;
   {

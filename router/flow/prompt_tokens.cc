@@ -64,13 +64,12 @@ Task<Tokens> Tokenize(RequestContext& context, std::string body) {
                             : args.vllm_tokenizer_port;
   if (port != 0) {
     target->address.port(port);
-    target->key = target->address.address().is_v6()
-                      ? StrCat("[", endpoint->address, "]:", port)
-                      : StrCat(endpoint->address, ":", port);
+    target->key = target->address.address().is_v6() ? StrCat("[", endpoint->address, "]:", port)
+                                                    : StrCat(endpoint->address, ":", port);
   }
   UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
   LegRequest request = MakeLegRequest(context, *endpoint, std::move(body), "/tokenize");
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<EngineResponseParser> parser;
   const Clock::time_point deadline = Clock::now() + args.tokenize_timeout;
   const LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, /*whole_body=*/true,
                                                    kMaxTokenizeAnswerBytes);
@@ -78,13 +77,12 @@ Task<Tokens> Tokenize(RequestContext& context, std::string body) {
     spdlog::debug("/tokenize on {}: {}", leg.target().key, outcome.detail);
     co_return nullptr;
   }
-  auto& response = parser->get();
-  if (response.result_int() != 200) {
-    spdlog::debug("/tokenize on {}: status {}", leg.target().key, response.result_int());
+  if (parser->status() != 200) {
+    spdlog::debug("/tokenize on {}: status {}", leg.target().key, parser->status());
     co_return nullptr;
   }
-  const bool reusable = response.keep_alive();
-  absl::StatusOr<std::vector<uint32_t>> ids = ParseTokenizeAnswer(response.body(), kMaxTokenizeIds);
+  const bool reusable = parser->keep_alive();
+  absl::StatusOr<std::vector<uint32_t>> ids = ParseTokenizeAnswer(parser->body(), kMaxTokenizeIds);
   if (reusable) leg.Release();
   if (!ids.ok() || ids->empty()) co_return nullptr;
   co_return std::make_shared<const std::vector<uint32_t>>(std::move(*ids));

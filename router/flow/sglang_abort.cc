@@ -34,7 +34,7 @@ Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
   LegRequest request("/abort_request", target.key);
   request.Set("Content-Type", "application/json");
   request.SetBody("{\"rid\":" + JsonString(rid) + "}");
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<EngineResponseParser> parser;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, size_t{64} * 1024);
   (void)outcome;  // nothing more can be done: the engine's own timeout remains the backstop

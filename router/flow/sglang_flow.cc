@@ -19,26 +19,24 @@ struct SglangPrefillState {
 
 // The prefill leg of an SGLang attempt, spawned beside the decode. It touches only what it owns
 // or shares, since the attempt may be over when it resumes.
-Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
-                                      LegTarget target, LegRequest request,
-                                      std::shared_ptr<DisconnectWatch> legs,
-                                      Clock::time_point deadline, size_t limit,
-                                      std::shared_ptr<SglangPrefillState> state,
-                                      std::function<void()> on_failure, int64_t prefill_tokens) {
+Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint, LegTarget target,
+                            LegRequest request, std::shared_ptr<DisconnectWatch> legs,
+                            Clock::time_point deadline, size_t limit,
+                            std::shared_ptr<SglangPrefillState> state,
+                            std::function<void()> on_failure, int64_t prefill_tokens) {
   InFlightLeg in_flight(endpoint, true, prefill_tokens);
   UpstreamLeg leg(worker.upstream(), std::move(target), legs);
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<EngineResponseParser> parser;
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, limit);
   state->done = true;
   state->ended = Clock::now();
   if (state->cancelled || legs->client_gone) co_return;
   if (!outcome.ok()) {
     state->error = FromOutcome("prefill", endpoint, outcome);
-  } else if (parser->get().result_int() / 100 != 2) {
-    state->error = FromStatus("prefill", endpoint, static_cast<int>(parser->get().result_int()),
-                              parser->get().body());
+  } else if (parser->status() / 100 != 2) {
+    state->error = FromStatus("prefill", endpoint, parser->status(), parser->body());
   } else {
-    if (parser->get().keep_alive()) leg.Release();
+    if (parser->keep_alive()) leg.Release();
     co_return;
   }
   on_failure();
@@ -47,9 +45,9 @@ Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint,
 }  // namespace
 
 Task<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
-                                                             const discovery::Endpoint& prefill,
-                                                             const discovery::Endpoint& decode,
-                                                             int64_t prefill_tokens) {
+                                                   const discovery::Endpoint& prefill,
+                                                   const discovery::Endpoint& decode,
+                                                   int64_t prefill_tokens) {
   std::optional<LegTarget> prefill_target = LegTargetOf(prefill);
   std::optional<LegTarget> decode_target = LegTargetOf(decode);
   if (!prefill_target || !decode_target) {

@@ -13,6 +13,7 @@
 
 #include "router/http/disconnect_watch.h"
 #include "router/http/net.h"
+#include "router/upstream/engine_response.h"
 #include "router/upstream/leg_request.h"
 #include "router/upstream/upstream_pool.h"
 
