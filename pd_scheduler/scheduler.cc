@@ -144,20 +144,27 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
     decision.reason = DecisionReason::kNoEndpoints;
     return decision;
   }
+  // The pick's per-endpoint vectors keep their capacity on this thread from pick to pick.
+  thread_local Impl::PickVectors spare;
   Impl::Pick pick{server,
                   facts,
                   now,
                   rng,
-                  std::vector<double>(n, kExcluded),
-                  std::vector<uint32_t>(n, 0),
-                  std::vector<uint8_t>(n, 0),
+                  std::move(spare.score),
+                  std::move(spare.matched),
+                  std::move(spare.affinity),
                   0,
-                  std::vector<discovery::EngineLoad>(n),
+                  std::move(spare.load),
                   include_unavailable,
                   left_out,
                   false,
                   {},
                   0};
+  const Impl::PickVectors::GiveBack give_back{spare, pick};
+  pick.score.assign(n, kExcluded);
+  pick.matched.assign(n, 0);
+  pick.affinity.assign(n, 0);
+  pick.load.assign(n, discovery::EngineLoad{});
 
   if (impl.hash_prompts) {
     const config::PrefixCacheArgs& args = settings.prefix_cache;
@@ -183,8 +190,8 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
     const config::KvCacheAwareArgs& args = settings.kv_cache_aware;
     thread_local std::vector<discovery::KvBlockMatch> held;
     const std::vector<uint64_t> keys =
-        discovery::KvBlockKeys(facts.kv_root, facts.prompt_tokens, uint32_t(args.block_size_to_hash),
-                               size_t(args.max_blocks_to_match));
+        discovery::KvBlockKeys(facts.kv_root, facts.prompt_tokens,
+                               uint32_t(args.block_size_to_hash), size_t(args.max_blocks_to_match));
     pick.precise = true;
     pick.kv_total = keys.size();
     pick.kv_matched.assign(n, 0);

@@ -70,6 +70,26 @@ struct Scheduler::Impl {
     std::vector<int64_t> room{};
   };
 
+  // A pick's per-endpoint vectors between picks (a nested pick finds them taken and allocates).
+  struct PickVectors {
+    std::vector<double> score;
+    std::vector<uint32_t> matched;
+    std::vector<uint8_t> affinity;
+    std::vector<discovery::EngineLoad> load;
+
+    // Puts the pick's vectors back, however the pick returns.
+    struct GiveBack {
+      PickVectors& spare;
+      Pick& pick;
+      ~GiveBack() {
+        spare.score = std::move(pick.score);
+        spare.matched = std::move(pick.matched);
+        spare.affinity = std::move(pick.affinity);
+        spare.load = std::move(pick.load);
+      }
+    };
+  };
+
   // Defined in scheduler_scoring.cc; the small helpers below stay inline for the pick.
   std::vector<uint32_t> Candidates(Pick& pick, discovery::EndpointRole role) const;
   template <typename Keep>
@@ -94,9 +114,9 @@ struct Scheduler::Impl {
       // As CachedRatio: the events, or what the approximate index was told at routing time while
       // the events of a prefill still running have not come (else a burst of one new prefix is
       // spread by its queue cost while its score holds it together).
-      const size_t cached = std::max(
-          size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash),
-          approximate_cached);
+      const size_t cached =
+          std::max(size_t(pick.kv_matched[i]) * size_t(settings.kv_cache_aware.block_size_to_hash),
+                   approximate_cached);
       return prompt > cached ? prompt - cached : 0;
     }
     const size_t prompt = pick.facts.prompt.size() / bytes_per_token;

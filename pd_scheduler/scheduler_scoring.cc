@@ -32,17 +32,22 @@ int32_t InFlight(const Endpoint& endpoint) {
 // better a suspect endpoint than a certain 503 (Envoy's panic threshold, at 100%).
 std::vector<uint32_t> Scheduler::Impl::Candidates(Pick& pick, EndpointRole role) const {
   const auto& endpoints = pick.server.endpoints;
-  std::vector<uint32_t> all;
-  std::vector<uint32_t> available;
+  size_t of_role = 0;
+  std::vector<uint32_t> candidates;
+  candidates.reserve(endpoints.size());
   for (uint32_t i = 0; i < endpoints.size(); ++i) {
     if (endpoints[i].role != role) continue;
-    all.push_back(i);
+    ++of_role;
     if (pick.include_unavailable || endpoints[i].live->Available(pick.now)) {
-      available.push_back(i);
+      candidates.push_back(i);
     }
   }
-  if (!available.empty() && available.size() < all.size()) pick.left_out = true;
-  std::vector<uint32_t> candidates = available.empty() ? std::move(all) : std::move(available);
+  if (!candidates.empty() && candidates.size() < of_role) pick.left_out = true;
+  if (candidates.empty()) {
+    for (uint32_t i = 0; i < endpoints.size(); ++i) {
+      if (endpoints[i].role == role) candidates.push_back(i);
+    }
+  }
   for (uint32_t i : candidates) pick.load[i] = endpoints[i].live->load();
   if (filter_least_request)
     Filter(candidates, [&](uint32_t i) {
@@ -61,12 +66,8 @@ std::vector<uint32_t> Scheduler::Impl::Candidates(Pick& pick, EndpointRole role)
 // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.
 template <typename Keep>
 void Scheduler::Impl::Filter(std::vector<uint32_t>& candidates, const Keep& keep) {
-  std::vector<uint32_t> kept;
-  kept.reserve(candidates.size());
-  for (uint32_t i : candidates) {
-    if (keep(i)) kept.push_back(i);
-  }
-  if (!kept.empty()) candidates = std::move(kept);
+  if (std::none_of(candidates.begin(), candidates.end(), keep)) return;
+  std::erase_if(candidates, [&](uint32_t i) { return !keep(i); });
 }
 
 void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const {
@@ -130,9 +131,9 @@ void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Si
         // moving a prefix off the engine that holds it costs its evictions too (unknown sizes
         // evict nothing: Kthena's formula as is).
         for (uint32_t i : candidates) {
-          pick.score[i] += wp.weight * 100 *
-                           (double(pick.matched[i]) / double(pick.total_blocks) -
-                            EvictedRatio(pick, i));
+          pick.score[i] +=
+              wp.weight * 100 *
+              (double(pick.matched[i]) / double(pick.total_blocks) - EvictedRatio(pick, i));
         }
         break;
       case Plugin::kKvCacheAware:

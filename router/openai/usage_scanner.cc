@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#ifdef __AVX2__
+#if defined(__AVX2__) || defined(__PCLMUL__)
 #include <immintrin.h>
 #endif
 
@@ -87,8 +87,15 @@ uint64_t Escaped(uint64_t backslash, bool& carry) {
 
 // Bit i: an odd number of bits at or below i are set (between an opening and a closing quote).
 uint64_t PrefixXor(uint64_t x) {
+#ifdef __PCLMUL__
+  // A carry-less multiply by all ones is this prefix XOR in one instruction (as in simdjson).
+  const __m128i product =
+      _mm_clmulepi64_si128(_mm_set_epi64x(0, int64_t(x)), _mm_set1_epi8(char(0xFF)), 0);
+  return uint64_t(_mm_cvtsi128_si64(product));
+#else
   for (int shift = 1; shift < 64; shift *= 2) x ^= x << shift;
   return x;
+#endif
 }
 
 bool IsBlank(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
