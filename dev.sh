@@ -8,7 +8,7 @@
 #   ./dev.sh fuzz [S|runs=N]  libFuzzer targets (clang-16) in build-fuzz/, S seconds each (30)
 #   ./dev.sh deps        install the Debian packages the build and tests need (idempotent)
 #   ./dev.sh build-deps  only what the build needs (Dockerfile)
-#   ./dev.sh bench-deps  what the bench/scripts need besides the test packages (wrk, valgrind)
+#   ./dev.sh bench-deps  what the bench/scripts need besides the test packages (wrk, valgrind, nstat)
 #   ./dev.sh runtime-deps  install only what the built binaries need at run time (Dockerfile)
 #   ./dev.sh build [DIR] [cmake args...]
 set -euo pipefail
@@ -28,7 +28,7 @@ TEST_PACKAGES=(curl python3 python3-cryptography python3-msgpack python3-zmq ngi
   openssl)
 # What bench/scripts run besides the test packages: wrk for the nginx ratio, valgrind for the
 # instruction counts.
-BENCH_PACKAGES=(wrk valgrind strace)
+BENCH_PACKAGES=(wrk valgrind strace iproute2)
 RUNTIME_PACKAGES=(
   libsimdjson14 libprometheus-cpp-core1.0 libabsl20220623 libyaml-cpp0.7 libspdlog1.10
   libfmt9 libssl3 libre2-9 libxxhash0 libhiredis0.14 libtcmalloc-minimal4 libzmq5 ca-certificates

@@ -13,7 +13,7 @@
 # With BASELINE=/path/to/other/pdgate, the pdgate and pdgate-pd arms are also run with that
 # binary (pdgate-base, pdgate-pd-base): before/after in the same run. Arms rotate REPEATS times (default 3);
 # the table shows medians: req/s at c=64 and the ratio to nginx, the proxy's CPU µs per request
-# (utime+stime from /proc over the c=64 run), mean latency at c=1.
+# (utime+stime from /proc over the c=64 run) and its user-space part (utime), mean latency at c=1.
 # Usage: [BASELINE=bin] [REPEATS=3] bench/scripts/nginx_ratio.sh [build-dir] [seconds]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -93,6 +93,7 @@ url_of() {
   esac
 }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 # wrk → "requests/s mean-latency-us requests"
 measure() {  # url connections
   taskset -c 0 wrk -t1 -c"$2" -d"${seconds}s" --latency -s "$work/chat.lua" "$1" 2>/dev/null | awk '
@@ -102,7 +103,11 @@ measure() {  # url connections
     END { printf "%.0f %.1f %d\n", rps, lat, n }'
 }
 hz=$(getconf CLK_TCK)
-declare -A rps_runs cpu_runs lat_runs
+declare -A rps_runs cpu_runs user_runs lat_runs segs_runs
+# TCP segments sent per request, machine-wide (wrk, sims and the proxy: the same for every arm
+# but the proxy's share): a proxy that sends more segments (pure ACKs, split writes) pays for
+# them in the kernel.
+out_segs() { nstat -az TcpOutSegs | awk '/TcpOutSegs/ { print $2 }'; }
 for round in $(seq "$repeats"); do
   # Rotate the order each round so no arm always runs first (or right after the heaviest).
   order=("${arms[@]:$(( (round - 1) % ${#arms[@]} ))}" "${arms[@]:0:$(( (round - 1) % ${#arms[@]} ))}")
@@ -111,15 +116,19 @@ for round in $(seq "$repeats"); do
     curl -sf "$url" -H 'Content-Type: application/json' \
       -d "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"warm\"}],\"max_tokens\":4}" >/dev/null
     pid=${pid_of[$arm]:-}
-    t0=0; [ -n "$pid" ] && t0=$(ticks "$pid")
+    t0=0; u0=0; [ -n "$pid" ] && { t0=$(ticks "$pid"); u0=$(user_ticks "$pid"); }
+    s0=$(out_segs)
     read -r r64 _ n64 < <(measure "$url" 64)
-    cpu=""
+    segs=$(awk -v a="$s0" -v b="$(out_segs)" -v n="$n64" 'BEGIN { printf "%.2f", (b - a) / n }')
+    cpu=""; user=""
     if [ -n "$pid" ]; then
-      t1=$(ticks "$pid")
+      t1=$(ticks "$pid"); u1=$(user_ticks "$pid")
       cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n64" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+      user=$(awk -v t="$((u1 - u0))" -v hz="$hz" -v n="$n64" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
     fi
     read -r _ l1 _ < <(measure "$url" 1)
-    rps_runs[$arm]+="$r64 "; cpu_runs[$arm]+="$cpu "; lat_runs[$arm]+="$l1 "
+    rps_runs[$arm]+="$r64 "; cpu_runs[$arm]+="$cpu "; user_runs[$arm]+="$user "; lat_runs[$arm]+="$l1 "
+    segs_runs[$arm]+="$segs "
     echo "  round $round $arm: c=64 $r64 req/s, ${cpu:--} µs CPU/req, c=1 mean $l1 µs" >&2
   done
 done
@@ -127,11 +136,12 @@ median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1
 nginx_rps=$(median <<<"${rps_runs[nginx]}")
 nginx_cpu=$(median <<<"${cpu_runs[nginx]}")
 echo
-echo "| arm | req/s at c=64 | vs nginx | CPU µs per request | CPU vs nginx | mean latency at c=1 (µs) |"
-echo "|---|---|---|---|---|---|"
+echo "| arm | req/s at c=64 | vs nginx | CPU µs per request | of it in user space | CPU vs nginx | TCP segments per request | mean latency at c=1 (µs) |"
+echo "|---|---|---|---|---|---|---|---|"
 for arm in "${arms[@]}"; do
   r=$(median <<<"${rps_runs[$arm]}"); c=$(median <<<"${cpu_runs[$arm]}"); l=$(median <<<"${lat_runs[$arm]}")
+  u=$(median <<<"${user_runs[$arm]}"); g=$(median <<<"${segs_runs[$arm]}")
   ratio=$(awk -v a="$r" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
   cpu_ratio="-"; [ "$c" != "-" ] && cpu_ratio=$(awk -v a="$c" -v b="$nginx_cpu" 'BEGIN { printf "%.2f", a / b }')
-  echo "| $arm | $r | $ratio | $c | $cpu_ratio | $l |"
+  echo "| $arm | $r | $ratio | $c | $u | $cpu_ratio | $g | $l |"
 done
