@@ -66,8 +66,14 @@ std::vector<uint32_t> Scheduler::Impl::Candidates(Pick& pick, EndpointRole role)
 // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.
 template <typename Keep>
 void Scheduler::Impl::Filter(std::vector<uint32_t>& candidates, const Keep& keep) {
-  if (std::none_of(candidates.begin(), candidates.end(), keep)) return;
-  std::erase_if(candidates, [&](uint32_t i) { return !keep(i); });
+  // One call of `keep` per candidate: what it reads (an endpoint's models) may change meanwhile.
+  // The kept move to the front in order; while none is kept nothing is written, so a filter
+  // that keeps none leaves the list as it was.
+  size_t kept = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (keep(candidates[i])) candidates[kept++] = candidates[i];
+  }
+  if (kept > 0) candidates.resize(kept);
 }
 
 void Scheduler::Impl::Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const {

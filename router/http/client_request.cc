@@ -54,6 +54,10 @@ void ClientRequestParser::on_request_impl(http::verb method, string_view method_
 
 void ClientRequestParser::on_field_impl(http::field name, string_view name_string,
                                         string_view value, error_code&) {
+  // A chunked body's trailer fields are dropped: they must not pose as head fields (a trailing
+  // Authorization forwarded to an engine), and appending them could move the text that the
+  // session's views of the target point into.
+  if (is_header_done()) return;
   ClientRequest::Entry entry{name, 0, uint32_t(name_string.size()), 0, uint32_t(value.size())};
   entry.name_at = request_.Keep(name_string);
   entry.value_at = request_.Keep(value);

@@ -64,7 +64,10 @@ class ClientRequest {
 };
 
 // Parses one request into `request`, which it first empties; the head's storage is kept, the
-// previous body's is not (a connection must not hold a large body while it idles).
+// previous body's is not (a connection must not hold a large body while it idles). The head is
+// not changed after it is done: views of the target and fields stay valid while the body is
+// read (trailer fields are dropped). Keep-alive is Beast's parser's rule: any Connection (or
+// Proxy-Connection) field's `close` closes, as RFC 9110 lists combine.
 class ClientRequestParser final : public http::basic_parser<true> {
  public:
   explicit ClientRequestParser(ClientRequest& request);

@@ -167,6 +167,13 @@ TEST_CASE(
       {"oversize headers", Post("{}", "X-Big: " + std::string(3000, 'h') + "\r\n"), 431,
        "too large"},
       {"unknown path", "GET /v2/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, "No such path"},
+      // Trailer fields after a chunked body must not disturb the head read before it: the
+      // path in the answer is the request's, byte for byte.
+      {"unknown path, chunked body with trailers",
+       "POST /v2/trailing-path-abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\nHost: x\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer-1: " +
+           std::string(600, 't') + "\r\nAuthorization: Bearer trailer\r\n\r\n",
+       404, "No such path: /v2/trailing-path-abcdefghijklmnopqrstuvwxyz\""},
       {"wrong method", "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", 405, "not allowed"},
   };
   for (const Case& c : cases) {
