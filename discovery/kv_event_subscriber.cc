@@ -14,6 +14,8 @@
 #include <zmq_addon.hpp>
 
 #include "config/config.h"
+#include "discovery/kv_event_source.h"
+#include "discovery/replayed_batches.h"
 
 namespace pdgate::discovery {
 namespace {
@@ -26,23 +28,11 @@ constexpr int kMaxMessagesPerRound = 256;
 // Replays in a row that did not close a gap before the endpoint is cleared instead.
 constexpr int kMaxReplaysInARow = 3;
 
-std::string TcpUrl(const std::string& address, uint16_t port) {
-  const bool v6 = address.find(':') != std::string::npos;
-  return "tcp://" + (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
-}
-
 std::span<const uint8_t> Bytes(const zmq::message_t& message) {
   return {static_cast<const uint8_t*>(message.data()), message.size()};
 }
 
-// Where one endpoint publishes; a change of any part resubscribes.
-struct Source {
-  uint32_t rank = 0;  // data-parallel rank: its ports are the configured ones + rank
-  std::string url;
-  std::string replay_url;  // empty: no replay socket
-  std::string topic;
-  friend bool operator==(const Source&, const Source&) = default;
-};
+using Source = KvEventSource;
 
 }  // namespace
 
@@ -61,6 +51,7 @@ struct KvEventSubscriber::Impl {
     uint64_t replay_from = 0;
     bool replay_started = false;                            // its first batch came
     std::vector<std::pair<uint64_t, zmq::message_t>> held;  // live batches during a replay
+    ReplayedBatches replayed;  // the last replay's, until a live batch came
   };
 
   explicit Impl(KvEventSubscriber& subscriber)
@@ -142,8 +133,8 @@ struct KvEventSubscriber::Impl {
           for (int r = 0; r < args.data_parallel_size; ++r) {
             const auto rank = uint32_t(r);
             wanted[{endpoint.live->slot(), rank}] = {
-                rank, TcpUrl(endpoint.address, uint16_t(args.events_port + r)),
-                args.replay_port != 0 ? TcpUrl(endpoint.address, uint16_t(args.replay_port + r))
+                rank, KvEventUrl(endpoint.address, uint16_t(args.events_port + r)),
+                args.replay_port != 0 ? KvEventUrl(endpoint.address, uint16_t(args.replay_port + r))
                                       : "",
                 args.topic};
           }
@@ -196,6 +187,7 @@ struct KvEventSubscriber::Impl {
       std::array<zmq::const_buffer, 2> request{zmq::const_buffer(nullptr, 0), zmq::buffer(start)};
       zmq::send_multipart(dealer, request, zmq::send_flags::dontwait);
       stream.dealer = std::move(dealer);
+      stream.replayed.Clear();
       stream.replaying = true;
       stream.replay_started = false;
       stream.replay_from = from;
@@ -235,9 +227,10 @@ struct KvEventSubscriber::Impl {
     return !stream.source.replay_url.empty() && stream.replays_in_a_row < kMaxReplaysInARow;
   }
 
-  // A live batch (also one held during a replay, once it ended). Only the live stream's own
-  // numbering going back means a restart: a live batch at or below what a replay applied is the
-  // live copy of a replayed one.
+  // A live batch (also one held during a replay, once it ended). The live stream's own numbering
+  // going back means a restart. Before it delivered anything, a batch at or below what a replay
+  // applied is the live copy of a replayed one if its bytes are the same, else the first batch
+  // of a restarted engine.
   void OnLive(Stream& stream, uint64_t seq, zmq::message_t payload) {
     if (stream.replaying) {
       if (stream.held.size() < owner.options_.max_held_batches) {
@@ -246,8 +239,11 @@ struct KvEventSubscriber::Impl {
       }
       FailReplay(stream, "too many live batches meanwhile");
     }
-    const bool restarted = stream.live_last && seq <= *stream.live_last;
+    const bool restarted = stream.live_last ? seq <= *stream.live_last
+                                            : stream.last && seq <= *stream.last &&
+                                                  !stream.replayed.Holds(seq, Bytes(payload));
     stream.live_last = seq;
+    stream.replayed.Clear();  // only the first live batch needs it
     if (restarted) {
       counters.restarts.fetch_add(1, std::memory_order_relaxed);
       index->ClearRank(stream.slot, stream.rank);
@@ -337,6 +333,7 @@ struct KvEventSubscriber::Impl {
           index->ClearRank(stream.slot, stream.rank);
         }
       }
+      stream.replayed.Add(*seq, Bytes(frames.back()));
       if (!stream.last || *seq > *stream.last) Apply(stream, *seq, frames.back());
     }
   }

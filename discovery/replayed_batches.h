@@ -1,0 +1,48 @@
+#pragma once
+// What a replay delivered, kept until the live stream delivers its first batch. That batch may
+// carry a number a replay already applied: either it is the live copy of that batch (the replay
+// and the live stream overlapped), or the engine restarted and its new numbering reached that
+// number again. The numbers alone cannot tell; the bytes can.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pdgate::discovery {
+
+class ReplayedBatches {
+ public:
+  void Clear() { batches_.clear(); }
+
+  void Add(uint64_t seq, std::span<const uint8_t> payload) {
+    // The live copies that overlap a replay are of its last batches: keep the newest.
+    if (batches_.size() == kMaxBatches) {
+      batches_.erase(batches_.begin(), batches_.begin() + ptrdiff_t(kMaxBatches / 2));
+    }
+    batches_.emplace_back(seq, Hash(payload));
+  }
+
+  // Whether a replay delivered batch `seq` with these bytes.
+  bool Holds(uint64_t seq, std::span<const uint8_t> payload) const {
+    const size_t hash = Hash(payload);
+    for (const auto& [kept_seq, kept_hash] : batches_) {
+      if (kept_seq == seq && kept_hash == hash) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMaxBatches = 4096;
+
+  static size_t Hash(std::span<const uint8_t> payload) {
+    return std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+  }
+
+  std::vector<std::pair<uint64_t, size_t>> batches_;  // number, hash of the bytes
+};
+
+}  // namespace pdgate::discovery
