@@ -199,6 +199,26 @@ void Run(const std::string& layout, bool map) {
   subscriber.Stop();
 }
 
+// A subscriber, started, following the one pod of `loaded` into a fresh index.
+struct Following {
+  explicit Following(config::LoadResult result) : loaded(std::move(result)) {
+    INFO(StrJoin(loaded.errors, "\n"));
+    REQUIRE(loaded.errors.empty());
+    snapshot = discovery::BuildEndpointSnapshot(loaded.config, &registry);
+    slot = snapshot->servers[0].endpoints[0].live->slot();
+    subscriber.Start();
+  }
+  config::LoadResult loaded;
+  discovery::LiveRegistry registry;
+  std::shared_ptr<const discovery::EndpointSnapshot> snapshot;
+  uint32_t slot = 0;
+  std::shared_ptr<discovery::KvBlockIndex> index =
+      std::make_shared<discovery::KvBlockIndex>(1000, 1);
+  discovery::KvEventSubscriber subscriber{[this] {
+    return discovery::KvEventTargets{snapshot, index};
+  }};
+};
+
 }  // namespace
 
 TEST_CASE("KV events from a vLLM 0.25-style publisher: array events, two-frame replay") {
@@ -218,17 +238,10 @@ TEST_CASE(
   REQUIRE(replay != 0);
   Publisher rank0("new", address, events, replay);
   Publisher rank1("new", address, uint16_t(events + 1), uint16_t(replay + 1));
-  config::LoadResult loaded = OnePod(address, events, replay, ", dataParallelSize: 2");
-  INFO(StrJoin(loaded.errors, "\n"));
-  REQUIRE(loaded.errors.empty());
-  discovery::LiveRegistry registry;
-  auto snapshot = discovery::BuildEndpointSnapshot(loaded.config, &registry);
-  const uint32_t slot = snapshot->servers[0].endpoints[0].live->slot();
-  auto index = std::make_shared<discovery::KvBlockIndex>(1000, 1);
-  discovery::KvEventSubscriber subscriber([&] {
-    return discovery::KvEventTargets{snapshot, index};
-  });
-  subscriber.Start();
+  Following following(OnePod(address, events, replay, ", dataParallelSize: 2"));
+  discovery::KvEventSubscriber& subscriber = following.subscriber;
+  discovery::KvBlockIndex* const index = following.index.get();
+  const uint32_t slot = following.slot;
   REQUIRE(Eventually([&] { return subscriber.counters().sources.load() == 2; }, 5s));
 
   // Each rank caches its own prompt; rank 1's batches leave their rank out (older engines): the
@@ -259,17 +272,10 @@ TEST_CASE("an engine restarting right after pdgate subscribed is seen, though it
   // so the live stream has delivered nothing when the engine restarts.
   const std::vector<uint32_t> old = Tokens(100, 32);
   REQUIRE(publisher.Command(Batch("drop", Stored(true, {1, 2}, std::nullopt, old))) == "ok 0");
-  config::LoadResult loaded = OnePod(publisher.address, publisher.port, publisher.replay_port);
-  INFO(StrJoin(loaded.errors, "\n"));
-  REQUIRE(loaded.errors.empty());
-  discovery::LiveRegistry registry;
-  auto snapshot = discovery::BuildEndpointSnapshot(loaded.config, &registry);
-  const uint32_t slot = snapshot->servers[0].endpoints[0].live->slot();
-  auto index = std::make_shared<discovery::KvBlockIndex>(1000, 1);
-  discovery::KvEventSubscriber subscriber([&] {
-    return discovery::KvEventTargets{snapshot, index};
-  });
-  subscriber.Start();
+  Following following(OnePod(publisher.address, publisher.port, publisher.replay_port));
+  discovery::KvEventSubscriber& subscriber = following.subscriber;
+  discovery::KvBlockIndex* const index = following.index.get();
+  const uint32_t slot = following.slot;
   REQUIRE(Eventually([&] { return Held(*index, slot, old) == 2; }, 10s));
   CHECK(subscriber.counters().restarts.load() == 0);
 
