@@ -19,7 +19,7 @@ BUILD_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   libboost1.81-dev libsimdjson-dev prometheus-cpp-dev libabsl-dev catch2
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libre2-dev
-  libxxhash-dev libhiredis-dev libgoogle-perftools-dev libzmq3-dev cppzmq-dev
+  libxxhash-dev libhiredis-dev libgoogle-perftools-dev libzmq3-dev cppzmq-dev mold
 )
 # Programs the integration tests and the demo start (never linked); python3-cryptography signs
 # the authentication tests' JWTs, python3-zmq and python3-msgpack read the simulator's KV events
