@@ -3,6 +3,7 @@
 #include <array>
 
 #include "base/strings.h"
+#include "router/http/parsed_read.h"
 #include "router/openai/openai_error.h"
 #include "router/openai/sse_filter.h"
 #include "router/openai/usage_scanner.h"
@@ -57,7 +58,7 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     parser.ReadInto(buffer.data(), buffer.size());
     leg.stream().expires_after(idle);  // idle between chunks, not one deadline
     // read_some, not read: read would wait until the buffer is full, batching a stream's events.
-    auto [ec, n] = co_await http::async_read_some(leg.stream(), leg.buffer(), parser, kTuple);
+    auto [ec, n] = co_await ReadParsed(leg.stream(), leg.buffer(), parser, ReadUntil::kSome);
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = parser.received();
     std::string_view data(buffer.data(), got);

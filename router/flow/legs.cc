@@ -4,6 +4,7 @@
 
 #include "router/flow/decode_relay.h"
 #include "router/flow/endpoint_feedback.h"
+#include "router/http/parsed_read.h"
 
 namespace pdgate::router {
 namespace {
@@ -43,7 +44,7 @@ Task<std::string> ReadErrorBody(UpstreamLeg& leg, EngineResponseParser& parser) 
   std::array<char, 4096> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   while (!parser.is_done() && body.size() < kMaxErrorBodyBytes) {
     parser.ReadInto(buffer.data(), buffer.size());
-    auto [ec, n] = co_await http::async_read(leg.stream(), leg.buffer(), parser, kTuple);
+    auto [ec, n] = co_await ReadParsed(leg.stream(), leg.buffer(), parser, ReadUntil::kMessage);
     body.append(buffer.data(), parser.received());
     if (ec && ec != http::error::need_buffer) break;
   }

@@ -2,6 +2,7 @@
 
 #include "router/flow/fairness_gate.h"
 #include "router/http/client_io.h"
+#include "router/http/parsed_read.h"
 #include "router/server/debug_views.h"
 
 namespace pdgate::router {
@@ -15,7 +16,7 @@ Task<void> RunAdminSession(Worker& worker, Socket socket) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(16 * 1024);
     stream.expires_after(std::chrono::seconds(30));
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    auto [ec, n] = co_await ReadParsed(stream, buffer, parser, ReadUntil::kMessage);
     if (ec) break;
     const auto& request = parser.get();
     const std::string_view target = request.target();

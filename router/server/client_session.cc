@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "router/flow/completion_handler.h"
 #include "router/http/client_io.h"
+#include "router/http/parsed_read.h"
 #include "router/openai/json_text.h"
 #include "router/openai/openai_request.h"
 #include "router/openai/request_id.h"
@@ -115,7 +116,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
                                  : settings.timeouts.keep_alive_idle);
     }
     first = false;
-    auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    auto [header_ec, header_n] = co_await ReadParsed(stream, buffer, parser, ReadUntil::kHeader);
     if (header_ec == http::error::header_limit) {
       error = {431, "Request header fields too large.", "", "", ""};
       co_await SendError(stream, error, false, kNoHeaders);
@@ -176,7 +177,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     }
     if (!parser.is_done()) {
       stream.expires_after(settings.timeouts.request_body);
-      auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      auto [body_ec, body_n] = co_await ReadParsed(stream, buffer, parser, ReadUntil::kMessage);
       if (body_ec == http::error::body_limit) {
         error = TooLarge(max_body_bytes);
         co_await SendError(stream, error, false, kNoHeaders);

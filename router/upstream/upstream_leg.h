@@ -13,6 +13,7 @@
 
 #include "router/http/disconnect_watch.h"
 #include "router/http/net.h"
+#include "router/http/parsed_read.h"
 #include "router/upstream/engine_response.h"
 #include "router/upstream/leg_request.h"
 #include "router/upstream/upstream_pool.h"
@@ -144,14 +145,9 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request, std::optional<
       }
       co_return Classify(write_ec, "send");
     }
-    beast::error_code read_ec;
-    if (whole_body) {
-      std::tie(read_ec, std::ignore) =
-          co_await http::async_read(connection_->stream, connection_->buffer, *parser, kTuple);
-    } else {
-      std::tie(read_ec, std::ignore) = co_await http::async_read_header(
-          connection_->stream, connection_->buffer, *parser, kTuple);
-    }
+    auto [read_ec, taken] =
+        co_await ReadParsed(connection_->stream, connection_->buffer, *parser,
+                            whole_body ? ReadUntil::kMessage : ReadUntil::kHeader);
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (read_ec) {
       if (reused && round == 0 && !parser->got_some() && IsStaleConnectionError(read_ec)) {
