@@ -1,0 +1,212 @@
+// ReadParsed against Beast's own http::async_read_header, async_read and async_read_some: the same
+// bytes from a loopback peer, the same error, the same parsed message and the same bytes left in
+// the buffer, for messages that take several reads, pipelined ones, bodies that end with the
+// connection, cut-short ones and every limit.
+#include "router/http/parsed_read.h"
+
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "router/http/net.h"
+
+using namespace pdgate::router;
+
+namespace {
+
+enum class Reader { kOurs, kBeast };
+
+// What a sequence of reads produced: each read's error and the message as parsed.
+struct ReadLog {
+  std::vector<std::string> steps;
+  bool operator==(const ReadLog&) const = default;
+};
+
+std::string Describe(const beast::error_code& ec) { return ec ? ec.message() : "ok"; }
+
+template <class Parser>
+std::string Snapshot(const Parser& parser, const beast::flat_buffer& buffer) {
+  std::string text = parser.is_header_done() ? "header" : "no header";
+  if (parser.is_done()) text += " done";
+  text += " buffered=" + std::to_string(buffer.size());
+  if (parser.is_header_done()) {
+    for (const auto& field : parser.get()) {
+      text += " [" + std::string(field.name_string()) + ":" + std::string(field.value()) + "]";
+    }
+  }
+  return text;
+}
+
+// Runs `body` as a coroutine on `ioc` until it ends (the peer's bytes are already written).
+void RunToEnd(net::io_context& ioc, Task<> body) {
+  bool done = false;
+  net::co_spawn(
+      ioc,
+      [&]() -> Task<> {
+        co_await std::move(body);
+        done = true;
+      },
+      net::detached);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    ioc.run_one_for(std::chrono::milliseconds(10));
+    if (ioc.stopped()) ioc.restart();
+  }
+  REQUIRE(done);
+}
+
+struct Loopback {
+  net::io_context ioc;
+  std::unique_ptr<Stream> stream = std::make_unique<Stream>(ioc.get_executor());
+  Socket peer{ioc};
+
+  // The peer sends `bytes`, then ends its side if `close`.
+  Loopback(std::string_view bytes, bool close) {
+    Acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    stream->socket().connect(acceptor.local_endpoint());
+    acceptor.accept(peer);
+    net::write(peer, net::buffer(bytes));
+    if (close) peer.shutdown(tcp::socket::shutdown_send);
+  }
+};
+
+Task<ParsedRead> BeastRead(Stream& stream, beast::flat_buffer& buffer, auto& parser,
+                           ReadUntil until) {
+  std::tuple<beast::error_code, size_t> result;
+  if (until == ReadUntil::kHeader) {
+    result = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  } else if (until == ReadUntil::kMessage) {
+    result = co_await http::async_read(stream, buffer, parser, kTuple);
+  } else {
+    result = co_await http::async_read_some(stream, buffer, parser, kTuple);
+  }
+  co_return ParsedRead{std::get<0>(result), std::get<1>(result)};
+}
+
+// Reads messages with string bodies: for each message, the header, then the rest.
+template <bool isRequest>
+ReadLog ReadMessages(Reader reader, std::string_view bytes, bool close, int messages,
+                     size_t header_limit = 8192, size_t body_limit = 1 << 20) {
+  Loopback loopback(bytes, close);
+  ReadLog log;
+  RunToEnd(loopback.ioc, [&]() -> Task<> {
+    beast::flat_buffer buffer;
+    for (int i = 0; i < messages; ++i) {
+      http::parser<isRequest, http::string_body> parser;
+      parser.header_limit(uint32_t(header_limit));
+      parser.body_limit(body_limit);
+      for (const ReadUntil until : {ReadUntil::kHeader, ReadUntil::kMessage}) {
+        auto [ec, used] = reader == Reader::kOurs
+                              ? co_await ReadParsed(*loopback.stream, buffer, parser, until)
+                              : co_await BeastRead(*loopback.stream, buffer, parser, until);
+        log.steps.push_back(Describe(ec) + " used=" + std::to_string(used) + " " +
+                            Snapshot(parser, buffer));
+        if (ec) co_return;
+      }
+      log.steps.push_back("body=" + parser.get().body());
+    }
+  }());
+  return log;
+}
+
+// Reads a response's body read_some by read_some into a small buffer (the decode relay's way).
+ReadLog RelayResponse(Reader reader, std::string_view bytes, bool close, size_t relay_bytes) {
+  Loopback loopback(bytes, close);
+  ReadLog log;
+  RunToEnd(loopback.ioc, [&]() -> Task<> {
+    beast::flat_buffer buffer;
+    http::response_parser<http::buffer_body> parser;
+    std::vector<char> relay(relay_bytes);
+    for (int reads = 0; !parser.is_done() && reads < 10000; ++reads) {
+      parser.get().body().data = relay.data();
+      parser.get().body().size = relay.size();
+      auto [ec, used] =
+          reader == Reader::kOurs
+              ? co_await ReadParsed(*loopback.stream, buffer, parser, ReadUntil::kSome)
+              : co_await BeastRead(*loopback.stream, buffer, parser, ReadUntil::kSome);
+      const size_t got = relay.size() - parser.get().body().size;
+      log.steps.push_back(Describe(ec) + " used=" + std::to_string(used) + " got=" +
+                          std::string(relay.data(), got) + " " + Snapshot(parser, buffer));
+      if (ec && ec != http::error::need_buffer) co_return;
+    }
+  }());
+  return log;
+}
+
+std::string Request(size_t body_bytes) {
+  return "POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+         std::to_string(body_bytes) + "\r\n\r\n" + std::string(body_bytes, 'x');
+}
+
+}  // namespace
+
+TEST_CASE("ReadParsed reads requests as Beast's async_read_header and async_read do") {
+  const std::string big_header = "GET / HTTP/1.1\r\nX-Long: " + std::string(3000, 'h') + "\r\n\r\n";
+  const std::string chunked =
+      "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n"
+      "Trailer-A: 1\r\n\r\n";
+  struct Case {
+    const char* name;
+    std::string bytes;
+    bool close;
+    int messages;
+    size_t header_limit = 8192;
+    size_t body_limit = 1 << 20;
+  };
+  const std::vector<Case> cases = {
+      {"a body over several reads", Request(5000), false, 1},
+      {"two pipelined requests", Request(10) + Request(700), false, 2},
+      {"a chunked body with a trailer", chunked, false, 1},
+      {"a header over the limit", big_header, false, 1, 1024},
+      {"a body over the limit", Request(600), false, 1, 8192, 100},
+      {"the connection ends mid-body", Request(900).substr(0, 700), true, 1},
+      {"the connection ends before a byte", "", true, 1},
+      {"the connection ends mid-header", "GET / HTTP/1.1\r\nHost", true, 1},
+      {"not HTTP", "\x16\x03\x01 binary\r\n\r\n", false, 1},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const ReadLog beast = ReadMessages<true>(Reader::kBeast, c.bytes, c.close, c.messages,
+                                             c.header_limit, c.body_limit);
+    const ReadLog ours = ReadMessages<true>(Reader::kOurs, c.bytes, c.close, c.messages,
+                                            c.header_limit, c.body_limit);
+    CAPTURE(beast.steps, ours.steps);
+    CHECK(!beast.steps.empty());
+    CHECK(ours == beast);
+  }
+}
+
+TEST_CASE("ReadParsed reads responses as Beast does, whole or read_some by read_some") {
+  const std::string to_eof =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + std::string(1500, 'e');
+  const std::string chunked =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\ndata: \r\n4\r\n1\n\n\r\n0\r\n\r\n";
+  const std::string sized =
+      "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 11\r\n\r\n"
+      "engine died";
+  // Whole responses, string bodies.
+  for (const auto& [bytes, close] : std::vector<std::pair<std::string, bool>>{
+           {to_eof, true}, {chunked, false}, {sized, false}, {sized.substr(0, 60), true}}) {
+    const ReadLog beast = ReadMessages<false>(Reader::kBeast, bytes, close, 1);
+    const ReadLog ours = ReadMessages<false>(Reader::kOurs, bytes, close, 1);
+    CAPTURE(beast.steps, ours.steps);
+    CHECK(beast.steps.size() >= 2);
+    CHECK(ours == beast);
+  }
+  // Relayed through a small buffer: need_buffer when it is full, the rest on the next read.
+  for (const size_t relay : {size_t{3}, size_t{64}, size_t{4096}}) {
+    for (const auto& [bytes, close] : std::vector<std::pair<std::string, bool>>{
+             {to_eof, true}, {chunked, false}, {sized, false}}) {
+      INFO("relay buffer " << relay);
+      const ReadLog beast = RelayResponse(Reader::kBeast, bytes, close, relay);
+      const ReadLog ours = RelayResponse(Reader::kOurs, bytes, close, relay);
+      CAPTURE(beast.steps, ours.steps);
+      CHECK(beast.steps.size() >= 2);
+      CHECK(ours == beast);
+    }
+  }
+}
