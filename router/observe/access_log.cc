@@ -244,7 +244,6 @@ void AccessLog::Run() {
     return;
   }
   std::string taken;  // swapped with each buffer in turn: both keep their capacity
-  std::string text;
   bool last = false;
   while (!last) {
     std::vector<Buffer*> buffers;
@@ -256,18 +255,21 @@ void AccessLog::Run() {
       last = stopping_;  // one more pass after the io threads stopped
       for (const auto& buffer : buffers_) buffers.push_back(buffer.get());
     }
-    text.clear();
+    // One write per io thread's batch, straight from its buffer: gathering the batches into one
+    // string first copied every line once more.
+    bool wrote = false;
     for (Buffer* buffer : buffers) {
       {
         std::lock_guard<std::mutex> lock(buffer->mutex);
         taken.swap(buffer->lines);
       }
-      text += taken;
+      if (!taken.empty()) {
+        std::fwrite(taken.data(), 1, taken.size(), file);
+        wrote = true;
+      }
       taken.clear();
     }
-    if (text.empty()) continue;
-    std::fwrite(text.data(), 1, text.size(), file);
-    std::fflush(file);
+    if (wrote) std::fflush(file);
   }
   if (file != stdout && file != stderr) std::fclose(file);
 }
