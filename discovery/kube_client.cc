@@ -11,7 +11,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <vector>
 
 #include "base/strings.h"
 #include "discovery/kube_objects.h"
@@ -62,11 +61,20 @@ class KubeResponseParser final : public http::basic_parser<false> {
   std::string body_;
 };
 
-std::string RequestHead(const std::string& target, const std::string& host, std::string_view accept,
-                        const std::string& token) {
-  std::string head = StrCat("GET ", target, " HTTP/1.1\r\nHost: ", host,
+// RFC 9110's Host: the authority as in the URL, so a port only when it is not the scheme's own
+// and an IPv6 address in brackets (a virtual-hosting proxy in front of a JWKS URI routes by it).
+std::string HostField(const config::KubeEndpoint& endpoint) {
+  std::string host = endpoint.host.find(':') == std::string::npos ? endpoint.host
+                                                                  : StrCat("[", endpoint.host, "]");
+  if (endpoint.port != (endpoint.tls ? 443 : 80)) StrAppend(host, ":", endpoint.port);
+  return host;
+}
+
+std::string RequestHead(const std::string& target, const config::KubeEndpoint& endpoint,
+                        std::string_view accept, const std::string& token) {
+  std::string head = StrCat("GET ", target, " HTTP/1.1\r\nHost: ", HostField(endpoint),
                             "\r\nUser-Agent: pdgate\r\nAccept: ", accept, "\r\n");
-  if (!token.empty()) head += StrCat("Authorization: Bearer ", token, "\r\n");
+  if (!token.empty()) StrAppend(head, "Authorization: Bearer ", token, "\r\n");
   head += "\r\n";
   return head;
 }
@@ -215,7 +223,7 @@ net::awaitable<absl::StatusOr<KubeResponse>> KubeClient::Run(Request& r) {
     result = Transport(StrCat("connect ", endpoint_.host, ":", port), connect_ec);
   } else {
     const std::string request =
-        RequestHead(r.target, endpoint_.host, r.accept, endpoint_.CurrentToken());
+        RequestHead(r.target, endpoint_, r.accept, endpoint_.CurrentToken());
     if (!endpoint_.tls) {
       result = co_await Exchange(connection, connection, request, r.timeout, r.on_line, r.max_body);
     } else {

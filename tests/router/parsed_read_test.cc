@@ -40,22 +40,18 @@ std::string Snapshot(const Parser& parser, const beast::flat_buffer& buffer) {
   return text;
 }
 
-// Runs `body` as a coroutine on `ioc` until it ends (the peer's bytes are already written).
+// Runs `body` as a coroutine on `ioc` until it ends (the peer's bytes are already written). The
+// io_context owns the coroutine and the flag: a read that never ends fails the test, and the
+// suspended coroutine is destroyed with the io_context, touching nothing of this frame.
 void RunToEnd(net::io_context& ioc, Task<> body) {
-  bool done = false;
-  net::co_spawn(
-      ioc,
-      [&]() -> Task<> {
-        co_await std::move(body);
-        done = true;
-      },
-      net::detached);
+  auto done = std::make_shared<bool>(false);
+  net::co_spawn(ioc, std::move(body), [done](const std::exception_ptr&) { *done = true; });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done && std::chrono::steady_clock::now() < deadline) {
+  while (!*done && std::chrono::steady_clock::now() < deadline) {
     ioc.run_one_for(std::chrono::milliseconds(10));
     if (ioc.stopped()) ioc.restart();
   }
-  REQUIRE(done);
+  REQUIRE(*done);
 }
 
 struct Loopback {
@@ -113,13 +109,24 @@ ReadLog ReadMessages(Reader reader, std::string_view bytes, bool close, int mess
 }
 
 // Reads a response's body read_some by read_some into a small buffer (the decode relay's way).
-ReadLog RelayResponse(Reader reader, std::string_view bytes, bool close, size_t relay_bytes) {
+// With `header_first`, the header is read on its own first, as a leg does before relaying.
+ReadLog RelayResponse(Reader reader, std::string_view bytes, bool close, size_t relay_bytes,
+                      bool header_first) {
   Loopback loopback(bytes, close);
   ReadLog log;
   RunToEnd(loopback.ioc, [&]() -> Task<> {
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     std::vector<char> relay(relay_bytes);
+    if (header_first) {
+      auto [ec, used] =
+          reader == Reader::kOurs
+              ? co_await ReadParsed(*loopback.stream, buffer, parser, ReadUntil::kHeader)
+              : co_await BeastRead(*loopback.stream, buffer, parser, ReadUntil::kHeader);
+      log.steps.push_back("header " + Describe(ec) + " used=" + std::to_string(used) + " " +
+                          Snapshot(parser, buffer));
+      if (ec) co_return;
+    }
     for (int reads = 0; !parser.is_done() && reads < 10000; ++reads) {
       parser.get().body().data = relay.data();
       parser.get().body().size = relay.size();
@@ -198,15 +205,57 @@ TEST_CASE("ReadParsed reads responses as Beast does, whole or read_some by read_
     CHECK(ours == beast);
   }
   // Relayed through a small buffer: need_buffer when it is full, the rest on the next read.
-  for (const size_t relay : {size_t{3}, size_t{64}, size_t{4096}}) {
-    for (const auto& [bytes, close] : std::vector<std::pair<std::string, bool>>{
-             {to_eof, true}, {chunked, false}, {sized, false}}) {
-      INFO("relay buffer " << relay);
-      const ReadLog beast = RelayResponse(Reader::kBeast, bytes, close, relay);
-      const ReadLog ours = RelayResponse(Reader::kOurs, bytes, close, relay);
-      CAPTURE(beast.steps, ours.steps);
-      CHECK(beast.steps.size() >= 2);
-      CHECK(ours == beast);
+  for (const bool header_first : {false, true}) {
+    for (const size_t relay : {size_t{3}, size_t{64}, size_t{4096}}) {
+      for (const auto& [bytes, close] : std::vector<std::pair<std::string, bool>>{
+               {to_eof, true}, {chunked, false}, {sized, false}}) {
+        INFO("relay buffer " << relay << ", header first " << header_first);
+        const ReadLog beast = RelayResponse(Reader::kBeast, bytes, close, relay, header_first);
+        const ReadLog ours = RelayResponse(Reader::kOurs, bytes, close, relay, header_first);
+        CAPTURE(beast.steps, ours.steps);
+        CHECK(beast.steps.size() >= 2);
+        CHECK(ours == beast);
+      }
+    }
+  }
+}
+
+TEST_CASE("ReadParsed on a parser that is done, and on a buffer that cannot grow") {
+  for (const Reader reader : {Reader::kBeast, Reader::kOurs}) {
+    INFO((reader == Reader::kOurs ? "ReadParsed" : "Beast"));
+    // A message read whole, then read again: nothing read, nothing taken.
+    {
+      Loopback loopback(Request(10) + "GET /next HTTP/1.1\r\n\r\n", false);
+      std::vector<std::string> steps;
+      RunToEnd(loopback.ioc, [&]() -> Task<> {
+        beast::flat_buffer buffer;
+        http::request_parser<http::string_body> parser;
+        for (int i = 0; i < 2; ++i) {
+          auto [ec, used] =
+              reader == Reader::kOurs
+                  ? co_await ReadParsed(*loopback.stream, buffer, parser, ReadUntil::kMessage)
+                  : co_await BeastRead(*loopback.stream, buffer, parser, ReadUntil::kMessage);
+          steps.push_back(Describe(ec) + " used=" + std::to_string(used) + " " +
+                          Snapshot(parser, buffer));
+        }
+      }());
+      REQUIRE(steps.size() == 2);
+      CHECK(steps[1] == "ok used=0 " + steps[0].substr(steps[0].find("header")));
+    }
+    // A buffer whose max_size is reached before the header ends.
+    {
+      Loopback loopback("GET / HTTP/1.1\r\nX-Long: " + std::string(2000, 'h'), false);
+      beast::error_code error;
+      RunToEnd(loopback.ioc, [&]() -> Task<> {
+        beast::flat_buffer buffer(600);
+        http::request_parser<http::empty_body> parser;
+        auto [ec, used] =
+            reader == Reader::kOurs
+                ? co_await ReadParsed(*loopback.stream, buffer, parser, ReadUntil::kHeader)
+                : co_await BeastRead(*loopback.stream, buffer, parser, ReadUntil::kHeader);
+        error = ec;
+      }());
+      CHECK(error == http::error::buffer_overflow);
     }
   }
 }
