@@ -10,10 +10,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/error.hpp>
 
 #include "base/strings.h"
 #include "discovery/kube_objects.h"
+#include "discovery/parsed_read_loop.h"
 
 namespace pdgate::discovery {
 namespace {
@@ -31,9 +31,9 @@ absl::Status Transport(std::string_view what, const beast::error_code& ec) {
 }
 
 // Beast's tokenizer (limits, chunked coding) with the body kept as bytes for the caller to take:
-// a list's body whole, a watch's a read's worth at a time. Fed by hand rather than through
-// Beast's composed read and write operations, which instantiated for the plain and the TLS
-// stream were most of this file's 22 s of compile time.
+// a list's body whole, a watch's a read's worth at a time. Read with ReadParsedLoop and written
+// as bytes rather than through Beast's composed operations, which instantiated for the plain and
+// the TLS stream were most of this file's 22 s of compile time.
 class KubeResponseParser final : public http::basic_parser<false> {
  public:
   int status() const { return status_; }
@@ -85,7 +85,6 @@ net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
     Stream& stream, beast::tcp_stream& transport, const std::string& head,
     std::chrono::milliseconds timeout, const std::function<bool(std::string_view)>* on_line,
     uint64_t max_body) {
-  constexpr size_t kReadBytes = 64 * 1024;
   // A GET runs under the one deadline Run set before connecting; a watch's is per read.
   if (on_line != nullptr) transport.expires_after(timeout);
   auto [write_ec, written] = co_await net::async_write(stream, net::buffer(head), kKubeTuple);
@@ -94,17 +93,15 @@ net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
   KubeResponseParser parser;
   parser.body_limit(max_body);
   parser.header_limit(kMaxHeader);
-  parser.eager(true);
   KubeResponse response;
   bool relay = false;
   LineSplitter lines;
   std::string line;
   while (!parser.is_done()) {
-    beast::error_code ec = http::error::need_more;
-    if (buffer.size() > 0) {
-      ec = {};
-      buffer.consume(parser.put(buffer.data(), ec));
-    }
+    // A watch may be quiet for long: the timeout is per read there, for the whole answer else.
+    if (relay) transport.expires_after(timeout);
+    const ReadUntil until = parser.is_header_done() ? ReadUntil::kSome : ReadUntil::kHeader;
+    auto [ec, used] = co_await ReadParsedLoop<net::any_io_executor>(stream, buffer, parser, until);
     if (response.status == 0 && parser.is_header_done()) {
       response.status = parser.status();
       relay = on_line != nullptr && response.status == 200;
@@ -116,26 +113,12 @@ net::awaitable<absl::StatusOr<KubeResponse>> Exchange(
         if (!(*on_line)(line)) co_return response;
       }
     }
-    const char* what = !parser.is_header_done() ? "response header"
-                       : relay                  ? "watch stream"
-                                                : "response body";
-    if (ec == http::error::need_more) {
-      // A watch may be quiet for long: the timeout is per read there, for the whole answer else.
-      if (relay) transport.expires_after(timeout);
-      auto [read_ec, read] =
-          co_await stream.async_read_some(buffer.prepare(kReadBytes), kKubeTuple);
-      buffer.commit(read);
-      if (read_ec == net::error::eof && parser.got_some()) {
-        // A body that ends with the connection is complete; any other message is cut short.
-        parser.put_eof(ec);
-        if (ec) co_return Transport(what, ec);
-        continue;
-      }
-      if (read_ec == net::error::eof) co_return Transport(what, http::error::end_of_stream);
-      if (read_ec) co_return Transport(what, read_ec);
-      continue;
+    if (ec) {
+      co_return Transport(!parser.is_header_done() ? "response header"
+                          : relay                  ? "watch stream"
+                                                   : "response body",
+                          ec);
     }
-    if (ec) co_return Transport(what, ec);
   }
   if (!relay) response.body = std::move(parser.body());
   co_return response;
