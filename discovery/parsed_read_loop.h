@@ -12,7 +12,6 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstddef>
 #include <utility>
@@ -28,10 +27,11 @@ enum class ReadUntil {
 // The error (none when the condition was met) and the bytes the parser took.
 using ParsedRead = std::pair<boost::beast::error_code, size_t>;
 
-template <class Executor, class Stream, bool isRequest>
-boost::asio::awaitable<ParsedRead, Executor> ReadParsedLoop(
-    Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::basic_parser<isRequest>& parser, ReadUntil until) {
+// Parser: Beast's basic_parser, or one with its interface (router/http/http1_parser.h).
+template <class Executor, class Stream, class Parser>
+boost::asio::awaitable<ParsedRead, Executor> ReadParsedLoop(Stream& stream,
+                                                            boost::beast::flat_buffer& buffer,
+                                                            Parser& parser, ReadUntil until) {
   namespace http = boost::beast::http;
   constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>());
   const auto satisfied = [&] {

@@ -27,23 +27,15 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
 ForwardedFields::ForwardedFields(const ClientRequest& request) {
   for (size_t i = 0; i < request.field_count(); ++i) {
     const ClientRequest::Field field = request.field(i);
-    switch (field.name) {
-      case http::field::accept:
-        if (!accept) accept = field.value;
-        break;
-      case http::field::authorization:
-        if (!authorization) authorization = field.value;
-        break;
-      case http::field::unknown: {  // Beast has no names of its own for W3C trace context
-        if (!traceparent && beast::iequals(field.name_string, "traceparent")) {
-          traceparent = field.value;
-        } else if (!tracestate && beast::iequals(field.name_string, "tracestate")) {
-          tracestate = field.value;
-        }
-        break;
-      }
-      default:
-        break;
+    const std::string_view name = field.name;
+    if (!accept && name.size() == 6 && beast::iequals(name, "accept")) {
+      accept = field.value;
+    } else if (!authorization && name.size() == 13 && beast::iequals(name, "authorization")) {
+      authorization = field.value;
+    } else if (!traceparent && name.size() == 11 && beast::iequals(name, "traceparent")) {
+      traceparent = field.value;
+    } else if (!tracestate && name.size() == 10 && beast::iequals(name, "tracestate")) {
+      tracestate = field.value;
     }
   }
 }

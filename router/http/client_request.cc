@@ -16,16 +16,9 @@ std::string_view ClientRequest::operator[](std::string_view name) const {
   return {};
 }
 
-std::string_view ClientRequest::operator[](http::field name) const {
-  for (const Entry& entry : fields_) {
-    if (entry.name == name) return Text(entry.value_at, entry.value_size);
-  }
-  return {};
-}
-
 ClientRequest::Field ClientRequest::field(size_t i) const {
   const Entry& entry = fields_[i];
-  return {entry.name, Text(entry.name_at, entry.name_size), Text(entry.value_at, entry.value_size)};
+  return {Text(entry.name_at, entry.name_size), Text(entry.value_at, entry.value_size)};
 }
 
 uint32_t ClientRequest::Keep(std::string_view bytes) {
@@ -34,7 +27,8 @@ uint32_t ClientRequest::Keep(std::string_view bytes) {
   return at;
 }
 
-ClientRequestParser::ClientRequestParser(ClientRequest& request) : request_(request) {
+ClientRequestParser::ClientRequestParser(ClientRequest& request)
+    : Http1Parser(/*request=*/true), request_(request) {
   request_.text_.clear();
   request_.fields_.clear();
   request_.method_ = http::verb::unknown;
@@ -42,9 +36,9 @@ ClientRequestParser::ClientRequestParser(ClientRequest& request) : request_(requ
   request_.body_ = std::string();
 }
 
-void ClientRequestParser::on_request_impl(http::verb method, string_view method_string,
-                                          string_view target, int version, error_code&) {
-  request_.method_ = method;
+void ClientRequestParser::OnRequestLine(std::string_view method_string, std::string_view target,
+                                        int version, error_code&) {
+  request_.method_ = http::string_to_verb(method_string);
   request_.method_size_ = uint32_t(method_string.size());
   request_.method_at_ = request_.Keep(method_string);
   request_.target_size_ = uint32_t(target.size());
@@ -52,33 +46,30 @@ void ClientRequestParser::on_request_impl(http::verb method, string_view method_
   request_.version_ = version;
 }
 
-void ClientRequestParser::on_field_impl(http::field name, string_view name_string,
-                                        string_view value, error_code&) {
+void ClientRequestParser::OnField(std::string_view name, std::string_view value, error_code&) {
   // A chunked body's trailer fields are dropped: they must not pose as head fields (a trailing
   // Authorization forwarded to an engine), and appending them could move the text that the
   // session's views of the target point into.
   if (is_header_done()) return;
-  ClientRequest::Entry entry{name, 0, uint32_t(name_string.size()), 0, uint32_t(value.size())};
-  entry.name_at = request_.Keep(name_string);
+  ClientRequest::Entry entry{0, uint32_t(name.size()), 0, uint32_t(value.size())};
+  entry.name_at = request_.Keep(name);
   entry.value_at = request_.Keep(value);
   request_.fields_.push_back(entry);
 }
 
-void ClientRequestParser::on_header_impl(error_code&) { request_.keep_alive_ = keep_alive(); }
+void ClientRequestParser::OnHeader(error_code&) { request_.keep_alive_ = keep_alive(); }
 
-void ClientRequestParser::on_body_init_impl(const boost::optional<uint64_t>& content_length,
-                                            error_code&) {
+// RFC 9110 forbids Connection in a trailer; one that says close is obeyed all the same (closing
+// is always safe), as Beast's parser reports it.
+void ClientRequestParser::OnFinish(error_code&) { request_.keep_alive_ = keep_alive(); }
+
+void ClientRequestParser::OnBodyInit(std::optional<uint64_t> content_length, error_code&) {
   // The limit was checked against Content-Length before this; the padding spares simdjson a
   // copy of the body into a larger buffer.
   if (content_length) request_.body_.reserve(size_t(*content_length) + kJsonPadding);
 }
 
-size_t ClientRequestParser::on_body_impl(string_view body, error_code&) {
-  request_.body_.append(body.data(), body.size());
-  return body.size();
-}
-
-size_t ClientRequestParser::on_chunk_body_impl(uint64_t, string_view body, error_code&) {
+size_t ClientRequestParser::OnBody(std::string_view body, error_code&) {
   request_.body_.append(body.data(), body.size());
   return body.size();
 }

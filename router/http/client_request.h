@@ -1,14 +1,17 @@
 #pragma once
-// A client's request as the session reads it: Beast's HTTP/1.1 parser (request line, field
-// syntax, limits, chunked coding, keep-alive rules) with the head kept flat, in one text buffer
-// and one array of fields that a connection reuses from request to request. http::fields would
-// allocate each field and insert it into a case-insensitive ordered set: about 3,000 of a
-// proxied request's 50,000 instructions, for a head that is looked up a handful of times.
-#include <boost/beast/http/basic_parser.hpp>
+// A client's request as the session reads it: Http1Parser (request line, field syntax, limits,
+// chunked coding and keep-alive rules as Beast's parser has them) with the head kept flat, in
+// one text buffer and one array of fields that a connection reuses from request to request.
+// http::fields would allocate each field and insert it into a case-insensitive ordered set:
+// about 3,000 of a proxied request's 50,000 instructions, for a head that is looked up a
+// handful of times.
+#include <boost/beast/http/verb.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "router/http/http1_parser.h"
 
 namespace pdgate::router {
 
@@ -17,8 +20,7 @@ namespace http = boost::beast::http;
 class ClientRequest {
  public:
   struct Field {
-    http::field name;  // http::field::unknown for names Beast has no constant for
-    std::string_view name_string;
+    std::string_view name;
     std::string_view value;
   };
 
@@ -30,7 +32,6 @@ class ClientRequest {
 
   // The value of the first field of that name (letter case ignored); empty when absent.
   std::string_view operator[](std::string_view name) const;
-  std::string_view operator[](http::field name) const;
   size_t field_count() const { return fields_.size(); }
   Field field(size_t i) const;
 
@@ -41,7 +42,6 @@ class ClientRequest {
  private:
   friend class ClientRequestParser;
   struct Entry {
-    http::field name;
     uint32_t name_at;
     uint32_t name_size;
     uint32_t value_at;
@@ -67,26 +67,20 @@ class ClientRequest {
 // previous body's is not (a connection must not hold a large body while it idles). The head is
 // not changed after it is done: views of the target and fields stay valid while the body is
 // read (trailer fields are dropped). Keep-alive is Beast's parser's rule: any Connection (or
-// Proxy-Connection) field's `close` closes, as RFC 9110 lists combine.
-class ClientRequestParser final : public http::basic_parser<true> {
+// Proxy-Connection) field's `close` closes, as RFC 9110 lists combine — a trailer's too, once
+// the body has ended.
+class ClientRequestParser final : public Http1Parser {
  public:
   explicit ClientRequestParser(ClientRequest& request);
 
  private:
-  using string_view = boost::beast::string_view;
-  using error_code = boost::beast::error_code;
-
-  void on_request_impl(http::verb method, string_view method_string, string_view target,
-                       int version, error_code& ec) override;
-  void on_response_impl(int, string_view, int, error_code&) override {}  // never, for requests
-  void on_field_impl(http::field name, string_view name_string, string_view value,
+  void OnRequestLine(std::string_view method, std::string_view target, int version,
                      error_code& ec) override;
-  void on_header_impl(error_code& ec) override;
-  void on_body_init_impl(const boost::optional<uint64_t>& content_length, error_code& ec) override;
-  size_t on_body_impl(string_view body, error_code& ec) override;
-  void on_chunk_header_impl(uint64_t, string_view, error_code&) override {}
-  size_t on_chunk_body_impl(uint64_t remain, string_view body, error_code& ec) override;
-  void on_finish_impl(error_code&) override {}
+  void OnField(std::string_view name, std::string_view value, error_code& ec) override;
+  void OnHeader(error_code& ec) override;
+  void OnFinish(error_code& ec) override;
+  void OnBodyInit(std::optional<uint64_t> content_length, error_code& ec) override;
+  size_t OnBody(std::string_view body, error_code& ec) override;
 
   ClientRequest& request_;
 };

@@ -12,4 +12,9 @@ Task<ParsedRead> ReadParsed(Stream& stream, beast::flat_buffer& buffer,
   return ReadParsedLoop<Executor>(stream, buffer, parser, until);
 }
 
+Task<ParsedRead> ReadParsed(Stream& stream, beast::flat_buffer& buffer, Http1Parser& parser,
+                            ReadUntil until) {
+  return ReadParsedLoop<Executor>(stream, buffer, parser, until);
+}
+
 }  // namespace pdgate::router

@@ -170,7 +170,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
 
     // Expectation values are case-insensitive (RFC 9110 §10.1.1).
     if (route == Route::kCompletions &&
-        beast::iequals(request[http::field::expect], "100-continue")) {
+        beast::iequals(request["Expect"], "100-continue")) {
       stream.expires_after(settings.timeouts.request_body);
       http::response<http::empty_body> proceed{http::status::continue_, 11};
       co_await http::async_write(stream, proceed, kTuple);

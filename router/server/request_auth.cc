@@ -11,7 +11,7 @@ namespace pdgate::router {
 auth::Authentication AuthenticateRequest(Worker& worker, const auth::AuthPolicy& policy,
                                          const ClientRequest& request) {
   auth::Authentication result = auth::Authenticate(
-      policy, worker.jwks.get(), worker.token_cache, request[http::field::authorization],
+      policy, worker.jwks.get(), worker.token_cache, request["Authorization"],
       request["x-api-key"], int64_t(std::time(nullptr)));
   if (worker.auth_metrics != nullptr) worker.auth_metrics->Count(result);
   if (result.result == auth::AuthResult::kJwtUnknownKey && worker.request_jwks_refresh) {

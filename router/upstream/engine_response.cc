@@ -1,6 +1,8 @@
 #include "router/upstream/engine_response.h"
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
 #include <cstring>
 
 namespace pdgate::router {
@@ -12,32 +14,24 @@ void EngineResponseParser::ReadInto(char* data, size_t size) {
   received_ = 0;
 }
 
-void EngineResponseParser::on_response_impl(int code, string_view, int, error_code&) {
+void EngineResponseParser::OnStatusLine(int code, std::string_view, int, error_code&) {
   status_ = code;
 }
 
-void EngineResponseParser::on_field_impl(http::field name, string_view, string_view value,
-                                         error_code&) {
-  if (name != http::field::content_type || has_content_type_) return;
+void EngineResponseParser::OnField(std::string_view name, std::string_view value, error_code&) {
+  if (has_content_type_ || name.size() != 12 || !boost::beast::iequals(name, "content-type")) {
+    return;
+  }
   has_content_type_ = true;
   content_type_.assign(value.data(), value.size());
 }
 
-void EngineResponseParser::on_body_init_impl(const boost::optional<uint64_t>& content_length,
-                                             error_code&) {
+void EngineResponseParser::OnBodyInit(std::optional<uint64_t> content_length, error_code&) {
   // body_limit has been checked against it; a relayed body is not kept.
   if (content_length && !relaying_) body_.reserve(size_t(*content_length));
 }
 
-size_t EngineResponseParser::on_body_impl(string_view body, error_code& ec) {
-  return Put(body, ec);
-}
-
-size_t EngineResponseParser::on_chunk_body_impl(uint64_t, string_view body, error_code& ec) {
-  return Put(body, ec);
-}
-
-size_t EngineResponseParser::Put(string_view body, error_code& ec) {
+size_t EngineResponseParser::OnBody(std::string_view body, error_code& ec) {
   if (!relaying_) {
     body_.append(body.data(), body.size());
     return body.size();
@@ -47,7 +41,7 @@ size_t EngineResponseParser::Put(string_view body, error_code& ec) {
   if (n > 0) std::memcpy(relay_data_ + received_, body.data(), n);
   received_ += n;
   // Beast's buffer_body: a full buffer ends the read, the rest waits in the read buffer.
-  if (n < body.size()) ec = http::error::need_buffer;
+  if (n < body.size()) ec = boost::beast::http::error::need_buffer;
   return n;
 }
 

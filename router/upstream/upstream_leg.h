@@ -129,8 +129,8 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request, std::optional<
     }
     parser.emplace();
     parser->header_limit(uint32_t(context_.max_header_bytes));
-    if (body_limit == 0) {
-      parser->body_limit(boost::none);
+    if (body_limit == 0) {  // {}: no limit, for Beast's parsers (in tests) and Http1Parser
+      parser->body_limit({});
     } else {
       parser->body_limit(body_limit);
     }

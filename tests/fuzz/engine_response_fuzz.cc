@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // As a decode leg relays: no body limit. (Beast 1.81 counts a body read to the connection's
   // end against the limit by the bytes offered, not those taken: a small relay buffer would hit
   // it early. The whole parse above keeps the limit.)
-  relayed.body_limit(boost::none);
+  relayed.body_limit(std::nullopt);
   std::string relayed_body;
   char buffer[8];
   std::string_view rest = input;

@@ -62,13 +62,13 @@ TEST_CASE("the request line and fields are kept, looked up in any letter case") 
   CHECK(request.keep_alive());
   CHECK(request["x-request-id"] == "abc");  // surrounding whitespace trimmed, as Beast does
   CHECK(request["TRACEPARENT"] == "00-1");  // the first of a repeated name
-  CHECK(request[http::field::host] == "pdgate");
+  CHECK(request["host"] == "pdgate");
   CHECK(request["x-absent"].empty());
-  CHECK(request[http::field::authorization].empty());
+  CHECK(request["Authorization"].empty());
   REQUIRE(request.field_count() == 5);
-  CHECK(request.field(3).name_string == "TraceParent");
-  CHECK(request.field(3).name == http::field::unknown);
-  CHECK(request.field(4).name == http::field::content_length);
+  CHECK(request.field(3).name == "TraceParent");
+  CHECK(request.field(3).value == "00-2");
+  CHECK(request.field(4).name == "Content-Length");
   CHECK(request.body() == "{}");
   CHECK(request.body().capacity() >= 2 + kJsonPadding);
 }
