@@ -2,10 +2,10 @@
 // An HTTP/1.1 message parser for the request path: a client's request and an engine's answer.
 // It accepts and rejects exactly what Beast 1.81's basic_parser does, with the same error codes
 // (http::error::*) and the same bytes taken per put(): the fuzz targets http_head and
-// engine_response and tests/router/parsed_read_test.cc hold it to that. What it drops is the
-// cost: Beast looks every field name up in its table of ~350 names (string_to_field) and walks
-// each value byte by byte; here only the five names that change framing are recognised, values
-// are scanned 16 bytes a step, and the derived parser gets names and values as plain views.
+// engine_response compare the two on the same bytes. What it drops is the cost: Beast looks
+// every field name up in its table of ~350 names (string_to_field) and walks names and values
+// byte by byte; here only the four names that change framing or keep-alive are recognised,
+// names and values are scanned 16 bytes a step, and the derived parser gets plain views.
 //
 // The interface is basic_parser's (put, put_eof, eager, limits, is_done...), so ReadParsedLoop
 // reads with either.
@@ -102,6 +102,8 @@ class Http1Parser {
   void FramingField(std::string_view name, std::string_view value, error_code& ec);
   void ContentLengthField(std::string_view value, error_code& ec);
   void FinishHeader(error_code& ec);
+  // Bodies of unknown length count against the limit as they come (false: body_limit).
+  bool ChargeBodyLimit(uint64_t n, error_code& ec);
   void ParseBody(const char*& p, size_t n, error_code& ec);
   void ParseBodyToEof(const char*& p, size_t n, error_code& ec);
   void ParseChunkHeader(const char*& p0, size_t n, error_code& ec);

@@ -1,9 +1,10 @@
 #include "router/upstream/engine_response.h"
 
 #include <algorithm>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstring>
+
+#include "router/http/http1_syntax.h"
 
 namespace pdgate::router {
 
@@ -19,11 +20,14 @@ void EngineResponseParser::OnStatusLine(int code, std::string_view, int, error_c
 }
 
 void EngineResponseParser::OnField(std::string_view name, std::string_view value, error_code&) {
-  if (has_content_type_ || name.size() != 12 || !boost::beast::iequals(name, "content-type")) {
-    return;
-  }
+  if (has_content_type_ || !http1::NameIs(name, "content-type")) return;
   has_content_type_ = true;
-  content_type_.assign(value.data(), value.size());
+  if (value.size() <= sizeof(content_type_short_)) {
+    std::memcpy(content_type_short_, value.data(), value.size());
+    content_type_size_ = value.size();
+  } else {
+    content_type_long_.assign(value.data(), value.size());
+  }
 }
 
 void EngineResponseParser::OnBodyInit(std::optional<uint64_t> content_length, error_code&) {

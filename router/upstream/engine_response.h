@@ -23,7 +23,10 @@ class EngineResponseParser final : public Http1Parser {
 
   int status() const { return status_; }
   // The first Content-Type field's value; empty when there was none.
-  std::string_view content_type() const { return content_type_; }
+  std::string_view content_type() const {
+    return content_type_long_.empty() ? std::string_view(content_type_short_, content_type_size_)
+                                      : std::string_view(content_type_long_);
+  }
   std::string& body() { return body_; }
   const std::string& body() const { return body_; }
 
@@ -40,7 +43,10 @@ class EngineResponseParser final : public Http1Parser {
 
   int status_ = 0;
   bool has_content_type_ = false;
-  std::string content_type_;
+  // Held without an allocation when short ("application/json", "text/event-stream").
+  char content_type_short_[48];
+  size_t content_type_size_ = 0;
+  std::string content_type_long_;
   std::string body_;
   bool relaying_ = false;
   char* relay_data_ = nullptr;
