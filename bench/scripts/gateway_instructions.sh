@@ -11,7 +11,7 @@
 #   nginx_log     the same with nginx's default access log (combined format, to a file)
 # 500 warm-up requests, then the counters are zeroed and `requests` non-streaming completions at
 # c=64 are counted. Also prints the Redis script calls per request. Stops everything it started.
-# Usage: [KEEP=dir] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
+# Usage: [KEEP=dir] [PDGATE=binary] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
 # (default: build, 3000, off global_limit; about 15 s per mode)
 # nginx's modes need nginx (nginx-light) and count nginx's one process; pdgate's count all threads.
 set -euo pipefail
@@ -102,7 +102,7 @@ spec:
   rateLimitRedis: {timeout: 5s}
 YAML
   } >"$work/$mode.yaml"
-  valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" "$build/bin/pdgate" \
+  valgrind --tool=callgrind --callgrind-out-file="$work/$mode.cg.%p" "${PDGATE:-$build/bin/pdgate}" \
     --config "$work/$mode.yaml" --port "$port" --admin-port "$admin_port" --threads 1 \
     >"$work/$mode.log" 2>&1 &
   pids+=($!)
