@@ -114,6 +114,12 @@ void AppendJsonString(std::string& out, std::string_view value) {
 
 char* WriteJsonString(char* out, std::string_view value) {
   *out++ = '"';
+  out = WriteJsonText(out, value);
+  *out++ = '"';
+  return out;
+}
+
+char* WriteJsonText(char* out, std::string_view value) {
   size_t run = 0;
   while (true) {
     const size_t i = NextToEscape(value.data(), run, value.size());
@@ -123,7 +129,6 @@ char* WriteJsonString(char* out, std::string_view value) {
     run = i + 1;
     out += WriteEscape(static_cast<unsigned char>(value[i]), out);
   }
-  *out++ = '"';
   return out;
 }
 

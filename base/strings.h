@@ -46,6 +46,8 @@ void AppendJsonString(std::string& out, std::string_view value);
 // The same written at `out`, which has room for JsonStringBound(value.size()) bytes; returns the
 // end of what was written. For formatting a whole line into room made once.
 char* WriteJsonString(char* out, std::string_view value);
+// The same without the quotes (JsonStringBound(value.size()) - 2 bytes of room).
+char* WriteJsonText(char* out, std::string_view value);
 constexpr size_t JsonStringBound(size_t value_size) { return 6 * value_size + 2; }
 
 // Transparent hash for absl::flat_hash_map<std::string, V, StringViewHash, std::equal_to<>>, so

@@ -246,8 +246,8 @@ Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest&
     co_await writer.SendError(error, "client");
     co_return;
   }
-  access.route = decision->route->meta.Key();
-  access.server = decision->server->meta.Key();
+  access.route = {decision->route->meta.namespace_, decision->route->meta.name};
+  access.server = {decision->server->meta.namespace_, decision->server->meta.name};
   // Rate limits: the route's (Kthena's rateLimit) and the principal's (spec.rateLimits).
   const limits::Identity who = IdentityOf(authentication, request, state->config->settings);
   RequestLimits limits(worker, *state, decision->route, parsed->model, who);

@@ -2,13 +2,10 @@
 
 namespace pdgate::router {
 
-DownstreamWriter::DownstreamWriter(Stream& client, bool& keep_alive,
-                                   RequestObserver& observer, std::string request_id)
-    : client_(client),
-      keep_alive_(keep_alive),
-      observer_(observer),
-      request_id_(std::move(request_id)) {
-  headers_.emplace_back("x-request-id", request_id_);
+DownstreamWriter::DownstreamWriter(Stream& client, bool& keep_alive, RequestObserver& observer,
+                                   std::string request_id)
+    : client_(client), keep_alive_(keep_alive), observer_(observer) {
+  headers_.emplace_back("x-request-id", std::move(request_id));  // the one copy of the id
 }
 
 void DownstreamWriter::AddHeaders(const HeaderList& headers) {
@@ -16,7 +13,7 @@ void DownstreamWriter::AddHeaders(const HeaderList& headers) {
 }
 
 Task<void> DownstreamWriter::SendError(const ErrorInfo& error, std::string_view origin,
-                                                 bool retry_after, const HeaderList& extra) {
+                                       bool retry_after, const HeaderList& extra) {
   observer_.Answered(error.status, origin);
   committed_ = true;
   if (!retry_after && extra.empty()) {
@@ -30,15 +27,15 @@ Task<void> DownstreamWriter::SendError(const ErrorInfo& error, std::string_view 
 }
 
 Task<void> DownstreamWriter::SendEngineAnswer(int status, std::string& body,
-                                                        std::string_view origin) {
+                                              std::string_view origin) {
   observer_.Answered(status, origin);
   committed_ = true;
   co_await SendResponse(client_, http::status(status), "application/json", body, keep_alive_,
                         headers_);
 }
 
-Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data,
-                                             bool last, bool event_stream, Clock::duration idle) {
+Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data, bool last,
+                                   bool event_stream, Clock::duration idle) {
   if (!committed_) observer_.Answered(response.status());
   observer_.Relayed(Clock::now(), event_stream);
   committed_ = true;

@@ -18,7 +18,7 @@ class DownstreamWriter {
   DownstreamWriter(Stream& client, bool& keep_alive, RequestObserver& observer,
                    std::string request_id);
 
-  const std::string& request_id() const { return request_id_; }
+  const std::string& request_id() const { return headers_.front().second; }
   // Headers for every answer from now on (x-ratelimit-* once the limits admitted the request).
   void AddHeaders(const HeaderList& headers);
   const HeaderList& headers() const { return headers_; }
@@ -26,16 +26,16 @@ class DownstreamWriter {
   // A complete answer in the OpenAI error shape. `origin` (access log): who caused it.
   // `retry_after`: adds Retry-After: 1 (nothing can serve now). `extra`: headers of this answer
   // only (a rate limit's refusal).
-  Task<void> SendError(const ErrorInfo& error, std::string_view origin,
-                                 bool retry_after = false, const HeaderList& extra = kNoHeaders);
+  Task<void> SendError(const ErrorInfo& error, std::string_view origin, bool retry_after = false,
+                       const HeaderList& extra = kNoHeaders);
   // An engine's own error answer, passed on with its status (`body` is moved from).
   Task<void> SendEngineAnswer(int status, std::string& body, std::string_view origin);
 
   // One piece of a relayed answer (the head goes with the first). From the first piece on, the
   // answer belongs to the client. `idle`: how long the client may take to accept it.
   // False when the client is gone (the connection then closes).
-  Task<bool> Relay(RelayedResponse& response, std::string_view data, bool last,
-                             bool event_stream, Clock::duration idle);
+  Task<bool> Relay(RelayedResponse& response, std::string_view data, bool last, bool event_stream,
+                   Clock::duration idle);
 
   bool committed() const { return committed_; }
   bool keep_alive() const { return keep_alive_; }
@@ -50,8 +50,7 @@ class DownstreamWriter {
   Stream& client_;
   bool& keep_alive_;
   RequestObserver& observer_;
-  std::string request_id_;
-  HeaderList headers_;  // x-request-id first
+  HeaderList headers_;  // x-request-id first, and only appended to
   bool committed_ = false;
 };
 

@@ -60,7 +60,7 @@ void ClientRequestParser::OnField(std::string_view name, std::string_view value,
 void ClientRequestParser::OnHeader(error_code&) { request_.keep_alive_ = keep_alive(); }
 
 // RFC 9110 forbids Connection in a trailer; one that says close is obeyed all the same (closing
-// is always safe), as Beast's parser reports it.
+// is always safe; the session reads keep_alive() again after the body), as Beast reports it.
 void ClientRequestParser::OnFinish(error_code&) { request_.keep_alive_ = keep_alive(); }
 
 void ClientRequestParser::OnBodyInit(std::optional<uint64_t> content_length, error_code&) {

@@ -38,6 +38,18 @@ class JsonLine {
     Put(name, N - 1);
     next_ = WriteJsonString(next_, value);
   }
+  // "namespace/name", or "" when not known.
+  template <size_t N>
+  void Ref(const char (&name)[N], const ObjectRef& ref) {
+    if (ref.empty()) return Field(name, "");
+    Room(N - 1 + JsonStringBound(ref.namespace_.size()) + JsonStringBound(ref.name.size()));
+    Put(name, N - 1);
+    *next_++ = '"';
+    next_ = WriteJsonText(next_, ref.namespace_);
+    *next_++ = '/';
+    next_ = WriteJsonText(next_, ref.name);
+    *next_++ = '"';
+  }
   template <size_t N>
   void Integer(const char (&name)[N], int64_t value) {
     if (value < 0) return;  // unknown: left out
@@ -127,8 +139,8 @@ void AppendJson(const AccessRecord& r, std::string& out) {
     line.Field(",\"tenant\":", r.tenant);
     if (!r.auth_error.empty()) line.Field(",\"auth_error\":", r.auth_error);
   }
-  line.Field(",\"route\":", r.route);
-  line.Field(",\"server\":", r.server);
+  line.Ref(",\"route\":", r.route);
+  line.Ref(",\"server\":", r.server);
   line.Field(",\"prefill\":", r.prefill);
   line.Field(",\"decode\":", r.decode);
   line.Field(",\"decision\":", r.decision);
@@ -168,14 +180,15 @@ void AppendText(const AccessRecord& r, std::string& whole) {
       r.auth.empty() ? std::string()
                      : StrCat(" auth=", text(r.auth), " user=", text(r.user),
                               " tenant=", text(r.tenant), " auth_error=", text(r.auth_error));
-  StrAppend(whole, r.method, " ", text(r.path), " ", r.status, " model=", text(r.model), auth,
-            " server=", text(r.server), " prefill=", text(r.prefill), " decode=", text(r.decode),
-            " decision=", text(r.decision), " attempts=", r.attempts,
-            " upstream=", text(r.upstream_statuses), " error_origin=", text(r.error_origin),
-            " input_tokens=", count(r.input_tokens), " output_tokens=", count(r.output_tokens),
-            " total_ms=", int64_t(r.total_ms),
-            r.queue_ms >= 0 ? StrCat(" queue_ms=", int64_t(r.queue_ms)) : std::string(),
-            " id=", text(r.request_id), "\n");
+  StrAppend(
+      whole, r.method, " ", text(r.path), " ", r.status, " model=", text(r.model), auth, " server=",
+      text(r.server.empty() ? std::string() : StrCat(r.server.namespace_, "/", r.server.name)),
+      " prefill=", text(r.prefill), " decode=", text(r.decode), " decision=", text(r.decision),
+      " attempts=", r.attempts, " upstream=", text(r.upstream_statuses),
+      " error_origin=", text(r.error_origin), " input_tokens=", count(r.input_tokens),
+      " output_tokens=", count(r.output_tokens), " total_ms=", int64_t(r.total_ms),
+      r.queue_ms >= 0 ? StrCat(" queue_ms=", int64_t(r.queue_ms)) : std::string(),
+      " id=", text(r.request_id), "\n");
 }
 
 AccessLog::AccessLog(const config::AccessLogSettings& settings)

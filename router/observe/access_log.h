@@ -23,19 +23,28 @@ struct Authentication;
 
 namespace pdgate::router {
 
+// A Kubernetes object's "namespace/name" as two views, so that a request's record copies no
+// name: they point into the RouterState snapshot the request pinned, which outlives the record
+// (it is formatted when the request's RequestObserver goes, before the snapshot is let go).
+struct ObjectRef {
+  std::string_view namespace_;
+  std::string_view name;
+  bool empty() const { return namespace_.empty() && name.empty(); }
+};
+
 struct AccessRecord {
   std::string request_id;
   std::string method;
   std::string path;
-  std::string model;     // as requested
+  std::string model;  // as requested
   // Authentication (all empty when it is off): the method (jwt, api_key, none), who the
   // principal is, and why a refused request was refused (auth::AuthResult, or model_not_allowed).
   std::string auth;
   std::string user;
   std::string tenant;
   std::string auth_error;
-  std::string route;     // ModelRoute ns/name
-  std::string server;    // ModelServer ns/name
+  ObjectRef route;       // ModelRoute
+  ObjectRef server;      // ModelServer
   std::string prefill;   // pod of the last attempt's prefill leg
   std::string decode;    // pod of the last attempt's decode (or only) leg
   std::string decision;  // disaggregated, decode_only, aggregated, none
@@ -81,9 +90,9 @@ class AccessLog {
   Buffer& ThisThreadsBuffer();
   void Run();
 
-  static constexpr size_t kFlushBytes = size_t{64} * 1024;    // wake the writer
-  static constexpr size_t kMaxBuffered = size_t{8} << 20;     // per thread; beyond: dropped
-  uint64_t id_;  // unique per log in this process
+  static constexpr size_t kFlushBytes = size_t{64} * 1024;  // wake the writer
+  static constexpr size_t kMaxBuffered = size_t{8} << 20;   // per thread; beyond: dropped
+  uint64_t id_;                                             // unique per log in this process
   bool enabled_;
   bool json_;
   std::string output_;

@@ -169,8 +169,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     }
 
     // Expectation values are case-insensitive (RFC 9110 §10.1.1).
-    if (route == Route::kCompletions &&
-        beast::iequals(request["Expect"], "100-continue")) {
+    if (route == Route::kCompletions && beast::iequals(request["Expect"], "100-continue")) {
       stream.expires_after(settings.timeouts.request_body);
       http::response<http::empty_body> proceed{http::status::continue_, 11};
       co_await http::async_write(stream, proceed, kTuple);
@@ -184,6 +183,7 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
         break;
       }
       if (body_ec) break;
+      keep_alive = keep_alive && request.keep_alive();  // a chunked body's trailer may close
     }
     stream.expires_never();
     // An answer may stream for minutes: the read buffer is not held meanwhile unless it holds

@@ -3,7 +3,8 @@
 // http::response_parser on the same bytes. The first input byte sets the relay buffer's size;
 // the end of the input is the connection's end. Properties: nothing crashes; the whole parse
 // agrees with Beast's (error, bytes used, status, the first Content-Type, keep-alive, the body);
-// the relayed bytes are exactly that body.
+// the relayed bytes are exactly that body; and put in steps (http_steps.h: a first read cut
+// short, eager and header_limit varied by that byte too), both parsers agree on each step.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -13,6 +14,7 @@
 
 #include "router/upstream/engine_response.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/http_steps.h"
 
 namespace {
 
@@ -35,6 +37,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t relay_buffer_bytes = data[0] % 8 + 1;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  // Step by step, cut where the first byte says, with eager and header_limit varied too.
+  {
+    const size_t split =
+        input.empty() ? 0 : (size_t(data[0]) * 131 + input.size()) % (input.size() + 1);
+    http::response_parser<http::string_body> beast_steps;
+    EngineResponseParser steps;
+    beast_steps.eager((data[0] & 0x80) != 0);
+    steps.eager((data[0] & 0x80) != 0);
+    beast_steps.header_limit(uint32_t(16 + (data[0] & 0x70) * 4));
+    steps.header_limit(uint32_t(16 + (data[0] & 0x70) * 4));
+    FUZZ_CHECK(pdgate::fuzz::PutInSteps(steps, input, split) ==
+               pdgate::fuzz::PutInSteps(beast_steps, input, split));
+    if (steps.is_header_done()) FUZZ_CHECK(steps.keep_alive() == beast_steps.keep_alive());
+  }
 
   http::response_parser<http::string_body> beast_parser;
   Limit(beast_parser);

@@ -5,7 +5,8 @@
 // Beast's own http::request_parser on the same bytes (error, bytes used, method, target,
 // version, keep-alive, every field in order, the body); the leg request re-parses as exactly one
 // complete HTTP request with the client's target, the body, and each forwarded field once with
-// its value — no field a client sends can split the leg's head or add a field of its own.
+// its value — no field a client sends can split the leg's head or add a field of its own. The
+// same bytes are also put in steps (http_steps.h) into both parsers, which must agree on each.
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -17,6 +18,7 @@
 #include "router/http/client_request.h"
 #include "router/upstream/leg_request.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/http_steps.h"
 
 namespace {
 
@@ -54,6 +56,22 @@ size_t PutHeadThenBody(Parser& parser, std::string_view input, boost::beast::err
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  // Step by step, cut where the last byte says, with eager and header_limit varied too.
+  if (size > 0) {
+    const uint8_t knob = data[size - 1];
+    const size_t split = (size_t(knob) * 131 + size) % (size + 1);
+    http::request_parser<http::string_body> beast_steps;
+    ClientRequest stepped;
+    ClientRequestParser steps(stepped);
+    beast_steps.eager((knob & 0x80) != 0);
+    steps.eager((knob & 0x80) != 0);
+    beast_steps.header_limit(uint32_t(16 + (knob & 0x70) * 4));
+    steps.header_limit(uint32_t(16 + (knob & 0x70) * 4));
+    FUZZ_CHECK(pdgate::fuzz::PutInSteps(steps, input, split) ==
+               pdgate::fuzz::PutInSteps(beast_steps, input, split));
+    if (steps.is_header_done()) FUZZ_CHECK(steps.keep_alive() == beast_steps.keep_alive());
+  }
 
   // The same bytes through Beast's own parser and through the session's, as a session reads:
   // the head, then the body. Beast's head is kept as it was then (its fields would take in a

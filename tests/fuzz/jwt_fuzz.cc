@@ -21,9 +21,8 @@ using namespace pdgate::auth;
 
 // RFC 8037 appendix A's Ed25519 key pair.
 constexpr std::string_view kPrivate = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
-constexpr std::string_view kJwks =
-    R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1",)"
-    R"("x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})";
+constexpr std::string_view kJwks = R"({"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1",)"
+                                   R"("x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})";
 constexpr int64_t kNow = 1'800'000'000;
 
 struct Fixture {

@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string line;
   while (lines.Next(line)) {
     absl::StatusOr<WatchEvent> event = ParseWatchEvent(resource, line);
-    if (event.ok() && (event->type == WatchEventType::kAdded ||
-                       event->type == WatchEventType::kModified)) {
+    if (event.ok() &&
+        (event->type == WatchEventType::kAdded || event->type == WatchEventType::kModified)) {
       FUZZ_CHECK(event->object.json.find(KindOf(resource)) != std::string::npos);
     }
   }

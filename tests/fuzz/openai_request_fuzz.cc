@@ -48,8 +48,8 @@ void CheckLeg(const std::string& leg_body, const OpenAIRequest& client, std::str
     FUZZ_CHECK(leg->stream == client.stream);
   }
   // Engine-control fields are the router's: present only where pdgate puts its own.
-  const bool kv_params = prefill && (connector == KvConnector::kNixl ||
-                                     connector == KvConnector::kMooncake);
+  const bool kv_params =
+      prefill && (connector == KvConnector::kNixl || connector == KvConnector::kMooncake);
   FUZZ_CHECK(HasKey(*leg, Key::kKvTransferParams) == kv_params);
   const bool bootstrap = connector == KvConnector::kSglang;
   FUZZ_CHECK(HasKey(*leg, Key::kBootstrapHost) == bootstrap);
@@ -78,8 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool rewrite : {false, true}) {
     LegContext leg{body, &*request, rewrite ? JsonString("served-\"model\"") : std::string()};
     const std::string model = rewrite ? "served-\"model\"" : request->model;
-    for (KvConnector connector : {KvConnector::kHttp, KvConnector::kLmcache, KvConnector::kNixl,
-                                  KvConnector::kMooncake}) {
+    for (KvConnector connector :
+         {KvConnector::kHttp, KvConnector::kLmcache, KvConnector::kNixl, KvConnector::kMooncake}) {
       CheckLeg(BuildPrefillBody(leg, connector), *request, model, true, connector);
     }
     const SglangBootstrap bootstrap{"10.0.0.7", 8998, 42, "pdgate-rid-1"};

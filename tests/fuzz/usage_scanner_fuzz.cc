@@ -18,9 +18,9 @@ using pdgate::router::Usage;
 
 bool Same(const std::optional<Usage>& a, const std::optional<Usage>& b) {
   if (a.has_value() != b.has_value()) return false;
-  return !a || (a->prompt_tokens == b->prompt_tokens &&
-                a->completion_tokens == b->completion_tokens &&
-                a->cached_tokens == b->cached_tokens);
+  return !a ||
+         (a->prompt_tokens == b->prompt_tokens && a->completion_tokens == b->completion_tokens &&
+          a->cached_tokens == b->cached_tokens);
 }
 
 // What a whole-body parse says; false when there is nothing to compare with: the body is no

@@ -3,9 +3,8 @@
 
 #include <simdjson.h>
 
-#include <limits>
-
 #include <catch2/catch.hpp>
+#include <limits>
 
 using namespace pdgate::router;
 
@@ -17,8 +16,8 @@ AccessRecord Record() {
   r.method = "POST";
   r.path = "/v1/chat/completions";
   r.model = "deepseek-ai/DeepSeekV2";
-  r.route = "dev/route";
-  r.server = "dev/pd";
+  r.route = {"dev", "route"};
+  r.server = {"dev", "pd"};
   r.prefill = "dev/pod-0";
   r.decode = "dev/pod-1";
   r.decision = "disaggregated";
