@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "tests/router/pd_cluster.h"
@@ -198,6 +199,36 @@ TEST_CASE(
   // The slow client is cut off at requestHeader (1 s) without an answer.
   CHECK(slow.ReadUntil("never", 3s) == false);
   CHECK(slow.received().empty());
+}
+
+TEST_CASE("a chunked request whose trailer says Connection: close is answered, then closed") {
+  ClusterSpec spec;
+  spec.pods = {{"g0", "prefill", {}}, {"g0", "decode", {}}};
+  Cluster cluster(spec);
+  const auto chunked = [](const std::string& trailer) {
+    std::ostringstream hex;
+    hex << std::hex << kShortChat.size();
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n" +
+           hex.str() + "\r\n" + kShortChat + "\r\n0\r\n" + trailer + "\r\n";
+  };
+  // Without it the connection stays open for the next request...
+  RawConnection kept(cluster.router_port());
+  REQUIRE(kept.Send(chunked("X-Trailer: 1\r\n")));
+  REQUIRE(kept.ReadUntil("\"usage\"", 10s));
+  CHECK(kept.received().starts_with("HTTP/1.1 200 OK"));
+  auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(kept.ReadUntil("never", 500ms));
+  CHECK(std::chrono::steady_clock::now() - start >= 500ms);  // the deadline, not a close
+  // ...with it (RFC 9110 forbids Connection in a trailer; closing is the safe reading) pdgate
+  // answers and closes, as the parser's keep_alive() says once the body has ended.
+  RawConnection closing(cluster.router_port());
+  REQUIRE(closing.Send(chunked("Connection: close\r\n")));
+  REQUIRE(closing.ReadUntil("\"usage\"", 10s));
+  CHECK(closing.received().starts_with("HTTP/1.1 200 OK"));
+  start = std::chrono::steady_clock::now();
+  CHECK_FALSE(closing.ReadUntil("never", 5s));
+  CHECK(std::chrono::steady_clock::now() - start < 4s);  // the close, not the deadline
 }
 
 TEST_CASE(
