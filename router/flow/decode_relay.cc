@@ -58,7 +58,15 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     parser.ReadInto(buffer.data(), buffer.size());
     leg.stream().expires_after(idle);  // idle between chunks, not one deadline
     // read_some, not read: read would wait until the buffer is full, batching a stream's events.
-    auto [ec, n] = co_await ReadParsed(leg.stream(), leg.buffer(), parser, ReadUntil::kSome);
+    // A short answer's body is already in the leg's buffer, behind the head: parsed in place.
+    ParsedRead read;
+    if (std::optional<ParsedRead> buffered =
+            ParseBuffered(leg.buffer(), parser, ReadUntil::kSome)) {
+      read = *buffered;
+    } else {
+      read = co_await ReadParsed(leg.stream(), leg.buffer(), parser, ReadUntil::kSome);
+    }
+    beast::error_code ec = read.first;
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = parser.received();
     std::string_view data(buffer.data(), got);

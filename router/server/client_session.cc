@@ -176,7 +176,14 @@ Task<void> RunClientSession(Worker& worker, Socket socket) {
     }
     if (!parser.is_done()) {
       stream.expires_after(settings.timeouts.request_body);
-      auto [body_ec, body_n] = co_await ReadParsed(stream, buffer, parser, ReadUntil::kMessage);
+      // Usually the body came with the head: parsed in place, no read.
+      ParsedRead body;
+      if (std::optional<ParsedRead> buffered = ParseBuffered(buffer, parser, ReadUntil::kMessage)) {
+        body = *buffered;
+      } else {
+        body = co_await ReadParsed(stream, buffer, parser, ReadUntil::kMessage);
+      }
+      const beast::error_code body_ec = body.first;
       if (body_ec == http::error::body_limit) {
         error = TooLarge(max_body_bytes);
         co_await SendError(stream, error, false, kNoHeaders);

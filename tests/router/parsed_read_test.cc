@@ -7,11 +7,14 @@
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "router/http/client_request.h"
 #include "router/http/net.h"
+#include "router/upstream/engine_response.h"
 
 using namespace pdgate::router;
 
@@ -257,5 +260,75 @@ TEST_CASE("ReadParsed on a parser that is done, and on a buffer that cannot grow
       }());
       CHECK(error == http::error::buffer_overflow);
     }
+  }
+}
+
+TEST_CASE("ParseBuffered answers from the buffer as ReadParsed's first step does, else leaves it") {
+  const auto fill = [](beast::flat_buffer& buffer, std::string_view bytes) {
+    buffer.commit(net::buffer_copy(buffer.prepare(bytes.size()), net::buffer(bytes)));
+  };
+  const std::string head = "POST /v1/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n";
+  SECTION("a head, then the body that came with it") {
+    beast::flat_buffer buffer;
+    fill(buffer, head + "{}");
+    ClientRequest request;
+    ClientRequestParser parser(request);
+    const std::optional<ParsedRead> header = ParseBuffered(buffer, parser, ReadUntil::kHeader);
+    REQUIRE(header.has_value());
+    CHECK_FALSE(header->first);
+    CHECK(header->second == head.size());
+    CHECK(parser.is_header_done());
+    CHECK_FALSE(parser.is_done());  // a header read stops at the header's end
+    const std::optional<ParsedRead> body = ParseBuffered(buffer, parser, ReadUntil::kMessage);
+    REQUIRE(body.has_value());
+    CHECK_FALSE(body->first);
+    CHECK(body->second == 2);
+    CHECK(parser.is_done());
+    CHECK(request.body() == "{}");
+    CHECK(buffer.size() == 0);
+    // Already done: nothing more to take.
+    const std::optional<ParsedRead> again = ParseBuffered(buffer, parser, ReadUntil::kMessage);
+    REQUIRE(again.has_value());
+    CHECK(again->second == 0);
+  }
+  SECTION("a body cut short: what is here is taken, and a read is asked for") {
+    beast::flat_buffer buffer;
+    fill(buffer, head + "{");
+    ClientRequest request;
+    ClientRequestParser parser(request);
+    REQUIRE(ParseBuffered(buffer, parser, ReadUntil::kHeader).has_value());
+    CHECK_FALSE(ParseBuffered(buffer, parser, ReadUntil::kMessage).has_value());
+    CHECK(request.body() == "{");
+    CHECK(buffer.size() == 0);
+  }
+  SECTION("a head cut short, an empty buffer, a bad request line") {
+    ClientRequest request;
+    beast::flat_buffer cut;
+    fill(cut, "POST /v1/completions HTTP/1.1\r\nHo");
+    ClientRequestParser cut_parser(request);
+    CHECK_FALSE(ParseBuffered(cut, cut_parser, ReadUntil::kHeader).has_value());
+    beast::flat_buffer empty;
+    ClientRequestParser empty_parser(request);
+    CHECK_FALSE(ParseBuffered(empty, empty_parser, ReadUntil::kHeader).has_value());
+    beast::flat_buffer bad;
+    fill(bad, "GET  / HTTP/1.1\r\n\r\n");
+    ClientRequestParser bad_parser(request);
+    const std::optional<ParsedRead> refused = ParseBuffered(bad, bad_parser, ReadUntil::kHeader);
+    REQUIRE(refused.has_value());
+    CHECK(refused->first == http::error::bad_target);
+  }
+  SECTION("a relayed body fills the caller's buffer: need_buffer, as a read_some would say") {
+    beast::flat_buffer buffer;
+    fill(buffer, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
+    EngineResponseParser parser;
+    REQUIRE(ParseBuffered(buffer, parser, ReadUntil::kHeader).has_value());
+    char relay[4];
+    parser.ReadInto(relay, sizeof(relay));
+    const std::optional<ParsedRead> some = ParseBuffered(buffer, parser, ReadUntil::kSome);
+    REQUIRE(some.has_value());
+    CHECK(some->first == http::error::need_buffer);
+    CHECK(parser.received() == 4);
+    CHECK(std::string_view(relay, 4) == "0123");
+    CHECK(buffer.size() == 6);
   }
 }
