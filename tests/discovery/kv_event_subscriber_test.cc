@@ -251,6 +251,13 @@ TEST_CASE(
                 [&] { return Held(*index, slot, first) == 2; }));
   REQUIRE(Until(rank1, Batch("publish", Stored(true, {1, 2, 3}, std::nullopt, second), "null"),
                 [&] { return Held(*index, slot, second) == 3; }));
+  // Which path dropped a rank's blocks, should one go (a CI run once saw rank 0's vanish here).
+  const discovery::KvSubscriberCounters& counters = subscriber.counters();
+  INFO("batches " << counters.batches.load() << ", gaps " << counters.gaps.load() << ", replays "
+                  << counters.replays.load() << ", replay failures "
+                  << counters.replay_failures.load() << ", restarts " << counters.restarts.load()
+                  << ", decode errors " << counters.decode_errors.load());
+  CHECK(Held(*index, slot, first) == 2);
   CHECK(index->stats().entries == 5);
 
   // Rank 1 restarts: its blocks go, rank 0's stay (the same engine hashes on both ranks are two
