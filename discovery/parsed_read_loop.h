@@ -27,7 +27,37 @@ enum class ReadUntil {
 // The error (none when the condition was met) and the bytes the parser took.
 using ParsedRead = std::pair<boost::beast::error_code, size_t>;
 
+// ReadParsedLoop's steps before its first read: parse what the buffer holds. `settled`: that
+// answered the read (`read` is the answer); else `read` holds the parse's error (none or
+// need_more) and the bytes it took, and a read comes next.
+struct BufferedStep {
+  bool settled = false;
+  ParsedRead read;
+};
+
 // Parser: Beast's basic_parser, or one with its interface (router/http/http1_parser.h).
+template <class Parser>
+BufferedStep ParseBufferedStep(boost::beast::flat_buffer& buffer, Parser& parser, ReadUntil until) {
+  namespace http = boost::beast::http;
+  // As Beast's: a header read stops parsing at the header's end, a message read goes through.
+  if (until == ReadUntil::kHeader) parser.eager(false);
+  if (until == ReadUntil::kMessage) parser.eager(true);
+  const auto satisfied = [&] {
+    return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
+  };
+  BufferedStep step;
+  auto& [ec, used] = step.read;
+  if (until != ReadUntil::kSome && satisfied()) {
+    step.settled = true;
+    return step;
+  }
+  if (buffer.size() == 0) return step;
+  used = parser.put(buffer.data(), ec);
+  buffer.consume(used);
+  step.settled = ec != http::error::need_more && (ec || until == ReadUntil::kSome || satisfied());
+  return step;
+}
+
 template <class Executor, class Stream, class Parser>
 boost::asio::awaitable<ParsedRead, Executor> ReadParsedLoop(Stream& stream,
                                                             boost::beast::flat_buffer& buffer,
@@ -37,15 +67,13 @@ boost::asio::awaitable<ParsedRead, Executor> ReadParsedLoop(Stream& stream,
   const auto satisfied = [&] {
     return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
   };
-  // As Beast's: a header read stops parsing at the header's end, a message read goes through.
-  if (until == ReadUntil::kHeader) parser.eager(false);
-  if (until == ReadUntil::kMessage) parser.eager(true);
-  boost::beast::error_code ec;
-  size_t used = 0;
-  if (until != ReadUntil::kSome && satisfied()) co_return ParsedRead{ec, used};
+  const BufferedStep step = ParseBufferedStep(buffer, parser, until);
+  if (step.settled) co_return step.read;
+  auto [ec, used] = step.read;
+  // After need_more the bytes left wait for a read; otherwise what is left is parsed first.
+  bool parse = ec != http::error::need_more && buffer.size() > 0;
   while (true) {
     // One read_some: parse what is buffered, read only while the parser needs more.
-    bool parse = buffer.size() > 0;
     while (true) {
       if (parse) {
         const size_t taken = parser.put(buffer.data(), ec);
@@ -77,6 +105,7 @@ boost::asio::awaitable<ParsedRead, Executor> ReadParsedLoop(Stream& stream,
       if (ec) break;
     }
     if (ec || until == ReadUntil::kSome || satisfied()) co_return ParsedRead{ec, used};
+    parse = buffer.size() > 0;
   }
 }
 

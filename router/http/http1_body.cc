@@ -1,7 +1,6 @@
 // Http1Parser's body: by Content-Length, to the end of the connection, or chunked.
 #include <algorithm>
 #include <boost/beast/http/error.hpp>
-#include <cstring>
 
 #include "router/http/http1_parser.h"
 #include "router/http/http1_syntax.h"

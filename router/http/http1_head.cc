@@ -40,7 +40,7 @@ void Http1Parser::ParseRequestLine(const char*& in, const char* last, error_code
   // request-line = method SP request-target SP HTTP-version CRLF
   const char* p = in;
   const char* const method = p;
-  while (p < last && http1::Tchar(*p)) ++p;
+  p = http1::FindNonTchar(p, last);
   if (p >= last) {
     ec = http::error::need_more;
     return;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/beast/http/error.hpp>
-#include <cstring>
 
 #include "router/http/http1_syntax.h"
 
