@@ -4,9 +4,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 
+#include "base/strings.h"
 #include "bench/engine_sim/http_client.h"
 #include "bench/engine_sim/json_writer.h"
-#include "base/strings.h"
 
 namespace pdgate::sim {
 namespace {
@@ -39,9 +39,9 @@ void HttpKvTransport::Pull(const KvTransferParams& params, TransferDone done) {
   }
   body += "]}";
   std::string peer = StrCat(*params.remote_host, ":", *params.remote_port);
-  AsyncHttpPost(ioc_, *params.remote_host, static_cast<uint16_t>(*params.remote_port), "/kv/pull",
-                std::move(body), std::chrono::seconds(60),
-                ToTransfer(std::move(done), std::move(peer)));
+  client_.Post(*params.remote_host, static_cast<uint16_t>(*params.remote_port), "/kv/pull",
+               std::move(body), std::chrono::seconds(60),
+               ToTransfer(std::move(done), std::move(peer)));
 }
 
 // SGLang's decode has no failure signal from the prefill: while the bootstrap server cannot be
@@ -49,9 +49,9 @@ void HttpKvTransport::Pull(const KvTransferParams& params, TransferDone done) {
 // decode keeps polling; a router that loses the prefill leg sees the decode hang that long.
 class RoomWait : public std::enable_shared_from_this<RoomWait> {
  public:
-  RoomWait(boost::asio::io_context& ioc, SglangBootstrap bootstrap, double timeout_s,
-           TransferDone done)
-      : ioc_(ioc),
+  RoomWait(boost::asio::io_context& ioc, HttpClientPool& client, SglangBootstrap bootstrap,
+           double timeout_s, TransferDone done)
+      : client_(client),
         timer_(ioc),
         bootstrap_(std::move(bootstrap)),
         deadline_(Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000))),
@@ -67,9 +67,9 @@ class RoomWait : public std::enable_shared_from_this<RoomWait> {
     }
     std::string body =
         StrCat(R"({"room":)", bootstrap_.room, R"(,"timeout_ms":)", left.count(), "}");
-    AsyncHttpPost(ioc_, bootstrap_.host, static_cast<uint16_t>(bootstrap_.port), "/bootstrap/wait",
-                  std::move(body), left + std::chrono::seconds(5),
-                  [self = shared_from_this()](HttpResult result) { self->OnResult(result); });
+    client_.Post(bootstrap_.host, static_cast<uint16_t>(bootstrap_.port), "/bootstrap/wait",
+                 std::move(body), left + std::chrono::seconds(5),
+                 [self = shared_from_this()](HttpResult result) { self->OnResult(result); });
   }
 
  private:
@@ -87,7 +87,7 @@ class RoomWait : public std::enable_shared_from_this<RoomWait> {
     timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->Attempt(); });
   }
 
-  boost::asio::io_context& ioc_;
+  HttpClientPool& client_;
   boost::asio::steady_timer timer_;
   SglangBootstrap bootstrap_;
   Clock::time_point deadline_;
@@ -97,7 +97,7 @@ class RoomWait : public std::enable_shared_from_this<RoomWait> {
 
 void HttpKvTransport::WaitRoom(const SglangBootstrap& bootstrap, double timeout_s,
                                TransferDone done) {
-  std::make_shared<RoomWait>(ioc_, bootstrap, timeout_s, std::move(done))->Attempt();
+  std::make_shared<RoomWait>(ioc_, client_, bootstrap, timeout_s, std::move(done))->Attempt();
 }
 
 }  // namespace pdgate::sim

@@ -64,6 +64,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
                                });
                                return;
                              }
+                             if (self->limits_.accepted) ++*self->limits_.accepted;
                              socket.set_option(tcp::no_delay(true), ec);
                              StartHttpSession(std::move(socket), self->handler_, self->limits_);
                              self->DoAccept();

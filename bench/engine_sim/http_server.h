@@ -1,5 +1,6 @@
 #pragma once
 // An HTTP/1.1 server (Boost.Beast, keep-alive) that hands each request to a RequestHandler.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@ struct HttpServerLimits {
   uint32_t header_limit = 64u << 10;
   int idle_timeout_s = 120;  // keep-alive connection waiting for its next request
   int write_timeout_s = 60;
+  std::atomic<uint64_t>* accepted = nullptr;  // counts accepted connections when set
 };
 
 class HttpServer {

@@ -67,10 +67,14 @@ int main(int argc, char** argv) {
   // The KV side channel of a prefill: vLLM's NIXL side-channel port, or SGLang's bootstrap server.
   std::unique_ptr<HttpServer> side;
   if (options.role != Role::kDecode) {
+    HttpServerLimits side_limits;
+    side_limits.accepted = &metrics.side_connections;
     side = std::make_unique<HttpServer>(
-        ioc, [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
+        ioc,
+        [&api](IncomingRequest request, std::shared_ptr<Responder> responder) {
           api.HandleSide(std::move(request), std::move(responder));
-        });
+        },
+        side_limits);
     const int side_port = options.engine == EngineKind::kSglang ? options.bootstrap_port
                                                                 : options.engine_config.kv_port;
     const std::string& side_host =

@@ -182,6 +182,7 @@ std::string Metrics::RenderJson() const {
       R"("running":{},"waiting":{},"kv_used_blocks":{},"kv_total_blocks":{},)"
       R"("kv_held_blocks":{},"kv_held_requests":{},"kv_expired":{},)"
       R"("pulls_ok":{},"pulls_failed":{},"pulls_served_ok":{},"pulls_served_failed":{},)"
+      R"("side_connections":{},)"
       R"("recomputed":{},"bootstrap_failed":{},"prefix_queries":{},"prefix_hits":{},)"
       R"("prompt_tokens":{},"generation_tokens":{},"faults_injected":{},)"
       R"("kv_event_subscriptions":{}}})",
@@ -190,9 +191,9 @@ std::string Metrics::RenderJson() const {
       Finished(FinishReason::kAbort), Finished(FinishReason::kError), Load(running), Load(waiting),
       Load(kv_used_blocks), Load(kv_total_blocks), Load(kv_held_blocks), Load(kv_held_requests),
       Load(kv_expired), Load(pulls_ok), Load(pulls_failed), Load(pulls_served_ok),
-      Load(pulls_served_failed), Load(recomputed), Load(bootstrap_failed), Load(prefix_queries),
-      Load(prefix_hits), Load(prompt_tokens), Load(generation_tokens), Load(faults_injected),
-      Load(kv_event_subscriptions));
+      Load(pulls_served_failed), Load(side_connections), Load(recomputed), Load(bootstrap_failed),
+      Load(prefix_queries), Load(prefix_hits), Load(prompt_tokens), Load(generation_tokens),
+      Load(faults_injected), Load(kv_event_subscriptions));
 }
 
 }  // namespace pdgate::sim

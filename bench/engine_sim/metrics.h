@@ -35,8 +35,9 @@ struct Metrics {
   // Gauges (set by the engine).
   std::atomic<int64_t> running{0};
   std::atomic<int64_t> waiting{0};
-  // Subscribe messages the KV-event publisher has seen (its socket is an XPUB, which a SUB cannot tell
-  // from vLLM's PUB): a test publishes only once its SUB's subscription has reached the engine.
+  // Subscribe messages the KV-event publisher has seen (its socket is an XPUB, which a SUB cannot
+  // tell from vLLM's PUB): a test publishes only once its SUB's subscription has reached the
+  // engine.
   std::atomic<int64_t> kv_event_subscriptions{0};
   std::atomic<int64_t> kv_used_blocks{0};
   std::atomic<int64_t> kv_total_blocks{0};
@@ -56,6 +57,7 @@ struct Metrics {
   std::atomic<uint64_t> pulls_failed{0};
   std::atomic<uint64_t> pulls_served_ok{0};  // prefill: KV pulled by a decode
   std::atomic<uint64_t> pulls_served_failed{0};
+  std::atomic<uint64_t> side_connections{0};  // prefill: connections accepted on the side channel
   std::atomic<uint64_t> kv_expired{0};        // prefill: held KV freed by --kv-hold-timeout
   std::atomic<uint64_t> recomputed{0};        // decode: pull failed, prefilled locally
   std::atomic<uint64_t> bootstrap_failed{0};  // SGLang: room not matched in time

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "tests/engine_sim/sim_harness.h"
@@ -253,4 +254,36 @@ TEST_CASE("out of file descriptors, the sim serves its open connections and does
   int served = 0;
   for (auto& client : waiting) served += client->ReadUntil("\"usage\"", 5s) ? 1 : 0;
   CHECK(served == 8);
+}
+
+TEST_CASE(
+    "a decode keeps its side-channel connection to a prefill, and redials one that restarted") {
+  auto decode = StartSim(72, {"--role", "decode", "--time-scale", kFast});
+  std::optional<Sim> prefill = StartSim(73, {"--role", "prefill", "--time-scale", kFast});
+  const uint16_t port = prefill->port;
+  const uint16_t side_port = prefill->side_port;
+  // One PD request by hand: the prefill leg, then the decode leg that pulls the KV.
+  auto pd_request = [&](const std::string& content) {
+    auto [p_status, p_body] = prefill->Post("/v1/chat/completions", PrefillBody(content));
+    REQUIRE(p_status == 200);
+    const auto params = JsonValue(p_body, "/kv_transfer_params");
+    REQUIRE(params);
+    return decode
+        .Post("/v1/chat/completions",
+              ChatBody(content, R"("max_tokens":3,"kv_transfer_params":)" + *params))
+        .first;
+  };
+  for (int i = 0; i < 3; ++i) CHECK(pd_request(NonEarlyPrompt("keep " + std::to_string(i))) == 200);
+  CHECK(decode.Stat("/pulls_ok") == 3);
+  CHECK(prefill->Stat("/pulls_served_ok") == 3);
+  CHECK(prefill->Stat("/side_connections") == 1);
+
+  // The prefill restarts where it listened: the decode's kept connection is closed under it, and
+  // the next pull goes out again on a fresh connection instead of failing.
+  prefill.reset();
+  prefill = StartSimOn(73, port, side_port, {"--role", "prefill", "--time-scale", kFast});
+  CHECK(pd_request(NonEarlyPrompt("after restart")) == 200);
+  CHECK(decode.Stat("/pulls_ok") == 4);
+  CHECK(decode.Stat("/pulls_failed") == 0);
+  CHECK(prefill->Stat("/side_connections") == 1);
 }

@@ -26,11 +26,10 @@ using pdgate::testing::LoopbackAddress;
 using pdgate::testing::WaitForHttpStatus;
 using pdgate::testing::WaitForPort;
 
-Sim StartSim(int address_index, const std::vector<std::string>& args, bool wait_ready) {
-  const std::string host = LoopbackAddress(address_index);
-  const uint16_t port = FreePort(host);
-  uint16_t side_port = FreePort(host);
-  while (side_port == port) side_port = FreePort(host);
+namespace {
+
+Sim StartSimAt(const std::string& host, uint16_t port, uint16_t side_port,
+               const std::vector<std::string>& args, bool wait_ready) {
   const bool sglang = std::find(args.begin(), args.end(), "sglang") != args.end();
   std::vector<std::string> argv = {
       BinaryPath("pdgate-engine-sim"), "--host", host, "--port", std::to_string(port), "--quiet"};
@@ -47,6 +46,21 @@ Sim StartSim(int address_index, const std::vector<std::string>& args, bool wait_
     throw std::runtime_error("pdgate-engine-sim did not come up: " + sim.process.Stderr());
   }
   return sim;
+}
+
+}  // namespace
+
+Sim StartSim(int address_index, const std::vector<std::string>& args, bool wait_ready) {
+  const std::string host = LoopbackAddress(address_index);
+  const uint16_t port = FreePort(host);
+  uint16_t side_port = FreePort(host);
+  while (side_port == port) side_port = FreePort(host);
+  return StartSimAt(host, port, side_port, args, wait_ready);
+}
+
+Sim StartSimOn(int address_index, uint16_t port, uint16_t side_port,
+               const std::vector<std::string>& args) {
+  return StartSimAt(LoopbackAddress(address_index), port, side_port, args, true);
 }
 
 std::pair<int, std::string> Sim::Post(const std::string& target, const std::string& body) const {

@@ -30,6 +30,9 @@ struct Sim {
 // Starts a sim on 127.0.0.<address_index> with free ports and `args`, waits for /health 200
 // (unless wait_ready is false). The process is stopped when the Sim goes out of scope.
 Sim StartSim(int address_index, const std::vector<std::string>& args, bool wait_ready = true);
+// The same on given ports (a sim restarted where the last one listened).
+Sim StartSimOn(int address_index, uint16_t port, uint16_t side_port,
+               const std::vector<std::string>& args);
 
 // A number (or bool as 0/1) at a JSON pointer; nullopt when absent or not a number.
 std::optional<double> JsonNumber(const std::string& json, const std::string& pointer);
