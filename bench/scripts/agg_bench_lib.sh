@@ -34,6 +34,40 @@ status: {phase: Running, podIP: $1, conditions: [{type: Ready, status: "True"}]}
 YAML
 }
 
+# Prints the YAML of one PD ModelServer (pd, kvConnector CONNECTOR: http or nixl) whose route for
+# MODEL goes to a prefill pod at PREFILL_IP and a decode pod at DECODE_IP, both on SIM_PORT.
+pd_yaml() {  # prefill_ip decode_ip sim_port model connector
+  cat <<YAML
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelServer
+metadata: {name: pd, namespace: bench}
+spec:
+  inferenceEngine: vLLM
+  workloadSelector:
+    matchLabels: {app: pd}
+    pdGroup: {groupKey: group, prefillLabels: {role: prefill}, decodeLabels: {role: decode}}
+  kvConnector: {type: $5}
+  workloadPort: {port: $3}
+---
+apiVersion: networking.serving.volcano.sh/v1alpha1
+kind: ModelRoute
+metadata: {name: pd, namespace: bench}
+spec:
+  modelName: $4
+  rules: [{targetModels: [{modelServerName: pd}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p0, namespace: bench, labels: {app: pd, role: prefill, group: g0}}
+status: {phase: Running, podIP: $1, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: d0, namespace: bench, labels: {app: pd, role: decode, group: g0}}
+status: {phase: Running, podIP: $2, conditions: [{type: Ready, status: "True"}]}
+YAML
+}
+
 # Writes DIR/agg.yaml (agg_yaml) and DIR/chat.lua.
 write_agg_config() {  # dir sim_ip sim_port model
   agg_yaml "$2" "$3" "$4" >"$1/agg.yaml"

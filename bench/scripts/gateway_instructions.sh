@@ -6,6 +6,8 @@
 #   off           no limit
 #   route_limit   Kthena's rateLimit on the route, local buckets (a budget never reached)
 #   global_limit  the same with global.redis
+#   pd_http       a PD ModelServer (kvConnector http): a prefill sim and a decode sim, two legs
+#   pd_nixl       the same with kvConnector nixl (the decode sim pulls the KV from the prefill sim)
 #   nginx         nginx instead of pdgate: one worker process (master off), proxy_pass with
 #                 upstream keepalive, access_log off: the user-space floor of a one-hop proxy
 #   nginx_log     the same with nginx's default access log (combined format, to a file)
@@ -28,20 +30,25 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 model=sim-model
-sim_ip=127.0.0.74; sim_port=18530; port=18531; admin_port=18532; redis_port=18533
+sim_ip=127.0.0.74; prefill_ip=127.0.0.75; decode_ip=127.0.0.76
+sim_port=18530; port=18531; admin_port=18532; redis_port=18533
 up() { for _ in $(seq 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
 
-"$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --zero-latency --threads 1 \
-  --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
-pids+=($!)
+for sim in "$sim_ip both" "$prefill_ip prefill" "$decode_ip decode"; do
+  read -r ip role <<<"$sim"
+  "$build/bin/pdgate-engine-sim" --host "$ip" --port "$sim_port" --role "$role" --zero-latency \
+    --threads 1 --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
+  pids+=($!)
+done
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
 pids+=($!)
-up "http://$sim_ip:$sim_port/health" || exit 1
+for ip in "$sim_ip" "$prefill_ip" "$decode_ip"; do up "http://$ip:$sim_port/health" || exit 1; done
 for _ in $(seq 200); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 big="inputTokensPerUnit: 4000000000, outputTokensPerUnit: 4000000000, unit: second"
 declare -A limit=([off]="" [route_limit]="  rateLimit: {$big}"
-  [global_limit]="  rateLimit: {$big, global: {redis: {address: \"127.0.0.1:$redis_port\"}}}")
+  [global_limit]="  rateLimit: {$big, global: {redis: {address: \"127.0.0.1:$redis_port\"}}}"
+  [pd_http]="" [pd_nixl]="")
 load() {  # $1: requests; prints nothing unless some failed
   local out failed
   out=$("$build/bin/pdgate-bench" --url "http://127.0.0.1:$port" --model "$model" \
@@ -91,7 +98,10 @@ for mode in "${modes[@]}"; do
   fi
   # Under valgrind pdgate is ~50x slower: Redis gets a timeout it cannot miss.
   {
-    agg_yaml "$sim_ip" "$sim_port" "$model" "${limit[$mode]}"
+    case $mode in
+      pd_*) pd_yaml "$prefill_ip" "$decode_ip" "$sim_port" "$model" "${mode#pd_}" ;;
+      *) agg_yaml "$sim_ip" "$sim_port" "$model" "${limit[$mode]}" ;;
+    esac
     cat <<YAML
 ---
 apiVersion: pdgate.io/v1alpha1
