@@ -54,6 +54,7 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
   std::string filtered;
   std::string last;  // what goes out with the end of the response
   bool upstream_failed = false;
+  bool first_read = true;
   while (!parser.is_done()) {
     parser.ReadInto(buffer.data(), buffer.size());
     leg.stream().expires_after(idle);  // idle between chunks, not one deadline
@@ -70,7 +71,15 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = parser.received();
     std::string_view data(buffer.data(), got);
-    if (body_usage) body_usage->Feed(data);
+    if (body_usage) {
+      // A short answer comes whole in one read, with the rest of the buffer as padding.
+      if (first_read && parser.is_done() && !ec) {
+        body_usage->FeedWhole(data, buffer.size());
+      } else {
+        body_usage->Feed(data);
+      }
+    }
+    first_read = false;
     if (filter && got > 0) {
       filtered.clear();
       filter->Feed(data, filtered);

@@ -128,6 +128,18 @@ void UsageScanner::Feed(std::string_view bytes) {
   if (capturing_) KeepCaptured(data, size);
 }
 
+void UsageScanner::FeedWhole(std::string_view body, size_t capacity) {
+  if (!started_ && capacity >= body.size() + kJsonPadding) {
+    if (std::optional<Usage> usage = ReadUsage(body, capacity)) {
+      started_ = true;
+      done_ = true;
+      usage_ = usage;
+      return;
+    }
+  }
+  Feed(body);
+}
+
 bool UsageScanner::Block(const char* chunk, size_t block, size_t length) {
   const char* data = chunk + block;
   char padded[64];  // the chunk's last bytes, followed by bytes that are nothing special

@@ -24,6 +24,11 @@ class UsageScanner {
   explicit UsageScanner(size_t max_usage_bytes = 4096) : max_usage_bytes_(max_usage_bytes) {}
 
   void Feed(std::string_view bytes);
+  // The whole body in one piece, readable up to `capacity` bytes from its start (simdjson's
+  // padding): one parse in place finds the usage (a parse of a ~500-byte body costs half of the
+  // scan and the captured object's parse). When it finds none (absent, null, not JSON...), the
+  // body is scanned as Feed scans it, so a usage is never lost to the parse's strictness.
+  void FeedWhole(std::string_view body, size_t capacity);
   // The usage once its object has closed; nullopt before, when absent or null, when larger than
   // the bound, or when the body is not a JSON object.
   const std::optional<Usage>& usage() const { return usage_; }

@@ -1,7 +1,8 @@
 // A non-streamed response body through UsageScanner, cut into reads at fuzzer-chosen points.
 // Properties: nothing crashes; the usage found does not depend on where the reads were cut; and
 // when the body is valid JSON, it is the usage a full parse of the body finds (the oracle:
-// simdjson's DOM, then the top-level "usage" member read as ReadUsage reads it).
+// simdjson's DOM, then the top-level "usage" member read as ReadUsage reads it). FeedWhole (the
+// body in one piece, parsed in place, scanned when the parse finds nothing) gives the same.
 #include <simdjson.h>
 
 #include <cstdint>
@@ -64,7 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at += n;
   }
   FUZZ_CHECK(Same(whole.usage(), pieces.usage()));
+  std::string padded(body);
+  padded.reserve(body.size() + 64);
+  pdgate::router::UsageScanner in_place;
+  in_place.FeedWhole(padded, padded.capacity());
   std::optional<Usage> expected;
-  if (Expected(body, expected)) FUZZ_CHECK(Same(whole.usage(), expected));
+  if (Expected(body, expected)) {
+    FUZZ_CHECK(Same(whole.usage(), expected));
+    FUZZ_CHECK(Same(in_place.usage(), expected));
+  }
   return 0;
 }

@@ -17,6 +17,22 @@ std::optional<router::Usage> Scan(std::string_view body, size_t cut, size_t boun
   return scanner.usage();
 }
 
+// The body whole, with simdjson's padding after it (as the relay's buffer has).
+std::optional<router::Usage> Whole(std::string_view body, size_t padding = 64) {
+  std::string copy(body);
+  copy.reserve(body.size() + padding);
+  router::UsageScanner scanner;
+  scanner.FeedWhole(copy, copy.capacity());
+  return scanner.usage();
+}
+
+bool Same(const std::optional<router::Usage>& a, const std::optional<router::Usage>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a ||
+         (a->prompt_tokens == b->prompt_tokens && a->completion_tokens == b->completion_tokens &&
+          a->cached_tokens == b->cached_tokens);
+}
+
 // SGLang's non-streamed chat response: usage, then metadata.
 constexpr std::string_view kSglang =
     R"({"id":"0c1f","object":"chat.completion","created":1795600000,"model":"m",)"
@@ -111,8 +127,7 @@ TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
   const Case cases[] = {
       {R"({"prompt_tokens":5,"completion_tokens":6,"prompt_tokens_details":{"cached_tokens":4}})",
        5, 6, 4},
-      {R"({ "prompt_tokens" : -0 , "completion_tokens":9223372036854775807 })", 0,
-       INT64_MAX, 0},
+      {R"({ "prompt_tokens" : -0 , "completion_tokens":9223372036854775807 })", 0, INT64_MAX, 0},
       {R"({"prompt_tokens":-9223372036854775808,"completion_tokens":null})", INT64_MIN, 0, 0},
       // not integers: left at 0 (a parser's get_int64 fails)
       {R"({"prompt_tokens":1.5,"completion_tokens":2e1,"total_tokens":3})", 0, 0, 0},
@@ -121,8 +136,8 @@ TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
       {R"({"prompt_tokens_details":{"cached_tokens":2,"cached_tokens":3},"x":{"prompt_tokens":8}})",
        0, 0, 2},
       {R"({"prompt_tokens_details":{"cached_tokens":null,"cached_tokens":3}})", 0, 0, 0},
-      {R"({"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":1}})", 0,
-       0, 0},
+      {R"({"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":1}})", 0, 0,
+       0},
       {R"({"prompt_tokens":1,"prompt_tokens":2,"details":[1,{"a":[true]}],"completion_tokens":3})",
        2, 3, 0},
       {R"({"pr\u006fmpt_tokens":4,"completion_tokens":1,"meta":{"deep":{"er":1}}})", 4, 1, 0},
@@ -137,4 +152,46 @@ TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
     CHECK(usage->completion_tokens == c.completion);
     CHECK(usage->cached_tokens == c.cached);
   }
+}
+
+TEST_CASE("a body whole in one read: the parse in place finds what the scan finds") {
+  std::string long_text;
+  for (int i = 0; i < 12; ++i) long_text += R"(word, [x] {y} \"q\" \\ )";
+  const std::string bodies[] = {
+      ReadFixture("vllm_prefill_response.json"),
+      std::string(kSglang),
+      R"({"choices":[{"text":"{\"usage\":{\"prompt_tokens\":99}}","usage":{"prompt_tokens":98}}],)"
+      R"("nested":{"usage":{"prompt_tokens":97}},"usage" : { "prompt_tokens" : 3 } })",
+      R"({"usag\u0065":{"prompt_tokens":91},"note":")" + long_text +
+          R"(","usage":{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":2}}})",
+      R"({"choices":[],"usage":null,"x":{"a":1}})",
+      R"({"choices":[],"usage":"{\"prompt_tokens\":1}"})",
+      R"(["usage",{"prompt_tokens":1,"completion_tokens":1}])",
+      "not json at all",
+      R"({"id":"x","usage":{"prompt_tokens":1,"prompt_tokens":2,"completion_tokens":3}})",
+      R"({"id":"x","usage":{"pr\u006fmpt_tokens":4,"completion_tokens":1}})",
+  };
+  for (const std::string& body : bodies) {
+    INFO(body);
+    CHECK(Same(Whole(body), Scan(body, 0)));
+  }
+  CHECK(Whole(bodies[0]).value().prompt_tokens == 15);
+  CHECK(Whole(bodies[2]).value().prompt_tokens == 3);
+  CHECK(Whole(bodies[3]).value().cached_tokens == 2);
+  CHECK_FALSE(Whole(bodies[4]));
+}
+
+TEST_CASE("a body whole in one read that the parse rejects, or without padding, is scanned") {
+  // Invalid UTF-8 in generated text: simdjson refuses the document; the scan still counts it.
+  const std::string broken =
+      "{\"choices\":[{\"text\":\"\xff\xfe\"}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":"
+      "2}}";
+  REQUIRE(Whole(broken).has_value());
+  CHECK(Whole(broken)->prompt_tokens == 7);
+  CHECK(Whole(broken)->completion_tokens == 2);
+  // Too little room after the body for a parse in place: scanned.
+  router::UsageScanner scanner;
+  scanner.FeedWhole(kSglang, kSglang.size());
+  REQUIRE(scanner.usage().has_value());
+  CHECK(scanner.usage()->cached_tokens == 8);
 }
