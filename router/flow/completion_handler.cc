@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "base/strings.h"
-#include "discovery/uncaught.h"
 #include "router/flow/downstream_writer.h"
 #include "router/flow/fairness_gate.h"
 #include "router/flow/legs.h"
@@ -262,8 +261,7 @@ Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest&
   // Watches for the client leaving, from the fairness queue on (the flow's engines are told);
   // cancelled when the request is done.
   auto watch = std::make_shared<DisconnectWatch>();
-  net::co_spawn(worker.ioc, WatchClient(client.socket(), watch),
-                ReportUncaught{SpawnSite::kDisconnectWatch});
+  WatchClient(client.socket(), watch);
   static const discovery::ServerEndpoints kNoEndpoints;
   const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
   if (endpoints == nullptr) endpoints = &kNoEndpoints;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "discovery/uncaught.h"
+
 namespace pdgate::router {
 
 void DisconnectWatch::Remove(Stream* leg) {
@@ -19,15 +21,22 @@ void DisconnectWatch::CloseLegs() {
   legs.clear();
 }
 
-Task<void> WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch) {
-  auto [ec] = co_await client.async_wait(Socket::wait_read, kTuple);
-  if (ec) co_return;  // cancelled: the request finished first
-  char byte;
-  const ssize_t n = ::recv(client.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) co_return;
-  watch->client_gone = true;
-  watch->CloseLegs();
-  for (auto& callback : watch->on_gone) callback();
+void WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch) {
+  client.async_wait(
+      Socket::wait_read, [&client, watch = std::move(watch)](const beast::error_code& ec) {
+        if (ec) return;  // cancelled: the request finished first
+        char byte;
+        const ssize_t n = ::recv(client.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+        watch->client_gone = true;
+        // Reported as a spawned coroutine's would be: an exception must not leave io_context::run.
+        try {
+          watch->CloseLegs();
+          for (auto& callback : watch->on_gone) callback();
+        } catch (...) {
+          ReportUncaught{SpawnSite::kDisconnectWatch}(std::current_exception());
+        }
+      });
 }
 
 }  // namespace pdgate::router
