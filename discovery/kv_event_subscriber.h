@@ -10,7 +10,11 @@
 // What clears a rank's entries: a sequence going backwards (the engine restarted), a gap
 // that no replay filled (removals may have been lost, and a stale entry misroutes, while a
 // missing one only costs a cache hit), and the endpoint leaving. AllBlocksCleared clears the
-// publishing rank inside the index.
+// publishing rank inside the index. Before the live stream delivered anything, what a replay
+// applied is checked against the first live batch: at or below it, by the bytes of the batch
+// with that number; past it, by a replay from the last batch applied, which must open with the
+// same bytes (a restarted engine whose first batches were lost while the subscription joined
+// continues the old numbering: 1 after a replayed 0).
 //
 // Runs on its own thread (ZMQ sockets belong to one thread), never on the io threads; request
 // threads only read the index. Data-parallel rank r of an endpoint publishes on the configured
@@ -50,7 +54,7 @@ struct KvSubscriberCounters {
 };
 
 struct KvSubscriberOptions {
-  std::chrono::milliseconds poll_interval{50};    // how soon a new snapshot is noticed
+  std::chrono::milliseconds poll_interval{50};  // how soon a new snapshot is noticed
   // Rounds that read messages (live or replayed) start at least this far apart: with many
   // publishers each wake-up otherwise brings about one batch, and the poll over every socket
   // costs more than applying it. Events are applied up to this much later.

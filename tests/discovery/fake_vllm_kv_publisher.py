@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A stand-in for a vLLM engine's KV-event publisher, written with pyzmq and python3-msgpack (not
-pdgate's code): a PUB socket sending [topic, seq (8 bytes big-endian), msgpack batch] and a
+pdgate's code): a PUB socket sending [topic, seq (8 bytes big-endian), msgpack batch] (an XPUB:
+the same on the wire, and it hears the subscriptions, so a test can wait for one) and a
 ROUTER replay socket answering [identity, "", start_seq] with every kept batch from start_seq on,
 then the end marker (seq -1, empty payload). `--layout old` replies [seq, payload] after the
 delimiter (vLLM <= 0.25), `new` replies [topic, seq, payload] (vLLM 0.26, vllm-project/vllm#45177).
@@ -9,6 +10,8 @@ The test drives it over a REP control socket, one JSON command per request:
   {"op": "publish", "batch": [...]}  send a batch (the JSON array is the msgpack batch as is)
   {"op": "drop", "batch": [...]}     keep it for replay, but do not send it (a lost batch)
   {"op": "restart"}                  forget every batch; numbering starts at 0 again
+  {"op": "subscribed"}               "subscribed <n>": subscriptions that reached the PUB socket
+                                     (what is published before one does is lost for it)
   {"op": "quit"}
 Hashes are JSON integers; {"bin": "hex"} stands for a bytes value."""
 import argparse
@@ -39,7 +42,7 @@ def main():
     parser.add_argument("--layout", choices=["old", "new"], default="new")
     args = parser.parse_args()
     context = zmq.Context()
-    pub = context.socket(zmq.PUB)
+    pub = context.socket(zmq.XPUB)
     pub.bind(f"tcp://{args.address}:{args.port}")
     replay = context.socket(zmq.ROUTER)
     replay.bind(f"tcp://{args.address}:{args.replay_port}")
@@ -48,12 +51,19 @@ def main():
     topic = args.topic.encode()
     kept = []  # (seq, payload)
     next_seq = 0
+    subscribed = 0
     poller = zmq.Poller()
+    poller.register(pub, zmq.POLLIN)
     poller.register(replay, zmq.POLLIN)
     poller.register(control, zmq.POLLIN)
     print("ready", flush=True)
     while True:
         for socket, _ in poller.poll():
+            if socket is pub:
+                # A subscription reached the socket: b"\x01" + topic (b"\x00": the last went).
+                message = pub.recv()
+                subscribed += 1 if message[:1] == b"\x01" else -1
+                continue
             if socket is replay:
                 frames = replay.recv_multipart()
                 if len(frames) != 3 or len(frames[2]) != 8:
@@ -79,6 +89,8 @@ def main():
                 kept.clear()
                 next_seq = 0
                 control.send_string("ok")
+            elif op == "subscribed":
+                control.send_string(f"subscribed {subscribed}")
             elif op == "quit":
                 control.send_string("ok")
                 return

@@ -25,28 +25,40 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Publisher {
+  // Its three ports from one block of free ones. Separate FreePort() picks can be the same port
+  // (nothing is bound before the publisher runs); the publisher that then loses a bind exits,
+  // and a shared control port would let the other answer for both.
   std::string address = LoopbackAddress(200 + int(getpid() % 40));
-  uint16_t port = FreePort(address);
-  uint16_t replay_port = FreePort(address);
-  uint16_t control_port = FreePort(address);
+  uint16_t port = FreePorts(address, 3);
+  uint16_t replay_port = uint16_t(port + 1);
+  uint16_t control_port = uint16_t(port + 2);
   std::optional<ChildProcess> process;
   zmq::context_t context{1};
   zmq::socket_t control{context, zmq::socket_type::req};
+  uint64_t next_seq = 0;  // the number its next batch gets, as its replies must say
 
   explicit Publisher(const std::string& layout) { Start(layout); }
   // A publisher on given ports (a data-parallel rank's: the base ports + rank).
-  Publisher(const std::string& layout, const std::string& at, uint16_t events, uint16_t replay)
-      : address(at), port(events), replay_port(replay) {
+  Publisher(const std::string& layout, const std::string& at, uint16_t events, uint16_t replay,
+            uint16_t control_at)
+      : address(at), port(events), replay_port(replay), control_port(control_at) {
     Start(layout);
   }
 
   void Start(const std::string& layout) {
+    REQUIRE(port != 0);
     auto started = ChildProcess::Start(
         {"/usr/bin/python3", SourcePath("tests/discovery/fake_vllm_kv_publisher.py"), "--address",
          address, "--port", std::to_string(port), "--replay-port", std::to_string(replay_port),
          "--control-port", std::to_string(control_port), "--layout", layout});
     REQUIRE(started.ok());
     process.emplace(std::move(*started));
+    // It says "ready" once every socket is bound; one whose bind failed has exited.
+    REQUIRE(Eventually(
+        [&] { return process->Stdout().find("ready") != std::string::npos || !process->Running(); },
+        10s));
+    INFO(process->Stdout() << process->Stderr());
+    REQUIRE(process->Running());
     control.set(zmq::sockopt::linger, 0);
     control.set(zmq::sockopt::rcvtimeo, 10000);
     control.connect("tcp://" + address + ":" + std::to_string(control_port));
@@ -59,7 +71,16 @@ struct Publisher {
     auto got = control.recv(reply, zmq::recv_flags::none);
     INFO(process->Stdout() << process->Stderr());
     REQUIRE(got.has_value());
-    return reply.to_string();
+    std::string text = reply.to_string();
+    // A publisher numbers its own batches from 0, again after a restart: another number means
+    // the command reached another publisher.
+    if (json == R"({"op":"restart"})") {
+      next_seq = 0;
+    } else if (text.starts_with("ok ")) {
+      REQUIRE(text == "ok " + std::to_string(next_seq));
+      ++next_seq;
+    }
+    return text;
   }
 };
 
@@ -108,6 +129,13 @@ uint32_t Held(const discovery::KvBlockIndex& index, uint32_t slot,
     if (match.endpoint == slot) return match.blocks;
   }
   return 0;
+}
+
+// Waits until the subscriber's subscription reached `publisher`: from then on the live stream
+// gets what it publishes. At most 10 s.
+bool Subscribed(Publisher& publisher) {
+  return Eventually([&] { return publisher.Command(R"({"op":"subscribed"})") != "subscribed 0"; },
+                    10s);
 }
 
 // Sends `command` until `seen` holds (a ZMQ SUB drops what is published before its subscription
@@ -232,17 +260,22 @@ TEST_CASE("KV events from a vLLM 0.26-style publisher: map events, three-frame r
 TEST_CASE(
     "KV events from two data-parallel ranks: ports + rank, one rank's restart clears only it") {
   const std::string address = LoopbackAddress(160 + int(getpid() % 40));
-  const uint16_t events = FreePorts(address, 2);
-  const uint16_t replay = FreePorts(address, 2);
-  REQUIRE(events != 0);
-  REQUIRE(replay != 0);
-  Publisher rank0("new", address, events, replay);
-  Publisher rank1("new", address, uint16_t(events + 1), uint16_t(replay + 1));
+  // Both ranks' events, replay and control ports from one block: no two the same.
+  const uint16_t ports = FreePorts(address, 6);
+  REQUIRE(ports != 0);
+  const uint16_t events = ports, replay = uint16_t(ports + 2), control = uint16_t(ports + 4);
+  Publisher rank0("new", address, events, replay, control);
+  Publisher rank1("new", address, uint16_t(events + 1), uint16_t(replay + 1),
+                  uint16_t(control + 1));
   Following following(OnePod(address, events, replay, ", dataParallelSize: 2"));
   discovery::KvEventSubscriber& subscriber = following.subscriber;
   discovery::KvBlockIndex* const index = following.index.get();
   const uint32_t slot = following.slot;
   REQUIRE(Eventually([&] { return subscriber.counters().sources.load() == 2; }, 5s));
+  // Published once both subscriptions are in: what is published before comes only by replay,
+  // and the restart below is then another case (the two tests after this one).
+  REQUIRE(Subscribed(rank0));
+  REQUIRE(Subscribed(rank1));
 
   // Each rank caches its own prompt; rank 1's batches leave their rank out (older engines): the
   // port says whose they are. Both count for the endpoint.
@@ -294,6 +327,34 @@ TEST_CASE("an engine restarting right after pdgate subscribed is seen, though it
                 [&] { return Held(*index, slot, fresh) == 1; }));
   CHECK(subscriber.counters().restarts.load() == 1);
   CHECK(Held(*index, slot, old) == 0);
+  CHECK(subscriber.counters().decode_errors.load() == 0);
+  subscriber.Stop();
+}
+
+TEST_CASE(
+    "a restarted engine is seen though its batch 1 follows the replayed 0 (its 0 lost live)") {
+  Publisher publisher("new");
+  // Before pdgate subscribes the engine caches a prompt (batch 0); only the replay tells of it.
+  const std::vector<uint32_t> old = Tokens(100, 32);
+  REQUIRE(publisher.Command(Batch("drop", Stored(true, {1, 2}, std::nullopt, old))) == "ok 0");
+  Following following(OnePod(publisher.address, publisher.port, publisher.replay_port));
+  discovery::KvEventSubscriber& subscriber = following.subscriber;
+  discovery::KvBlockIndex* const index = following.index.get();
+  const uint32_t slot = following.slot;
+  REQUIRE(Eventually([&] { return Held(*index, slot, old) == 2; }, 10s));
+  REQUIRE(Subscribed(publisher));
+
+  // The engine restarts; its new batch 0 is lost on the live stream and batch 1 arrives: number
+  // 1 follows the replayed 0, but it is another engine's, and batch 0 is in its buffer.
+  REQUIRE(publisher.Command(R"({"op":"restart"})") == "ok");
+  const std::vector<uint32_t> fresh = Tokens(9000, 32);
+  const std::vector<uint32_t> fresh0(fresh.begin(), fresh.begin() + 16);
+  const std::vector<uint32_t> fresh1(fresh.begin() + 16, fresh.end());
+  REQUIRE(publisher.Command(Batch("drop", Stored(true, {7}, std::nullopt, fresh0))) == "ok 0");
+  REQUIRE(publisher.Command(Batch("publish", Stored(true, {8}, 7, fresh1))) == "ok 1");
+  REQUIRE(Eventually([&] { return Held(*index, slot, fresh) == 2; }, 10s));
+  CHECK(Held(*index, slot, old) == 0);
+  CHECK(subscriber.counters().restarts.load() == 1);
   CHECK(subscriber.counters().decode_errors.load() == 0);
   subscriber.Stop();
 }

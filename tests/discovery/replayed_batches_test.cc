@@ -24,8 +24,11 @@ TEST_CASE("a replayed batch is held by its number and its bytes") {
   CHECK(replayed.Holds(1, Bytes("removed A")));
   CHECK_FALSE(replayed.Holds(0, Bytes("stored B")));  // number 0 again, other blocks: a restart
   CHECK_FALSE(replayed.Holds(2, Bytes("stored A")));
+  CHECK(replayed.HashOf(1) == pdgate::discovery::ReplayedBatches::Hash(Bytes("removed A")));
+  CHECK_FALSE(replayed.HashOf(2).has_value());
   replayed.Clear();
   CHECK_FALSE(replayed.Holds(0, Bytes("stored A")));
+  CHECK_FALSE(replayed.HashOf(0).has_value());
 }
 
 TEST_CASE("a long replay keeps its newest batches") {
