@@ -82,9 +82,9 @@ bool KvEventSubscriber::Impl::RestartedUnderReplay(Stream& stream) {
   index->ClearRank(stream.slot, stream.rank);
   stream.last.reset();
   stream.live_last.reset();
-  stream.replays_in_a_row = 0;
-  if (stream.replay_from == 0) return false;
-  StartReplay(stream, 0);  // the live batches held meanwhile stay held
+  if (stream.replay_from == 0 || !MayReplay(stream)) return false;
+  ++stream.replays_in_a_row;  // counted, as every replay asked in a row: MayReplay ends a chain
+  StartReplay(stream, 0);     // the live batches held meanwhile stay held
   return true;
 }
 
@@ -103,6 +103,15 @@ void KvEventSubscriber::Impl::FinishReplay(Stream& stream, bool failed) {
   stream.dealer.reset();
   std::vector<std::pair<uint64_t, zmq::message_t>> held = std::move(stream.held);
   stream.held.clear();
+  if (!failed && stream.replay_from == 0 && stream.last) {
+    // A held batch at or below what a replay from 0 applied, that the replay did not deliver
+    // with the same bytes, is older than the engine's buffer or a previous process's: no news of
+    // a restart (taken as one, it would ask from 0 again and find the same answer, forever).
+    std::erase_if(held, [&](const std::pair<uint64_t, zmq::message_t>& batch) {
+      return batch.first <= *stream.last &&
+             !stream.replayed.Holds(batch.first, Bytes(batch.second));
+    });
+  }
   // The held batches came on the live stream; their numbering is the live stream's own.
   const std::optional<uint64_t> live_before = stream.live_last;
   stream.live_last.reset();

@@ -168,6 +168,11 @@ void KvEventSubscriber::Impl::OnLive(Stream& stream, uint64_t seq, zmq::message_
       return;
     }
     FailReplay(stream, "too many live batches meanwhile");
+    // The held batches it handed back may have asked another replay: this one waits behind them.
+    if (stream.replaying) {
+      stream.held.emplace_back(seq, std::move(payload));
+      return;
+    }
   }
   const bool restarted = stream.live_last ? seq <= *stream.live_last
                                           : stream.last && seq <= *stream.last &&
@@ -182,7 +187,7 @@ void KvEventSubscriber::Impl::OnLive(Stream& stream, uint64_t seq, zmq::message_
     counters.restarts.fetch_add(1, std::memory_order_relaxed);
     index->ClearRank(stream.slot, stream.rank);
     stream.last.reset();
-    stream.replays_in_a_row = 0;
+    // Not reset: restarts seen one after another must not ask replays without end (MayReplay).
     // The new process may have published before we saw it: its buffer has those.
     if (seq > 0 && MayReplay(stream)) return Replay(stream, 0, seq, std::move(payload));
     return Apply(stream, seq, payload);

@@ -101,7 +101,8 @@ struct KvEventSubscriber::Impl {
   // batch: the engine restarted (or its buffer no longer reaches back, which leaves the same
   // doubt). The rank is cleared and its numbering forgotten. Returns true when the replay was
   // asked again from 0, for the new process's batches before `last`; false when this answer,
-  // asked from 0 already, holds them.
+  // asked from 0 already, holds them, or when replays in a row reached their bound (the answer
+  // is then applied from where it starts).
   bool RestartedUnderReplay(Stream& stream);
 
   void FailReplay(Stream& stream, std::string_view why);

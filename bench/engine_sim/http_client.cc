@@ -113,7 +113,7 @@ class PooledCall : public std::enable_shared_from_this<PooledCall> {
     HttpResult result;
     result.transport_ok = true;
     result.status = static_cast<int>(parser_->get().result_int());
-    const bool keep_alive = parser_->get().keep_alive();
+    const bool keep_alive = parser_->keep_alive();  // false too for a body ended by EOF
     result.body = std::move(parser_->get().body());
     parser_.reset();
     connection_->stream.expires_never();

@@ -1,6 +1,7 @@
 #include "router/flow/decode_relay.h"
 
 #include <array>
+#include <cstring>
 
 #include "base/strings.h"
 #include "router/http/parsed_read.h"
@@ -73,7 +74,9 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     std::string_view data(buffer.data(), got);
     if (body_usage) {
       // A short answer comes whole in one read, with the rest of the buffer as padding.
-      if (first_read && parser.is_done() && !ec) {
+      if (first_read && parser.is_done() && !ec && got + kJsonPadding <= buffer.size()) {
+        // simdjson may read the padding: bytes of ours, not never-written memory.
+        std::memset(buffer.data() + got, 0, kJsonPadding);
         body_usage->FeedWhole(data, buffer.size());
       } else {
         body_usage->Feed(data);
