@@ -78,14 +78,18 @@ void KvEventSubscriber::Impl::ReadReplay(Stream& stream) {
 
 bool KvEventSubscriber::Impl::RestartedUnderReplay(Stream& stream) {
   stream.verify.reset();
-  counters.restarts.fetch_add(1, std::memory_order_relaxed);
-  index->ClearRank(stream.slot, stream.rank);
-  stream.last.reset();
+  ForgetRestarted(stream);
   stream.live_last.reset();
   if (stream.replay_from == 0 || !MayReplay(stream)) return false;
   ++stream.replays_in_a_row;  // counted, as every replay asked in a row: MayReplay ends a chain
   StartReplay(stream, 0);     // the live batches held meanwhile stay held
   return true;
+}
+
+void KvEventSubscriber::Impl::ForgetRestarted(Stream& stream) {
+  counters.restarts.fetch_add(1, std::memory_order_relaxed);
+  index->ClearRank(stream.slot, stream.rank);
+  stream.last.reset();
 }
 
 void KvEventSubscriber::Impl::FailReplay(Stream& stream, std::string_view why) {

@@ -184,10 +184,9 @@ void KvEventSubscriber::Impl::OnLive(Stream& stream, uint64_t seq, zmq::message_
   stream.live_last = seq;
   stream.replayed.Clear();  // only the first live batch needs it
   if (restarted) {
-    counters.restarts.fetch_add(1, std::memory_order_relaxed);
-    index->ClearRank(stream.slot, stream.rank);
-    stream.last.reset();
-    // Not reset: restarts seen one after another must not ask replays without end (MayReplay).
+    ForgetRestarted(stream);
+    // replays_in_a_row is not reset: restarts seen one after another must not ask replays
+    // without end (MayReplay).
     // The new process may have published before we saw it: its buffer has those.
     if (seq > 0 && MayReplay(stream)) return Replay(stream, 0, seq, std::move(payload));
     return Apply(stream, seq, payload);

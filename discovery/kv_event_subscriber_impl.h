@@ -105,6 +105,8 @@ struct KvEventSubscriber::Impl {
   // is then applied from where it starts).
   bool RestartedUnderReplay(Stream& stream);
 
+  // A restart seen: counted, the rank's entries cleared, its numbering forgotten.
+  void ForgetRestarted(Stream& stream);
   void FailReplay(Stream& stream, std::string_view why);
   void FinishReplay(Stream& stream, bool failed);
 };

@@ -47,28 +47,18 @@ class PooledCall : public std::enable_shared_from_this<PooledCall> {
   }
 
  private:
+  // A new connection per peer now and then, not per call: the resolver's thread hop is fine.
   void Connect() {
     connection_ = std::make_unique<HttpClientPool::Connection>(pool_.ioc_);
-    boost::system::error_code ec;
-    const auto address = net::ip::make_address(host_, ec);
-    if (!ec) {
-      connection_->stream.expires_after(timeout_);
-      connection_->stream.async_connect(tcp::endpoint(address, port_),
-                                        [self = shared_from_this()](beast::error_code ec2) {
-                                          if (ec2) return self->Fail(ec2, "connect");
-                                          self->Write(/*reused=*/false);
-                                        });
-      return;
-    }
     resolver_ = std::make_unique<tcp::resolver>(connection_->stream.get_executor());
     resolver_->async_resolve(
         host_, std::to_string(port_),
-        [self = shared_from_this()](beast::error_code ec2, tcp::resolver::results_type results) {
-          if (ec2) return self->Fail(ec2, "resolve");
+        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+          if (ec) return self->Fail(ec, "resolve");
           self->connection_->stream.expires_after(self->timeout_);
           self->connection_->stream.async_connect(
-              results, [self](beast::error_code ec3, const tcp::endpoint&) {
-                if (ec3) return self->Fail(ec3, "connect");
+              results, [self](beast::error_code ec2, const tcp::endpoint&) {
+                if (ec2) return self->Fail(ec2, "connect");
                 self->Write(/*reused=*/false);
               });
         });

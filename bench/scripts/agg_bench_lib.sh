@@ -1,6 +1,7 @@
 # Sourced by the scripts that route to one aggregated sim (cpu_ab.sh, threads_scaling.sh,
-# gateway_instructions.sh, gateway_overhead.sh, streaming_scale.sh): its YAML, nginx_ratio.sh's
-# chat body for wrk, and the helpers they measure with.
+# gateway_instructions.sh, gateway_overhead.sh, streaming_scale.sh) or to a PD pair
+# (nginx_ratio.sh, gateway_instructions.sh): their YAML, the chat body for wrk, and the helpers
+# they measure with.
 # shellcheck shell=bash
 
 up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }

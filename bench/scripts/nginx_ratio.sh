@@ -17,6 +17,8 @@
 # Usage: [BASELINE=bin] [REPEATS=3] bench/scripts/nginx_ratio.sh [build-dir] [seconds]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=bench/scripts/agg_bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/agg_bench_lib.sh"
 # shellcheck source=bench/scripts/nginx_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/nginx_lib.sh"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -33,7 +35,6 @@ model=sim-model
 sim_port=18440; nginx_port=18441
 declare -A port=([pdgate]=18442 [pdgate-pd]=18443 [pdgate-pd-nixl]=18446 [pdgate-base]=18444
   [pdgate-pd-base]=18445)
-up() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; exit 1; }
 sim() {  # host role
   taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$1" --port "$sim_port" --role "$2" --zero-latency \
     --threads 1 --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
@@ -48,17 +49,9 @@ taskset -c 1 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 nginx_master=$!
 pids+=($nginx_master)
 
-pods() {  # name ip role app
-  printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: bench\n  labels: {app: %s, role: %s, group: g0}\nstatus: {phase: Running, podIP: %s, conditions: [{type: Ready, status: "True"}]}\n' "$1" "$4" "$3" "$2"
-}
-server() {  # name app connector|plain
-  printf -- '---\napiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelServer\nmetadata: {name: %s, namespace: bench}\nspec:\n  inferenceEngine: vLLM\n  workloadSelector:\n    matchLabels: {app: %s}\n' "$1" "$2"
-  [ "$3" != plain ] && printf '    pdGroup: {groupKey: group, prefillLabels: {role: prefill}, decodeLabels: {role: decode}}\n  kvConnector: {type: %s}\n' "$3"
-  printf '  workloadPort: {port: %s}\n---\napiVersion: networking.serving.volcano.sh/v1alpha1\nkind: ModelRoute\nmetadata: {name: %s, namespace: bench}\nspec:\n  modelName: %s\n  rules: [{targetModels: [{modelServerName: %s}]}]\n' "$sim_port" "$1" "$model" "$1"
-}
-{ server agg agg plain; pods s0 127.0.0.141 both agg; } >"$work/agg.yaml"
-{ server pd pd http; pods p0 127.0.0.142 prefill pd; pods d0 127.0.0.143 decode pd; } >"$work/pd.yaml"
-{ server pd pd nixl; pods p0 127.0.0.142 prefill pd; pods d0 127.0.0.143 decode pd; } >"$work/nixl.yaml"
+write_agg_config "$work" 127.0.0.141 "$sim_port" "$model"  # agg.yaml, chat.lua
+pd_yaml 127.0.0.142 127.0.0.143 "$sim_port" "$model" http >"$work/pd.yaml"
+pd_yaml 127.0.0.142 127.0.0.143 "$sim_port" "$model" nixl >"$work/nixl.yaml"
 
 declare -A pid_of
 start_pdgate() {  # arm binary config
@@ -80,11 +73,6 @@ up "http://127.0.0.1:$nginx_port/health"
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 pid_of[nginx]=$nginx_worker
 
-cat >"$work/chat.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"$model","messages":[{"role":"user","content":"Hello, world"}],"max_tokens":4}'
-LUA
 url_of() {
   case $1 in
     direct) echo "http://127.0.0.141:$sim_port/v1/chat/completions" ;;
@@ -92,7 +80,6 @@ url_of() {
     *) echo "http://127.0.0.1:${port[$1]}/v1/chat/completions" ;;
   esac
 }
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 # wrk → "requests/s mean-latency-us requests"
 measure() {  # url connections
