@@ -35,7 +35,7 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
   RelayedResponse response(parser.status());
   response.Set("Server", "pdgate");
   response.Set("Content-Type", content_type.empty() ? "application/json" : content_type);
-  for (const auto& [name, value] : writer.headers()) response.Set(name, value);
+  for (const auto& [name, value] : writer.headers()) response.SetChecked(name, value);
   if (event_stream) response.Set("Cache-Control", "no-cache");
   response.KeepAlive(writer.keep_alive());
   if (const auto length = parser.content_length(); length && !event_stream) {

@@ -19,25 +19,34 @@ constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 RelayedResponse::RelayedResponse(int status) : status_(status) {
   head_.reserve(256);
+  if (status == 200) {  // nearly every answer: no reason lookup, no number to format
+    head_ = "HTTP/1.1 200 OK\r\n";
+    return;
+  }
   const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
   StrAppend(head_, "HTTP/1.1 ", status, " ", std::string_view(reason.data(), reason.size()), kCrlf);
 }
 
-void RelayedResponse::Set(std::string_view name, std::string_view value) {
-  if (!IsFieldNameSafe(name) || !IsFieldValueSafe(value)) return;
-  StrAppend(head_, name, ": ", value, kCrlf);
+void RelayedResponse::Set(FieldName name, std::string_view value) {
+  if (IsFieldValueSafe(value)) AppendField(head_, name.view(), value);
+}
+
+void RelayedResponse::SetChecked(std::string_view name, std::string_view value) {
+  if (IsFieldNameSafe(name) && IsFieldValueSafe(value)) AppendField(head_, name, value);
 }
 
 void RelayedResponse::FinishHead() {
   if (head_finished_) return;
   head_finished_ = true;
   if (!keep_alive_) head_ += "Connection: close\r\n";
-  if (content_length_ >= 0) {
-    StrAppend(head_, "Content-Length: ", content_length_, kCrlf);
-  } else {
-    head_ += "Transfer-Encoding: chunked\r\n";
+  if (content_length_ < 0) {
+    head_ += "Transfer-Encoding: chunked\r\n\r\n";
+    return;
   }
-  head_ += kCrlf;
+  char length[24];
+  const auto end = std::to_chars(length, length + sizeof(length), content_length_).ptr;
+  AppendField(head_, "Content-Length", std::string_view(length, size_t(end - length)));
+  head_ += "\r\n";
 }
 
 std::string RelayedResponse::FinishedHead() const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "router/http/header_text.h"
 #include "router/http/net.h"
 
 namespace pdgate::router {
@@ -18,7 +19,9 @@ class RelayedResponse {
   int status() const { return status_; }
 
   // Before the first Write. A value with CR or LF is left out (it would split the head).
-  void Set(std::string_view name, std::string_view value);
+  void Set(FieldName name, std::string_view value);
+  // The same for a name not written in the code, which is checked too.
+  void SetChecked(std::string_view name, std::string_view value);
   void KeepAlive(bool keep_alive) { keep_alive_ = keep_alive; }
   // Without a content length the body is chunked.
   void ContentLength(uint64_t length) { content_length_ = length; }

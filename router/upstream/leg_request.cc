@@ -1,24 +1,31 @@
 #include "router/upstream/leg_request.h"
 
-#include "base/strings.h"
-#include "router/http/header_text.h"
+#include <charconv>
 
 namespace pdgate::router {
 
 LegRequest::LegRequest(std::string_view target, std::string_view host) {
   head_.reserve(256);
-  StrAppend(head_, "POST ", target, " HTTP/1.1\r\n");
+  head_ += "POST ";
+  head_ += target;
+  head_ += " HTTP/1.1\r\n";
   Set("Host", host);
 }
 
-void LegRequest::Set(std::string_view name, std::string_view value) {
-  if (!IsFieldNameSafe(name) || !IsFieldValueSafe(value)) return;
-  StrAppend(head_, name, ": ", value, "\r\n");
+void LegRequest::Set(FieldName name, std::string_view value) {
+  if (IsFieldValueSafe(value)) AppendField(head_, name.view(), value);
+}
+
+void LegRequest::SetChecked(std::string_view name, std::string_view value) {
+  if (IsFieldNameSafe(name) && IsFieldValueSafe(value)) AppendField(head_, name, value);
 }
 
 void LegRequest::SetBody(std::string body) {
   body_ = std::move(body);
-  StrAppend(head_, "Content-Length: ", body_.size(), "\r\n\r\n");
+  char length[24];
+  const auto end = std::to_chars(length, length + sizeof(length), body_.size()).ptr;
+  AppendField(head_, "Content-Length", std::string_view(length, size_t(end - length)));
+  head_ += "\r\n";
 }
 
 }  // namespace pdgate::router

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "router/http/header_text.h"
 #include "router/http/net.h"
 
 namespace pdgate::router {
@@ -16,7 +17,9 @@ class LegRequest {
   LegRequest(std::string_view target, std::string_view host);
 
   // Before SetBody. A field with CR or LF is left out: it would split the head.
-  void Set(std::string_view name, std::string_view value);
+  void Set(FieldName name, std::string_view value);
+  // The same for a name not written in the code, which is checked too.
+  void SetChecked(std::string_view name, std::string_view value);
   // Ends the head with the body's Content-Length.
   void SetBody(std::string body);
 

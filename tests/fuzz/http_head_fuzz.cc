@@ -123,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   LegRequest leg(request.target(), "10.0.0.1:8000");
   leg.Set("Content-Type", "application/json");
   for (std::string_view name : kForwarded) {
-    if (auto it = head.find(name); it != head.end()) leg.Set(name, request[name]);
+    if (auto it = head.find(name); it != head.end()) leg.SetChecked(name, request[name]);
   }
   leg.SetBody(R"({"prompt":"x"})");
 
