@@ -14,40 +14,6 @@ using discovery::Endpoint;
 using discovery::EndpointRole;
 using discovery::ServerEndpoints;
 
-std::string_view ToString(DecisionMode mode) {
-  switch (mode) {
-    case DecisionMode::kNone:
-      return "none";
-    case DecisionMode::kDisaggregated:
-      return "disaggregated";
-    case DecisionMode::kDecodeOnly:
-      return "decode_only";
-    case DecisionMode::kAggregated:
-      return "aggregated";
-  }
-  return "?";
-}
-
-std::string_view ToString(DecisionReason reason) {
-  switch (reason) {
-    case DecisionReason::kNoEndpoints:
-      return "no_endpoints";
-    case DecisionReason::kAggregated:
-      return "aggregated";
-    case DecisionReason::kDeciderOff:
-      return "decider_off";
-    case DecisionReason::kLongPrompt:
-      return "long_prompt";
-    case DecisionReason::kShortPrompt:
-      return "short_prompt";
-    case DecisionReason::kNoPrefill:
-      return "no_prefill";
-    case DecisionReason::kNoDecode:
-      return "no_decode";
-  }
-  return "?";
-}
-
 namespace {
 
 using scheduler_internal::Plugin;
@@ -210,7 +176,8 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
 
   // --- Aggregated: one leg; every plugin on every endpoint. ---
   if (!server.server->disaggregated()) {
-    std::vector<uint32_t> candidates = impl.Candidates(pick, EndpointRole::kAggregated);
+    std::vector<uint32_t> candidates;  // becomes the decision's list
+    impl.Candidates(pick, EndpointRole::kAggregated, candidates);
     if (candidates.empty()) {
       decision.reason = DecisionReason::kNoEndpoints;
       return decision;
@@ -228,28 +195,50 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
 
   // --- PD. ---
   const bool joint = settings.pair_selection == config::PairSelection::kJoint;
-  std::vector<uint32_t> prefills = impl.Candidates(pick, EndpointRole::kPrefill);
-  std::vector<uint32_t> decodes = impl.Candidates(pick, EndpointRole::kDecode);
+  thread_local Impl::PdLists spare_lists;
+  Impl::PdLists own_lists;
+  Impl::PdLists& lists = spare_lists.busy ? own_lists : spare_lists;
+  lists.busy = true;
+  const struct Release {
+    Impl::PdLists& lists;
+    ~Release() { lists.busy = false; }
+  } release{lists};
+  std::vector<uint32_t>& prefills = lists.prefills;
+  std::vector<uint32_t>& decodes = lists.decodes;
+  impl.Candidates(pick, EndpointRole::kPrefill, prefills);
+  impl.Candidates(pick, EndpointRole::kDecode, decodes);
   // Group membership, by group index; per group its candidates of each role are counted, and
   // listed only for the few groups that need a list (no allocation per group per pick).
   const size_t groups = server.groups.size();
-  std::vector<int32_t> group_of(n, -1);
+  std::vector<int32_t>& group_of = lists.group_of;
+  group_of.assign(n, -1);
   for (size_t g = 0; g < groups; ++g) {
     for (uint32_t i : server.groups[g].prefill) group_of[i] = int32_t(g);
     for (uint32_t i : server.groups[g].decode) group_of[i] = int32_t(g);
   }
-  std::vector<uint16_t> prefill_count(groups, 0), decode_count(groups, 0);
+  std::vector<uint16_t>& prefill_count = lists.prefill_count;
+  std::vector<uint16_t>& decode_count = lists.decode_count;
+  prefill_count.assign(groups, 0);
+  decode_count.assign(groups, 0);
   for (uint32_t i : prefills) ++prefill_count[size_t(group_of[i])];
   for (uint32_t i : decodes) ++decode_count[size_t(group_of[i])];
-  std::vector<uint32_t> servable;  // groups with a candidate of each role
+  std::vector<uint32_t>& servable = lists.servable;  // groups with a candidate of each role
+  servable.clear();
   for (uint32_t g = 0; g < groups; ++g) {
     if (prefill_count[g] > 0 && decode_count[g] > 0) servable.push_back(g);
   }
-  auto members = [&](const std::vector<uint32_t>& role, uint32_t g) {
-    std::vector<uint32_t> out;
+  // The candidates of `role` in group g, into `out`.
+  auto members_into = [&](const std::vector<uint32_t>& role, uint32_t g,
+                          std::vector<uint32_t>& out) -> const std::vector<uint32_t>& {
+    out.clear();
     for (uint32_t i : role) {
       if (group_of[i] == int32_t(g)) out.push_back(i);
     }
+    return out;
+  };
+  auto members = [&](const std::vector<uint32_t>& role, uint32_t g) {
+    std::vector<uint32_t> out;
+    members_into(role, g, out);
     return out;
   };
 
@@ -265,8 +254,8 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
         chosen = g;
       }
     }
-    pick.affinity[Rendezvous(session, server, members(prefills, chosen))] = 1;
-    pick.affinity[Rendezvous(session, server, members(decodes, chosen))] = 1;
+    pick.affinity[Rendezvous(session, server, members_into(prefills, chosen, lists.group))] = 1;
+    pick.affinity[Rendezvous(session, server, members_into(decodes, chosen, lists.group))] = 1;
   }
 
   if (!decodes.empty()) impl.Score(pick, decodes, joint ? Side::kDecode : Side::kAll);
@@ -296,7 +285,7 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
       decision.mode = DecisionMode::kDecodeOnly;
       decision.reason = *reason;
       decision.prefix_match_ratio = ratio(best);
-      decision.singles = std::move(decodes);
+      decision.singles.assign(decodes.begin(), decodes.end());
       return decision;
     }
   }
@@ -358,11 +347,13 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
     // Kthena: the top decodes by every plugin, then the best prefill of each one's group,
     // scored among that group's prefills alone.
     constexpr size_t kTopDecodes = 5;
-    std::vector<uint32_t> top = decodes;
+    std::vector<uint32_t>& top = lists.top;
+    top.assign(decodes.begin(), decodes.end());
     impl.SortByScore(pick, top);
     for (uint32_t d : top) {
       if (decision.pairs.size() >= std::max(max_targets, kTopDecodes)) break;
-      const std::vector<uint32_t> group = members(prefills, uint32_t(group_of[d]));
+      const std::vector<uint32_t>& group =
+          members_into(prefills, uint32_t(group_of[d]), lists.group);
       if (group.empty()) continue;
       impl.Score(pick, group, Side::kAll);
       decision.pairs.push_back({impl.Best(pick, group), d});

@@ -90,8 +90,18 @@ struct Scheduler::Impl {
     };
   };
 
+  // A PD pick's lists, kept by the thread from pick to pick (about ten allocations a pick
+  // before). A nested pick finds them busy and uses lists of its own.
+  struct PdLists {
+    std::vector<uint32_t> prefills, decodes, servable, top, group;
+    std::vector<int32_t> group_of;  // per endpoint index: its group, -1 for none
+    std::vector<uint16_t> prefill_count, decode_count;  // per group: its candidates of each role
+    bool busy = false;
+  };
   // Defined in scheduler_scoring.cc; the small helpers below stay inline for the pick.
-  std::vector<uint32_t> Candidates(Pick& pick, discovery::EndpointRole role) const;
+  // The candidates of `role` into `candidates` (cleared first).
+  void Candidates(Pick& pick, discovery::EndpointRole role,
+                  std::vector<uint32_t>& candidates) const;
   template <typename Keep>
   static void Filter(std::vector<uint32_t>& candidates, const Keep& keep);
   void Score(Pick& pick, std::span<const uint32_t> candidates, Side side) const;

@@ -30,10 +30,11 @@ int32_t InFlight(const Endpoint& endpoint) {
 
 // Available endpoints of `role`, after filters. All of the role when none is available:
 // better a suspect endpoint than a certain 503 (Envoy's panic threshold, at 100%).
-std::vector<uint32_t> Scheduler::Impl::Candidates(Pick& pick, EndpointRole role) const {
+void Scheduler::Impl::Candidates(Pick& pick, EndpointRole role,
+                                 std::vector<uint32_t>& candidates) const {
   const auto& endpoints = pick.server.endpoints;
   size_t of_role = 0;
-  std::vector<uint32_t> candidates;
+  candidates.clear();
   candidates.reserve(endpoints.size());
   for (uint32_t i = 0; i < endpoints.size(); ++i) {
     if (endpoints[i].role != role) continue;
@@ -60,7 +61,6 @@ std::vector<uint32_t> Scheduler::Impl::Candidates(Pick& pick, EndpointRole role)
       return models == nullptr ||
              std::find(models->begin(), models->end(), pick.facts.model) != models->end();
     });
-  return candidates;
 }
 
 // A filter that would leave nothing is skipped: serving on a busy endpoint beats a 503.

@@ -1,10 +1,9 @@
 #include "router/http/relayed_response.h"
 
 #include <array>
+#include <boost/asio/write.hpp>
 #include <charconv>
 #include <span>
-
-#include <boost/asio/write.hpp>
 
 #include "base/strings.h"
 #include "router/http/header_text.h"
@@ -55,8 +54,7 @@ std::string RelayedResponse::FinishedHead() const {
   return copy.head_;
 }
 
-Task<bool> RelayedResponse::Write(Stream& client, std::string_view data,
-                                            bool last) {
+Task<bool> RelayedResponse::Write(Stream& client, std::string_view data, bool last) {
   FinishHead();
   std::array<net::const_buffer, 5> parts;
   size_t count = 0;
@@ -66,8 +64,8 @@ Task<bool> RelayedResponse::Write(Stream& client, std::string_view data,
   std::array<char, 20> size_line;  // NOLINT(cppcoreguidelines-pro-type-member-init): written first
   if (!data.empty()) {
     if (chunked) {
-      auto [end, ec] = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2,
-                                     data.size(), 16);
+      auto [end, ec] =
+          std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, data.size(), 16);
       *end++ = '\r';
       *end++ = '\n';
       parts[count++] = net::buffer(size_line.data(), end - size_line.data());
