@@ -11,32 +11,6 @@ namespace {
 
 constexpr size_t kMaxErrorBodyBytes = size_t{64} * 1024;
 
-Task<PrefillResult> RunPrefillLeg(RequestContext& context, const discovery::Endpoint& endpoint) {
-  std::optional<LegTarget> target = LegTargetOf(endpoint);
-  if (!target)
-    co_return FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
-  UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
-  auto request =
-      MakeLegRequest(context, endpoint, BuildPrefillBody(context.leg, context.server.kv_connector));
-  std::optional<EngineResponseParser> parser;
-  // The whole prefill leg runs under the timeout: its answer is one small JSON document.
-  const Clock::time_point deadline = Clock::now() + context.LegTimeout();
-  LegOutcome outcome = co_await leg.Exchange(request, parser, deadline,
-                                             /*whole_body=*/true,
-                                             context.settings.limits.max_prefill_response_bytes);
-  if (!outcome.ok()) co_return FromOutcome("prefill", endpoint, outcome);
-  const int status = parser->status();
-  if (status / 100 != 2) co_return FromStatus("prefill", endpoint, status, parser->body());
-  const bool reusable = parser->keep_alive();
-  std::string kv;
-  if (context.server.kv_connector == config::KvConnector::kNixl ||
-      context.server.kv_connector == config::KvConnector::kMooncake) {
-    kv = ExtractKvTransferParams(parser->body());
-  }
-  if (reusable) leg.Release();
-  co_return kv;
-}
-
 // Reads what is left of an error response, bounded.
 Task<std::string> ReadErrorBody(UpstreamLeg& leg, EngineResponseParser& parser) {
   std::string body;
@@ -51,29 +25,6 @@ Task<std::string> ReadErrorBody(UpstreamLeg& leg, EngineResponseParser& parser) 
   co_return body;
 }
 
-// Sends the decode leg (or an aggregated server's only leg); a 2xx answer is relayed.
-Task<std::optional<AttemptError>> RunDecodeLeg(RequestContext& context,
-                                               const discovery::Endpoint& endpoint,
-                                               std::string& body, std::string_view leg_name,
-                                               const std::shared_ptr<DisconnectWatch>& legs) {
-  std::optional<LegTarget> target = LegTargetOf(endpoint);
-  if (!target)
-    co_return FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
-  UpstreamLeg leg(context.worker.upstream(), std::move(*target), legs);
-  auto request = MakeLegRequest(context, endpoint, std::move(body));
-  std::optional<EngineResponseParser> parser;
-  const Clock::time_point deadline = Clock::now() + context.LegTimeout();
-  LegOutcome outcome =
-      co_await leg.Exchange(request, parser, deadline, /*whole_body=*/false, /*body_limit=*/0);
-  if (!outcome.ok()) co_return FromOutcome(leg_name, endpoint, outcome);
-  const int status = parser->status();
-  if (status / 100 != 2) {
-    std::string error_body = co_await ReadErrorBody(leg, *parser);
-    co_return FromStatus(leg_name, endpoint, status, error_body);
-  }
-  co_return co_await RelayAnswer(context, leg, *parser, endpoint, leg_name);
-}
-
 // What a leg's end tells the observer and the endpoint's health.
 void LegDone(RequestContext& context, std::string_view leg, const discovery::Endpoint& endpoint,
              Clock::time_point started, const AttemptError* error) {
@@ -86,18 +37,48 @@ void LegDone(RequestContext& context, std::string_view leg, const discovery::End
 
 }  // namespace
 
+// The prefill leg, with its bookkeeping in the same coroutine (as RunDecode).
 Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoint& endpoint,
                                int64_t prefill_tokens) {
   const Clock::time_point started = Clock::now();
   PrefillResult result;
   {
     InFlightLeg in_flight(endpoint, true, prefill_tokens);
-    result = co_await RunPrefillLeg(context, endpoint);
+    std::optional<LegTarget> target = LegTargetOf(endpoint);
+    if (!target) {
+      result = FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
+    } else {
+      UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
+      auto request = MakeLegRequest(context, endpoint,
+                                    BuildPrefillBody(context.leg, context.server.kv_connector));
+      std::optional<EngineResponseParser> parser;
+      // The whole prefill leg runs under the timeout: its answer is one small JSON document.
+      const Clock::time_point deadline = Clock::now() + context.LegTimeout();
+      LegOutcome outcome = co_await leg.Exchange(
+          request, parser, deadline,
+          /*whole_body=*/true, context.settings.limits.max_prefill_response_bytes);
+      if (!outcome.ok()) {
+        result = FromOutcome("prefill", endpoint, outcome);
+      } else if (const int status = parser->status(); status / 100 != 2) {
+        result = FromStatus("prefill", endpoint, status, parser->body());
+      } else {
+        const bool reusable = parser->keep_alive();
+        std::string kv;
+        if (context.server.kv_connector == config::KvConnector::kNixl ||
+            context.server.kv_connector == config::KvConnector::kMooncake) {
+          kv = ExtractKvTransferParams(parser->body());
+        }
+        if (reusable) leg.Release();
+        result = std::move(kv);
+      }
+    }
   }
   LegDone(context, "prefill", endpoint, started, std::get_if<AttemptError>(&result));
   co_return result;
 }
 
+// Sends the decode leg (or an aggregated server's only leg); a 2xx answer is relayed. One
+// coroutine for the leg and its bookkeeping: a frame and a resumption less per request.
 Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
                                             const discovery::Endpoint& endpoint, std::string& body,
                                             std::string_view leg_name,
@@ -106,7 +87,26 @@ Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
   std::optional<AttemptError> error;
   {
     InFlightLeg in_flight(endpoint, false);
-    error = co_await RunDecodeLeg(context, endpoint, body, leg_name, legs);
+    std::optional<LegTarget> target = LegTargetOf(endpoint);
+    if (!target) {
+      error = FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
+    } else {
+      // The leg ends (its connection pooled or closed) before the in-flight count, as it did.
+      UpstreamLeg leg(context.worker.upstream(), std::move(*target), legs);
+      auto request = MakeLegRequest(context, endpoint, std::move(body));
+      std::optional<EngineResponseParser> parser;
+      const Clock::time_point deadline = Clock::now() + context.LegTimeout();
+      LegOutcome outcome =
+          co_await leg.Exchange(request, parser, deadline, /*whole_body=*/false, /*body_limit=*/0);
+      if (!outcome.ok()) {
+        error = FromOutcome(leg_name, endpoint, outcome);
+      } else if (const int status = parser->status(); status / 100 != 2) {
+        std::string error_body = co_await ReadErrorBody(leg, *parser);
+        error = FromStatus(leg_name, endpoint, status, error_body);
+      } else {
+        error = co_await RelayAnswer(context, leg, *parser, endpoint, leg_name);
+      }
+    }
   }
   LegDone(context, leg_name, endpoint, started, error ? &*error : nullptr);
   co_return error;
