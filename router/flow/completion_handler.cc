@@ -103,13 +103,10 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
   return candidates;
 }
 
-// One attempt: the server's PD flow on a pair, or the single leg of an aggregated server.
-// Returns an error only while nothing has reached the client.
-Task<std::optional<AttemptError>> RunAttempt(RequestContext& context, const Candidate& candidate) {
-  if (candidate.prefill == nullptr) {
-    std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
-    co_return co_await RunDecode(context, *candidate.decode, body, candidate.leg, context.watch);
-  }
+// One attempt of the server's PD flow on a pair (RunAttempts runs a single leg itself: a
+// coroutine frame less). Returns an error only while nothing has reached the client.
+Task<std::optional<AttemptError>> RunPairAttempt(RequestContext& context,
+                                                 const Candidate& candidate) {
   if (context.server.kv_connector == config::KvConnector::kSglang) {
     co_return co_await RunSglangAttempt(context, *candidate.prefill, *candidate.decode,
                                         candidate.prefill_tokens);
@@ -157,7 +154,13 @@ Task<void> RunAttempts(RequestContext& context, const pd_scheduler::Scheduler& s
     // less-than-ideal pick and ages out of the LRU.
     if (candidate.prefill != nullptr) scheduler.RecordServed(decision, *candidate.prefill);
     scheduler.RecordServed(decision, *candidate.decode);
-    std::optional<AttemptError> error = co_await RunAttempt(context, candidate);
+    std::optional<AttemptError> error;
+    if (candidate.prefill == nullptr) {  // decode-only, or an aggregated server's one leg
+      std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
+      error = co_await RunDecode(context, *candidate.decode, body, candidate.leg, context.watch);
+    } else {
+      error = co_await RunPairAttempt(context, candidate);
+    }
     if (!error) co_return;
     const FailedAttempt failed{error->retryable, context.writer.committed(),
                                context.watch->client_gone, i, tries};

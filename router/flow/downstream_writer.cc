@@ -1,5 +1,8 @@
 #include "router/flow/downstream_writer.h"
 
+#include <boost/asio/write.hpp>
+#include <span>
+
 namespace pdgate::router {
 
 DownstreamWriter::DownstreamWriter(Stream& client, bool& keep_alive, RequestObserver& observer,
@@ -40,9 +43,13 @@ Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view d
   observer_.Relayed(Clock::now(), event_stream);
   committed_ = true;
   client_.expires_after(idle);  // a reader that stops is cut off
-  const bool written = co_await response.Write(client_, data, last);
-  if (!written) keep_alive_ = false;
-  co_return written;
+  RelayedResponse::Parts parts;
+  const size_t count = response.Prepare(data, last, parts);
+  if (count == 0) co_return true;
+  auto [ec, written] = co_await net::async_write(
+      client_, std::span<const net::const_buffer>(parts.data(), count), kTuple);
+  if (ec) keep_alive_ = false;
+  co_return !ec;
 }
 
 void DownstreamWriter::StopWatching() {

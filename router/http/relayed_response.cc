@@ -54,28 +54,31 @@ std::string RelayedResponse::FinishedHead() const {
   return copy.head_;
 }
 
-Task<bool> RelayedResponse::Write(Stream& client, std::string_view data, bool last) {
+size_t RelayedResponse::Prepare(std::string_view data, bool last, Parts& parts) {
   FinishHead();
-  std::array<net::const_buffer, 5> parts;
   size_t count = 0;
   if (!head_sent_) parts[count++] = net::buffer(head_);
   const bool chunked = content_length_ < 0;
-  // std::array, not a C array: GCC 12 miscompiles C arrays held across co_await.
-  std::array<char, 20> size_line;  // NOLINT(cppcoreguidelines-pro-type-member-init): written first
   if (!data.empty()) {
     if (chunked) {
-      auto [end, ec] =
-          std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, data.size(), 16);
+      auto [end, ec] = std::to_chars(size_line_.data(), size_line_.data() + size_line_.size() - 2,
+                                     data.size(), 16);
       *end++ = '\r';
       *end++ = '\n';
-      parts[count++] = net::buffer(size_line.data(), end - size_line.data());
+      parts[count++] = net::buffer(size_line_.data(), size_t(end - size_line_.data()));
     }
     parts[count++] = net::buffer(data.data(), data.size());
     if (chunked) parts[count++] = net::buffer(kCrlf.data(), kCrlf.size());
   }
   if (last && chunked) parts[count++] = net::buffer(kLastChunk.data(), kLastChunk.size());
+  if (count > 0) head_sent_ = true;
+  return count;
+}
+
+Task<bool> RelayedResponse::Write(Stream& client, std::string_view data, bool last) {
+  Parts parts;
+  const size_t count = Prepare(data, last, parts);
   if (count == 0) co_return true;
-  head_sent_ = true;
   auto [ec, written] = co_await net::async_write(
       client, std::span<const net::const_buffer>(parts.data(), count), kTuple);
   co_return !ec;

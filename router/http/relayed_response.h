@@ -3,6 +3,7 @@
 // is formatted once, and each piece of the body goes out in one gather write (the head with the
 // first piece, chunk framing around each piece when the length is unknown). Beast's serializer
 // walks a five-part buffer view per write, about a fifth of pdgate's instructions per request.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,6 +29,11 @@ class RelayedResponse {
 
   // Writes `data` (the head first, once). `last`: the body ends with it. False on a write error.
   Task<bool> Write(Stream& client, std::string_view data, bool last);
+  // What Write writes, for a caller that writes it itself (a coroutine frame less per write):
+  // the buffers in `parts`, their count returned (0: nothing to write). They point into `data`
+  // and into this object, valid until the next Prepare.
+  using Parts = std::array<net::const_buffer, 5>;
+  size_t Prepare(std::string_view data, bool last, Parts& parts);
 
   // The head as it goes out (tests).
   std::string FinishedHead() const;
@@ -41,6 +47,9 @@ class RelayedResponse {
   bool head_finished_ = false;
   bool head_sent_ = false;
   int64_t content_length_ = -1;  // -1: chunked
+  // The chunk-size line of the piece being written. std::array, not a C array: GCC 12
+  // miscompiles C arrays held across co_await.
+  std::array<char, 20> size_line_{};
 };
 
 }  // namespace pdgate::router
