@@ -126,6 +126,8 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
                   false,
                   {},
                   0};
+  pick.room = std::move(spare.room);
+  pick.room.clear();  // empty: not computed
   const Impl::PickVectors::GiveBack give_back{spare, pick};
   pick.score.assign(n, kExcluded);
   pick.matched.assign(n, 0);

@@ -76,6 +76,7 @@ struct Scheduler::Impl {
     std::vector<uint32_t> matched;
     std::vector<uint8_t> affinity;
     std::vector<discovery::EngineLoad> load;
+    std::vector<int64_t> room;
 
     // Puts the pick's vectors back, however the pick returns.
     struct GiveBack {
@@ -86,6 +87,7 @@ struct Scheduler::Impl {
         spare.matched = std::move(pick.matched);
         spare.affinity = std::move(pick.affinity);
         spare.load = std::move(pick.load);
+        spare.room = std::move(pick.room);
       }
     };
   };

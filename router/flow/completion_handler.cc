@@ -1,5 +1,7 @@
 #include "router/flow/completion_handler.h"
 
+#include <absl/container/inlined_vector.h>
+
 #include <optional>
 #include <span>
 #include <variant>
@@ -70,11 +72,12 @@ struct Candidate {
   std::string_view leg = "decode";  // the single leg's name: "decode", or "upstream" (aggregated)
 };
 
-// The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)].
-std::vector<Candidate> PickCandidates(RequestContext& context,
-                                      const pd_scheduler::Scheduler& scheduler, size_t tries,
-                                      const PromptIds& prompt_ids,
-                                      pd_scheduler::Decision& decision) {
+// The attempts' targets, best first; attempt i takes candidates[TargetOf(i, size)]. Inline:
+// one pair or endpoint per retry, rarely more than four.
+using Candidates = absl::InlinedVector<Candidate, 4>;
+Candidates PickCandidates(RequestContext& context, const pd_scheduler::Scheduler& scheduler,
+                          size_t tries, const PromptIds& prompt_ids,
+                          pd_scheduler::Decision& decision) {
   const Clock::time_point pick_start = Clock::now();
   // A conversation's key: the header SDKs and peers use, else the OpenAI `user` field.
   std::string_view session = context.request["x-session-id"];
@@ -89,7 +92,7 @@ std::vector<Candidate> PickCandidates(RequestContext& context,
   decision = scheduler.Pick(context.endpoints, facts, pick_start, context.worker.rng, tries);
   context.observer.Picked(Clock::now() - pick_start, decision);
   const auto& endpoints = context.endpoints.endpoints;
-  std::vector<Candidate> candidates;
+  Candidates candidates;
   for (size_t k = 0; k < decision.pairs.size(); ++k) {
     const pd_scheduler::PdPair& pair = decision.pairs[k];
     candidates.push_back(
@@ -136,8 +139,7 @@ Task<void> RunAttempts(RequestContext& context, const pd_scheduler::Scheduler& s
     prompt_ids = co_await PromptTokens(context, chat);
     if (context.watch->client_gone) co_return;
   }
-  const std::vector<Candidate> candidates =
-      PickCandidates(context, scheduler, tries, prompt_ids, decision);
+  const Candidates candidates = PickCandidates(context, scheduler, tries, prompt_ids, decision);
   if (candidates.empty()) {
     co_await SendUnavailable(context, server.disaggregated() ? "prefill/decode pair" : "endpoint");
     co_return;
