@@ -75,6 +75,20 @@ size_t RelayedResponse::Prepare(std::string_view data, bool last, Parts& parts) 
   return count;
 }
 
+size_t RelayedResponse::Rest(const Parts& parts, size_t count, size_t written, Parts& rest) {
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t size = parts[i].size();
+    if (written >= size) {
+      written -= size;
+      continue;
+    }
+    rest[kept++] = net::buffer(static_cast<const char*>(parts[i].data()) + written, size - written);
+    written = 0;
+  }
+  return kept;
+}
+
 Task<bool> RelayedResponse::Write(Stream& client, std::string_view data, bool last) {
   Parts parts;
   const size_t count = Prepare(data, last, parts);

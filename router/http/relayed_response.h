@@ -34,6 +34,8 @@ class RelayedResponse {
   // and into this object, valid until the next Prepare.
   using Parts = std::array<net::const_buffer, 5>;
   size_t Prepare(std::string_view data, bool last, Parts& parts);
+  // What a short write of `written` bytes left of the first `count` parts, into `rest`; its count.
+  static size_t Rest(const Parts& parts, size_t count, size_t written, Parts& rest);
 
   // The head as it goes out (tests).
   std::string FinishedHead() const;
