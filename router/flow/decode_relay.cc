@@ -33,10 +33,14 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
   const std::string_view content_type = parser.content_type();
   const bool event_stream = IsEventStream(content_type);
   RelayedResponse response(parser.status());
-  response.Set("Server", "pdgate");
-  response.Set("Content-Type", content_type.empty() ? "application/json" : content_type);
+  response.Add("Server: pdgate\r\n");
+  if (content_type.empty() || content_type == "application/json") {  // the usual: one append
+    response.Add("Content-Type: application/json\r\n");
+  } else {
+    response.Set("Content-Type", content_type);
+  }
   for (const auto& [name, value] : writer.headers()) response.SetChecked(name, value);
-  if (event_stream) response.Set("Cache-Control", "no-cache");
+  if (event_stream) response.Add("Cache-Control: no-cache\r\n");
   response.KeepAlive(writer.keep_alive());
   if (const auto length = parser.content_length(); length && !event_stream) {
     response.ContentLength(*length);

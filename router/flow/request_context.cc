@@ -45,7 +45,7 @@ LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoi
   const ClientRequest& request = context.request;
   const ForwardedFields forwarded(request);
   LegRequest leg(target.empty() ? std::string_view(request.target()) : target, endpoint.host_port);
-  leg.Set("Content-Type", "application/json");
+  leg.Add("Content-Type: application/json\r\n");
   leg.Set("x-request-id", context.writer.request_id());
   // The client's Accept and W3C trace context go on; Authorization as the ModelServer says.
   if (forwarded.accept) leg.Set("Accept", *forwarded.accept);

@@ -32,7 +32,7 @@ Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
   auto watch = std::make_shared<DisconnectWatch>();
   UpstreamLeg leg(worker.upstream(), target, watch);
   LegRequest request("/abort_request", target.key);
-  request.Set("Content-Type", "application/json");
+  request.Add("Content-Type: application/json\r\n");
   request.SetBody("{\"rid\":" + JsonString(rid) + "}");
   std::optional<EngineResponseParser> parser;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);

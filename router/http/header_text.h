@@ -39,6 +39,26 @@ class FieldName {
   std::string_view name_;
 };
 
+// A whole field line written in the code ("Name: value\r\n"), checked when it is compiled: one
+// append instead of a name, a value and their separators.
+class FieldLine {
+ public:
+  template <size_t N>
+  consteval FieldLine(const char (&line)[N])  // NOLINT(google-explicit-constructor): literals
+      : line_(line, N - 1) {
+    const size_t colon = line_.find(':');
+    const bool ends_with_crlf = line_.size() >= 2 && line_.substr(line_.size() - 2) == "\r\n";
+    if (colon == std::string_view::npos || !IsFieldNameSafe(line_.substr(0, colon)) ||
+        !ends_with_crlf || line_.find_first_of("\r\n", colon) != line_.size() - 2) {
+      throw "not one field line";  // not a constant expression: does not compile
+    }
+  }
+  std::string_view view() const { return line_; }
+
+ private:
+  std::string_view line_;
+};
+
 // "name: value\r\n"; the caller has checked both. One size change and two copies: four
 // std::string appends each checked and grew the string on their own.
 inline void AppendField(std::string& head, std::string_view name, std::string_view value) {

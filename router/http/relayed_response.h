@@ -23,6 +23,8 @@ class RelayedResponse {
   void Set(FieldName name, std::string_view value);
   // The same for a name not written in the code, which is checked too.
   void SetChecked(std::string_view name, std::string_view value);
+  // A whole constant field, e.g. "Content-Type: application/json\r\n".
+  void Add(FieldLine line) { head_ += line.view(); }
   void KeepAlive(bool keep_alive) { keep_alive_ = keep_alive; }
   // Without a content length the body is chunked.
   void ContentLength(uint64_t length) { content_length_ = length; }

@@ -20,6 +20,8 @@ class LegRequest {
   void Set(FieldName name, std::string_view value);
   // The same for a name not written in the code, which is checked too.
   void SetChecked(std::string_view name, std::string_view value);
+  // A whole constant field, e.g. "Content-Type: application/json\r\n".
+  void Add(FieldLine line) { head_ += line.view(); }
   // Ends the head with the body's Content-Length.
   void SetBody(std::string body);
 
