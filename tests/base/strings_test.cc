@@ -57,7 +57,8 @@ TEST_CASE("AppendJsonString escapes quotes, backslashes and control bytes, nothi
 
 TEST_CASE("AppendJsonString at every position of long values") {
   const std::string specials = std::string("\"\\\n\x01\x1f", 5) + std::string(1, '\0');
-  for (size_t length : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 48u, 49u, 64u, 95u}) {
+  for (size_t length : {1u,  7u,  8u,  9u,  12u, 15u, 16u, 17u, 23u, 24u, 25u, 31u,
+                        32u, 33u, 40u, 41u, 48u, 49u, 55u, 56u, 57u, 64u, 95u}) {
     for (size_t at = 0; at < length; ++at) {
       for (char special : specials) {
         std::string value(length, 'x');
@@ -71,4 +72,30 @@ TEST_CASE("AppendJsonString at every position of long values") {
   std::string out = "prefix ";
   AppendJsonString(out, std::string(100, 'y'));
   CHECK(out == "prefix \"" + std::string(100, 'y') + "\"");
+}
+
+TEST_CASE("AppendJsonString with two bytes to escape anywhere, and bytes next to the escaped") {
+  // After the first escape the scan starts mid-value: its last-word step must not look before it.
+  const std::string specials = std::string("\"\\\x01\x1f", 4) + std::string(1, '\0');
+  const std::string neighbours = " !#[]\x7f\x80\xff";  // just above, or around, each class
+  for (size_t length = 2; length <= 41; ++length) {
+    for (size_t first = 0; first < length; ++first) {
+      for (size_t second = first + 1; second < length; ++second) {
+        std::string value(length, 'x');
+        value[first] = specials[(first + second) % specials.size()];
+        value[second] = specials[second % specials.size()];
+        for (size_t k = 0; k < length; ++k) {
+          if (k != first && k != second && k % 3 == 0) value[k] = neighbours[k % neighbours.size()];
+        }
+        INFO("length " << length << ", escapes at " << first << " and " << second);
+        CHECK(Escaped(value) == EscapedSlowly(value));
+      }
+    }
+  }
+  for (char plain : neighbours) {
+    for (size_t length : {1u, 8u, 13u, 16u, 21u, 32u, 45u}) {
+      const std::string value(length, plain);
+      CHECK(Escaped(value) == EscapedSlowly(value));
+    }
+  }
 }
