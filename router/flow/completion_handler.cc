@@ -267,6 +267,12 @@ Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest&
   // cancelled when the request is done.
   auto watch = std::make_shared<DisconnectWatch>();
   WatchClient(client.socket(), watch);
+  writer.Watching(watch.get());
+  // However this coroutine ends, the watch is stopped before the session may close the socket.
+  const struct StopAtEnd {
+    DownstreamWriter& writer;
+    ~StopAtEnd() { writer.StopWatching(); }
+  } stop_at_end{writer};
   static const discovery::ServerEndpoints kNoEndpoints;
   const discovery::ServerEndpoints* endpoints = state->endpoints->Find(decision->server);
   if (endpoints == nullptr) endpoints = &kNoEndpoints;

@@ -64,6 +64,9 @@ Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view d
 }
 
 void DownstreamWriter::StopWatching() {
+  // A wait that completed before this cancel still has its handler queued, and it may run after
+  // the session closed the socket: the flag tells it not to look at the socket.
+  if (watch_ != nullptr) watch_->stopped = true;
   beast::error_code ignored;
   client_.socket().cancel(ignored);
 }

@@ -8,6 +8,7 @@
 
 #include "router/flow/request_observer.h"
 #include "router/http/client_io.h"
+#include "router/http/disconnect_watch.h"
 #include "router/http/relayed_response.h"
 
 namespace pdgate::router {
@@ -41,6 +42,8 @@ class DownstreamWriter {
   bool keep_alive() const { return keep_alive_; }
   // The connection closes after this request (the client left, or the answer broke off).
   void Close() { keep_alive_ = false; }
+  // The disconnect watch on this client (WatchClient), which StopWatching stops.
+  void Watching(DisconnectWatch* watch) { watch_ = watch; }
   // Stops the disconnect watch's read on the client socket (before the last write, so a
   // pipelined next request does not wake it for nothing).
   void StopWatching();
@@ -52,6 +55,7 @@ class DownstreamWriter {
   RequestObserver& observer_;
   HeaderList headers_;  // x-request-id first, and only appended to
   bool committed_ = false;
+  DisconnectWatch* watch_ = nullptr;
 };
 
 }  // namespace pdgate::router

@@ -24,7 +24,7 @@ void DisconnectWatch::CloseLegs() {
 void WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch) {
   client.async_wait(
       Socket::wait_read, [&client, watch = std::move(watch)](const beast::error_code& ec) {
-        if (ec) return;  // cancelled: the request finished first
+        if (ec || watch->stopped) return;  // the request finished first
         char byte;
         const ssize_t n = ::recv(client.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;

@@ -12,6 +12,7 @@ namespace pdgate::router {
 
 struct DisconnectWatch {
   bool client_gone = false;
+  bool stopped = false;  // the request is done: a late handler must not touch the client socket
   std::vector<Stream*> legs;                   // upstream streams open right now
   std::vector<std::function<void()>> on_gone;  // e.g. SGLang's /abort_request
 
@@ -22,7 +23,9 @@ struct DisconnectWatch {
 
 // Waits for the client socket to turn readable while a request is in progress. EOF or an error
 // means the client left; data means it pipelined its next request, which cannot be told apart
-// from a later close, so the watch ends. Cancelled with client.socket().cancel().
+// from a later close, so the watch ends. Stopped by setting `stopped` and cancelling with
+// client.socket().cancel(): a wait that completed just before the cancel still runs its handler,
+// possibly after the session closed and freed the socket, so the handler looks at `stopped` first.
 // A plain completion handler, not a spawned coroutine: one per request, and co_spawn's entry
 // frames, dispatch and completion cost about 1,400 instructions and four allocations more.
 void WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch);

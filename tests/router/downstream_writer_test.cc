@@ -1,15 +1,21 @@
 // DownstreamWriter::Relay writes a piece with one write_some and finishes what a short write left
 // with Asio's composed write: a piece larger than the client's socket takes must still arrive
-// whole and in order, read back by Beast's parser.
+// whole and in order, read back by Beast's parser. And the disconnect watch on the client socket.
 #include "router/flow/downstream_writer.h"
+
+#include <poll.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <thread>
 
 #include "router/flow/request_observer.h"
+#include "router/http/disconnect_watch.h"
 #include "router/observe/router_metrics.h"
 
 using namespace pdgate::router;
@@ -93,4 +99,80 @@ TEST_CASE("what a short write left of the parts is their tail, split inside a pa
     CHECK(joined(rest, left) == std::string("head;body\r\n").substr(written));
     for (size_t i = 0; i < left; ++i) CHECK(rest[i].size() > 0);
   }
+}
+
+namespace {
+
+// A client connection for the disconnect watch: `client` is pdgate's side, `peer` the client's.
+struct WatchedClient {
+  net::io_context ioc;
+  std::unique_ptr<Socket> client = std::make_unique<Socket>(ioc);
+  Socket peer{ioc};
+
+  WatchedClient() {
+    Acceptor acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    peer.connect(acceptor.local_endpoint());
+    acceptor.accept(*client);
+  }
+  // Waits (with a deadline) until pdgate's side is readable: the peer's bytes or FIN are there.
+  bool Readable() {
+    pollfd fd{client->native_handle(), POLLIN, 0};
+    return ::poll(&fd, 1, 5000) == 1;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the disconnect watch sees a client that closes, and closes the request's legs") {
+  WatchedClient c;
+  WatchedClient leg;  // stands in for an upstream leg's connection
+  pdgate::router::Stream leg_stream(std::move(*leg.client));
+  auto watch = std::make_shared<DisconnectWatch>();
+  watch->Add(&leg_stream);
+  WatchClient(*c.client, watch);
+  c.peer.close();
+  REQUIRE(c.Readable());
+  c.ioc.run_one();
+  CHECK(watch->client_gone);
+  CHECK_FALSE(leg_stream.socket().is_open());
+}
+
+TEST_CASE("a pipelined request ends the disconnect watch without taking the client for gone") {
+  WatchedClient c;
+  auto watch = std::make_shared<DisconnectWatch>();
+  WatchClient(*c.client, watch);
+  net::write(c.peer, net::buffer(std::string_view("POST /v1/completions HTTP/1.1\r\n")));
+  REQUIRE(c.Readable());
+  c.ioc.run_one();
+  CHECK_FALSE(watch->client_gone);
+}
+
+TEST_CASE("a watch stopped after its wait completed leaves the closed socket alone") {
+  // The race of a request that ends in the turn the client leaves: one epoll event completes the
+  // session's last write (waiting on a full send buffer) and the watch's wait. Asio completes the
+  // write inline and queues the wait's handler; the session stops the watch and frees the socket
+  // before that handler runs.
+  WatchedClient c;
+  c.client->set_option(net::socket_base::send_buffer_size(4096));
+  c.client->non_blocking(true);
+  const std::string chunk(64 * 1024, 'x');
+  beast::error_code ec;
+  while (!ec) c.client->write_some(net::buffer(chunk), ec);  // fills the send buffer
+  REQUIRE(ec == net::error::would_block);
+  auto watch = std::make_shared<DisconnectWatch>();
+  bool session_ended = false;
+  c.client->async_write_some(net::buffer(chunk), [&](beast::error_code, size_t) {
+    watch->stopped = true;  // what DownstreamWriter::StopWatching does
+    c.client.reset();       // the session ends: its socket is closed and freed
+    session_ended = true;
+  });
+  WatchClient(*c.client, watch);
+  // The client leaves without reading: a reset, which makes the socket writable (an error) and
+  // readable in one event.
+  c.peer.set_option(net::socket_base::linger(true, 0));
+  c.peer.close();
+  REQUIRE(c.Readable());
+  c.ioc.run();
+  CHECK(session_ended);
+  CHECK_FALSE(watch->client_gone);  // the handler looked at nothing of the freed socket
 }
