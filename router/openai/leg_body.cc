@@ -191,20 +191,15 @@ std::string ExtractKvTransferParams(std::string& answer) {
       doc.get_object().get(object)) {
     return {};
   }
-  for (auto result : object) {
-    simdjson::ondemand::field field;
-    if (std::move(result).get(field)) return {};
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return {};
-    if (key != "kv_transfer_params") continue;
-    simdjson::ondemand::value value = field.value();
-    simdjson::ondemand::json_type type;
-    if (value.type().get(type) || type != simdjson::ondemand::json_type::object) return {};
-    std::string_view raw;
-    if (simdjson::to_json_string(value).get(raw)) return {};
-    return std::string(raw);
+  // Keys compared as they are on the wire (engines write this one without escapes), not
+  // unescaped one by one; the object's text taken as it stands.
+  simdjson::ondemand::object params;
+  std::string_view raw;
+  if (object.find_field_unordered("kv_transfer_params").get_object().get(params) ||
+      params.raw_json().get(raw)) {
+    return {};
   }
-  return {};
+  return std::string(raw);
 }
 
 }  // namespace pdgate::router
