@@ -1,7 +1,9 @@
 #pragma once
 // Checks for the header fields pdgate writes itself (relayed responses, leg requests): a CR or LF
 // in a name or value would end the field early and let the rest pose as a header of its own.
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -74,6 +76,13 @@ inline void AppendField(std::string& head, std::string_view name, std::string_vi
   next += value.size();
   next[0] = '\r';
   next[1] = '\n';
+}
+
+// "Content-Length: <length>\r\n", for the heads pdgate writes.
+inline void AppendContentLength(std::string& head, uint64_t length) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof(digits), length).ptr;
+  AppendField(head, "Content-Length", std::string_view(digits, size_t(end - digits)));
 }
 
 }  // namespace pdgate::router

@@ -42,9 +42,7 @@ void RelayedResponse::FinishHead() {
     head_ += "Transfer-Encoding: chunked\r\n\r\n";
     return;
   }
-  char length[24];
-  const auto end = std::to_chars(length, length + sizeof(length), content_length_).ptr;
-  AppendField(head_, "Content-Length", std::string_view(length, size_t(end - length)));
+  AppendContentLength(head_, uint64_t(content_length_));
   head_ += "\r\n";
 }
 

@@ -1,7 +1,5 @@
 #include "router/upstream/leg_request.h"
 
-#include <charconv>
-
 namespace pdgate::router {
 
 LegRequest::LegRequest(std::string_view target, std::string_view host) {
@@ -22,9 +20,7 @@ void LegRequest::SetChecked(std::string_view name, std::string_view value) {
 
 void LegRequest::SetBody(std::string body) {
   body_ = std::move(body);
-  char length[24];
-  const auto end = std::to_chars(length, length + sizeof(length), body_.size()).ptr;
-  AppendField(head_, "Content-Length", std::string_view(length, size_t(end - length)));
+  AppendContentLength(head_, body_.size());
   head_ += "\r\n";
 }
 
