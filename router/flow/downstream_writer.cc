@@ -47,16 +47,18 @@ Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view d
   RelayedResponse::Parts parts;
   const size_t count = response.Prepare(data, last, parts);
   if (count == 0) co_return true;
-  // One write_some, which a socket's send buffer takes whole but for a slow reader: Asio's
-  // composed write copies the list into an operation of 64 buffers (over 1 KiB, not recycled).
-  auto [ec, written] = co_await client_.async_write_some(
-      std::span<const net::const_buffer>(parts.data(), count), kTuple);
+  // Written now when the socket's send buffer takes it (all but a slow reader's): no operation.
+  // What is left goes through Asio's composed write, which copies the list into an operation of
+  // 64 buffers (over 1 KiB, not recycled).
+  beast::error_code ec;
+  const size_t written =
+      client_.WriteNow(std::span<const net::const_buffer>(parts.data(), count), ec);
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) total += parts[i].size();
   if (!ec && written < total) {
     RelayedResponse::Parts rest;
     const size_t left = RelayedResponse::Rest(parts, count, written, rest);
-    std::tie(ec, written) = co_await net::async_write(
+    std::tie(ec, std::ignore) = co_await net::async_write(
         client_, std::span<const net::const_buffer>(rest.data(), left), kTuple);
   }
   if (ec) keep_alive_ = false;

@@ -1,5 +1,12 @@
 #include "router/http/deadline_stream.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
 namespace pdgate::router {
 
 DeadlineStream::DeadlineStream(const Executor& executor)
@@ -19,6 +26,37 @@ DeadlineStream::~DeadlineStream() {
 void DeadlineStream::cancel() {
   beast::error_code ignored;
   state_->socket.cancel(ignored);
+}
+
+std::size_t DeadlineStream::WriteNow(std::span<const net::const_buffer> buffers,
+                                     beast::error_code& ec) {
+  ec = {};
+  if (!state_->socket.is_open()) {
+    ec = state_->timed_out ? beast::error_code(beast::error::timeout)
+                           : beast::error_code(net::error::bad_descriptor);
+    return 0;
+  }
+  std::array<iovec, 8> iov;  // more pieces than this are left to the asynchronous write
+  const size_t count = std::min(buffers.size(), iov.size());
+  for (size_t i = 0; i < count; ++i) {
+    iov[i].iov_base = const_cast<void*>(buffers[i].data());
+    iov[i].iov_len = buffers[i].size();
+  }
+  msghdr message{};
+  message.msg_iov = iov.data();
+  message.msg_iovlen = count;
+  while (true) {
+    // MSG_DONTWAIT whatever the descriptor's mode; MSG_NOSIGNAL: a closed peer is EPIPE, as in
+    // Asio.
+    const ssize_t sent =
+        ::sendmsg(state_->socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return size_t(sent);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = beast::error_code(errno, net::error::get_system_category());
+    }
+    return 0;
+  }
 }
 
 void DeadlineStream::close() { state_->Close(); }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "router/http/disconnect_watch.h"
 #include "router/http/net.h"
@@ -136,7 +137,13 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request, std::optional<
     }
     connection_->stream.expires_at(deadline);
     const std::array<net::const_buffer, 2> buffers = request.Buffers();
-    auto [write_ec, written] = co_await net::async_write(connection_->stream, buffers, kTuple);
+    beast::error_code write_ec;
+    const size_t written = connection_->stream.WriteNow(buffers, write_ec);
+    if (!write_ec && written < request.size()) {
+      const std::array<net::const_buffer, 2> rest = LegRequest::Rest(buffers, written);
+      std::tie(write_ec, std::ignore) =
+          co_await net::async_write(connection_->stream, rest, kTuple);
+    }
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (write_ec) {
       if (reused && round == 0) {

@@ -1,11 +1,13 @@
 // DeadlineStream: an operation ends with beast::error::timeout at its deadline, wherever the
 // deadline moved meanwhile, never without one, and the timer is armed once per timeout period,
 // not once per operation. On loopback sockets of one io_context, run by the test's thread.
+#include <array>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "router/http/net.h"
@@ -197,4 +199,73 @@ TEST_CASE("deadline stream: a connect that gets no answer ends with timeout") {
   }
   CHECK(ec == beast::error::timeout);
   CHECK(took >= 200ms);
+}
+
+TEST_CASE("deadline stream: WriteNow writes what the send buffer takes\\, then 0 and no error") {
+  Pair pair;
+  pair.stream->socket().set_option(net::socket_base::send_buffer_size(4096));
+  pair.peer.set_option(net::socket_base::receive_buffer_size(4096));
+  std::string piece(4 * 1024 * 1024, 'x');
+  for (size_t i = 0; i < piece.size(); ++i) piece[i] = char('a' + i % 26);
+  beast::error_code ec;
+  // The first call writes a head and part of a body; the next ones go on until both the send and
+  // the peer's receive buffer are full, long before 4 MiB.
+  size_t total = pair.stream->WriteNow(
+      std::array<net::const_buffer, 2>{net::buffer(piece.data(), 100),
+                                       net::buffer(piece.data() + 100, piece.size() - 100)},
+      ec);
+  REQUIRE_FALSE(ec);
+  CHECK(total > 100);
+  size_t last = total;
+  for (int call = 0; call < 1000 && last > 0 && !ec; ++call) {
+    last = pair.stream->WriteNow(
+        std::array<net::const_buffer, 1>{net::buffer(piece.data() + total, piece.size() - total)},
+        ec);
+    total += last;
+  }
+  CHECK_FALSE(ec);
+  CHECK(last == 0);  // full: nothing written, no error, no wait
+  CHECK(total < piece.size());
+  std::string got(total, '\0');
+  net::read(pair.peer, net::buffer(got));
+  CHECK(got == piece.substr(0, total));  // every piece, in order
+}
+
+TEST_CASE("deadline stream: WriteNow writes the first 8 pieces of a longer list") {
+  Pair pair;
+  const std::string bytes = "0123456789";
+  std::vector<net::const_buffer> pieces;
+  for (size_t i = 0; i < bytes.size(); ++i) pieces.push_back(net::buffer(bytes.data() + i, 1));
+  beast::error_code ec;
+  CHECK(pair.stream->WriteNow(pieces, ec) == 8);  // the caller writes the rest asynchronously
+  CHECK_FALSE(ec);
+  std::string got(8, '\0');
+  net::read(pair.peer, net::buffer(got));
+  CHECK(got == "01234567");
+}
+
+TEST_CASE("deadline stream: WriteNow to a peer that reset the connection reports the error") {
+  Pair pair;
+  pair.peer.set_option(net::socket_base::linger(true, 0));
+  pair.peer.close();  // RST
+  beast::error_code ec;
+  const std::string bytes = "hello";
+  const auto deadline = Clock::now() + 10s;
+  while (!ec && Clock::now() < deadline) {
+    pair.stream->WriteNow(std::array<net::const_buffer, 1>{net::buffer(bytes)}, ec);
+  }
+  CHECK((ec == net::error::connection_reset || ec == net::error::broken_pipe));
+}
+
+TEST_CASE("deadline stream: WriteNow on a stream its deadline closed reports timeout") {
+  Pair pair;
+  Read read;
+  pair.stream->expires_after(20ms);
+  read.Start(*pair.stream);
+  pair.RunUntil(read.done);
+  REQUIRE(read.ec == beast::error::timeout);
+  beast::error_code ec;
+  const std::string bytes = "late";
+  CHECK(pair.stream->WriteNow(std::array<net::const_buffer, 1>{net::buffer(bytes)}, ec) == 0);
+  CHECK(ec == beast::error::timeout);
 }
