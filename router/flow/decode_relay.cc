@@ -57,7 +57,10 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
   std::array<char, kRelayBufferBytes>
       buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init): read into first
   std::string filtered;
-  std::string last;  // what goes out with the end of the response
+  // What goes out with the end of the response: the last bytes read, in place, unless the filter's
+  // finish or an error event adds to them (then in last_text).
+  std::string_view last;
+  std::string last_text;
   bool upstream_failed = false;
   bool first_read = true;
   while (!parser.is_done()) {
@@ -93,19 +96,25 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
       data = filtered;
     }
     if (ec || parser.is_done()) {
-      last.assign(data);
+      last = data;
       upstream_failed = bool(ec);
       break;
     }
-    if (!data.empty() && !co_await writer.Relay(response, data, false, event_stream, idle)) {
-      co_return std::nullopt;  // client gone: the leg is closed, the engine aborts
+    if (!data.empty()) {
+      std::optional<bool> sent = writer.Relay(response, data, false, event_stream, idle);
+      if (!sent) sent = co_await writer.RelayRest();
+      if (!*sent) co_return std::nullopt;  // client gone: the leg is closed, the engine aborts
     }
   }
   if (context.watch->client_gone) {
     writer.Close();
     co_return std::nullopt;
   }
-  if (filter) filter->Finish(last);
+  if (filter) {
+    last_text.assign(last);
+    filter->Finish(last_text);
+    last = last_text;
+  }
   const std::optional<Usage>& usage = filter ? filter->usage() : body_usage->usage();
   if (usage) context.observer.CountUsage(*usage);
   if (upstream_failed) {
@@ -117,17 +126,21 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     writer.Close();
     // Mid-stream failure: one error event and [DONE], never a retry (bytes were sent).
     if (event_stream && !(filter && filter->saw_done())) {
-      last +=
+      if (last.data() != last_text.data()) last_text.assign(last);
+      last_text +=
           ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint), " failed mid-stream."),
                       "", "", ""});
+      last = last_text;
     }
-    co_await writer.Relay(response, last, true, event_stream, idle);
+    if (!writer.Relay(response, last, true, event_stream, idle)) co_await writer.RelayRest();
     co_return std::nullopt;
   }
   // The last write answers the request: stop watching the client first, or the next pipelined
   // request arriving would wake the watch for nothing.
   writer.StopWatching();
-  if (!co_await writer.Relay(response, last, true, event_stream, idle)) co_return std::nullopt;
+  std::optional<bool> sent = writer.Relay(response, last, true, event_stream, idle);
+  if (!sent) sent = co_await writer.RelayRest();
+  if (!*sent) co_return std::nullopt;
   if (parser.keep_alive()) leg.Release();
   co_return std::nullopt;
 }

@@ -2,7 +2,6 @@
 
 #include <boost/asio/write.hpp>
 #include <span>
-#include <tuple>
 
 namespace pdgate::router {
 
@@ -38,29 +37,36 @@ Task<void> DownstreamWriter::SendEngineAnswer(int status, std::string& body,
                         headers_);
 }
 
-Task<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data, bool last,
-                                   bool event_stream, Clock::duration idle) {
+std::optional<bool> DownstreamWriter::Relay(RelayedResponse& response, std::string_view data,
+                                            bool last, bool event_stream, Clock::duration idle) {
   if (!committed_) observer_.Answered(response.status());
   observer_.Relayed(Clock::now(), event_stream);
   committed_ = true;
   client_.expires_after(idle);  // a reader that stops is cut off
   RelayedResponse::Parts parts;
   const size_t count = response.Prepare(data, last, parts);
-  if (count == 0) co_return true;
+  if (count == 0) return true;
   // Written now when the socket's send buffer takes it (all but a slow reader's): no operation.
-  // What is left goes through Asio's composed write, which copies the list into an operation of
-  // 64 buffers (over 1 KiB, not recycled).
   beast::error_code ec;
   const size_t written =
       client_.WriteNow(std::span<const net::const_buffer>(parts.data(), count), ec);
+  if (ec) {
+    keep_alive_ = false;
+    return false;
+  }
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) total += parts[i].size();
-  if (!ec && written < total) {
-    RelayedResponse::Parts rest;
-    const size_t left = RelayedResponse::Rest(parts, count, written, rest);
-    std::tie(ec, std::ignore) = co_await net::async_write(
-        client_, std::span<const net::const_buffer>(rest.data(), left), kTuple);
-  }
+  if (written == total) return true;
+  rest_count_ = RelayedResponse::Rest(parts, count, written, rest_);
+  return std::nullopt;
+}
+
+Task<bool> DownstreamWriter::RelayRest() {
+  // Asio's composed write copies the list into an operation of 64 buffers (over 1 KiB, not
+  // recycled): only for what a slow reader left.
+  auto [ec, written] = co_await net::async_write(
+      client_, std::span<const net::const_buffer>(rest_.data(), rest_count_), kTuple);
+  rest_count_ = 0;
   if (ec) keep_alive_ = false;
   co_return !ec;
 }

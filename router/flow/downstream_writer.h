@@ -3,6 +3,7 @@
 // every answer carries (x-request-id, a limited route's x-ratelimit-*), whether bytes reached the
 // client (no retry from then on), whether the connection stays open, and the status the observer
 // records are kept in one place.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,9 +35,13 @@ class DownstreamWriter {
 
   // One piece of a relayed answer (the head goes with the first). From the first piece on, the
   // answer belongs to the client. `idle`: how long the client may take to accept it.
-  // False when the client is gone (the connection then closes).
-  Task<bool> Relay(RelayedResponse& response, std::string_view data, bool last, bool event_stream,
-                   Clock::duration idle);
+  // Writes what the client's socket takes now: true when the piece went out whole, false when the
+  // client is gone (the connection then closes), nullopt when a slow reader left some for
+  // RelayRest, which the caller awaits before anything else touches the client.
+  // Not a coroutine: a piece that goes out at once costs no frame.
+  std::optional<bool> Relay(RelayedResponse& response, std::string_view data, bool last,
+                            bool event_stream, Clock::duration idle);
+  Task<bool> RelayRest();
 
   bool committed() const { return committed_; }
   bool keep_alive() const { return keep_alive_; }
@@ -56,6 +61,8 @@ class DownstreamWriter {
   HeaderList headers_;  // x-request-id first, and only appended to
   bool committed_ = false;
   DisconnectWatch* watch_ = nullptr;
+  RelayedResponse::Parts rest_;  // what Relay left for RelayRest
+  size_t rest_count_ = 0;
 };
 
 }  // namespace pdgate::router
