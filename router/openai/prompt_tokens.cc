@@ -38,7 +38,7 @@ std::optional<LastCut> CutLastElement(std::string_view array) {
   int depth = 0;
   bool quoted = false;
   size_t elements = 0;
-  size_t element_end = 0;  // of the element being read
+  size_t element_end = 0;   // of the element being read
   size_t previous_end = 0;  // of the one before it
   bool in_element = false;
   for (size_t i = 0; i < array.size(); ++i) {
@@ -110,8 +110,8 @@ std::optional<std::vector<uint32_t>> PromptTokenIds(std::string_view prompt_json
 
 std::string TokenizeBody(const OpenAIRequest& request, std::string_view body,
                          std::string_view model_json, bool chat) {
-  std::string out = StrCat("{\"model\":", model_json, chat ? ",\"messages\":" : ",\"prompt\":",
-                           request.prompt_json);
+  std::string out = StrCat("{\"model\":", model_json,
+                           chat ? ",\"messages\":" : ",\"prompt\":", request.prompt_json);
   bool generation_prompt = false;
   for (const Member& member : request.members) {
     if (member.key != Key::kOther) continue;
@@ -120,11 +120,10 @@ std::string TokenizeBody(const OpenAIRequest& request, std::string_view body,
     const size_t close = text.find('"', 1);
     if (close == std::string_view::npos) continue;
     const std::string_view key = text.substr(1, close - 1);
-    const bool copied = key == "add_special_tokens" ||
-                        (chat && (key == "tools" || key == "chat_template" ||
-                                  key == "chat_template_kwargs" ||
-                                  key == "continue_final_message" ||
-                                  key == "add_generation_prompt"));
+    const bool copied =
+        key == "add_special_tokens" ||
+        (chat && (key == "tools" || key == "chat_template" || key == "chat_template_kwargs" ||
+                  key == "continue_final_message" || key == "add_generation_prompt"));
     if (!copied) continue;
     generation_prompt |= key == "add_generation_prompt";
     StrAppend(out, ",", text);

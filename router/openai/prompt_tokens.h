@@ -35,7 +35,6 @@ std::optional<uint64_t> PromptPrefixKey(std::string_view body, std::string_view 
 
 // The answer's `tokens` (`{"count", "max_model_len", "tokens": [...]}`). InvalidArgument when it
 // is not that shape or holds more than `max_tokens` ids.
-absl::StatusOr<std::vector<uint32_t>> ParseTokenizeAnswer(std::string_view body,
-                                                          size_t max_tokens);
+absl::StatusOr<std::vector<uint32_t>> ParseTokenizeAnswer(std::string_view body, size_t max_tokens);
 
 }  // namespace pdgate::router

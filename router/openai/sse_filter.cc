@@ -64,21 +64,7 @@ std::string_view DataOf(std::string_view event) {
   return event;
 }
 
-}  // namespace
-
-std::optional<Usage> ReadUsage(std::string_view json) {
-  const simdjson::padded_string copy(json);
-  return ReadUsage(copy, copy.size() + simdjson::SIMDJSON_PADDING);
-}
-
-std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
-  if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return ReadUsage(json);
-  thread_local od::parser parser;
-  od::document doc;
-  od::object usage;
-  if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
-      doc["usage"].get_object().get(usage))
-    return std::nullopt;
+std::optional<Usage> UsageOf(od::object usage) {
   Usage result;
   for (auto field : usage) {
     std::string_view key;
@@ -96,6 +82,35 @@ std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
     }
   }
   return result;
+}
+
+}  // namespace
+
+std::optional<Usage> ReadUsage(std::string_view json) {
+  const simdjson::padded_string copy(json);
+  return ReadUsage(copy, copy.size() + simdjson::SIMDJSON_PADDING);
+}
+
+std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
+  if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return ReadUsage(json);
+  thread_local od::parser parser;
+  od::document doc;
+  od::object usage;
+  if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
+      doc["usage"].get_object().get(usage))
+    return std::nullopt;
+  return UsageOf(usage);
+}
+
+std::optional<Usage> ReadUsageObject(std::string_view json, size_t capacity) {
+  if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return std::nullopt;
+  thread_local od::parser parser;
+  od::document doc;
+  od::object usage;
+  if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
+      doc.get_object().get(usage))
+    return std::nullopt;
+  return UsageOf(usage);
 }
 
 bool SseFilter::Inspect(std::string_view event) {

@@ -54,5 +54,7 @@ std::optional<Usage> ReadUsage(std::string_view json);
 // The same without a copy: `json` is followed by padding up to `capacity` bytes (simdjson reads
 // up to SIMDJSON_PADDING bytes past the end).
 std::optional<Usage> ReadUsage(std::string_view json, size_t capacity);
+// The usage object itself (`{"prompt_tokens": ...}`), padded in the same way.
+std::optional<Usage> ReadUsageObject(std::string_view json, size_t capacity);
 
 }  // namespace pdgate::router

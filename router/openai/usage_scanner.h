@@ -25,9 +25,12 @@ class UsageScanner {
 
   void Feed(std::string_view bytes);
   // The whole body in one piece, readable up to `capacity` bytes from its start (simdjson's
-  // padding): one parse in place finds the usage (a parse of a ~500-byte body costs half of the
-  // scan and the captured object's parse). When it finds none (absent, null, not JSON...), the
-  // body is scanned as Feed scans it, so a usage is never lost to the parse's strictness.
+  // padding): the usage is looked up where the key `"usage"` is written (32 bytes a step), its
+  // object's end and whether it is a member of the root found from there on, and only that
+  // object parsed, in place: a third of a parse of the whole body. When that is not plain (the
+  // value is not an object, the body ends inside it, the parse fails), the body is scanned as
+  // Feed scans it, so a usage is never lost to the lookup's shortcuts. A body that is not one JSON
+  // document may give another usage than the scan would.
   void FeedWhole(std::string_view body, size_t capacity);
   // The usage once its object has closed; nullopt before, when absent or null, when larger than
   // the bound, or when the body is not a JSON object.

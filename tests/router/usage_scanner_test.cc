@@ -170,6 +170,17 @@ TEST_CASE("a body whole in one read: the parse in place finds what the scan find
       "not json at all",
       R"({"id":"x","usage":{"prompt_tokens":1,"prompt_tokens":2,"completion_tokens":3}})",
       R"({"id":"x","usage":{"pr\u006fmpt_tokens":4,"completion_tokens":1}})",
+      // Found where the key is written: a top-level usage before a nested one, a key that ends
+      // in an escaped quote, brackets in strings after it, blanks, blocks of 64 bytes crossed.
+      R"({"usage":{"prompt_tokens":4},"x":{"usage":{"prompt_tokens":5}}})",
+      R"({"x\"usage":{"prompt_tokens":9},"usage":{"prompt_tokens":2}})",
+      R"({"usage":{"prompt_tokens":1},"kv_transfer_params":{"remote_host":"}}]]\"{"}} )"
+      "\n\r\t",
+      "{\"usage\" \n:\t{\"prompt_tokens\":" + std::string(150, ' ') +
+          R"(21,"completion_tokens":3}, "text":")" + long_text + R"("})",
+      R"({"a":[{"usage":{"prompt_tokens":1}}],"b":{"usage":null}})",
+      R"({"choices":[{"text":"\"usage\":{}"}]})",
+      R"({"usage":{"prompt_tokens":1})",
   };
   for (const std::string& body : bodies) {
     INFO(body);
@@ -179,6 +190,18 @@ TEST_CASE("a body whole in one read: the parse in place finds what the scan find
   CHECK(Whole(bodies[2]).value().prompt_tokens == 3);
   CHECK(Whole(bodies[3]).value().cached_tokens == 2);
   CHECK_FALSE(Whole(bodies[4]));
+  CHECK(Whole(bodies[10]).value().prompt_tokens == 4);
+  CHECK(Whole(bodies[11]).value().prompt_tokens == 2);
+  CHECK(Whole(bodies[12]).value().prompt_tokens == 1);
+  CHECK(Whole(bodies[13]).value().prompt_tokens == 21);
+  CHECK_FALSE(Whole(bodies[14]));
+  CHECK_FALSE(Whole(bodies[15]));
+  CHECK_FALSE(Whole(bodies[16]));
+  // Larger than the bound on the usage object: none, as the scan says.
+  const std::string large =
+      R"({"usage":{"prompt_tokens":1,"pad":")" + std::string(5000, 'p') + R"("},"x":1})";
+  CHECK_FALSE(Whole(large));
+  CHECK_FALSE(Scan(large, 0));
 }
 
 TEST_CASE("a body whole in one read that the parse rejects, or without padding, is scanned") {
