@@ -142,6 +142,12 @@ TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
        2, 3, 0},
       {R"({"pr\u006fmpt_tokens":4,"completion_tokens":1,"meta":{"deep":{"er":1}}})", 4, 1, 0},
       {"{}", 0, 0, 0},
+      {R"({"note":"a\"}{[,","prompt_tokens":3,"completion_tokens":-4,"x":[[],{}]})", 3, -4, 0},
+      {R"({"prompt_tokens":12,"completion_tokens":7,"total_tokens":19,)"
+       R"("prompt_tokens_details":{"x":[{}],"cached_tokens":8},"reasoning_tokens":0})",
+       12, 7, 8},
+      {R"({"prompt_tokens":true,"completion_tokens":[1],"prompt_tokens_details":{"a":"}"}})", 0, 0,
+       0},
   };
   for (const Case& c : cases) {
     const std::string body = std::string(R"({"id":"x","usage":)") + std::string(c.usage) + "}";
@@ -151,6 +157,7 @@ TEST_CASE("usage objects of every shape read as a JSON parser reads them") {
     CHECK(usage->prompt_tokens == c.prompt);
     CHECK(usage->completion_tokens == c.completion);
     CHECK(usage->cached_tokens == c.cached);
+    CHECK(Same(Whole(body), usage));
   }
 }
 
