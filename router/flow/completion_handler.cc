@@ -263,10 +263,10 @@ Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest&
     }
     writer.AddHeaders(limits.headers());  // x-ratelimit-* on every answer from here on
   }
-  // Watches for the client leaving, from the fairness queue on (the flow's engines are told);
-  // cancelled when the request is done.
+  // Watches for the client leaving, from the fairness queue on (the flow's engines are told),
+  // once the request has run for Worker::kWatchDelay; stopped when the request is done.
   auto watch = std::make_shared<DisconnectWatch>();
-  WatchClient(client.socket(), watch);
+  worker.watches.Add(client.socket(), watch);
   writer.Watching(watch.get());
   // However this coroutine ends, the watch is stopped before the session may close the socket.
   const struct StopAtEnd {

@@ -72,12 +72,9 @@ Task<bool> DownstreamWriter::RelayRest() {
 }
 
 void DownstreamWriter::StopWatching() {
-  // A wait that completed before this cancel still has its handler queued, and it may run after
-  // the session closed the socket: the flag tells it not to look at the socket. Once stopped,
-  // nothing of the watch is left to cancel (HandleCompletion's guard calls this again).
   if (watch_ != nullptr) {
-    if (watch_->stopped) return;
-    watch_->stopped = true;
+    watch_->Stop();
+    return;
   }
   beast::error_code ignored;
   client_.socket().cancel(ignored);

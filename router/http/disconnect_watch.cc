@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "discovery/uncaught.h"
+#include "router/http/watch_queue.h"
 
 namespace pdgate::router {
 
@@ -21,7 +22,23 @@ void DisconnectWatch::CloseLegs() {
   legs.clear();
 }
 
+void DisconnectWatch::Stop() {
+  // A wait that completed before this cancel still has its handler queued, and it may run after
+  // the session closed the socket: the flag tells it not to look at the socket.
+  if (stopped) return;
+  stopped = true;
+  if (queue != nullptr) {
+    queue->Remove(*this);  // its wait never started: nothing to cancel
+    return;
+  }
+  if (client != nullptr) {
+    beast::error_code ignored;
+    client->cancel(ignored);
+  }
+}
+
 void WatchClient(Socket& client, std::shared_ptr<DisconnectWatch> watch) {
+  watch->client = &client;
   client.async_wait(
       Socket::wait_read, [&client, watch = std::move(watch)](const beast::error_code& ec) {
         if (ec || watch->stopped) return;  // the request finished first

@@ -11,6 +11,7 @@
 
 #include "router/auth/token_cache.h"
 #include "router/http/net.h"
+#include "router/http/watch_queue.h"
 #include "router/limits/gcra_client.h"
 #include "router/runtime/lifecycle.h"
 #include "router/runtime/router_state.h"
@@ -40,7 +41,11 @@ struct Worker {
              state->config->settings.timeouts.upstream_pool_idle,
              state->metrics_registry ? state->metrics_registry->upstream_connections()
                                      : ConnectionGauges{}),
-        rng(seed) {}
+        rng(seed),
+        watches(context, kWatchDelay) {}
+
+  // How long a request runs before its client is watched for leaving (router/http/watch_queue.h).
+  static constexpr std::chrono::milliseconds kWatchDelay{20};
 
   const config::RouterSettings& settings() const { return state->config->settings; }
   bool draining() const { return lifecycle->draining.load(std::memory_order_relaxed); }
@@ -67,6 +72,7 @@ struct Worker {
   std::shared_ptr<const RouterState> state;
   UpstreamPool pool;
   std::mt19937_64 rng;
+  WatchQueue watches;
   class AccessLog* access_log = nullptr;        // process-wide, owned by the server
   std::atomic<size_t> connections{0};           // read by the drain watcher on another thread
   absl::flat_hash_map<Stream*, bool> sessions;  // open client connections → busy

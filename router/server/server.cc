@@ -193,7 +193,9 @@ int Server::Run() {
   // Pooled sockets must go while their io_context still exists.
   for (auto& worker : workers_) worker->pool.Clear();
   for (auto& worker : workers_) worker->redis.clear();
+  for (auto& worker : workers_) worker->watches.Close();  // its timer, likewise
   control_worker_->pool.Clear();
+  control_worker_->watches.Close();
   shared_load_.reset();
   return exit_code_;
 }
