@@ -1,8 +1,9 @@
 #include "router/flow/request_context.h"
 
 #include <algorithm>
-#include <boost/beast/core/string.hpp>
 #include <optional>
+
+#include "router/http/http1_syntax.h"
 
 namespace pdgate::router {
 
@@ -25,17 +26,27 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
 }
 
 ForwardedFields::ForwardedFields(const ClientRequest& request) {
+  const auto first = [](std::optional<std::string_view>& slot, std::string_view name,
+                        std::string_view lower, std::string_view value) {
+    if (!slot && http1::NameIs(name, lower)) slot = value;
+  };
   for (size_t i = 0; i < request.field_count(); ++i) {
     const ClientRequest::Field field = request.field(i);
-    const std::string_view name = field.name;
-    if (!accept && name.size() == 6 && beast::iequals(name, "accept")) {
-      accept = field.value;
-    } else if (!authorization && name.size() == 13 && beast::iequals(name, "authorization")) {
-      authorization = field.value;
-    } else if (!traceparent && name.size() == 11 && beast::iequals(name, "traceparent")) {
-      traceparent = field.value;
-    } else if (!tracestate && name.size() == 10 && beast::iequals(name, "tracestate")) {
-      tracestate = field.value;
+    switch (field.name.size()) {  // most fields are none of these: one comparison of sizes
+      case 6:
+        first(accept, field.name, "accept", field.value);
+        break;
+      case 13:
+        first(authorization, field.name, "authorization", field.value);
+        break;
+      case 11:
+        first(traceparent, field.name, "traceparent", field.value);
+        break;
+      case 10:
+        first(tracestate, field.name, "tracestate", field.value);
+        break;
+      default:
+        break;
     }
   }
 }
