@@ -110,7 +110,10 @@ TEST_CASE("a prefill's kv_transfer_params are taken byte for byte, and only an o
   // An early stop answers null: legal, the decode recomputes. Anything but an object is none.
   for (std::string other : std::vector<std::string>{
            R"({"kv_transfer_params":null})", R"({"kv_transfer_params":[1]})", R"({"choices":[]})",
-           R"([{"kv_transfer_params":{}}])", R"({"kv_tr)", ""}) {
+           R"([{"kv_transfer_params":{}}])", R"({"kv_tr)", "",
+           // Found where the key is written, but not the root's member: none.
+           R"({"a":{"kv_transfer_params":{"x":1}}})",
+           R"({"t":"\"kv_transfer_params\":{\"x\":1}"})"}) {
     INFO(other);
     CHECK(router::ExtractKvTransferParams(other).empty());
   }
@@ -123,4 +126,15 @@ TEST_CASE("a prefill's kv_transfer_params are taken byte for byte, and only an o
   CHECK(router::ExtractKvTransferParams(recorded) == expected);
   std::string early_stop = ReadFixture("vllm_prefill_response_early_stop.json");
   CHECK(router::ExtractKvTransferParams(early_stop).empty());
+
+  // The root's member after a nested one of the same name, with brackets and quotes in strings
+  // around it, blanks, and a key that ends in an escaped quote.
+  const std::string inner = R"({"remote_host":"h}]\"{","remote_block_ids":[1,[2],{"a":[]}]})";
+  std::string tricky = R"({"x\"kv_transfer_params":{"no":1},"choices":[{"kv_transfer_params":)"
+                       R"({"nested":true}}],"kv_transfer_params" :)"
+                       "\n " +
+                       inner +
+                       R"(,"usage":{"prompt_tokens":5}} )"
+                       "\n";
+  CHECK(router::ExtractKvTransferParams(tricky) == inner);
 }
