@@ -48,11 +48,12 @@ size_t FindKey(const char* data, size_t size, size_t from, std::string_view key)
 }
 
 // How the object value that starts at data[value] ends: its end (past its closing brace), and
-// whether the object holding the member closes at the last byte of data[0, size). data is
-// readable 64 bytes past size.
+// whether the object holding the member closes at the last byte of data[0, size). kUnfinished
+// when the brackets do not match (or nest deeper than 64). data is readable 64 bytes past size.
 enum class Holder { kRoot, kNested, kUnfinished };
 Holder MemberEnd(const char* data, size_t size, size_t value, size_t& end) {
   int depth = 0;
+  uint64_t arrays = 0;  // bit i: the bracket open at depth i + 1 is an array's (up to 64 deep)
   bool in_string = false;
   bool carry = false;
   end = 0;
@@ -68,8 +69,13 @@ Holder MemberEnd(const char* data, size_t size, size_t value, size_t& end) {
       const size_t i = block + size_t(std::countr_zero(brackets));
       const char c = data[i];
       if (c == '{' || c == '[') {
-        ++depth;
+        if (++depth > 64) return Holder::kUnfinished;  // deeper than the bits: left to a parse
+        arrays = (arrays << 1) | (c == '[' ? 1 : 0);
       } else if (c == '}' || c == ']') {
+        // A bracket that closes what it did not open is no JSON; the holder (depth 0 here) is
+        // an object.
+        if (depth > 0 ? (arrays & 1) != (c == ']' ? 1u : 0u) : c != '}') return Holder::kUnfinished;
+        arrays >>= 1;
         if (--depth == 0 && end == 0) end = i + 1;
         if (depth < 0) {  // the holder closes
           size_t next = i + 1;
@@ -79,7 +85,7 @@ Holder MemberEnd(const char* data, size_t size, size_t value, size_t& end) {
       }
     }
   }
-  return Holder::kUnfinished;  // not JSON
+  return Holder::kUnfinished;  // not JSON, or too deep to tell
 }
 
 }  // namespace

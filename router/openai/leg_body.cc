@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "base/strings.h"
+#include "router/openai/json_blocks.h"
 #include "router/openai/json_member.h"
 #include "router/openai/json_text.h"
 
@@ -212,6 +213,8 @@ std::string ExtractKvTransferParams(std::string& answer) {
       params.raw_json().get(raw)) {
     return {};
   }
+  // simdjson's raw text of a value runs to the next token: blanks after the object are not its.
+  while (!raw.empty() && json_blocks::IsBlank(raw.back())) raw.remove_suffix(1);
   return std::string(raw);
 }
 
