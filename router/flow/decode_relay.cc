@@ -126,8 +126,7 @@ Task<std::optional<AttemptError>> RelayAnswer(RequestContext& context, UpstreamL
     writer.Close();
     // Mid-stream failure: one error event and [DONE], never a retry (bytes were sent).
     if (event_stream && !(filter && filter->saw_done())) {
-      if (last.data() != last_text.data()) last_text.assign(last);
-      last_text +=
+      last_text +=  // an event stream has the filter: last_text holds `last`
           ErrorEvent({502, StrCat("The decode engine ", Describe(endpoint), " failed mid-stream."),
                       "", "", ""});
       last = last_text;

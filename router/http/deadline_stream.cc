@@ -59,6 +59,20 @@ std::size_t DeadlineStream::WriteNow(std::span<const net::const_buffer> buffers,
   }
 }
 
+std::size_t BuffersAfter(std::span<const net::const_buffer> buffers, std::size_t written,
+                         net::const_buffer* rest) {
+  size_t kept = 0;
+  for (const net::const_buffer& piece : buffers) {
+    if (written >= piece.size()) {
+      written -= piece.size();
+      continue;
+    }
+    rest[kept++] = piece + written;
+    written = 0;
+  }
+  return kept;
+}
+
 void DeadlineStream::close() { state_->Close(); }
 
 void DeadlineStream::State::Arm() {

@@ -168,4 +168,9 @@ class DeadlineStream {
   std::shared_ptr<State> state_;
 };
 
+// What of `buffers` a write that took their first `written` bytes left (WriteNow's rest): written
+// to `rest`, which has room for buffers.size() pieces; returns how many (none empty).
+std::size_t BuffersAfter(std::span<const net::const_buffer> buffers, std::size_t written,
+                         net::const_buffer* rest);
+
 }  // namespace pdgate::router

@@ -74,17 +74,8 @@ size_t RelayedResponse::Prepare(std::string_view data, bool last, Parts& parts) 
 }
 
 size_t RelayedResponse::Rest(const Parts& parts, size_t count, size_t written, Parts& rest) {
-  size_t kept = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const size_t size = parts[i].size();
-    if (written >= size) {
-      written -= size;
-      continue;
-    }
-    rest[kept++] = net::buffer(static_cast<const char*>(parts[i].data()) + written, size - written);
-    written = 0;
-  }
-  return kept;
+  return BuffersAfter(std::span<const net::const_buffer>(parts.data(), count), written,
+                      rest.data());
 }
 
 Task<bool> RelayedResponse::Write(Stream& client, std::string_view data, bool last) {

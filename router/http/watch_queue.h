@@ -39,7 +39,6 @@ class WatchQueue {
   void Close();
 
   size_t queued() const { return size_; }
-  Clock::duration delay() const { return delay_; }
 
  private:
   struct Timer;

@@ -64,6 +64,12 @@ std::string_view DataOf(std::string_view event) {
   return event;
 }
 
+// One parser per thread for the reads of this file: each ends before the next starts.
+od::parser& UsageParser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
 std::optional<Usage> UsageOf(od::object usage) {
   Usage result;
   for (auto field : usage) {
@@ -93,7 +99,7 @@ std::optional<Usage> ReadUsage(std::string_view json) {
 
 std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
   if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return ReadUsage(json);
-  thread_local od::parser parser;
+  od::parser& parser = UsageParser();
   od::document doc;
   od::object usage;
   if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
@@ -104,7 +110,7 @@ std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
 
 std::optional<Usage> ReadUsageObject(std::string_view json, size_t capacity) {
   if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return std::nullopt;
-  thread_local od::parser parser;
+  od::parser& parser = UsageParser();
   od::document doc;
   od::object usage;
   if (parser.iterate(simdjson::padded_string_view(json, capacity)).get(doc) ||
@@ -133,7 +139,7 @@ bool SseFilter::Inspect(std::string_view event) {
   if (!drop_usage_chunk_) return true;
   // The usage-only chunk has an empty choices array.
   simdjson::padded_string copy(data);
-  thread_local od::parser parser;
+  od::parser& parser = UsageParser();
   od::document doc;
   od::array choices;
   if (parser.iterate(copy).get(doc) || doc["choices"].get_array().get(choices)) return true;

@@ -11,8 +11,6 @@ namespace pdgate::router {
 namespace {
 
 constexpr std::string_view kUsage = "usage";
-// The captured object is read as the value of this document's one member.
-constexpr std::string_view kDocumentStart = "{\"usage\":";
 
 using json_blocks::Classify;
 using json_blocks::Escaped;
@@ -141,7 +139,7 @@ void UsageScanner::Event(const char* chunk, size_t at, char c) {
     case '{':
       if (depth_ == 1 && usage_key_) {
         capturing_ = true;
-        captured_.assign(kDocumentStart);
+        captured_.clear();
         capture_from_ = at;
       }
       if (++depth_ == 1) key_expected_ = true;
@@ -171,15 +169,14 @@ void UsageScanner::Event(const char* chunk, size_t at, char c) {
 void UsageScanner::KeepCaptured(const char* chunk, size_t end) {
   captured_.append(chunk + capture_from_, end - capture_from_);
   capture_from_ = end;
-  if (captured_.size() - kDocumentStart.size() > max_usage_bytes_) done_ = true;
+  if (captured_.size() > max_usage_bytes_) done_ = true;
 }
 
 void UsageScanner::Finish() {
   done_ = true;
   capturing_ = false;
-  captured_ += '}';
   captured_.reserve(captured_.size() + kJsonPadding);  // read in place, not copied
-  usage_ = ReadUsage(captured_, captured_.capacity());
+  usage_ = ReadUsageObject(captured_, captured_.capacity());
   captured_ = std::string();
 }
 

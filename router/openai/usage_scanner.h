@@ -58,7 +58,7 @@ class UsageScanner {
   size_t key_from_ = 0;      // where the key being read starts in this chunk
   size_t capture_from_ = 0;  // where the usage object's bytes start in this chunk
   std::string key_;          // the key's bytes from earlier chunks (bounded: only "usage" matters)
-  std::string captured_;     // {"usage": and the usage object's bytes
+  std::string captured_;     // the usage object's bytes
   std::optional<Usage> usage_;
 };
 

@@ -2,7 +2,6 @@
 // A request to an engine, formatted once: the head (request line and fields) in one string, the
 // body in another, written with one gather write. Beast's request serializer walked a five-part
 // buffer view per write, a tenth of pdgate's instructions per request.
-#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -32,15 +31,6 @@ class LegRequest {
     return {net::buffer(head_), net::buffer(body_)};
   }
   size_t size() const { return head_.size() + body_.size(); }
-  // What of `buffers` is left after its first `written` bytes.
-  static std::array<net::const_buffer, 2> Rest(const std::array<net::const_buffer, 2>& buffers,
-                                               size_t written) {
-    std::array<net::const_buffer, 2> rest = buffers;
-    const size_t from_head = std::min(written, rest[0].size());
-    rest[0] += from_head;
-    rest[1] += written - from_head;
-    return rest;
-  }
 
  private:
   std::string head_;

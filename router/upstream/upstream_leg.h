@@ -140,9 +140,10 @@ Task<LegOutcome> UpstreamLeg::Exchange(const LegRequest& request, std::optional<
     beast::error_code write_ec;
     const size_t written = connection_->stream.WriteNow(buffers, write_ec);
     if (!write_ec && written < request.size()) {
-      const std::array<net::const_buffer, 2> rest = LegRequest::Rest(buffers, written);
-      std::tie(write_ec, std::ignore) =
-          co_await net::async_write(connection_->stream, rest, kTuple);
+      std::array<net::const_buffer, 2> rest;
+      const size_t left = BuffersAfter(buffers, written, rest.data());
+      std::tie(write_ec, std::ignore) = co_await net::async_write(
+          connection_->stream, std::span<const net::const_buffer>(rest.data(), left), kTuple);
     }
     if (watch_->client_gone) co_return LegOutcome{LegStatus::kClientGone, "client went away"};
     if (write_ec) {
