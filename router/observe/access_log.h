@@ -66,6 +66,9 @@ struct AccessRecord {
 void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record);
 
 void AppendJson(const AccessRecord& record, std::string& out);
+// The same line written at out[used], `out` grown when its size leaves too little room (never
+// shrunk); returns the line's end. What follows the end in `out` is no part of any line.
+size_t WriteJson(const AccessRecord& record, std::string& out, size_t used);
 void AppendText(const AccessRecord& record, std::string& out);
 std::string FormatJson(const AccessRecord& record);
 std::string FormatText(const AccessRecord& record);
@@ -84,8 +87,9 @@ class AccessLog {
  private:
   // One io thread's lines, waiting for the writer.
   struct Buffer {
-    std::mutex mutex;  // the owning thread and, every flush, the writer
-    std::string lines;
+    std::mutex mutex;   // the owning thread and, every flush, the writer
+    std::string lines;  // its size is its room: the lines are its first `used` bytes
+    size_t used = 0;
   };
   Buffer& ThisThreadsBuffer();
   void Run();

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <limits>
+#include <string>
+#include <vector>
 
 using namespace pdgate::router;
 
@@ -114,4 +116,42 @@ TEST_CASE("a JSON line of values that are all escapes fits and appends to what i
   REQUIRE_FALSE(parser.parse(buffered.substr(second + 1)).get(doc));
   CHECK(int64_t(doc["status"]) == 200);
   CHECK(buffered.back() == '\n');
+}
+
+TEST_CASE("lines written into a buffer's room escape what they must wherever it is in a value") {
+  // Values are copied whole, then checked 32 bytes at a time, reading past their end into the
+  // buffer's room: what lies there (here quotes and control bytes) must change nothing.
+  std::string buffer(64, '"');
+  buffer.append(4000, '\x01');
+  size_t used = 0;
+  std::vector<std::string> models;
+  for (size_t size : {0, 1, 31, 32, 33, 64, 65, 100}) {
+    for (size_t at : {size_t{0}, size / 2, size - 1, size}) {  // `size`: no byte to escape
+      if (size == 0 && at != size) continue;
+      std::string model(size, 'm');
+      if (at < size) model[at] = (at % 2 == 0) ? '"' : '\n';
+      models.push_back(model);
+    }
+  }
+  for (const std::string& model : models) {
+    AccessRecord r = Record();
+    r.model = model;
+    used = WriteJson(r, buffer, used);
+    REQUIRE(used <= buffer.size());
+  }
+  const std::string lines = buffer.substr(0, used);
+  simdjson::dom::parser parser;
+  size_t begin = 0;
+  for (const std::string& model : models) {
+    const size_t end = lines.find('\n', begin);
+    REQUIRE(end != std::string::npos);
+    simdjson::dom::element doc;
+    REQUIRE_FALSE(parser.parse(lines.substr(begin, end + 1 - begin)).get(doc));
+    std::string_view written;
+    REQUIRE_FALSE(doc["model"].get(written));
+    CHECK(written == model);
+    CHECK(std::string_view(doc["request_id"]) == "id-1");
+    begin = end + 1;
+  }
+  CHECK(begin == lines.size());
 }
