@@ -1,6 +1,8 @@
 #include "router/http/client_request.h"
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <cstring>
 
 #include "router/openai/openai_request.h"
 
@@ -22,14 +24,24 @@ ClientRequest::Field ClientRequest::field(size_t i) const {
 }
 
 uint32_t ClientRequest::Keep(std::string_view bytes) {
-  const auto at = uint32_t(text_.size());
-  text_.append(bytes);
+  // A head is under the parser's header limit (uint32_t), so are the offsets into its copy.
+  const uint32_t at = text_size_;
+  if (text_capacity_ - at < bytes.size()) {
+    const auto capacity =
+        uint32_t(std::max<size_t>(size_t{2} * text_capacity_, at + bytes.size() + 256));
+    auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+    if (at != 0) std::memcpy(grown.get(), text_.get(), at);
+    text_ = std::move(grown);
+    text_capacity_ = capacity;
+  }
+  if (!bytes.empty()) std::memcpy(text_.get() + at, bytes.data(), bytes.size());
+  text_size_ = uint32_t(at + bytes.size());
   return at;
 }
 
 ClientRequestParser::ClientRequestParser(ClientRequest& request)
     : Http1Parser(/*request=*/true), request_(request) {
-  request_.text_.clear();
+  request_.text_size_ = 0;
   request_.fields_.clear();
   request_.method_ = http::verb::unknown;
   request_.method_size_ = request_.target_size_ = 0;

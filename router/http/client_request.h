@@ -7,6 +7,7 @@
 // handful of times.
 #include <boost/beast/http/verb.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,10 +49,15 @@ class ClientRequest {
     uint32_t value_size;
   };
 
-  std::string_view Text(uint32_t at, uint32_t size) const { return {text_.data() + at, size}; }
+  std::string_view Text(uint32_t at, uint32_t size) const { return {text_.get() + at, size}; }
   uint32_t Keep(std::string_view bytes);
 
-  std::string text_;  // the method, the target, each field's name and value
+  // The method, the target, each field's name and value, copied one after another. Not a
+  // std::string: its appends cost a capacity check, a length and a terminator each (two per
+  // field), where this is a compare and a memcpy.
+  std::unique_ptr<char[]> text_;
+  uint32_t text_size_ = 0;
+  uint32_t text_capacity_ = 0;
   std::vector<Entry> fields_;
   http::verb method_ = http::verb::unknown;
   uint32_t method_at_ = 0;
