@@ -118,8 +118,8 @@ Task<std::optional<AttemptError>> RunPairAttempt(RequestContext& context,
       co_await RunPrefill(context, *candidate.prefill, candidate.prefill_tokens);
   if (auto* error = std::get_if<AttemptError>(&prefilled)) co_return std::move(*error);
   if (context.watch->client_gone) co_return std::nullopt;
-  std::string body =
-      BuildDecodeBody(context.leg, std::get<std::string>(prefilled), context.inject_usage);
+  std::optional<std::string> body =
+      DecodeBodyUnlessClients(context.leg, std::get<std::string>(prefilled), context.inject_usage);
   std::optional<AttemptError> error =
       co_await RunDecode(context, *candidate.decode, body, "decode", context.watch);
   if (error && error->label == LegOutcomeLabel::kHttpError) {
@@ -158,7 +158,8 @@ Task<void> RunAttempts(RequestContext& context, const pd_scheduler::Scheduler& s
     scheduler.RecordServed(decision, *candidate.decode);
     std::optional<AttemptError> error;
     if (candidate.prefill == nullptr) {  // decode-only, or an aggregated server's one leg
-      std::string body = BuildDecodeBody(context.leg, "", context.inject_usage);
+      std::optional<std::string> body =
+          DecodeBodyUnlessClients(context.leg, "", context.inject_usage);
       error = co_await RunDecode(context, *candidate.decode, body, candidate.leg, context.watch);
     } else {
       error = co_await RunPairAttempt(context, candidate);

@@ -80,7 +80,8 @@ Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoin
 // Sends the decode leg (or an aggregated server's only leg); a 2xx answer is relayed. One
 // coroutine for the leg and its bookkeeping: a frame and a resumption less per request.
 Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
-                                            const discovery::Endpoint& endpoint, std::string& body,
+                                            const discovery::Endpoint& endpoint,
+                                            std::optional<std::string>& body,
                                             std::string_view leg_name,
                                             const std::shared_ptr<DisconnectWatch>& legs) {
   const Clock::time_point started = Clock::now();

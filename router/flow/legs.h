@@ -18,15 +18,15 @@ namespace pdgate::router {
 using PrefillResult = std::variant<std::string, AttemptError>;
 
 // `prefill_tokens`: the scheduler's estimate of the leg's work, counted on the endpoint.
-Task<PrefillResult> RunPrefill(RequestContext& context,
-                                         const discovery::Endpoint& endpoint,
-                                         int64_t prefill_tokens);
+Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoint& endpoint,
+                               int64_t prefill_tokens);
 
-// Sends `body` (moved from) and relays the answer. Returns an error only while nothing has
+// Sends `body` (moved from; nullopt: the client's body as it came) and relays the answer. Returns an error only while nothing has
 // reached the client. `legs` is the watch the leg registers with (closed on client disconnect).
 Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
-                                                      const discovery::Endpoint& endpoint,
-                                                      std::string& body, std::string_view leg_name,
-                                                      const std::shared_ptr<DisconnectWatch>& legs);
+                                            const discovery::Endpoint& endpoint,
+                                            std::optional<std::string>& body,
+                                            std::string_view leg_name,
+                                            const std::shared_ptr<DisconnectWatch>& legs);
 
 }  // namespace pdgate::router

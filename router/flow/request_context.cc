@@ -52,7 +52,7 @@ ForwardedFields::ForwardedFields(const ClientRequest& request) {
 }
 
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
-                          std::string body, std::string_view target) {
+                          std::optional<std::string> body, std::string_view target) {
   const ClientRequest& request = context.request;
   const ForwardedFields forwarded(request);
   LegRequest leg(target.empty() ? std::string_view(request.target()) : target, endpoint.host_port);
@@ -76,7 +76,11 @@ LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoi
   }
   if (forwarded.traceparent) leg.Set("traceparent", *forwarded.traceparent);
   if (forwarded.tracestate) leg.Set("tracestate", *forwarded.tracestate);
-  leg.SetBody(std::move(body));
+  if (body) {
+    leg.SetBody(std::move(*body));
+  } else {
+    leg.SetBodyView(context.leg.body);  // the client's request outlives its legs
+  }
   return leg;
 }
 

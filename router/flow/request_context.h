@@ -52,8 +52,9 @@ struct ForwardedFields {
   std::optional<std::string_view> tracestate;
 };
 
-// A leg's request: the client's path (or `target`), our headers, `body`.
+// A leg's request: the client's path (or `target`), our headers, `body` (nullopt: the client's
+// body as it came).
 LegRequest MakeLegRequest(const RequestContext& context, const discovery::Endpoint& endpoint,
-                          std::string body, std::string_view target = {});
+                          std::optional<std::string> body, std::string_view target = {});
 
 }  // namespace pdgate::router

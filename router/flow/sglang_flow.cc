@@ -59,7 +59,8 @@ Task<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
                                   context.worker.rng() >> 1, rid};
   std::string prefill_body =
       BuildPrefillBody(context.leg, config::KvConnector::kSglang, &bootstrap);
-  std::string decode_body = BuildDecodeBody(context.leg, "", context.inject_usage, &bootstrap);
+  std::optional<std::string> decode_body =
+      BuildDecodeBody(context.leg, "", context.inject_usage, &bootstrap);
 
   auto legs = std::make_shared<DisconnectWatch>();
   Worker* worker = &context.worker;

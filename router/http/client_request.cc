@@ -23,20 +23,14 @@ ClientRequest::Field ClientRequest::field(size_t i) const {
   return {Text(entry.name_at, entry.name_size), Text(entry.value_at, entry.value_size)};
 }
 
-uint32_t ClientRequest::Keep(std::string_view bytes) {
+void ClientRequest::Grow(size_t more) {
   // A head is under the parser's header limit (uint32_t), so are the offsets into its copy.
-  const uint32_t at = text_size_;
-  if (text_capacity_ - at < bytes.size()) {
-    const auto capacity =
-        uint32_t(std::max<size_t>(size_t{2} * text_capacity_, at + bytes.size() + 256));
-    auto grown = std::make_unique_for_overwrite<char[]>(capacity);
-    if (at != 0) std::memcpy(grown.get(), text_.get(), at);
-    text_ = std::move(grown);
-    text_capacity_ = capacity;
-  }
-  if (!bytes.empty()) std::memcpy(text_.get() + at, bytes.data(), bytes.size());
-  text_size_ = uint32_t(at + bytes.size());
-  return at;
+  const auto capacity =
+      uint32_t(std::max<size_t>(size_t{2} * text_capacity_, text_size_ + more + 256));
+  auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+  if (text_size_ != 0) std::memcpy(grown.get(), text_.get(), text_size_);
+  text_ = std::move(grown);
+  text_capacity_ = capacity;
 }
 
 ClientRequestParser::ClientRequestParser(ClientRequest& request)

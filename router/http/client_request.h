@@ -7,6 +7,7 @@
 // handful of times.
 #include <boost/beast/http/verb.hpp>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,7 +51,15 @@ class ClientRequest {
   };
 
   std::string_view Text(uint32_t at, uint32_t size) const { return {text_.get() + at, size}; }
-  uint32_t Keep(std::string_view bytes);
+  uint32_t Keep(std::string_view bytes) {
+    const uint32_t at = text_size_;
+    if (text_capacity_ - at < bytes.size()) [[unlikely]]
+      Grow(bytes.size());
+    if (!bytes.empty()) std::memcpy(text_.get() + at, bytes.data(), bytes.size());
+    text_size_ = at + uint32_t(bytes.size());
+    return at;
+  }
+  void Grow(size_t more);
 
   // The method, the target, each field's name and value, copied one after another. Not a
   // std::string: its appends cost a capacity check, a length and a terminator each (two per

@@ -184,6 +184,29 @@ std::string BuildDecodeBody(const LegContext& leg, std::string_view kv_transfer_
   return s.Build();
 }
 
+std::optional<std::string> DecodeBodyUnlessClients(const LegContext& leg,
+                                                   std::string_view kv_transfer_params_json,
+                                                   bool inject_usage) {
+  bool router_owned = false;
+  for (const Member& m : leg.request->members) {
+    switch (m.key) {
+      case Key::kKvTransferParams:
+      case Key::kBootstrapHost:
+      case Key::kBootstrapPort:
+      case Key::kBootstrapRoom:
+      case Key::kRid:
+        router_owned = true;
+        break;
+      default:
+        break;
+    }
+  }
+  if (router_owned || !leg.model_json.empty() || !kv_transfer_params_json.empty() || inject_usage) {
+    return BuildDecodeBody(leg, kv_transfer_params_json, inject_usage);
+  }
+  return std::nullopt;
+}
+
 std::string ExtractKvTransferParams(std::string& answer) {
   answer.reserve(answer.size() + kJsonPadding);
   // Looked up where the key is written (vLLM puts it last, after the generated text and usage):

@@ -2,6 +2,7 @@
 // Builds the body of each upstream leg from the client's body by splicing top-level members:
 // untouched members (the prompt above all) keep the client's exact bytes; edited members keep the
 // client's key bytes with a new value; added members go at the end.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,12 @@ std::string BuildPrefillBody(const LegContext& leg, config::KvConnector connecto
 // and stream_options.include_usage forced on when `inject_usage` (the caller hides that chunk).
 std::string BuildDecodeBody(const LegContext& leg, std::string_view kv_transfer_params_json,
                             bool inject_usage, const SglangBootstrap* bootstrap = nullptr);
+// The same, or nullopt when it would change nothing but the blanks between members (no
+// router-owned key sent, no model rewrite, nothing to add): the client's bytes then go as they
+// came, with no copy and no splice.
+std::optional<std::string> DecodeBodyUnlessClients(const LegContext& leg,
+                                                   std::string_view kv_transfer_params_json,
+                                                   bool inject_usage);
 
 // The `kv_transfer_params` object of a prefill's answer, byte for byte; empty when absent, null (an
 // early stop: legal, the decode recomputes) or not JSON. `answer` gets kJsonPadding bytes of

@@ -24,4 +24,11 @@ void LegRequest::SetBody(std::string body) {
   head_ += "\r\n";
 }
 
+void LegRequest::SetBodyView(std::string_view body) {
+  borrowed_body_ = body;
+  borrowed_ = true;
+  AppendContentLength(head_, body.size());
+  head_ += "\r\n";
+}
+
 }  // namespace pdgate::router

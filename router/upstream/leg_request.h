@@ -24,17 +24,24 @@ class LegRequest {
   void Add(FieldLine line) { head_ += line.view(); }
   // Ends the head with the body's Content-Length.
   void SetBody(std::string body);
+  // The same for bytes the request does not own (the client's body, sent as it came), which
+  // must outlive it.
+  void SetBodyView(std::string_view body);
 
   const std::string& head() const { return head_; }
-  const std::string& body() const { return body_; }
+  std::string_view body() const { return borrowed_ ? borrowed_body_ : std::string_view(body_); }
   std::array<net::const_buffer, 2> Buffers() const {
-    return {net::buffer(head_), net::buffer(body_)};
+    const std::string_view bytes = body();
+    return {net::buffer(head_), net::buffer(bytes.data(), bytes.size())};
   }
-  size_t size() const { return head_.size() + body_.size(); }
+  size_t size() const { return head_.size() + body().size(); }
 
  private:
   std::string head_;
   std::string body_;
+  // Not a view of body_ when it is ours: a moved request's short body moves to other storage.
+  std::string_view borrowed_body_;
+  bool borrowed_ = false;
 };
 
 }  // namespace pdgate::router

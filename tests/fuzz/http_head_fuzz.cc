@@ -127,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   leg.SetBody(R"({"prompt":"x"})");
 
-  const std::string wire = leg.head() + leg.body();
+  const std::string wire = leg.head() + std::string(leg.body());
   http::request_parser<http::string_body> engine;
   engine.eager(true);
   const size_t engine_used = engine.put(boost::asio::buffer(wire), ec);

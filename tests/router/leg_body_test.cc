@@ -83,6 +83,26 @@ TEST_CASE("decode asks for usage when the client did not, keeping continuous sta
         R"({"model":"m","prompt":"p","stream":true,"stream_options":{"include_usage":true}})");
 }
 
+TEST_CASE("a decode body that would change nothing but blanks is the client's, as it came") {
+  Built plain = Make(R"( {"model" : "m", "prompt":"p", "stream":false, "n":1} )");
+  CHECK_FALSE(router::DecodeBodyUnlessClients(plain.leg, "", false).has_value());
+  // Anything to change builds the body as BuildDecodeBody does.
+  CHECK(router::DecodeBodyUnlessClients(plain.leg, "", true) ==
+        router::BuildDecodeBody(plain.leg, "", true));
+  CHECK(router::DecodeBodyUnlessClients(plain.leg, R"({"a":1})", false) ==
+        R"({"model" : "m","prompt":"p","stream":false,"n":1,"kv_transfer_params":{"a":1}})");
+  Built renamed = Make(R"({"model":"m","prompt":"p"})", "served-name");
+  CHECK(router::DecodeBodyUnlessClients(renamed.leg, "", false) ==
+        R"({"model":"served-name","prompt":"p"})");
+  // A router-owned key the client sent is never passed on.
+  for (const char* owned :
+       {R"("kv_transfer_params":{"remote_host":"evil"})", R"("bootstrap_host":"169.254.169.254")",
+        R"("bootstrap_port":1)", R"("bootstrap_room":2)", R"("rid":"x")"}) {
+    Built sent = Make(std::string(R"({"model":"m","prompt":"p",)") + owned + "}");
+    CHECK(router::DecodeBodyUnlessClients(sent.leg, "", false) == R"({"model":"m","prompt":"p"})");
+  }
+}
+
 TEST_CASE("sglang legs carry the bootstrap trio and the router's rid, never the client's") {
   Built b = Make(R"({"model":"m","prompt":"p","bootstrap_host":"169.254.169.254","rid":"x"})");
   router::SglangBootstrap bootstrap{"10.0.0.7", 8998, 5837461092837465123ull, "pdgate-1"};
