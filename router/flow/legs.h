@@ -21,8 +21,9 @@ using PrefillResult = std::variant<std::string, AttemptError>;
 Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoint& endpoint,
                                int64_t prefill_tokens);
 
-// Sends `body` (moved from; nullopt: the client's body as it came) and relays the answer. Returns an error only while nothing has
-// reached the client. `legs` is the watch the leg registers with (closed on client disconnect).
+// Sends `body` (moved from; nullopt: the client's body as it came) and relays the answer. Returns
+// an error only while nothing has reached the client. `legs` is the watch the leg registers with
+// (closed on client disconnect).
 Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
                                             const discovery::Endpoint& endpoint,
                                             std::optional<std::string>& body,
