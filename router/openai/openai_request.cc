@@ -102,8 +102,6 @@ absl::StatusOr<OpenAIRequest> ParseOpenAIRequest(std::string_view body, size_t c
                        ? "The request body is not valid JSON."
                        : "The request body must be a JSON object.");
   }
-  // Room for a typical body's members (an SDK's chat request has 4 to 10) in one allocation.
-  request.members.reserve(16);
   uint32_t seen = 0;
   bool has_model = false;
   for (auto result : object) {

@@ -5,6 +5,7 @@
 // Security: keys are compared unescaped ("mod\u0065l" is `model`, as Python's json reads it), and a
 // duplicated key that pdgate reads or edits is rejected: otherwise a client could route as one
 // model and run as another, since engines keep the last duplicate.
+#include <absl/container/inlined_vector.h>
 #include <absl/status/statusor.h>
 
 #include <cstdint>
@@ -55,7 +56,9 @@ struct OpenAIRequest {
   std::optional<int64_t> max_tokens;  // max_completion_tokens when both are given
   std::string_view prompt_json;       // raw `messages` or `prompt` value, for scheduling
   std::string_view user;              // raw JSON string token of `user`, if any
-  std::vector<Member> members;        // in body order
+  // In body order. Inline: an SDK's chat request has 4 to 10 members, and a vector's allocation
+  // per request was needed only for the unusual one with more than 16.
+  absl::InlinedVector<Member, 16> members;
 };
 
 // Parses `body`, which must be followed by at least 64 readable bytes (simdjson's padding):

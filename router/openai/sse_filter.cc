@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "router/openai/plain_usage.h"
+
 namespace pdgate::router {
 namespace {
 
@@ -110,6 +112,7 @@ std::optional<Usage> ReadUsage(std::string_view json, size_t capacity) {
 
 std::optional<Usage> ReadUsageObject(std::string_view json, size_t capacity) {
   if (capacity < json.size() + simdjson::SIMDJSON_PADDING) return std::nullopt;
+  if (std::optional<Usage> plain = ReadPlainUsage(json)) return plain;
   od::parser& parser = UsageParser();
   od::document doc;
   od::object usage;

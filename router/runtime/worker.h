@@ -59,7 +59,7 @@ struct Worker {
   // response. Runs on this worker's thread.
   void CloseIdleConnections() {
     for (auto& [stream, busy] : sessions) {
-      if (busy) continue;
+      if (*busy) continue;
       beast::error_code ignored;
       stream->socket().shutdown(Socket::shutdown_both, ignored);
       stream->socket().close(ignored);
@@ -73,9 +73,11 @@ struct Worker {
   UpstreamPool pool;
   std::mt19937_64 rng;
   WatchQueue watches;
-  class AccessLog* access_log = nullptr;        // process-wide, owned by the server
-  std::atomic<size_t> connections{0};           // read by the drain watcher on another thread
-  absl::flat_hash_map<Stream*, bool> sessions;  // open client connections → busy
+  class AccessLog* access_log = nullptr;  // process-wide, owned by the server
+  std::atomic<size_t> connections{0};     // read by the drain watcher on another thread
+  // Open client connections → whether each is busy (a flag its session owns and sets without a
+  // lookup per request).
+  absl::flat_hash_map<Stream*, const bool*> sessions;
   // Authentication: the JWT key set (replaced by a post() onto this thread, like `state`), the
   // thread's cache of verified tokens (cleared whenever the set or the configuration changes),
   // and how to ask for a new set when a token names an unknown key.

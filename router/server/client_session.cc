@@ -69,7 +69,7 @@ class SessionRegistration {
  public:
   SessionRegistration(Worker& worker, Stream& stream) : worker_(worker), stream_(&stream) {
     ++worker_.connections;
-    worker_.sessions.emplace(stream_, false);
+    worker_.sessions.emplace(stream_, &busy_);
   }
   ~SessionRegistration() {
     worker_.sessions.erase(stream_);
@@ -78,11 +78,12 @@ class SessionRegistration {
   SessionRegistration(const SessionRegistration&) = delete;
   SessionRegistration& operator=(const SessionRegistration&) = delete;
   // Busy from a request's head until its response is out; the drain closes only idle ones.
-  void SetBusy(bool busy) { worker_.sessions[stream_] = busy; }
+  void SetBusy(bool busy) { busy_ = busy; }
 
  private:
   Worker& worker_;
   Stream* stream_;
+  bool busy_ = false;
 };
 
 }  // namespace
