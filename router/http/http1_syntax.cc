@@ -104,23 +104,6 @@ const char* FindNonTchar(const char* p, const char* last) {
   return p;
 }
 
-bool NameIs(std::string_view name, std::string_view lower) {
-  // Setting 0x20 lowers a letter and changes no other tchar into a letter, digit or '-'.
-  if (name.size() != lower.size()) return false;
-  size_t i = 0;
-  for (; i + 8 <= name.size(); i += 8) {
-    uint64_t a = 0;
-    uint64_t b = 0;
-    std::memcpy(&a, name.data() + i, 8);
-    std::memcpy(&b, lower.data() + i, 8);
-    if ((a | 0x2020202020202020u) != b) return false;
-  }
-  for (; i < name.size(); ++i) {
-    if ((name[i] | 0x20) != lower[i]) return false;
-  }
-  return true;
-}
-
 const char* TextToEol(const char* p, const char* last, const char*& text_end, error_code& ec) {
   p = FindTextEnd(p, last);
   if (p >= last) {

@@ -3,7 +3,9 @@
 // with Beast 1.81's parser's outcome for the same bytes: where a scan stops, and which error a
 // malformed or cut-short piece gives.
 #include <boost/system/error_code.hpp>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace pdgate::router::http1 {
@@ -32,7 +34,23 @@ bool ParseDecimal(std::string_view s, uint64_t& v);
 // 1*HEXDIG at `it` (which must be followed by a non-hex byte); false when none or too large.
 bool ParseHex(const char*& it, uint64_t& v);
 // `name` equals `lower` (lower-case letters, digits and '-') ignoring the letter case of `name`.
-bool NameIs(std::string_view name, std::string_view lower);
+// Inline: every head field's name is compared with a few known ones.
+inline bool NameIs(std::string_view name, std::string_view lower) {
+  // Setting 0x20 lowers a letter and changes no other tchar into a letter, digit or '-'.
+  if (name.size() != lower.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= name.size(); i += 8) {
+    uint64_t a = 0;
+    uint64_t b = 0;
+    std::memcpy(&a, name.data() + i, 8);
+    std::memcpy(&b, lower.data() + i, 8);
+    if ((a | 0x2020202020202020u) != b) return false;
+  }
+  for (; i < name.size(); ++i) {
+    if ((name[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
 // chunk-ext after the size: stops at the first byte that cannot continue it (the line's CR,
 // when well formed); need_more when the buffer ends inside it, bad_chunk_extension.
 void ParseChunkExtensions(const char*& it, const char* last, error_code& ec);

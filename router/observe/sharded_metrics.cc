@@ -4,15 +4,30 @@
 #include <limits>
 
 namespace pdgate::router {
-namespace metrics_internal {
 namespace {
-thread_local size_t this_shard = kMetricShards - 1;
+
+// The shards bound threads write alone, one bit each; a thread's claim ends with it.
+std::atomic<uint32_t> claimed_shards{0};
+struct ShardClaim {
+  ~ShardClaim() { Release(); }
+  void Release() {
+    if (metrics_internal::this_shard != metrics_internal::kSharedShard) {
+      claimed_shards.fetch_and(~(uint32_t{1} << metrics_internal::this_shard));
+      metrics_internal::this_shard = metrics_internal::kSharedShard;
+    }
+  }
+};
+thread_local ShardClaim shard_claim;
+static_assert(kMetricShards <= 32);
+
 }  // namespace
 
-size_t ThisShard() { return this_shard; }
-}  // namespace metrics_internal
-
-void BindMetricShard(size_t index) { metrics_internal::this_shard = index % kMetricShards; }
+void BindMetricShard(size_t index) {
+  shard_claim.Release();
+  if (index >= metrics_internal::kSharedShard) return;
+  const uint32_t bit = uint32_t{1} << index;
+  if ((claimed_shards.fetch_or(bit) & bit) == 0) metrics_internal::this_shard = index;
+}
 
 double ShardedCounter::Value() const {
   double total = 0;
@@ -30,9 +45,9 @@ void ShardedHistogram::Observe(double value) {
   const size_t bucket = static_cast<size_t>(
       std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   const size_t shard = metrics_internal::ThisShard();
-  lines_[shard * lines_per_shard_ + bucket / 8].counts[bucket % 8].fetch_add(
-      1, std::memory_order_relaxed);
-  sums_[shard].value.fetch_add(value, std::memory_order_relaxed);
+  metrics_internal::Add(lines_[shard * lines_per_shard_ + bucket / 8].counts[bucket % 8],
+                        uint64_t{1}, shard);
+  metrics_internal::Add(sums_[shard].value, value, shard);
 }
 
 prometheus::ClientMetric::Histogram ShardedHistogram::Collect() const {

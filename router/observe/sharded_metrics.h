@@ -20,23 +20,38 @@ namespace pdgate::router {
 
 inline constexpr size_t kMetricShards = 8;
 
-// The calling thread writes shard `index % kMetricShards` from now on (io thread i calls this with
-// i). Threads that never call it share the last shard.
+// The calling thread writes shard `index` alone from now on, when `index` is below
+// kMetricShards - 1 and no other live thread holds that shard (io thread i calls this with i):
+// its updates are then a plain load and store, not a locked read-modify-write. Other threads
+// (unbound ones, io threads beyond the first kMetricShards - 1, a second server's in one
+// process) share the last shard with atomic adds.
 void BindMetricShard(size_t index);
 
 namespace metrics_internal {
+inline constexpr size_t kSharedShard = kMetricShards - 1;
+inline constinit thread_local size_t this_shard = kSharedShard;
+
 struct alignas(64) Cell {
   std::atomic<double> value{0};
 };
-size_t ThisShard();
+inline size_t ThisShard() { return this_shard; }
+
+// Adds to a cell of the calling thread's shard (`shard`): only the shared shard has other writers.
+template <class T>
+void Add(std::atomic<T>& cell, T by, size_t shard) {
+  if (shard == kSharedShard) {
+    cell.fetch_add(by, std::memory_order_relaxed);
+  } else {
+    cell.store(cell.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+}
 }  // namespace metrics_internal
 
 class ShardedCounter {
  public:
   void Increment(double by = 1) {
-    // An atomic add although the shard is usually this thread's alone: threads beyond
-    // kMetricShards, and unbound ones, share.
-    cells_[metrics_internal::ThisShard()].value.fetch_add(by, std::memory_order_relaxed);
+    const size_t shard = metrics_internal::ThisShard();
+    metrics_internal::Add(cells_[shard].value, by, shard);
   }
   double Value() const;
 
