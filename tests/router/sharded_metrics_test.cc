@@ -3,6 +3,7 @@
 #include "router/observe/sharded_metrics.h"
 
 #include <catch2/catch.hpp>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -13,9 +14,11 @@ TEST_CASE("two threads bound to the same index lose no update, and a claim ends 
   ShardedHistogram histogram({1.0, 10.0});
   constexpr int kAdds = 200000;
   std::vector<size_t> shards(2);
+  std::latch both_bound(2);  // both hold their binding while the other binds
   auto work = [&](size_t slot) {
     BindMetricShard(0);
     shards[slot] = metrics_internal::ThisShard();
+    both_bound.arrive_and_wait();
     for (int i = 0; i < kAdds; ++i) {
       counter.Increment();
       histogram.Observe(5.0);
