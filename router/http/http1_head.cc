@@ -298,6 +298,17 @@ void Http1Parser::FramingField(std::string_view name, std::string_view value, er
 }
 
 void Http1Parser::ContentLengthField(std::string_view value, error_code& ec) {
+  // The usual field: the first framing field, one number of at most 18 digits (no overflow).
+  if ((flags_ & (kChunked | kContentLength)) == 0 && !value.empty() && value.size() <= 18) {
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < value.size() && http1::Digit(value[i]); ++i) v = 10 * v + uint64_t(value[i] - '0');
+    if (i == value.size()) {
+      length_ = length0_ = v;
+      flags_ |= kContentLength;
+      return;
+    }
+  }
   if ((flags_ & kChunked) != 0) {
     ec = http::error::bad_content_length;
     return;
