@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <mutex>
 
@@ -41,8 +42,19 @@ struct PrefixIndex::State {
   absl::flat_hash_map<uint32_t, size_t> capacity;  // slots whose engine's cache size is known
   size_t entries = 0;
   uint64_t evictions = 0;
-  // Lookups run under the shared lock: their counters are atomics.
-  mutable std::atomic<uint64_t> lookups{0}, looked_up_blocks{0}, matched_blocks{0};
+  // Lookups run under the shared lock, on every io thread: each thread counts on a cache line
+  // of its own (threads past kCountShards share lines, atomically as all do), so the counts
+  // add no line that every pick writes.
+  struct alignas(64) LookupCounts {
+    std::atomic<uint64_t> lookups{0}, looked_up_blocks{0}, matched_blocks{0};
+  };
+  static constexpr size_t kCountShards = 8;
+  mutable std::array<LookupCounts, kCountShards> counts;
+  static size_t CountShard() {
+    static std::atomic<size_t> next_thread{0};
+    thread_local const size_t shard = next_thread.fetch_add(1) % kCountShards;
+    return shard;
+  }
 
   // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
   void Forget(uint64_t hash, uint32_t slot) {
@@ -106,9 +118,10 @@ void PrefixIndex::Match(std::span<const uint64_t> hashes, size_t top_k,
   std::sort(out.begin(), out.end(),
             [](const PrefixMatch& a, const PrefixMatch& b) { return a.blocks > b.blocks; });
   if (out.size() > top_k) out.resize(top_k);
-  state_->lookups.fetch_add(1, std::memory_order_relaxed);
-  state_->looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
-  if (!out.empty()) state_->matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
+  State::LookupCounts& counts = state_->counts[State::CountShard()];
+  counts.lookups.fetch_add(1, std::memory_order_relaxed);
+  counts.looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
+  if (!out.empty()) counts.matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
 }
 
 void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
@@ -185,7 +198,8 @@ EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
   const State& s = *state_;
   EndpointBlocks blocks;
   if (auto it = s.lru.find(slot); it != s.lru.end()) blocks.held = it->second.size();
-  if (auto it = s.capacity.find(slot); it != s.capacity.end()) blocks.capacity = int64_t(it->second);
+  if (auto it = s.capacity.find(slot); it != s.capacity.end())
+    blocks.capacity = int64_t(it->second);
   return blocks;
 }
 
@@ -194,9 +208,11 @@ PrefixIndexStats PrefixIndex::stats() const {
   PrefixIndexStats stats;
   stats.entries = state_->entries;
   stats.evictions = state_->evictions;
-  stats.lookups = state_->lookups.load(std::memory_order_relaxed);
-  stats.looked_up_blocks = state_->looked_up_blocks.load(std::memory_order_relaxed);
-  stats.matched_blocks = state_->matched_blocks.load(std::memory_order_relaxed);
+  for (const State::LookupCounts& counts : state_->counts) {
+    stats.lookups += counts.lookups.load(std::memory_order_relaxed);
+    stats.looked_up_blocks += counts.looked_up_blocks.load(std::memory_order_relaxed);
+    stats.matched_blocks += counts.matched_blocks.load(std::memory_order_relaxed);
+  }
   return stats;
 }
 

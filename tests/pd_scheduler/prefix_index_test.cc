@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 using pdgate::pd_scheduler::HashPromptBlocks;
 using pdgate::pd_scheduler::PrefixIndex;
@@ -120,4 +122,24 @@ TEST_CASE("an engine larger than the index's own bound: the index runs out first
   CHECK(index.Blocks(1).capacity == 1000);  // what the engine holds, as /metrics shows it
   index.Record(HashPromptBlocks("m", std::string(64 * 20, 'r'), 64, 128), 1);
   CHECK(index.Blocks(1).held == 10);
+}
+
+TEST_CASE("lookups counted on several threads' own lines add up") {
+  PrefixIndex index(1000);
+  const auto prompt = HashPromptBlocks("m", std::string(64 * 4, 'p'), 64, 128);
+  index.Record(prompt, 3);
+  constexpr int kThreads = 10;  // more than the index's count lines: some threads share one
+  constexpr int kLookups = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<PrefixMatch> matches;
+      for (int i = 0; i < kLookups; ++i) index.Match(prompt, 5, matches);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const auto stats = index.stats();
+  CHECK(stats.lookups == uint64_t{kThreads} * kLookups);
+  CHECK(stats.looked_up_blocks == uint64_t{kThreads} * kLookups * 4);
+  CHECK(stats.matched_blocks == uint64_t{kThreads} * kLookups * 4);
 }
