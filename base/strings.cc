@@ -37,20 +37,25 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return table;
 }();
 
+#ifdef __AVX2__
+// One bit per byte of the 32 at `p` that JSON must escape.
+uint32_t EscapeMask(const char* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+  const __m256i hits =
+      _mm256_or_si256(control, _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                               _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(hits));
+}
+#endif
+
 // The first byte at or after `i` that JSON must escape (a control byte, '"' or '\\'), or `size`.
 // Values are mostly plain (ids, names, model text): 32 bytes are looked at per step with AVX2.
 size_t NextToEscape(const char* data, size_t i, size_t size) {
 #ifdef __AVX2__
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i backslash = _mm256_set1_epi8('\\');
-  const __m256i control_max = _mm256_set1_epi8(0x1f);
   for (; i + 32 <= size; i += 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
-    const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, control_max), v);
-    const __m256i hits = _mm256_or_si256(
-        control, _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)));
-    const auto mask = static_cast<uint32_t>(_mm256_movemask_epi8(hits));
-    if (mask != 0) return i + size_t(std::countr_zero(mask));
+    if (const uint32_t mask = EscapeMask(data + i); mask != 0)
+      return i + size_t(std::countr_zero(mask));
   }
   if (i + 16 <= size) {  // values are mostly short: one 16-byte step before the byte loop
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
@@ -117,6 +122,19 @@ char* WriteJsonString(char* out, std::string_view value) {
   out = WriteJsonText(out, value);
   *out++ = '"';
   return out;
+}
+
+size_t FindJsonEscapeInRoom(const char* data, size_t size) {
+#ifdef __AVX2__
+  for (size_t i = 0; i < size; i += 32) {
+    uint32_t mask = EscapeMask(data + i);
+    if (size - i < 32) mask &= (uint32_t{1} << (size - i)) - 1;  // the bytes after the value
+    if (mask != 0) return i + size_t(std::countr_zero(mask));
+  }
+  return size;
+#else
+  return NextToEscape(data, 0, size);
+#endif
 }
 
 char* WriteJsonText(char* out, std::string_view value) {

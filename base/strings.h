@@ -49,6 +49,9 @@ char* WriteJsonString(char* out, std::string_view value);
 // The same without the quotes (JsonStringBound(value.size()) - 2 bytes of room).
 char* WriteJsonText(char* out, std::string_view value);
 constexpr size_t JsonStringBound(size_t value_size) { return 6 * value_size + 2; }
+// The first byte of data[0, size) that a JSON string must escape, or `size`. Reads whole 32-byte
+// blocks: the 31 bytes after data + size must be readable (a buffer with that much room).
+size_t FindJsonEscapeInRoom(const char* data, size_t size);
 
 // Transparent hash for absl::flat_hash_map<std::string, V, StringViewHash, std::equal_to<>>, so
 // a std::string_view (from simdjson, from a request) looks a key up without allocating.

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "router/http/http1_tchar.h"
+
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -18,42 +20,10 @@ namespace pdgate::router::http1 {
 
 namespace masks_detail {
 
-struct NibbleTables {
-  uint8_t low[32] = {};
-  uint8_t high[32] = {};
-};
-constexpr bool IsTchar(int c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  for (const char mark : std::string_view("!#$%&'*+-.^_`|~")) {
-    if (c == mark) return true;
-  }
-  return false;
-}
-inline constexpr NibbleTables kTcharNibbles = [] {
-  NibbleTables t;
-  for (int h = 2; h < 8; ++h) t.high[h] = t.high[16 + h] = uint8_t(1u << (h - 2));
-  for (int c = 0x20; c < 0x80; ++c) {
-    if (IsTchar(c)) t.low[c & 15] = t.low[16 + (c & 15)] |= t.high[c >> 4];
-  }
-  return t;
-}();
-}  // namespace masks_detail
-
-// The first byte at or after `p` that is no tchar, 32 bytes a step; nullptr when fewer than 32
-// bytes are left before it is found (the caller reads that line byte by byte).
-inline const char* FindNameEnd32(const char* p, const char* last);
-// The same for the first control byte other than HTAB, or DEL: where a field value ends.
-inline const char* FindTextEnd32(const char* p, const char* last);
-// The same for the first byte that cannot be in a request target: a control byte, space or DEL.
-inline const char* FindTargetEnd32(const char* p, const char* last);
-
-namespace masks_detail {
-
 inline __m256i Load(const char* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 
-// A byte is a tchar when the entries of its low and its high nibble share a bit.
 inline uint32_t NonTchar(__m256i v) {
   const __m256i low_table = Load(reinterpret_cast<const char*>(kTcharNibbles.low));
   const __m256i high_table = Load(reinterpret_cast<const char*>(kTcharNibbles.high));
@@ -78,30 +48,30 @@ inline uint32_t EndsTarget(__m256i v) {
   return uint32_t(_mm256_movemask_epi8(_mm256_or_si256(control_or_space, del)));
 }
 
+// The first byte at or after `p` whose bit `Mask` sets, 32 bytes a step; nullptr when fewer than
+// 32 bytes are left before one is found.
+template <uint32_t (*Mask)(__m256i)>
+inline const char* Find32(const char* p, const char* last) {
+  for (; last - p >= 32; p += 32) {
+    if (const uint32_t mask = Mask(Load(p)); mask != 0) return p + std::countr_zero(mask);
+  }
+  return nullptr;
+}
+
 }  // namespace masks_detail
 
+// The first byte at or after `p` that is no tchar; nullptr when fewer than 32 bytes are left
+// before it is found (the caller reads that line byte by byte).
 inline const char* FindNameEnd32(const char* p, const char* last) {
-  for (; last - p >= 32; p += 32) {
-    if (const uint32_t mask = masks_detail::NonTchar(masks_detail::Load(p)); mask != 0)
-      return p + std::countr_zero(mask);
-  }
-  return nullptr;
+  return masks_detail::Find32<masks_detail::NonTchar>(p, last);
 }
-
+// The same for the first control byte other than HTAB, or DEL: where a field value ends.
 inline const char* FindTextEnd32(const char* p, const char* last) {
-  for (; last - p >= 32; p += 32) {
-    if (const uint32_t mask = masks_detail::EndsText(masks_detail::Load(p)); mask != 0)
-      return p + std::countr_zero(mask);
-  }
-  return nullptr;
+  return masks_detail::Find32<masks_detail::EndsText>(p, last);
 }
-
+// The same for the first byte that cannot be in a request target: a control byte, space or DEL.
 inline const char* FindTargetEnd32(const char* p, const char* last) {
-  for (; last - p >= 32; p += 32) {
-    if (const uint32_t mask = masks_detail::EndsTarget(masks_detail::Load(p)); mask != 0)
-      return p + std::countr_zero(mask);
-  }
-  return nullptr;
+  return masks_detail::Find32<masks_detail::EndsTarget>(p, last);
 }
 
 #endif  // __AVX2__ (without it, ParseField reads every line)

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "router/http/http1_tchar.h"
+
 #if defined(__SSSE3__)
 #include <tmmintrin.h>
 #elif defined(__SSE2__)
@@ -17,32 +19,10 @@ namespace {
 
 namespace http = boost::beast::http;
 
-// RFC 9110 tchar.
-constexpr bool IsTchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  constexpr std::string_view kMarks = "!#$%&'*+-.^_`|~";
-  return kMarks.find(char(c)) != std::string_view::npos;
-}
-
 constexpr std::array<bool, 256> kTchar = [] {
   std::array<bool, 256> table{};
   for (int c = 0; c < 256; ++c) table[size_t(c)] = IsTchar(static_cast<unsigned char>(c));
   return table;
-}();
-
-// tchar as two 16-entry tables, one by low and one by high nibble, whose entries share a bit
-// exactly when that byte is a tchar: 16 bytes are classified with two shuffles.
-struct NibbleTables {
-  std::array<uint8_t, 16> low{};
-  std::array<uint8_t, 16> high{};
-};
-constexpr NibbleTables kTcharNibbles = [] {
-  NibbleTables t;
-  for (int h = 2; h < 8; ++h) t.high[size_t(h)] = uint8_t(1u << (h - 2));  // tchars: 0x21-0x7e
-  for (int c = 0; c < 256; ++c) {
-    if (IsTchar(static_cast<unsigned char>(c))) t.low[size_t(c & 15)] |= t.high[size_t(c >> 4)];
-  }
-  return t;
 }();
 
 // What ends a field value or a reason phrase: a control character other than HTAB.
@@ -85,10 +65,8 @@ bool Tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
 
 const char* FindNonTchar(const char* p, const char* last) {
 #if defined(__SSSE3__)
-  const __m128i low_table =
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTcharNibbles.low.data()));
-  const __m128i high_table =
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTcharNibbles.high.data()));
+  const __m128i low_table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTcharNibbles.low));
+  const __m128i high_table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kTcharNibbles.high));
   const __m128i nibble = _mm_set1_epi8(0x0f);
   while (last - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));

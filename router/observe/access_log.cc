@@ -2,16 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <utility>
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
 
 #include "base/strings.h"
 #include "router/auth/authenticator.h"
@@ -19,32 +15,6 @@
 
 namespace pdgate::router {
 namespace {
-
-// The first byte of data[0, size) that a JSON string must escape, or `size`. Reads whole 32-byte
-// blocks: the 31 bytes after data + size must be readable (JsonLine keeps that much room).
-size_t FindEscapeWithSlack(const char* data, size_t size) {
-#ifdef __AVX2__
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i backslash = _mm256_set1_epi8('\\');
-  const __m256i control_max = _mm256_set1_epi8(0x1f);
-  for (size_t i = 0; i < size; i += 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
-    const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, control_max), v);
-    const __m256i hits = _mm256_or_si256(
-        control, _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)));
-    uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(hits));
-    if (size - i < 32) mask &= (uint32_t{1} << (size - i)) - 1;  // the bytes after the value
-    if (mask != 0) return i + size_t(std::countr_zero(mask));
-  }
-  return size;
-#else
-  for (size_t i = 0; i < size; ++i) {
-    const auto byte = static_cast<unsigned char>(data[i]);
-    if (byte < 0x20 || byte == '"' || byte == '\\') return i;
-  }
-  return size;
-#endif
-}
 
 // Formats one line straight into a buffer whose size is its writable room: each piece makes sure
 // of its room (one compare; the buffer grows only for an unusually long line) and is then a memcpy
@@ -117,7 +87,7 @@ class JsonLine {
 
  private:
   static constexpr size_t kTypicalLine = 1024;
-  static constexpr size_t kSlack = 32;  // FindEscapeWithSlack's reads past a value
+  static constexpr size_t kSlack = 32;  // FindJsonEscapeInRoom's reads past a value
 
   void Put(const char* text, size_t n) {
     std::memcpy(next_, text, n);
@@ -127,7 +97,7 @@ class JsonLine {
   // has is written again from that byte on.
   void Text(std::string_view value) {
     std::memcpy(next_, value.data(), value.size());
-    const size_t clean = FindEscapeWithSlack(next_, value.size());
+    const size_t clean = FindJsonEscapeInRoom(next_, value.size());
     next_ =
         clean == value.size() ? next_ + clean : WriteJsonText(next_ + clean, value.substr(clean));
   }
