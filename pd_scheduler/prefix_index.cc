@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <mutex>
+#include <shared_mutex>
 
 namespace pdgate::pd_scheduler {
 
@@ -27,7 +28,14 @@ std::vector<uint64_t> HashPromptBlocks(std::string_view model, std::string_view 
 
 namespace {
 
-using Lru = std::list<uint64_t>;  // one endpoint's hashes, most recent first
+// One endpoint's blocks, most recent first. `used`: recorded again since the block was put in
+// its place; written under the shared lock, by any thread, hence atomic.
+struct LruEntry {
+  explicit LruEntry(uint64_t h) : hash(h) {}
+  uint64_t hash;
+  mutable std::atomic<bool> used{false};
+};
+using Lru = std::list<LruEntry>;
 
 struct Holder {
   uint32_t slot;
@@ -70,15 +78,43 @@ struct PrefixIndex::State {
     if (list.empty()) holders.erase(it);
   }
 
-  // Forgets `slot`'s oldest entries beyond `limit`.
+  // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
+  // goes to the front instead, unmarked (each entry at most once per call: it ends unmarked).
   void Trim(uint32_t slot, Lru& order, size_t limit) {
     while (order.size() > limit) {
-      const uint64_t oldest = order.back();
+      LruEntry& oldest = order.back();
+      if (oldest.used.load(std::memory_order_relaxed)) {
+        oldest.used.store(false, std::memory_order_relaxed);
+        order.splice(order.begin(), order, std::prev(order.end()));
+        continue;
+      }
+      const uint64_t hash = oldest.hash;
       order.pop_back();
-      Forget(oldest, slot);
+      Forget(hash, slot);
       ++evictions;
     }
   }
+
+  // Marks `slot`'s entries of `hashes` used; false when one of them is not held (nothing marked
+  // from there on). Under the shared lock: a mark already set is not written again.
+  bool MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {
+    for (const uint64_t hash : hashes) {
+      auto it = holders.find(hash);
+      if (it == holders.end()) return false;
+      const Holder* holder = nullptr;
+      for (const Holder& h : it->second) {
+        if (h.slot == slot) holder = &h;
+      }
+      if (holder == nullptr) return false;
+      std::atomic<bool>& used = holder->position->used;
+      if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+    }
+    return true;
+  }
+
+  void MatchHeld(std::span<const uint64_t> hashes, size_t top_k,
+                 std::vector<PrefixMatch>& out) const;
+  void RoomOf(std::span<const uint32_t> slots, size_t bound, std::vector<int64_t>& out) const;
 };
 
 namespace {
@@ -96,15 +132,14 @@ PrefixIndex::PrefixIndex(size_t max_entries_per_endpoint)
 
 PrefixIndex::~PrefixIndex() = default;
 
-void PrefixIndex::Match(std::span<const uint64_t> hashes, size_t top_k,
-                        std::vector<PrefixMatch>& out) const {
+void PrefixIndex::State::MatchHeld(std::span<const uint64_t> hashes, size_t top_k,
+                                   std::vector<PrefixMatch>& out) const {
   out.clear();
   if (hashes.empty()) return;
-  std::shared_lock lock(mutex_);
   // Walk forward: a prefix chain breaks at the first block nobody holds.
   for (size_t j = 0; j < hashes.size(); ++j) {
-    auto it = state_->holders.find(hashes[j]);
-    if (it == state_->holders.end()) break;
+    auto it = holders.find(hashes[j]);
+    if (it == holders.end()) break;
     for (const Holder& holder : it->second) {
       auto match = std::find_if(out.begin(), out.end(),
                                 [&](const PrefixMatch& m) { return m.slot == holder.slot; });
@@ -118,14 +153,40 @@ void PrefixIndex::Match(std::span<const uint64_t> hashes, size_t top_k,
   std::sort(out.begin(), out.end(),
             [](const PrefixMatch& a, const PrefixMatch& b) { return a.blocks > b.blocks; });
   if (out.size() > top_k) out.resize(top_k);
-  State::LookupCounts& counts = state_->counts[State::CountShard()];
-  counts.lookups.fetch_add(1, std::memory_order_relaxed);
-  counts.looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
-  if (!out.empty()) counts.matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
+  LookupCounts& lookup_counts = counts[CountShard()];
+  lookup_counts.lookups.fetch_add(1, std::memory_order_relaxed);
+  lookup_counts.looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
+  if (!out.empty()) {
+    lookup_counts.matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
+  }
+}
+
+void PrefixIndex::Match(std::span<const uint64_t> hashes, size_t top_k,
+                        std::vector<PrefixMatch>& out) const {
+  if (hashes.empty()) {
+    out.clear();
+    return;
+  }
+  std::shared_lock lock(mutex_);
+  state_->MatchHeld(hashes, top_k, out);
+}
+
+void PrefixIndex::Lookup(std::span<const uint32_t> slots, std::span<const uint64_t> hashes,
+                         size_t top_k, std::vector<int64_t>& room,
+                         std::vector<PrefixMatch>& matches) const {
+  room.assign(slots.size(), -1);
+  std::shared_lock lock(mutex_);
+  state_->RoomOf(slots, capacity_, room);
+  state_->MatchHeld(hashes, top_k, matches);
 }
 
 void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
   if (hashes.empty()) return;
+  {
+    // The usual case under a shared prompt: the endpoint holds every block already.
+    std::shared_lock shared(mutex_);
+    if (state_->MarkHeld(hashes, slot)) return;
+  }
   std::unique_lock lock(mutex_);
   State& s = *state_;
   Lru& lru = s.lru[slot];
@@ -138,9 +199,10 @@ void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
         std::find_if(list.begin(), list.end(), [slot](const Holder& h) { return h.slot == slot; });
     if (holder != list.end()) {
       lru.splice(lru.begin(), lru, holder->position);
+      holder->position->used.store(false, std::memory_order_relaxed);  // in its place now
       continue;
     }
-    lru.push_front(hash);
+    lru.emplace_front(hash);
     list.push_back({slot, lru.begin()});
     ++s.entries;
   }
@@ -168,19 +230,23 @@ void PrefixIndex::SetCapacity(uint32_t slot, size_t entries) {
   if (it != s.lru.end()) s.Trim(slot, it->second, LimitOf(s.capacity, slot, capacity_));
 }
 
+void PrefixIndex::State::RoomOf(std::span<const uint32_t> slots, size_t bound,
+                                std::vector<int64_t>& out) const {
+  if (capacity.empty()) return;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    auto size = capacity.find(slots[k]);
+    // An engine larger than the index's own bound: the index, not the engine, runs out first.
+    if (size == capacity.end() || size->second > bound) continue;
+    auto it = lru.find(slots[k]);
+    const size_t held = it == lru.end() ? 0 : it->second.size();
+    out[k] = int64_t(size->second) - int64_t(held);
+  }
+}
+
 void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const {
   out.assign(slots.size(), -1);
   std::shared_lock lock(mutex_);
-  const State& s = *state_;
-  if (s.capacity.empty()) return;
-  for (size_t k = 0; k < slots.size(); ++k) {
-    auto size = s.capacity.find(slots[k]);
-    // An engine larger than the index's own bound: the index, not the engine, runs out first.
-    if (size == s.capacity.end() || size->second > capacity_) continue;
-    auto it = s.lru.find(slots[k]);
-    const size_t held = it == s.lru.end() ? 0 : it->second.size();
-    out[k] = int64_t(size->second) - int64_t(held);
-  }
+  state_->RoomOf(slots, capacity_, out);
 }
 
 void PrefixIndex::RemoveEndpoint(uint32_t slot) {
@@ -189,7 +255,7 @@ void PrefixIndex::RemoveEndpoint(uint32_t slot) {
   s.capacity.erase(slot);
   auto it = s.lru.find(slot);
   if (it == s.lru.end()) return;
-  for (uint64_t hash : it->second) s.Forget(hash, slot);
+  for (const LruEntry& entry : it->second) s.Forget(entry.hash, slot);
   s.lru.erase(it);
 }
 

@@ -12,16 +12,24 @@
 // Bounded: each endpoint keeps at most `max_entries_per_endpoint` hashes in LRU order (Kthena's
 // maxHashCacheSize), so memory stays flat under any load. When an engine's cache size is known
 // (SetCapacity), its endpoint keeps no more blocks than that cache holds: the index forgets, in
-// the same LRU order, what the engine must have evicted, and tells how much room is left. One reader-writer lock: picks share
-// it, recording takes it briefly; both are a few hundred nanoseconds to microseconds.
+// the same LRU order, what the engine must have evicted, and tells how much room is left.
+//
+// Every io thread looks the index up and records into it per request, so neither writes a cache
+// line that other threads write: the lock's readers count on lines of their own threads
+// (base::SlottedSharedMutex), a pick's room and match are one read, and recording blocks the
+// endpoint already holds is a read too: it marks them used (a flag, written only when not yet
+// set) instead of moving them in the LRU list. Eviction gives a block marked used a second
+// chance (moves it to the front and clears its mark), which keeps the LRU order of use.
+// Only blocks new to an endpoint take the lock for writing.
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "base/slotted_shared_mutex.h"
 
 namespace pdgate::pd_scheduler {
 
@@ -44,7 +52,8 @@ struct PrefixIndexStats {
 
 struct EndpointBlocks {
   size_t held = 0;
-  int64_t capacity = -1;  // the engine's cache in blocks (may exceed the index's bound); -1: not known
+  int64_t capacity =
+      -1;  // the engine's cache in blocks (may exceed the index's bound); -1: not known
 };
 
 class PrefixIndex {
@@ -56,6 +65,9 @@ class PrefixIndex {
 
   // The endpoints holding a prefix of `hashes`, longest first, at most `top_k` of them.
   void Match(std::span<const uint64_t> hashes, size_t top_k, std::vector<PrefixMatch>& out) const;
+  // Room (of `slots`, into `room`) and Match (into `matches`) under one read of the lock.
+  void Lookup(std::span<const uint32_t> slots, std::span<const uint64_t> hashes, size_t top_k,
+              std::vector<int64_t>& room, std::vector<PrefixMatch>& matches) const;
   void Record(std::span<const uint64_t> hashes, uint32_t slot);
   void RemoveEndpoint(uint32_t slot);
   // The engine behind `slot` holds about `entries` blocks (0: not known; the index's own bound
@@ -70,7 +82,7 @@ class PrefixIndex {
  private:
   struct State;
   const size_t capacity_;
-  mutable std::shared_mutex mutex_;
+  mutable base::SlottedSharedMutex mutex_;
   std::unique_ptr<State> state_;
 };
 

@@ -140,14 +140,15 @@ Decision Scheduler::PickAmong(const ServerEndpoints& server, const RequestFacts&
         HashPromptBlocks(facts.model, facts.prompt, size_t(args.block_size_to_hash),
                          size_t(args.max_blocks_to_match));
     pick.total_blocks = decision.prompt_hashes.size();
+    thread_local std::vector<PrefixMatch> matches;
     if ((impl.prefix_weight > 0 || impl.kv_weight > 0) && pick.total_blocks > 0) {
       thread_local std::vector<uint32_t> slots;
       slots.clear();
       for (const Endpoint& endpoint : server.endpoints) slots.push_back(endpoint.live->slot());
-      index_->Room(slots, pick.room);
+      index_->Lookup(slots, decision.prompt_hashes, size_t(args.top_k_matches), pick.room, matches);
+    } else {
+      index_->Match(decision.prompt_hashes, size_t(args.top_k_matches), matches);
     }
-    thread_local std::vector<PrefixMatch> matches;
-    index_->Match(decision.prompt_hashes, size_t(args.top_k_matches), matches);
     for (const PrefixMatch& match : matches) {
       for (size_t i = 0; i < n; ++i) {
         if (server.endpoints[i].live->slot() == match.slot) pick.matched[i] = match.blocks;

@@ -143,3 +143,76 @@ TEST_CASE("lookups counted on several threads' own lines add up") {
   CHECK(stats.looked_up_blocks == uint64_t{kThreads} * kLookups * 4);
   CHECK(stats.matched_blocks == uint64_t{kThreads} * kLookups * 4);
 }
+
+TEST_CASE("a prefix recorded again gets a second chance at eviction") {
+  PrefixIndex index(20);
+  const auto a = HashPromptBlocks("m", std::string(64 * 10, 'a'), 64, 128);
+  const auto b = HashPromptBlocks("m", std::string(64 * 10, 'b'), 64, 128);
+  const auto c = HashPromptBlocks("m", std::string(64 * 5, 'c'), 64, 128);
+  index.Record(a, 1);
+  index.Record(b, 1);
+  index.Record(a, 1);  // held: marked used, no move
+  index.Record(c, 1);  // 25 > 20: five blocks go, from b's tail, not a's
+  std::vector<PrefixMatch> matches;
+  index.Match(a, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 10);
+  index.Match(b, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 5);  // its head stays
+  CHECK(index.stats().evictions == 5);
+  CHECK(index.Blocks(1).held == 20);
+  // The second chance put a in front of c (CLOCK, an approximation of LRU: a's use came before
+  // c's record); unless used again, a goes after c's.
+  const auto d = HashPromptBlocks("m", std::string(64 * 10, 'd'), 64, 128);
+  index.Record(d, 1);  // ten more go: b's five, then c's five
+  index.Match(b, 5, matches);
+  CHECK(matches.empty());
+  index.Match(c, 5, matches);
+  CHECK(matches.empty());
+  index.Match(a, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 10);
+  const auto e = HashPromptBlocks("m", std::string(64 * 4, 'e'), 64, 128);
+  index.Record(e, 1);  // four more go: a's tail
+  index.Match(a, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 6);
+}
+
+TEST_CASE("one lookup tells the room and the matches, records of held blocks run on many threads") {
+  PrefixIndex index(100);
+  const auto prompt = HashPromptBlocks("m", std::string(64 * 8, 'p'), 64, 128);
+  index.Record(prompt, 1);
+  index.SetCapacity(1, 50);
+  const uint32_t slots[] = {1, 2};
+  std::vector<int64_t> room;
+  std::vector<PrefixMatch> matches;
+  index.Lookup(slots, prompt, 5, room, matches);
+  CHECK(room == std::vector<int64_t>{42, -1});
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 8);
+
+  // Threads recording the same prompt (held: read-only) and new ones (written) at once.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&index, &prompt, t] {
+      std::vector<PrefixMatch> seen;
+      for (int i = 0; i < 300; ++i) {
+        index.Record(prompt, 1);
+        if (t % 2 == 0) {
+          index.Record(
+              HashPromptBlocks("m", std::to_string(t * 1000 + i) + std::string(64, 'x'), 64, 128),
+              2);
+        }
+        index.Match(prompt, 5, seen);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  index.Match(prompt, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 8);
+  CHECK(index.Blocks(2).held == 100);  // 900 new blocks on slot 2, bounded by the index's 100
+  CHECK(index.stats().entries == 108);
+}

@@ -1,0 +1,65 @@
+#include "base/slotted_shared_mutex.h"
+
+#include <thread>
+
+namespace pdgate::base {
+namespace {
+
+// Readers hold the lock for a lookup (about a microsecond): spin briefly, then give the core
+// away; a writer waits on readers the same way.
+template <typename Done>
+void SpinUntil(Done done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
+
+size_t SlottedSharedMutex::NextThread() {
+  static std::atomic<size_t> next{0};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SlottedSharedMutex::WaitForWriter(Slot& slot) {
+  for (;;) {
+    slot.readers.fetch_sub(1, std::memory_order_release);
+    writer_.wait(1, std::memory_order_relaxed);
+    slot.readers.fetch_add(1, std::memory_order_seq_cst);
+    if (writer_.load(std::memory_order_seq_cst) == 0) return;
+  }
+}
+
+void SlottedSharedMutex::lock() {
+  writers_.lock();
+  writer_.store(1, std::memory_order_seq_cst);
+  for (Slot& slot : slots_) {
+    SpinUntil([&] { return slot.readers.load(std::memory_order_seq_cst) == 0; });
+  }
+}
+
+bool SlottedSharedMutex::try_lock() {
+  if (!writers_.try_lock()) return false;
+  writer_.store(1, std::memory_order_seq_cst);
+  for (Slot& slot : slots_) {
+    if (slot.readers.load(std::memory_order_seq_cst) != 0) {
+      unlock();
+      return false;
+    }
+  }
+  return true;
+}
+
+void SlottedSharedMutex::unlock() {
+  writer_.store(0, std::memory_order_release);
+  writer_.notify_all();
+  writers_.unlock();
+}
+
+}  // namespace pdgate::base
