@@ -7,13 +7,17 @@ namespace {
 
 // Readers hold the lock for a lookup (about a microsecond): spin briefly, then give the core
 // away; a writer waits on readers the same way.
+void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 template <typename Done>
 void SpinUntil(Done done) {
   for (int i = 0; !done(); ++i) {
-    if (i < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+    if (i < 256) {
+      Pause();
     } else {
       std::this_thread::yield();
     }
@@ -30,6 +34,8 @@ size_t SlottedSharedMutex::NextThread() {
 void SlottedSharedMutex::WaitForWriter(Slot& slot) {
   for (;;) {
     slot.readers.fetch_sub(1, std::memory_order_release);
+    // A write takes about as long as a read: spin through it before sleeping in the kernel.
+    for (int i = 0; i < 256 && writer_.load(std::memory_order_relaxed) != 0; ++i) Pause();
     writer_.wait(1, std::memory_order_relaxed);
     slot.readers.fetch_add(1, std::memory_order_seq_cst);
     if (writer_.load(std::memory_order_seq_cst) == 0) return;

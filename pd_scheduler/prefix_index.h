@@ -19,11 +19,12 @@
 // (base::SlottedSharedMutex), a pick's room and match are one read, and recording blocks the
 // endpoint already holds is a read too: it marks them used (a flag, written only when not yet
 // set) instead of moving them in the LRU list. Eviction gives a block marked used a second
-// chance (moves it to the front and clears its mark), which keeps the LRU order of use.
-// Only blocks new to an endpoint take the lock for writing.
+// chance (moves it to the front and clears its mark): CLOCK, close to the LRU order of use.
+// Only blocks new to an endpoint take the lock for writing, and one thread writes at a time
+// without making the others wait: a thread that finds another writing hands its record over,
+// and the writer writes it before letting go (flat combining, prefix_index_state.h).
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -32,6 +33,10 @@
 #include "base/slotted_shared_mutex.h"
 
 namespace pdgate::pd_scheduler {
+
+namespace prefix_index_internal {
+struct IndexState;
+}  // namespace prefix_index_internal
 
 // Chained block hashes of `prompt`'s full blocks of `block_bytes`, at most `max_blocks`.
 std::vector<uint64_t> HashPromptBlocks(std::string_view model, std::string_view prompt,
@@ -48,6 +53,7 @@ struct PrefixIndexStats {
   uint64_t lookups = 0;
   uint64_t looked_up_blocks = 0;  // blocks asked for, over all lookups
   uint64_t matched_blocks = 0;    // of those, the longest match found per lookup
+  uint64_t handed_records = 0;    // records written by another thread than their own
 };
 
 struct EndpointBlocks {
@@ -80,7 +86,13 @@ class PrefixIndex {
   EndpointBlocks Blocks(uint32_t slot) const;
 
  private:
-  struct State;
+  using State = prefix_index_internal::IndexState;
+  // Holding the turn to write: writes `hashes` (may be empty) and the records handed over, then
+  // gives the turn back.
+  void WriteInTurn(std::span<const uint64_t> hashes, uint32_t slot) const;
+  // Takes the turn while records wait for one, a few times at most.
+  void WriteHandedRecords() const;
+
   const size_t capacity_;
   mutable base::SlottedSharedMutex mutex_;
   std::unique_ptr<State> state_;

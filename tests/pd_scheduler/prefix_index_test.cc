@@ -216,3 +216,33 @@ TEST_CASE("one lookup tells the room and the matches, records of held blocks run
   CHECK(index.Blocks(2).held == 100);  // 900 new blocks on slot 2, bounded by the index's 100
   CHECK(index.stats().entries == 108);
 }
+
+TEST_CASE("records that meet another thread's write are handed over and none is lost") {
+  constexpr size_t kThreads = 8, kRecords = 400;
+  PrefixIndex index(kThreads * kRecords * 2);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&index, t] {
+      for (size_t i = 0; i < kRecords; ++i) {
+        // Each a new prompt of two blocks, on the thread's own endpoint.
+        index.Record(HashPromptBlocks("m", std::to_string(t * kRecords + i) + std::string(128, '.'),
+                                      64, 128),
+                     uint32_t(t));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  // A record left queued by the last writer's rounds is written by the next lookup.
+  std::vector<PrefixMatch> matches;
+  index.Match(HashPromptBlocks("m", std::string(128, '-'), 64, 128), 5, matches);
+  const auto stats = index.stats();
+  CHECK(stats.entries == kThreads * kRecords * 2);
+  CHECK(stats.evictions == 0);
+  for (size_t t = 0; t < kThreads; ++t) CHECK(index.Blocks(uint32_t(t)).held == kRecords * 2);
+  index.Match(HashPromptBlocks("m", "5" + std::string(128, '.'), 64, 128), 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].slot == 0);
+  CHECK(matches[0].blocks == 2);
+  INFO("handed over: " << stats.handed_records);
+  CHECK(stats.handed_records <= kThreads * kRecords);
+}

@@ -1,0 +1,119 @@
+#include "pd_scheduler/prefix_index_state.h"
+
+#include <algorithm>
+
+namespace pdgate::pd_scheduler::prefix_index_internal {
+
+void IndexState::Forget(uint64_t hash, uint32_t slot) {
+  auto it = holders.find(hash);
+  if (it == holders.end()) return;
+  auto& list = it->second;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].slot != slot) continue;
+    list.erase(list.begin() + ptrdiff_t(i));
+    --entries;
+    break;
+  }
+  if (list.empty()) holders.erase(it);
+}
+
+void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
+  // Each entry moves at most once per call: it ends unmarked.
+  while (order.size() > limit) {
+    LruEntry& oldest = order.back();
+    if (oldest.used.load(std::memory_order_relaxed)) {
+      oldest.used.store(false, std::memory_order_relaxed);
+      order.splice(order.begin(), order, std::prev(order.end()));
+      continue;
+    }
+    const uint64_t hash = oldest.hash;
+    order.pop_back();
+    Forget(hash, slot);
+    ++evictions;
+  }
+}
+
+void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound) {
+  Lru& order = lru[slot];
+  // The first block last, so it is the most recent: eviction takes a prefix's tail first and
+  // a chain never loses its head before its tail.
+  for (size_t k = hashes.size(); k-- > 0;) {
+    const uint64_t hash = hashes[k];
+    auto& list = holders[hash];
+    auto holder =
+        std::find_if(list.begin(), list.end(), [slot](const Holder& h) { return h.slot == slot; });
+    if (holder != list.end()) {
+      order.splice(order.begin(), order, holder->position);
+      holder->position->used.store(false, std::memory_order_relaxed);  // in its place now
+      continue;
+    }
+    order.emplace_front(hash);
+    list.push_back({slot, order.begin()});
+    ++entries;
+  }
+  Trim(slot, order, LimitOf(slot, bound));
+}
+
+bool IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {
+  for (const uint64_t hash : hashes) {
+    auto it = holders.find(hash);
+    if (it == holders.end()) return false;
+    const Holder* holder = nullptr;
+    for (const Holder& h : it->second) {
+      if (h.slot == slot) holder = &h;
+    }
+    if (holder == nullptr) return false;
+    std::atomic<bool>& used = holder->position->used;
+    if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+void IndexState::MatchHeld(std::span<const uint64_t> hashes, size_t top_k,
+                           std::vector<PrefixMatch>& out) const {
+  out.clear();
+  if (hashes.empty()) return;
+  // Walk forward: a prefix chain breaks at the first block nobody holds.
+  for (size_t j = 0; j < hashes.size(); ++j) {
+    auto it = holders.find(hashes[j]);
+    if (it == holders.end()) break;
+    for (const Holder& holder : it->second) {
+      auto match = std::find_if(out.begin(), out.end(),
+                                [&](const PrefixMatch& m) { return m.slot == holder.slot; });
+      if (match == out.end()) {
+        out.push_back({holder.slot, uint32_t(j + 1)});
+      } else {
+        match->blocks = uint32_t(j + 1);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PrefixMatch& a, const PrefixMatch& b) { return a.blocks > b.blocks; });
+  if (out.size() > top_k) out.resize(top_k);
+  LookupCounts& lookup_counts = counts[base::SlottedSharedMutex::ThreadSlot()];
+  lookup_counts.lookups.fetch_add(1, std::memory_order_relaxed);
+  lookup_counts.looked_up_blocks.fetch_add(hashes.size(), std::memory_order_relaxed);
+  if (!out.empty()) {
+    lookup_counts.matched_blocks.fetch_add(out[0].blocks, std::memory_order_relaxed);
+  }
+}
+
+void IndexState::RoomOf(std::span<const uint32_t> slots, size_t bound,
+                        std::vector<int64_t>& out) const {
+  if (capacity.empty()) return;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    auto size = capacity.find(slots[k]);
+    // An engine larger than the index's own bound: the index, not the engine, runs out first.
+    if (size == capacity.end() || size->second > bound) continue;
+    auto it = lru.find(slots[k]);
+    const size_t held = it == lru.end() ? 0 : it->second.size();
+    out[k] = int64_t(size->second) - int64_t(held);
+  }
+}
+
+size_t IndexState::LimitOf(uint32_t slot, size_t bound) const {
+  auto it = capacity.find(slot);
+  return it == capacity.end() ? bound : std::min(bound, it->second);
+}
+
+}  // namespace pdgate::pd_scheduler::prefix_index_internal

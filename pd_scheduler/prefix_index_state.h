@@ -1,0 +1,79 @@
+#pragma once
+// PrefixIndex's data, behind its lock (pd_scheduler/prefix_index.cc), and the records other
+// threads hand to the thread that is writing. Not for other users.
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "base/slotted_shared_mutex.h"
+#include "pd_scheduler/prefix_index.h"
+
+namespace pdgate::pd_scheduler::prefix_index_internal {
+
+// One endpoint's block, in its LRU list. `used`: recorded again since it was put in its place;
+// set under the shared lock, by any thread, hence atomic.
+struct LruEntry {
+  explicit LruEntry(uint64_t h) : hash(h) {}
+  uint64_t hash;
+  mutable std::atomic<bool> used{false};
+};
+using Lru = std::list<LruEntry>;  // most recent first
+
+struct Holder {
+  uint32_t slot;
+  Lru::iterator position;  // in that endpoint's Lru
+};
+
+// A record a thread could not write because another thread was writing: that thread writes it
+// before it lets go (flat combining), so no io thread waits for another's write.
+struct HandedRecord {
+  uint32_t slot;
+  std::vector<uint64_t> hashes;
+};
+
+struct IndexState {
+  absl::flat_hash_map<uint64_t, absl::InlinedVector<Holder, 2>> holders;
+  absl::flat_hash_map<uint32_t, Lru> lru;
+  absl::flat_hash_map<uint32_t, size_t> capacity;  // slots whose engine's cache size is known
+  size_t entries = 0;
+  uint64_t evictions = 0;
+
+  // Lookups run under the shared lock on every io thread: each thread counts on the cache line
+  // of its lock slot, so the counts add no line that every pick writes.
+  struct alignas(64) LookupCounts {
+    std::atomic<uint64_t> lookups{0}, looked_up_blocks{0}, matched_blocks{0};
+  };
+  mutable std::array<LookupCounts, base::SlottedSharedMutex::kSlots> counts;
+
+  // The hand-off: `writing` is the turn to write; `handed` counts records in `queue` (it may go
+  // below zero for a moment: a record is counted after it is queued).
+  std::atomic<bool> writing{false};
+  std::atomic<int64_t> handed{0};
+  std::atomic<uint64_t> handed_total{0};  // for stats
+  std::mutex queue_mutex;
+  std::vector<HandedRecord> queue;
+
+  // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
+  void Forget(uint64_t hash, uint32_t slot);
+  // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
+  // goes to the front instead, unmarked.
+  void Trim(uint32_t slot, Lru& order, size_t limit);
+  // Under the exclusive lock: `slot` holds `hashes`, the first block the most recent.
+  void Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound);
+  // Under the shared lock: marks `slot`'s entries of `hashes` used; false when one of them is
+  // not held. A mark already set is not written again.
+  bool MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const;
+  void MatchHeld(std::span<const uint64_t> hashes, size_t top_k,
+                 std::vector<PrefixMatch>& out) const;
+  void RoomOf(std::span<const uint32_t> slots, size_t bound, std::vector<int64_t>& out) const;
+  size_t LimitOf(uint32_t slot, size_t bound) const;
+};
+
+}  // namespace pdgate::pd_scheduler::prefix_index_internal
