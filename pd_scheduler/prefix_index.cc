@@ -104,7 +104,9 @@ void PrefixIndex::WriteInTurn(std::span<const uint64_t> hashes, uint32_t slot) c
   State& s = *state_;
   thread_local std::vector<HandedRecord> handed;
   handed.clear();
-  {
+  // A record queued and not yet counted is left: its thread takes the turn after counting it,
+  // or finds it taken, and then the writer that gives it back sees the count.
+  if (s.handed.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard lock(s.queue_mutex);
     handed.swap(s.queue);
   }
