@@ -48,7 +48,7 @@ Task<PrefillResult> RunPrefill(RequestContext& context, const discovery::Endpoin
     if (!target) {
       result = FromOutcome("prefill", endpoint, {LegStatus::kConnectFailed, "bad address"});
     } else {
-      UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
+      UpstreamLeg leg(context.worker.upstream(), *target, context.watch);
       auto request = MakeLegRequest(context, endpoint,
                                     BuildPrefillBody(context.leg, context.server.kv_connector));
       std::optional<EngineResponseParser> parser;
@@ -94,7 +94,7 @@ Task<std::optional<AttemptError>> RunDecode(RequestContext& context,
       error = FromOutcome(leg_name, endpoint, {LegStatus::kConnectFailed, "bad address"});
     } else {
       // The leg ends (its connection pooled or closed) before the in-flight count, as it did.
-      UpstreamLeg leg(context.worker.upstream(), std::move(*target), legs);
+      UpstreamLeg leg(context.worker.upstream(), *target, legs);
       auto request = MakeLegRequest(context, endpoint, std::move(body));
       std::optional<EngineResponseParser> parser;
       const Clock::time_point deadline = started + context.LegTimeout();

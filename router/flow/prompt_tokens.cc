@@ -62,12 +62,14 @@ Task<Tokens> Tokenize(RequestContext& context, std::string body) {
   const uint16_t port = context.server.engine == config::InferenceEngine::kSglang
                             ? args.sglang_tokenizer_port
                             : args.vllm_tokenizer_port;
+  std::string key;  // the tokenizer's own port: a key of its own
   if (port != 0) {
     target->address.port(port);
-    target->key = target->address.address().is_v6() ? StrCat("[", endpoint->address, "]:", port)
-                                                    : StrCat(endpoint->address, ":", port);
+    key = target->address.address().is_v6() ? StrCat("[", endpoint->address, "]:", port)
+                                            : StrCat(endpoint->address, ":", port);
+    target->key = key;
   }
-  UpstreamLeg leg(context.worker.upstream(), std::move(*target), context.watch);
+  UpstreamLeg leg(context.worker.upstream(), *target, context.watch);
   LegRequest request = MakeLegRequest(context, *endpoint, std::move(body), "/tokenize");
   std::optional<EngineResponseParser> parser;
   const Clock::time_point deadline = Clock::now() + args.tokenize_timeout;

@@ -22,7 +22,7 @@ std::optional<LegTarget> LegTargetOf(const discovery::Endpoint& endpoint) {
   } else {
     address = net::ip::address_v6(endpoint.ip_bytes);
   }
-  return LegTarget{endpoint.host_port, endpoint.pod, tcp::endpoint(address, endpoint.port)};
+  return LegTarget{endpoint.host_port, tcp::endpoint(address, endpoint.port)};
 }
 
 ForwardedFields::ForwardedFields(const ClientRequest& request) {

@@ -28,9 +28,9 @@ int SglangBootstrapPort(const discovery::Endpoint& prefill) {
   return port;
 }
 
-Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid) {
+Task<void> SendSglangAbort(Worker& worker, OwnedLegTarget target, std::string rid) {
   auto watch = std::make_shared<DisconnectWatch>();
-  UpstreamLeg leg(worker.upstream(), target, watch);
+  UpstreamLeg leg(worker.upstream(), target.view(), watch);
   LegRequest request("/abort_request", target.key);
   request.Add("Content-Type: application/json\r\n");
   request.SetBody("{\"rid\":" + JsonString(rid) + "}");

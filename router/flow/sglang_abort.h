@@ -9,8 +9,8 @@
 
 #include "discovery/endpoint_snapshot.h"
 #include "router/http/net.h"
-#include "router/upstream/upstream_leg.h"
 #include "router/runtime/worker.h"
+#include "router/upstream/upstream_leg.h"
 
 namespace pdgate::router {
 
@@ -22,6 +22,6 @@ std::string NewSglangRid(std::mt19937_64& rng);
 int SglangBootstrapPort(const discovery::Endpoint& prefill);
 
 // Fire and forget (co_spawn it): POST /abort_request {"rid": rid}, 3 s at most, result ignored.
-Task<void> SendSglangAbort(Worker& worker, LegTarget target, std::string rid);
+Task<void> SendSglangAbort(Worker& worker, OwnedLegTarget target, std::string rid);
 
 }  // namespace pdgate::router

@@ -19,13 +19,13 @@ struct SglangPrefillState {
 
 // The prefill leg of an SGLang attempt, spawned beside the decode. It touches only what it owns
 // or shares, since the attempt may be over when it resumes.
-Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint, LegTarget target,
+Task<void> RunSglangPrefill(Worker& worker, discovery::Endpoint endpoint, OwnedLegTarget target,
                             LegRequest request, std::shared_ptr<DisconnectWatch> legs,
                             Clock::time_point deadline, size_t limit,
                             std::shared_ptr<SglangPrefillState> state,
                             std::function<void()> on_failure, int64_t prefill_tokens) {
   InFlightLeg in_flight(endpoint, true, prefill_tokens);
-  UpstreamLeg leg(worker.upstream(), std::move(target), legs);
+  UpstreamLeg leg(worker.upstream(), target.view(), legs);
   std::optional<EngineResponseParser> parser;
   LegOutcome outcome = co_await leg.Exchange(request, parser, deadline, true, limit);
   state->done = true;
@@ -64,26 +64,28 @@ Task<std::optional<AttemptError>> RunSglangAttempt(RequestContext& context,
 
   auto legs = std::make_shared<DisconnectWatch>();
   Worker* worker = &context.worker;
-  auto abort = [worker, rid](const LegTarget& target) {
+  auto abort = [worker, rid](const OwnedLegTarget& target) {
     net::co_spawn(worker->ioc, SendSglangAbort(*worker, target, rid),
                   ReportUncaught{SpawnSite::kSglangAbort});
   };
   // The client leaving closes this attempt's legs and aborts both on the engines.
-  context.watch->on_gone.push_back([legs, abort, p = *prefill_target, d = *decode_target] {
+  // (Owned copies: a failed prefill may abort the decode after the request is over.)
+  const OwnedLegTarget owned_prefill(*prefill_target), owned_decode(*decode_target);
+  context.watch->on_gone.push_back([legs, abort, p = owned_prefill, d = owned_decode] {
     legs->client_gone = true;
     legs->CloseLegs();
     abort(p);
     abort(d);
   });
   // A failed prefill aborts the decode at once instead of leaving it waiting for minutes.
-  auto on_prefill_failure = [legs, abort, d = *decode_target] {
+  auto on_prefill_failure = [legs, abort, d = owned_decode] {
     legs->CloseLegs();
     abort(d);
   };
   auto state = std::make_shared<SglangPrefillState>();
   const Clock::time_point started = Clock::now();
   net::co_spawn(context.worker.ioc,
-                RunSglangPrefill(context.worker, prefill, *prefill_target,
+                RunSglangPrefill(context.worker, prefill, owned_prefill,
                                  MakeLegRequest(context, prefill, std::move(prefill_body)), legs,
                                  started + context.LegTimeout(),
                                  context.settings.limits.max_prefill_response_bytes, state,

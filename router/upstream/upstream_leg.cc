@@ -18,7 +18,7 @@ bool IsLocalResourceError(const beast::error_code& ec) {
 
 UpstreamLeg::UpstreamLeg(UpstreamContext context, LegTarget target,
                          std::shared_ptr<DisconnectWatch> watch)
-    : context_(context), target_(std::move(target)), watch_(std::move(watch)) {}
+    : context_(context), target_(target), watch_(std::move(watch)) {}
 
 UpstreamLeg::~UpstreamLeg() { Close(); }
 

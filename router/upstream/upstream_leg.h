@@ -21,9 +21,19 @@
 
 namespace pdgate::router {
 
+// Where a leg goes. `key` ("host:port": the pool key and what messages name) is borrowed, from
+// the endpoint of the snapshot its request pins (no copy per leg) or from an OwnedLegTarget kept
+// by whatever outlives the request.
 struct LegTarget {
-  std::string key;  // "host:port", the pool key and what messages name
-  std::string pod;  // namespace/name
+  std::string_view key;
+  tcp::endpoint address;
+};
+
+// A LegTarget for what may run after its request ended (SGLang's spawned prefill and aborts).
+struct OwnedLegTarget {
+  explicit OwnedLegTarget(const LegTarget& target) : key(target.key), address(target.address) {}
+  LegTarget view() const { return {key, address}; }
+  std::string key;
   tcp::endpoint address;
 };
 

@@ -83,8 +83,7 @@ struct EngineAndPool {
 
   pdgate::router::Task<void> ExchangeOnce(std::string_view target) {
     const UpstreamContext context{ioc, pool, 64 * 1024, 1000ms};
-    UpstreamLeg leg(context, LegTarget{"engine", "dev/engine", address},
-                    std::make_shared<DisconnectWatch>());
+    UpstreamLeg leg(context, LegTarget{"engine", address}, std::make_shared<DisconnectWatch>());
     LegRequest request(target, "engine");
     request.SetBody("{}");
     std::optional<http::response_parser<http::string_body>> parser;
