@@ -221,7 +221,7 @@ Task<void> HandleCompletion(Worker& worker, Stream& client, const ClientRequest&
   AccessRecord& access = observer.access();
   access.request_id = request_id;
   access.method = "POST";
-  access.path = std::string(path);
+  access.path.assign(path);
   if (authentication.method != auth::AuthMethod::kNone) {
     RecordAuthentication(authentication, access);
   }

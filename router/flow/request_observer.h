@@ -3,6 +3,7 @@
 // ends (however it ends), its access-log line, and what each leg adds to both. The flow reports
 // events; only this class knows which counter, histogram or log field they land in.
 #include <chrono>
+#include <memory>
 #include <string_view>
 
 #include "discovery/endpoint_snapshot.h"
@@ -27,8 +28,8 @@ class RequestObserver {
 
   Clock::time_point start() const { return start_; }
   // The fields the handler fills directly (ids, route, authentication, queue time).
-  AccessRecord& access() { return access_; }
-  const AccessRecord& access() const { return access_; }
+  AccessRecord& access() { return *access_; }
+  const AccessRecord& access() const { return *access_; }
   const ModelMetrics& model() const { return *model_; }
   const MetricHandles& metrics() const { return metrics_; }
 
@@ -64,7 +65,12 @@ class RequestObserver {
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_relayed_{};  // epoch: nothing relayed yet
   int status_ = 0;                    // 0: no answer went out
-  AccessRecord access_;
+  // From the thread's spare records, and back to them when the request ends: a request's
+  // strings (its id, path, pods...) reuse an earlier request's buffers.
+  struct GiveBack {
+    void operator()(AccessRecord* record) const;
+  };
+  std::unique_ptr<AccessRecord, GiveBack> access_;
 };
 
 }  // namespace pdgate::router

@@ -125,12 +125,12 @@ uint64_t NextLogId() {
 }  // namespace
 
 void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record) {
-  record.auth = std::string(auth::ToString(authentication.method));
+  record.auth.assign(auth::ToString(authentication.method));
   if (authentication.principal) {
     record.user = authentication.principal->user;
     record.tenant = authentication.principal->tenant;
   }
-  if (!authentication.ok()) record.auth_error = std::string(auth::ToString(authentication.result));
+  if (!authentication.ok()) record.auth_error.assign(auth::ToString(authentication.result));
 }
 
 std::string FormatJson(const AccessRecord& r) {
@@ -143,6 +143,30 @@ std::string FormatText(const AccessRecord& r) {
   std::string out;
   AppendText(r, out);
   return out;
+}
+
+void ClearKeepingCapacity(AccessRecord& record) {
+  // 13 strings, 2 object refs, 2 ints (each padded to 8 bytes), 2 counts, 5 durations: a field
+  // added to AccessRecord changes the size, and must be cleared here too.
+  static_assert(sizeof(AccessRecord) == 13 * sizeof(std::string) + 2 * sizeof(ObjectRef) + 2 * 8 +
+                                            2 * sizeof(int64_t) + 5 * sizeof(double));
+  for (std::string* field :
+       {&record.request_id, &record.method, &record.path, &record.model, &record.auth, &record.user,
+        &record.tenant, &record.auth_error, &record.prefill, &record.decode, &record.decision,
+        &record.upstream_statuses, &record.error_origin}) {
+    field->clear();
+  }
+  record.route = {};
+  record.server = {};
+  record.status = 0;
+  record.attempts = 0;
+  record.input_tokens = -1;
+  record.output_tokens = -1;
+  record.ttft_ms = -1;
+  record.prefill_ms = -1;
+  record.decode_ms = -1;
+  record.total_ms = 0;
+  record.queue_ms = -1;
 }
 
 void AppendJson(const AccessRecord& r, std::string& out) {

@@ -62,6 +62,10 @@ struct AccessRecord {
   double queue_ms = -1;  // time in the fairness queue; -1: fairness off
 };
 
+// Back to a fresh record's values, keeping the strings' buffers (a record used again by the next
+// request allocates nothing for values that fit what earlier ones held).
+void ClearKeepingCapacity(AccessRecord& record);
+
 // Fills the authentication fields (method, principal, refusal reason).
 void RecordAuthentication(const auth::Authentication& authentication, AccessRecord& record);
 

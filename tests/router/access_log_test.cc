@@ -155,3 +155,20 @@ TEST_CASE("lines written into a buffer's room escape what they must wherever it 
   }
   CHECK(begin == lines.size());
 }
+
+TEST_CASE("a record cleared for the next request reads as a fresh one and keeps its buffers") {
+  AccessRecord record = Record();
+  record.request_id = std::string(100, 'r');
+  record.auth = "jwt";
+  record.user = "alice";
+  record.tenant = "team-a";
+  record.auth_error = "expired";
+  record.error_origin = "decode";
+  record.queue_ms = 3.5;
+  const size_t id_capacity = record.request_id.capacity();
+  ClearKeepingCapacity(record);
+  CHECK(FormatJson(record) == FormatJson(AccessRecord{}));
+  CHECK(FormatText(record) == FormatText(AccessRecord{}));
+  CHECK(record.request_id.empty());
+  CHECK(record.request_id.capacity() == id_capacity);
+}
