@@ -4,7 +4,10 @@
 # single changes save, so only pairs measured back to back are compared. Default settings (access
 # log on, JSON to a file), one io thread; both proxies on CPU 1, wrk -t1 c=64 and one zero-latency
 # sim on CPU 0, the chat body of nginx_ratio.sh. Prints each round's pair, then the medians.
-# Usage: BASELINE=/path/to/pdgate [ROUNDS=6] [SECONDS_PER_ARM=5] bench/scripts/cpu_ab.sh [build-dir]
+# MODE=pd_http or pd_nixl: a PD ModelServer instead (a prefill sim and a decode sim on CPU 0,
+# kvConnector http or nixl), two legs per request.
+# Usage: BASELINE=/path/to/pdgate [ROUNDS=6] [SECONDS_PER_ARM=5] [MODE=agg|pd_http|pd_nixl]
+#        bench/scripts/cpu_ab.sh [build-dir]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -18,12 +21,22 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 # shellcheck source=bench/scripts/agg_bench_lib.sh
 source "$root/bench/scripts/agg_bench_lib.sh"
-sim_ip=127.0.0.144; sim_port=18460; model=sim-model
+sim_ip=127.0.0.144; prefill_ip=127.0.0.145; decode_ip=127.0.0.146; sim_port=18460; model=sim-model
 declare -A port=([base]=18461 [new]=18462)
-taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$sim_ip" --port "$sim_port" --role both --zero-latency \
-  --threads 1 --quiet --model "$model" >/dev/null 2>&1 &
-pids+=($!); up "http://$sim_ip:$sim_port/health"
+mode="${MODE:-agg}"
+case $mode in
+  agg) sims=("$sim_ip both") ;;
+  pd_http | pd_nixl) sims=("$prefill_ip prefill" "$decode_ip decode") ;;
+  *) echo "MODE: agg, pd_http or pd_nixl" >&2; exit 2 ;;
+esac
+for sim in "${sims[@]}"; do
+  read -r ip role <<<"$sim"
+  taskset -c 0 "$build/bin/pdgate-engine-sim" --host "$ip" --port "$sim_port" --role "$role" --zero-latency \
+    --threads 1 --quiet --model "$model" --kv-port $((sim_port + 50)) >/dev/null 2>&1 &
+  pids+=($!); up "http://$ip:$sim_port/health"
+done
 write_agg_config "$work" "$sim_ip" "$sim_port" "$model"
+[ "$mode" = agg ] || pd_yaml "$prefill_ip" "$decode_ip" "$sim_port" "$model" "${mode#pd_}" >"$work/agg.yaml"
 declare -A pid_of
 for arm in base new; do
   binary="$build/bin/pdgate"; [ "$arm" = base ] && binary="$baseline"
