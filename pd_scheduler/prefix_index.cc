@@ -73,10 +73,13 @@ void PrefixIndex::Record(std::span<const uint64_t> hashes, uint32_t slot) {
   if (hashes.empty()) return;
   State& s = *state_;
   {
-    // The usual case under a shared prompt: the endpoint holds every block already.
+    // Under a shared prompt the endpoint holds every block already, or all but the last few:
+    // what it holds is marked under the shared lock, only the rest is written. (A block evicted
+    // in between leaves a gap in the chain until a record of it fills the gap again.)
     std::shared_lock shared(mutex_);
-    if (s.MarkHeld(hashes, slot)) return;
+    hashes = hashes.subspan(s.MarkHeld(hashes, slot));
   }
+  if (hashes.empty()) return;
   if (!s.writing.exchange(true, std::memory_order_seq_cst)) {
     WriteInTurn(hashes, slot);
   } else {

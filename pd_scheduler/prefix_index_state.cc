@@ -35,16 +35,15 @@ void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
 
 void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound) {
   Lru& order = lru[slot];
-  // The first block last, so it is the most recent: eviction takes a prefix's tail first and
-  // a chain never loses its head before its tail.
+  // The first block last, so it is the most recent of the new ones: eviction takes a prefix's
+  // tail first, and a head that was there already is marked used (a second chance).
   for (size_t k = hashes.size(); k-- > 0;) {
     const uint64_t hash = hashes[k];
     auto& list = holders[hash];
     auto holder =
         std::find_if(list.begin(), list.end(), [slot](const Holder& h) { return h.slot == slot; });
     if (holder != list.end()) {
-      order.splice(order.begin(), order, holder->position);
-      holder->position->used.store(false, std::memory_order_relaxed);  // in its place now
+      holder->position->used.store(true, std::memory_order_relaxed);
       continue;
     }
     order.emplace_front(hash);
@@ -54,19 +53,19 @@ void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t 
   Trim(slot, order, LimitOf(slot, bound));
 }
 
-bool IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {
-  for (const uint64_t hash : hashes) {
-    auto it = holders.find(hash);
-    if (it == holders.end()) return false;
+size_t IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {
+  for (size_t k = 0; k < hashes.size(); ++k) {
+    auto it = holders.find(hashes[k]);
+    if (it == holders.end()) return k;
     const Holder* holder = nullptr;
     for (const Holder& h : it->second) {
       if (h.slot == slot) holder = &h;
     }
-    if (holder == nullptr) return false;
+    if (holder == nullptr) return k;
     std::atomic<bool>& used = holder->position->used;
     if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
   }
-  return true;
+  return hashes.size();
 }
 
 void IndexState::MatchHeld(std::span<const uint64_t> hashes, size_t top_k,

@@ -65,11 +65,13 @@ struct IndexState {
   // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
   // goes to the front instead, unmarked.
   void Trim(uint32_t slot, Lru& order, size_t limit);
-  // Under the exclusive lock: `slot` holds `hashes`, the first block the most recent.
+  // Under the exclusive lock: `slot` holds `hashes`. Blocks it holds are marked used, the others
+  // go in at the front, the first of them the most recent.
   void Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound);
-  // Under the shared lock: marks `slot`'s entries of `hashes` used; false when one of them is
-  // not held. A mark already set is not written again.
-  bool MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const;
+  // Under the shared lock: marks `slot`'s entries of `hashes` used, from the first, up to the
+  // first block it does not hold; returns how many it marked. A mark already set is not written
+  // again.
+  size_t MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const;
   void MatchHeld(std::span<const uint64_t> hashes, size_t top_k,
                  std::vector<PrefixMatch>& out) const;
   void RoomOf(std::span<const uint32_t> slots, size_t bound, std::vector<int64_t>& out) const;

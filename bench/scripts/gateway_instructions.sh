@@ -13,7 +13,9 @@
 #   nginx_log     the same with nginx's default access log (combined format, to a file)
 # 500 warm-up requests, then the counters are zeroed and `requests` non-streaming completions at
 # c=64 are counted. Also prints the Redis script calls per request. Stops everything it started.
-# Usage: [KEEP=dir] [PDGATE=binary] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
+# LOAD_ARGS: more pdgate-bench arguments, e.g. "--random-prefix-len 256" (a prefix shared by all
+# prompts: the prefix index then holds most of each prompt's blocks).
+# Usage: [KEEP=dir] [PDGATE=binary] [LOAD_ARGS=...] bench/scripts/gateway_instructions.sh [build-dir] [requests] [mode...]
 # (default: build, 3000, off global_limit; about 15 s per mode)
 # nginx's modes need nginx (nginx-light) and count nginx's one process; pdgate's count all threads.
 set -euo pipefail
@@ -53,7 +55,7 @@ load() {  # $1: requests; prints nothing unless some failed
   local out failed
   out=$("$build/bin/pdgate-bench" --url "http://127.0.0.1:$port" --model "$model" \
     --api completions --no-stream --concurrency 64 --num-prompts "$1" --warmup-requests 0 \
-    --random-input-len 16 --random-output-len 4 --ignore-eos --quiet)
+    --random-input-len 16 --random-output-len 4 --ignore-eos --quiet ${LOAD_ARGS:-})
   failed=$(echo "$out" | awk -F: '/^Failed requests/ {gsub(/ /, "", $2); print $2}')
   [ "${failed:-0}" = 0 ] || echo "  ($failed requests failed)" >&2
 }

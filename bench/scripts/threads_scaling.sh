@@ -7,7 +7,11 @@
 # what this shows is whether a second io thread adds contention, not how far pdgate scales.
 # Also counts pdgate's context switches per request (perf stat, software events; "-" without
 # perf): a second thread that has less ready work per epoll_wait sleeps and wakes more often.
-# Usage: [ROUNDS=3] [SECONDS_PER_ARM=8] bench/scripts/threads_scaling.sh [build-dir]
+# PROMPT_BYTES=N: a system message of N bytes before the question (the same in every request),
+# so each pick looks the prefix index up and each served request records into it (N/64 blocks).
+# PDGATE=binary: another pdgate than the build's.
+# Usage: [ROUNDS=3] [SECONDS_PER_ARM=8] [PROMPT_BYTES=0] [PDGATE=bin]
+#        bench/scripts/threads_scaling.sh [build-dir]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -26,9 +30,18 @@ declare -A port=([1]=18471 [2]=18472)
   --threads 2 --quiet --model "$model" >/dev/null 2>&1 &
 pids+=($!); up "http://$sim_ip:$sim_port/health"
 write_agg_config "$work" "$sim_ip" "$sim_port" "$model"
+if [ "${PROMPT_BYTES:-0}" -gt 0 ]; then
+  system=$(head -c "$PROMPT_BYTES" /dev/zero | tr '\0' 's')
+  cat >"$work/chat.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"model":"$model","messages":[{"role":"system","content":"$system"},{"role":"user","content":"Hello, world"}],"max_tokens":4}'
+LUA
+fi
+pdgate="${PDGATE:-$build/bin/pdgate}"
 declare -A pid_of
 for threads in 1 2; do
-  "$build/bin/pdgate" --config "$work/agg.yaml" --port "${port[$threads]}" \
+  "$pdgate" --config "$work/agg.yaml" --port "${port[$threads]}" \
     --admin-port $((port[$threads] + 100)) --threads "$threads" >"$work/$threads.log" 2>&1 &
   pids+=($!); pid_of[$threads]=$!
   up "http://127.0.0.1:${port[$threads]}/readyz"
