@@ -1,7 +1,5 @@
 #include "base/slotted_shared_mutex.h"
 
-#include <thread>
-
 namespace pdgate::base {
 namespace {
 
@@ -13,17 +11,6 @@ void Pause() {
 #endif
 }
 
-template <typename Done>
-void SpinUntil(Done done) {
-  for (int i = 0; !done(); ++i) {
-    if (i < 256) {
-      Pause();
-    } else {
-      std::this_thread::yield();
-    }
-  }
-}
-
 }  // namespace
 
 size_t SlottedSharedMutex::NextThread() {
@@ -33,7 +20,7 @@ size_t SlottedSharedMutex::NextThread() {
 
 void SlottedSharedMutex::WaitForWriter(Slot& slot) {
   for (;;) {
-    slot.readers.fetch_sub(1, std::memory_order_release);
+    Leave(slot);
     // A write takes about as long as a read: spin through it before sleeping in the kernel.
     for (int i = 0; i < 256 && writer_.load(std::memory_order_relaxed) != 0; ++i) Pause();
     writer_.wait(1, std::memory_order_relaxed);
@@ -46,7 +33,10 @@ void SlottedSharedMutex::lock() {
   writers_.lock();
   writer_.store(1, std::memory_order_seq_cst);
   for (Slot& slot : slots_) {
-    SpinUntil([&] { return slot.readers.load(std::memory_order_seq_cst) == 0; });
+    for (int i = 0; i < 256 && slot.readers.load(std::memory_order_seq_cst) != 0; ++i) Pause();
+    for (uint32_t readers; (readers = slot.readers.load(std::memory_order_seq_cst)) != 0;) {
+      slot.readers.wait(readers, std::memory_order_seq_cst);
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 // in common: std::shared_mutex's reader count is one line that every reader writes, which moves
 // between cores on every lock and unlock. A writer pays instead: it raises its flag and waits
 // until every slot is empty, reading all kSlots lines. Writers go first: once a writer has
-// raised its flag, new readers wait for it.
+// raised its flag, new readers wait for it. Both sides spin briefly, then sleep on a futex
+// (std::atomic::wait): a thread holding the lock may have lost its core.
 //
 // Meets the standard SharedMutex requirements (std::shared_lock, std::unique_lock); not
 // recursive, and a reader must not take the lock for writing.
@@ -38,10 +39,10 @@ class SlottedSharedMutex {
     Slot& slot = slots_[ThreadSlot()];
     slot.readers.fetch_add(1, std::memory_order_seq_cst);
     if (writer_.load(std::memory_order_seq_cst) == 0) return true;
-    slot.readers.fetch_sub(1, std::memory_order_release);
+    Leave(slot);
     return false;
   }
-  void unlock_shared() { slots_[ThreadSlot()].readers.fetch_sub(1, std::memory_order_release); }
+  void unlock_shared() { Leave(slots_[ThreadSlot()]); }
 
   void lock();
   bool try_lock();
@@ -59,6 +60,14 @@ class SlottedSharedMutex {
   };
 
   static size_t NextThread();
+  // The last reader of a slot wakes a writer that may be asleep on it (one that did not get the
+  // core back from a reader preempted while it held the lock).
+  void Leave(Slot& slot) {
+    if (slot.readers.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        writer_.load(std::memory_order_seq_cst) != 0) [[unlikely]] {
+      slot.readers.notify_all();
+    }
+  }
   void WaitForWriter(Slot& slot);
 
   std::array<Slot, kSlots> slots_;
