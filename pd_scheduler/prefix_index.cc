@@ -113,16 +113,20 @@ void PrefixIndex::WriteInTurn(std::span<const uint64_t> hashes, uint32_t slot) c
     std::lock_guard lock(s.queue_mutex);
     handed.swap(s.queue);
   }
-  {
-    std::unique_lock lock(mutex_);
-    if (!hashes.empty()) s.Insert(hashes, slot, capacity_);
-    for (const HandedRecord& record : handed) s.Insert(record.hashes, record.slot, capacity_);
-  }
+  // The turn goes back however this ends (an insert that cannot allocate throws).
+  struct GiveTurnBack {
+    std::atomic<bool>& writing;
+    ~GiveTurnBack() { writing.store(false, std::memory_order_seq_cst); }
+  } give_back{s.writing};
   if (!handed.empty()) {
     s.handed.fetch_sub(int64_t(handed.size()), std::memory_order_seq_cst);
     s.handed_total.fetch_add(handed.size(), std::memory_order_relaxed);
   }
-  s.writing.store(false, std::memory_order_seq_cst);
+  if (hashes.empty() && handed.empty()) return;  // the count ran ahead of the queue
+  std::unique_lock lock(mutex_);
+  if (!hashes.empty()) s.Insert(hashes, slot, capacity_);
+  for (const HandedRecord& record : handed) s.Insert(record.hashes, record.slot, capacity_);
+  handed.clear();  // frees the records' hashes now rather than at this thread's next write
 }
 
 void PrefixIndex::WriteHandedRecords() const {
@@ -172,6 +176,7 @@ void PrefixIndex::RemoveEndpoint(uint32_t slot) {
 }
 
 EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
+  WriteHandedRecords();  // what /metrics shows includes what waits in the queue
   std::shared_lock lock(mutex_);
   const State& s = *state_;
   EndpointBlocks blocks;
@@ -182,6 +187,7 @@ EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
 }
 
 PrefixIndexStats PrefixIndex::stats() const {
+  WriteHandedRecords();
   std::shared_lock lock(mutex_);
   PrefixIndexStats stats;
   stats.entries = state_->entries;

@@ -1,6 +1,8 @@
 #include "pd_scheduler/prefix_index_state.h"
 
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 namespace pdgate::pd_scheduler::prefix_index_internal {
 
@@ -35,22 +37,33 @@ void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
 
 void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound) {
   Lru& order = lru[slot];
-  // The first block last, so it is the most recent of the new ones: eviction takes a prefix's
-  // tail first, and a head that was there already is marked used (a second chance).
+  // Blocks held already are marked used (a second chance); the others are made room for among
+  // the older entries first, so the sweep never puts marked entries ahead of them, then go in at
+  // the front, the first block last: the most recent, so eviction takes a prefix's tail first.
+  thread_local std::vector<uint64_t> missing;
+  missing.clear();
   for (size_t k = hashes.size(); k-- > 0;) {
-    const uint64_t hash = hashes[k];
-    auto& list = holders[hash];
-    auto holder =
-        std::find_if(list.begin(), list.end(), [slot](const Holder& h) { return h.slot == slot; });
-    if (holder != list.end()) {
-      holder->position->used.store(true, std::memory_order_relaxed);
-      continue;
+    auto it = holders.find(hashes[k]);
+    const Holder* holder = nullptr;
+    if (it != holders.end()) {
+      for (const Holder& h : it->second) {
+        if (h.slot == slot) holder = &h;
+      }
     }
+    if (holder != nullptr) {
+      holder->position->used.store(true, std::memory_order_relaxed);
+    } else {
+      missing.push_back(hashes[k]);
+    }
+  }
+  const size_t limit = LimitOf(slot, bound);
+  Trim(slot, order, limit - std::min(limit, missing.size()));
+  for (const uint64_t hash : missing) {
     order.emplace_front(hash);
-    list.push_back({slot, order.begin()});
+    holders[hash].push_back({slot, order.begin()});
     ++entries;
   }
-  Trim(slot, order, LimitOf(slot, bound));
+  Trim(slot, order, limit);  // a record longer than the limit keeps its head
 }
 
 size_t IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {

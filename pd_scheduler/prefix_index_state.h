@@ -54,10 +54,12 @@ struct IndexState {
 
   // The hand-off: `writing` is the turn to write; `handed` counts records in `queue` (it may go
   // below zero for a moment: a record is counted after it is queued).
-  std::atomic<bool> writing{false};
-  std::atomic<int64_t> handed{0};
+  // On lines of their own: `writing` changes with every record of new blocks, `handed` (read by
+  // every lookup) only when records are handed over.
+  alignas(64) std::atomic<bool> writing{false};
+  alignas(64) std::atomic<int64_t> handed{0};
   std::atomic<uint64_t> handed_total{0};  // for stats
-  std::mutex queue_mutex;
+  alignas(64) std::mutex queue_mutex;
   std::vector<HandedRecord> queue;
 
   // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).

@@ -162,22 +162,27 @@ TEST_CASE("a prefix recorded again gets a second chance at eviction") {
   CHECK(matches[0].blocks == 5);  // its head stays
   CHECK(index.stats().evictions == 5);
   CHECK(index.Blocks(1).held == 20);
-  // The second chance put a in front of c (CLOCK, an approximation of LRU: a's use came before
-  // c's record); unless used again, a goes after c's.
+  // The order of use is c, a, b (a's second chance moved it to the front before c went in), and
+  // a's mark is spent: unless used again, a goes before c.
   const auto d = HashPromptBlocks("m", std::string(64 * 10, 'd'), 64, 128);
-  index.Record(d, 1);  // ten more go: b's five, then c's five
+  index.Record(d, 1);  // ten more go: b's five, then a's tail
   index.Match(b, 5, matches);
   CHECK(matches.empty());
+  index.Match(a, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 5);
   index.Match(c, 5, matches);
-  CHECK(matches.empty());
-  index.Match(a, 5, matches);
   REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 10);
+  CHECK(matches[0].blocks == 5);
+  index.Record(std::span(a).first(5), 1);  // a's head used again: e's room comes from c
   const auto e = HashPromptBlocks("m", std::string(64 * 4, 'e'), 64, 128);
-  index.Record(e, 1);  // four more go: a's tail
+  index.Record(e, 1);
   index.Match(a, 5, matches);
   REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 6);
+  CHECK(matches[0].blocks == 5);
+  index.Match(c, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 1);
 }
 
 TEST_CASE("one lookup tells the room and the matches, records of held blocks run on many threads") {
@@ -245,4 +250,33 @@ TEST_CASE("records that meet another thread's write are handed over and none is 
   CHECK(matches[0].blocks == 2);
   INFO("handed over: " << stats.handed_records);
   CHECK(stats.handed_records <= kThreads * kRecords);
+}
+
+TEST_CASE("a record's new blocks are not evicted by the second chances its own room gives") {
+  PrefixIndex index(20);
+  const auto a = HashPromptBlocks("m", std::string(64 * 10, 'a'), 64, 128);
+  const auto b = HashPromptBlocks("m", std::string(64 * 10, 'b'), 64, 128);
+  const auto c = HashPromptBlocks("m", std::string(64 * 5, 'c'), 64, 128);
+  index.Record(a, 1);
+  index.Record(b, 1);
+  index.Record(a, 1);  // every block held is marked used
+  index.Record(b, 1);
+  index.Record(c, 1);  // room for five: a's tail goes (a was used before b), c stays whole
+  std::vector<PrefixMatch> matches;
+  index.Match(c, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 5);
+  index.Match(a, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 5);
+  index.Match(b, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 10);
+  // A record longer than the bound keeps its head.
+  const auto long_prompt = HashPromptBlocks("m", std::string(64 * 30, 'l'), 64, 128);
+  index.Record(long_prompt, 1);
+  index.Match(long_prompt, 5, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].blocks == 20);
+  CHECK(index.Blocks(1).held == 20);
 }
