@@ -10,6 +10,22 @@ using pdgate::pd_scheduler::HashPromptBlocks;
 using pdgate::pd_scheduler::PrefixIndex;
 using pdgate::pd_scheduler::PrefixMatch;
 
+namespace {
+
+// The hashes of a prompt of `blocks` 64-byte blocks of `fill`.
+std::vector<uint64_t> Prompt(char fill, size_t blocks) {
+  return HashPromptBlocks("m", std::string(64 * blocks, fill), 64, 128);
+}
+
+// How many of `hashes`' leading blocks the best-matching endpoint holds (0: none does).
+uint32_t Held(const PrefixIndex& index, const std::vector<uint64_t>& hashes) {
+  std::vector<PrefixMatch> matches;
+  index.Match(hashes, 1, matches);
+  return matches.empty() ? 0 : matches[0].blocks;
+}
+
+}  // namespace
+
 TEST_CASE("block hashes chain: equal prefixes share hashes, the model salts them") {
   const std::string a = std::string(256, 'a') + std::string(64, 'x');
   const std::string b = std::string(256, 'a') + std::string(64, 'y');
@@ -146,43 +162,25 @@ TEST_CASE("lookups counted on several threads' own lines add up") {
 
 TEST_CASE("a prefix recorded again gets a second chance at eviction") {
   PrefixIndex index(20);
-  const auto a = HashPromptBlocks("m", std::string(64 * 10, 'a'), 64, 128);
-  const auto b = HashPromptBlocks("m", std::string(64 * 10, 'b'), 64, 128);
-  const auto c = HashPromptBlocks("m", std::string(64 * 5, 'c'), 64, 128);
+  const auto a = Prompt('a', 10), b = Prompt('b', 10), c = Prompt('c', 5);
   index.Record(a, 1);
   index.Record(b, 1);
   index.Record(a, 1);  // held: marked used, no move
   index.Record(c, 1);  // 25 > 20: five blocks go, from b's tail, not a's
-  std::vector<PrefixMatch> matches;
-  index.Match(a, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 10);
-  index.Match(b, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);  // its head stays
+  CHECK(Held(index, a) == 10);
+  CHECK(Held(index, b) == 5);  // its head stays
   CHECK(index.stats().evictions == 5);
   CHECK(index.Blocks(1).held == 20);
   // The order of use is c, a, b (a's second chance moved it to the front before c went in), and
   // a's mark is spent: unless used again, a goes before c.
-  const auto d = HashPromptBlocks("m", std::string(64 * 10, 'd'), 64, 128);
-  index.Record(d, 1);  // ten more go: b's five, then a's tail
-  index.Match(b, 5, matches);
-  CHECK(matches.empty());
-  index.Match(a, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);
-  index.Match(c, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);
+  index.Record(Prompt('d', 10), 1);  // ten more go: b's five, then a's tail
+  CHECK(Held(index, b) == 0);
+  CHECK(Held(index, a) == 5);
+  CHECK(Held(index, c) == 5);
   index.Record(std::span(a).first(5), 1);  // a's head used again: e's room comes from c
-  const auto e = HashPromptBlocks("m", std::string(64 * 4, 'e'), 64, 128);
-  index.Record(e, 1);
-  index.Match(a, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);
-  index.Match(c, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 1);
+  index.Record(Prompt('e', 4), 1);
+  CHECK(Held(index, a) == 5);
+  CHECK(Held(index, c) == 1);
 }
 
 TEST_CASE("one lookup tells the room and the matches, records of held blocks run on many threads") {
@@ -254,29 +252,18 @@ TEST_CASE("records that meet another thread's write are handed over and none is 
 
 TEST_CASE("a record's new blocks are not evicted by the second chances its own room gives") {
   PrefixIndex index(20);
-  const auto a = HashPromptBlocks("m", std::string(64 * 10, 'a'), 64, 128);
-  const auto b = HashPromptBlocks("m", std::string(64 * 10, 'b'), 64, 128);
-  const auto c = HashPromptBlocks("m", std::string(64 * 5, 'c'), 64, 128);
+  const auto a = Prompt('a', 10), b = Prompt('b', 10), c = Prompt('c', 5);
   index.Record(a, 1);
   index.Record(b, 1);
   index.Record(a, 1);  // every block held is marked used
   index.Record(b, 1);
   index.Record(c, 1);  // room for five: a's tail goes (a was used before b), c stays whole
-  std::vector<PrefixMatch> matches;
-  index.Match(c, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);
-  index.Match(a, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 5);
-  index.Match(b, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 10);
+  CHECK(Held(index, c) == 5);
+  CHECK(Held(index, a) == 5);
+  CHECK(Held(index, b) == 10);
   // A record longer than the bound keeps its head.
-  const auto long_prompt = HashPromptBlocks("m", std::string(64 * 30, 'l'), 64, 128);
+  const auto long_prompt = Prompt('l', 30);
   index.Record(long_prompt, 1);
-  index.Match(long_prompt, 5, matches);
-  REQUIRE(matches.size() == 1);
-  CHECK(matches[0].blocks == 20);
+  CHECK(Held(index, long_prompt) == 20);
   CHECK(index.Blocks(1).held == 20);
 }
