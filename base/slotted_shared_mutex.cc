@@ -3,12 +3,15 @@
 namespace pdgate::base {
 namespace {
 
-// Readers hold the lock for a lookup (about a microsecond): spin briefly, then give the core
-// away; a writer waits on readers the same way.
-void Pause() {
+// Waits while `value` holds `current`. The lock is held for about a microsecond (a lookup, a
+// write): spin through that first, then sleep on the futex.
+void SpinThenWait(const std::atomic<uint32_t>& value, uint32_t current) {
+  for (int i = 0; i < 256 && value.load(std::memory_order_seq_cst) == current; ++i) {
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
+    __builtin_ia32_pause();
 #endif
+  }
+  value.wait(current, std::memory_order_seq_cst);
 }
 
 }  // namespace
@@ -21,9 +24,7 @@ size_t SlottedSharedMutex::NextThread() {
 void SlottedSharedMutex::WaitForWriter(Slot& slot) {
   for (;;) {
     Leave(slot);
-    // A write takes about as long as a read: spin through it before sleeping in the kernel.
-    for (int i = 0; i < 256 && writer_.load(std::memory_order_relaxed) != 0; ++i) Pause();
-    writer_.wait(1, std::memory_order_relaxed);
+    SpinThenWait(writer_, 1);
     slot.readers.fetch_add(1, std::memory_order_seq_cst);
     if (writer_.load(std::memory_order_seq_cst) == 0) return;
   }
@@ -33,9 +34,8 @@ void SlottedSharedMutex::lock() {
   writers_.lock();
   writer_.store(1, std::memory_order_seq_cst);
   for (Slot& slot : slots_) {
-    for (int i = 0; i < 256 && slot.readers.load(std::memory_order_seq_cst) != 0; ++i) Pause();
     for (uint32_t readers; (readers = slot.readers.load(std::memory_order_seq_cst)) != 0;) {
-      slot.readers.wait(readers, std::memory_order_seq_cst);
+      SpinThenWait(slot.readers, readers);
     }
   }
 }

@@ -19,6 +19,15 @@ void IndexState::Forget(uint64_t hash, uint32_t slot) {
   if (list.empty()) holders.erase(it);
 }
 
+const Holder* IndexState::HolderOf(uint64_t hash, uint32_t slot) const {
+  auto it = holders.find(hash);
+  if (it == holders.end()) return nullptr;
+  for (const Holder& holder : it->second) {
+    if (holder.slot == slot) return &holder;
+  }
+  return nullptr;
+}
+
 void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
   // Each entry moves at most once per call: it ends unmarked.
   while (order.size() > limit) {
@@ -43,14 +52,7 @@ void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t 
   thread_local std::vector<uint64_t> missing;
   missing.clear();
   for (size_t k = hashes.size(); k-- > 0;) {
-    auto it = holders.find(hashes[k]);
-    const Holder* holder = nullptr;
-    if (it != holders.end()) {
-      for (const Holder& h : it->second) {
-        if (h.slot == slot) holder = &h;
-      }
-    }
-    if (holder != nullptr) {
+    if (const Holder* holder = HolderOf(hashes[k], slot)) {
       holder->position->used.store(true, std::memory_order_relaxed);
     } else {
       missing.push_back(hashes[k]);
@@ -68,12 +70,7 @@ void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t 
 
 size_t IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {
   for (size_t k = 0; k < hashes.size(); ++k) {
-    auto it = holders.find(hashes[k]);
-    if (it == holders.end()) return k;
-    const Holder* holder = nullptr;
-    for (const Holder& h : it->second) {
-      if (h.slot == slot) holder = &h;
-    }
+    const Holder* holder = HolderOf(hashes[k], slot);
     if (holder == nullptr) return k;
     std::atomic<bool>& used = holder->position->used;
     if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);

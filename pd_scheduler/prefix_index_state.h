@@ -62,6 +62,8 @@ struct IndexState {
   alignas(64) std::mutex queue_mutex;
   std::vector<HandedRecord> queue;
 
+  // `slot`'s entry of `hash`, or null when it does not hold it.
+  const Holder* HolderOf(uint64_t hash, uint32_t slot) const;
   // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
   void Forget(uint64_t hash, uint32_t slot);
   // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
