@@ -12,7 +12,6 @@
 namespace pdgate::pd_scheduler {
 
 using prefix_index_internal::HandedRecord;
-using prefix_index_internal::LruEntry;
 
 namespace {
 
@@ -22,6 +21,9 @@ constexpr size_t kMaxHandedRecords = 1024;
 // Rounds of handed records a thread writes before it goes back to its own work; what is left
 // waits for the next record or lookup.
 constexpr int kHandedRounds = 4;
+// Records written per hold of the write lock: readers wait for a few records at a time, not
+// for a whole queue (nor for a writer preempted in the middle of one).
+constexpr size_t kRecordsPerHold = 16;
 
 }  // namespace
 
@@ -122,10 +124,19 @@ void PrefixIndex::WriteInTurn(std::span<const uint64_t> hashes, uint32_t slot) c
     s.handed.fetch_sub(int64_t(handed.size()), std::memory_order_seq_cst);
     s.handed_total.fetch_add(handed.size(), std::memory_order_relaxed);
   }
-  if (hashes.empty() && handed.empty()) return;  // the count ran ahead of the queue
-  std::unique_lock lock(mutex_);
-  if (!hashes.empty()) s.Insert(hashes, slot, capacity_);
-  for (const HandedRecord& record : handed) s.Insert(record.hashes, record.slot, capacity_);
+  bool own = !hashes.empty();
+  for (size_t next = 0; own || next < handed.size();) {
+    std::unique_lock lock(mutex_);
+    size_t written = 0;
+    if (own) {
+      s.Insert(hashes, slot, capacity_);
+      own = false;
+      ++written;
+    }
+    for (; next < handed.size() && written < kRecordsPerHold; ++next, ++written) {
+      s.Insert(handed[next].hashes, handed[next].slot, capacity_);
+    }
+  }
   handed.clear();  // frees the records' hashes now rather than at this thread's next write
 }
 
@@ -167,12 +178,7 @@ void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& ou
 
 void PrefixIndex::RemoveEndpoint(uint32_t slot) {
   std::unique_lock lock(mutex_);
-  State& s = *state_;
-  s.capacity.erase(slot);
-  auto it = s.lru.find(slot);
-  if (it == s.lru.end()) return;
-  for (const LruEntry& entry : it->second) s.Forget(entry.hash, slot);
-  s.lru.erase(it);
+  state_->Remove(slot);
 }
 
 EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {

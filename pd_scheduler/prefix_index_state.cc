@@ -30,9 +30,10 @@ const Holder* IndexState::HolderOf(uint64_t hash, uint32_t slot) const {
 
 void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
   // Each entry moves at most once per call: it ends unmarked.
+  size_t second_chances = 0;
   while (order.size() > limit) {
     LruEntry& oldest = order.back();
-    if (oldest.used.load(std::memory_order_relaxed)) {
+    if (oldest.used.load(std::memory_order_relaxed) && second_chances++ < kSecondChancesPerTrim) {
       oldest.used.store(false, std::memory_order_relaxed);
       order.splice(order.begin(), order, std::prev(order.end()));
       continue;
@@ -44,7 +45,23 @@ void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
   }
 }
 
+void IndexState::Remove(uint32_t slot) {
+  capacity.erase(slot);
+  if (removed.insert(slot).second) {
+    removed_order.push_back(slot);
+    if (removed_order.size() > kRemovedSlotsKept) {
+      removed.erase(removed_order.front());
+      removed_order.pop_front();
+    }
+  }
+  auto it = lru.find(slot);
+  if (it == lru.end()) return;
+  for (const LruEntry& entry : it->second) Forget(entry.hash, slot);
+  lru.erase(it);
+}
+
 void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound) {
+  if (removed.contains(slot)) return;
   Lru& order = lru[slot];
   // Blocks held already are marked used (a second chance); the others are made room for among
   // the older entries first, so the sweep never puts marked entries ahead of them, then go in at

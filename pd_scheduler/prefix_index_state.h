@@ -2,11 +2,13 @@
 // PrefixIndex's data, behind its lock (pd_scheduler/prefix_index.cc), and the records other
 // threads hand to the thread that is writing. Not for other users.
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/container/inlined_vector.h>
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <span>
@@ -44,6 +46,12 @@ struct IndexState {
   absl::flat_hash_map<uint32_t, size_t> capacity;  // slots whose engine's cache size is known
   size_t entries = 0;
   uint64_t evictions = 0;
+  // Slots removed lately (slots are never reused): a record of one that comes later (its leg
+  // ended after the prune, or it waited in the hand-off queue) is dropped, not kept as an LRU
+  // list nobody removes. The most recent kRemovedSlotsKept only: memory stays bounded.
+  static constexpr size_t kRemovedSlotsKept = 4096;
+  absl::flat_hash_set<uint32_t> removed;
+  std::deque<uint32_t> removed_order;
 
   // Lookups run under the shared lock on every io thread: each thread counts on the cache line
   // of its lock slot, so the counts add no line that every pick writes.
@@ -67,10 +75,14 @@ struct IndexState {
   // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
   void Forget(uint64_t hash, uint32_t slot);
   // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
-  // goes to the front instead, unmarked.
+  // goes to the front instead, unmarked, kSecondChancesPerTrim times per call at most (then
+  // the oldest go, used or not: one call never sweeps a whole list under the write lock).
+  static constexpr size_t kSecondChancesPerTrim = 1024;
   void Trim(uint32_t slot, Lru& order, size_t limit);
+  // Forgets everything `slot` holds, and remembers it was removed.
+  void Remove(uint32_t slot);
   // Under the exclusive lock: `slot` holds `hashes`. Blocks it holds are marked used, the others
-  // go in at the front, the first of them the most recent.
+  // go in at the front, the first of them the most recent. A removed slot's record is dropped.
   void Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound);
   // Under the shared lock: marks `slot`'s entries of `hashes` used, from the first, up to the
   // first block it does not hold; returns how many it marked. A mark already set is not written

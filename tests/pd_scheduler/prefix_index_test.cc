@@ -267,3 +267,41 @@ TEST_CASE("a record's new blocks are not evicted by the second chances its own r
   CHECK(Held(index, long_prompt) == 20);
   CHECK(index.Blocks(1).held == 20);
 }
+
+TEST_CASE("a record that comes after its endpoint was removed is dropped, not kept forever") {
+  PrefixIndex index(100);
+  const auto a = Prompt('a', 4);
+  index.Record(a, 1);
+  index.Record(a, 2);
+  index.RemoveEndpoint(1);
+  // Slot 1's last leg ends after the prune (or its record waited in the hand-off queue).
+  index.Record(a, 1);
+  index.Record(Prompt('b', 3), 1);
+  std::vector<PrefixMatch> matches;
+  index.Match(a, 4, matches);
+  REQUIRE(matches.size() == 1);
+  CHECK(matches[0].slot == 2);
+  CHECK(index.stats().entries == 4);
+  CHECK(index.Blocks(1).held == 0);
+  CHECK(Held(index, Prompt('b', 3)) == 0);
+}
+
+TEST_CASE("one eviction pass gives a bounded number of second chances, then takes the oldest") {
+  PrefixIndex index(2000);
+  std::vector<std::vector<uint64_t>> prompts;
+  for (char fill = 'A'; fill < 'A' + 20; ++fill) prompts.push_back(Prompt(fill, 100));
+  for (const auto& prompt : prompts) index.Record(prompt, 1);
+  for (const auto& prompt : prompts) index.Record(prompt, 1);  // every entry marked used
+  // Room for 100 new blocks: the sweep moves the 1,024 oldest (prompts 0-9 and 24 blocks of
+  // prompt 10's tail) to the front, then evicts the next 100, marked or not: the rest of prompt
+  // 10 and 24 blocks of prompt 11's tail. A sweep without a bound would move all 2,000 and evict
+  // prompt 0.
+  index.Record(Prompt('z', 100), 1);
+  CHECK(Held(index, prompts[0]) == 100);
+  CHECK(Held(index, prompts[9]) == 100);
+  CHECK(Held(index, prompts[10]) == 0);
+  CHECK(Held(index, prompts[11]) == 76);
+  CHECK(Held(index, prompts[12]) == 100);
+  CHECK(index.stats().entries == 2000);
+  CHECK(index.stats().evictions == 100);
+}
