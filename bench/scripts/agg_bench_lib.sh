@@ -69,12 +69,18 @@ status: {phase: Running, podIP: $2, conditions: [{type: Ready, status: "True"}]}
 YAML
 }
 
-# Writes DIR/agg.yaml (agg_yaml) and DIR/chat.lua.
+# Writes DIR/agg.yaml (agg_yaml) and DIR/chat.lua. PROMPT_BYTES=N (default 0): a system message
+# of N bytes before the question, the same in every request, so the prefix index sees it (its
+# 64-byte blocks are hashed, looked up and recorded); "Hello, world" alone is shorter than a block.
 write_agg_config() {  # dir sim_ip sim_port model
   agg_yaml "$2" "$3" "$4" >"$1/agg.yaml"
+  local system=""
+  if [ "${PROMPT_BYTES:-0}" -gt 0 ]; then
+    system="{\"role\":\"system\",\"content\":\"$(head -c "$PROMPT_BYTES" /dev/zero | tr '\0' 's')\"},"
+  fi
   cat >"$1/chat.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"$4","messages":[{"role":"user","content":"Hello, world"}],"max_tokens":4}'
+wrk.body = '{"model":"$4","messages":[$system{"role":"user","content":"Hello, world"}],"max_tokens":4}'
 LUA
 }

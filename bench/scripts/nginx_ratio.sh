@@ -14,7 +14,11 @@
 # binary (pdgate-base, pdgate-pd-base): before/after in the same run. Arms rotate REPEATS times (default 3);
 # the table shows medians: req/s at c=64 and the ratio to nginx, the proxy's CPU µs per request
 # (utime+stime from /proc over the c=64 run) and its user-space part (utime), mean latency at c=1.
-# Usage: [BASELINE=bin] [REPEATS=3] bench/scripts/nginx_ratio.sh [build-dir] [seconds]
+# "Capacity vs nginx" is nginx's CPU per request over the arm's: the requests/s each proxy would
+# reach with its core to itself. It is what the PD arms' req/s cannot show here, where the sims on
+# CPU 0 (two per PD request, three with nixl's pull) are the bound, not the proxy on CPU 1.
+# PROMPT_BYTES=N adds a system message of N bytes to every request (agg_bench_lib.sh).
+# Usage: [BASELINE=bin] [REPEATS=3] [PROMPT_BYTES=0] bench/scripts/nginx_ratio.sh [build-dir] [seconds]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bench/scripts/agg_bench_lib.sh
@@ -123,12 +127,16 @@ median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ v[NR] = $1
 nginx_rps=$(median <<<"${rps_runs[nginx]}")
 nginx_cpu=$(median <<<"${cpu_runs[nginx]}")
 echo
-echo "| arm | req/s at c=64 | vs nginx | CPU µs per request | of it in user space | CPU vs nginx | TCP segments per request | mean latency at c=1 (µs) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| arm | req/s at c=64 | vs nginx | CPU µs per request | of it in user space | CPU vs nginx | capacity vs nginx | TCP segments per request | mean latency at c=1 (µs) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for arm in "${arms[@]}"; do
   r=$(median <<<"${rps_runs[$arm]}"); c=$(median <<<"${cpu_runs[$arm]}"); l=$(median <<<"${lat_runs[$arm]}")
   u=$(median <<<"${user_runs[$arm]}"); g=$(median <<<"${segs_runs[$arm]}")
   ratio=$(awk -v a="$r" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
-  cpu_ratio="-"; [ "$c" != "-" ] && cpu_ratio=$(awk -v a="$c" -v b="$nginx_cpu" 'BEGIN { printf "%.2f", a / b }')
-  echo "| $arm | $r | $ratio | $c | $u | $cpu_ratio | $g | $l |"
+  cpu_ratio="-"; capacity="-"
+  if [ "$c" != "-" ]; then
+    cpu_ratio=$(awk -v a="$c" -v b="$nginx_cpu" 'BEGIN { printf "%.2f", a / b }')
+    capacity=$(awk -v a="$c" -v b="$nginx_cpu" 'BEGIN { printf "%.2f", b / a }')
+  fi
+  echo "| $arm | $r | $ratio | $c | $u | $cpu_ratio | $capacity | $g | $l |"
 done

@@ -30,14 +30,6 @@ declare -A port=([1]=18471 [2]=18472)
   --threads 2 --quiet --model "$model" >/dev/null 2>&1 &
 pids+=($!); up "http://$sim_ip:$sim_port/health"
 write_agg_config "$work" "$sim_ip" "$sim_port" "$model"
-if [ "${PROMPT_BYTES:-0}" -gt 0 ]; then
-  system=$(head -c "$PROMPT_BYTES" /dev/zero | tr '\0' 's')
-  cat >"$work/chat.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"model":"$model","messages":[{"role":"system","content":"$system"},{"role":"user","content":"Hello, world"}],"max_tokens":4}'
-LUA
-fi
 pdgate="${PDGATE:-$build/bin/pdgate}"
 declare -A pid_of
 for threads in 1 2; do
