@@ -164,12 +164,14 @@ bool KvEventSubscriber::Impl::MayReplay(const Stream& stream) const {
 void KvEventSubscriber::Impl::OnLive(Stream& stream, uint64_t seq, zmq::message_t payload) {
   if (stream.replaying) {
     if (stream.held.size() < owner.options_.max_held_batches) {
+      counters.held_batches.fetch_add(1, std::memory_order_relaxed);
       stream.held.emplace_back(seq, std::move(payload));
       return;
     }
     FailReplay(stream, "too many live batches meanwhile");
     // The held batches it handed back may have asked another replay: this one waits behind them.
     if (stream.replaying) {
+      counters.held_batches.fetch_add(1, std::memory_order_relaxed);
       stream.held.emplace_back(seq, std::move(payload));
       return;
     }

@@ -47,6 +47,7 @@ struct KvSubscriberCounters {
   std::atomic<uint64_t> restarts{0};
   std::atomic<uint64_t> replays{0};          // replays that reached their end marker
   std::atomic<uint64_t> replay_failures{0};  // timed out or overflowed: the endpoint was cleared
+  std::atomic<uint64_t> held_batches{0};     // live batches that came during a replay, held
   std::atomic<uint64_t> sources{0};          // publishers followed now
   // BlockStored events whose block size is not blockSizeToHash: requests are chained in other
   // blocks than the engine's, so nothing they store can match (SGLang's default page size is 1).

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <string>
 
-#include "discovery/uncaught.h"
 #include "discovery/kv_block_index.h"
 #include "discovery/kv_event_subscriber.h"
+#include "discovery/uncaught.h"
 #include "pd_scheduler/prefix_index.h"
 
 namespace pdgate::router {
@@ -69,11 +69,12 @@ std::vector<MetricFamily> LiveFamilies(const discovery::EndpointSnapshot& snapsh
                       "ttft_seconds, itl_seconds); absent until scraped",
                       MetricType::Gauge,
                       {}};
-  MetricFamily index_blocks{"pdgate_prefix_index_endpoint_blocks",
-                            "Prompt blocks the prefix index holds for the endpoint (kind=held), and "
-                            "its engine's cache in the same blocks when known (kind=capacity)",
-                            MetricType::Gauge,
-                            {}};
+  MetricFamily index_blocks{
+      "pdgate_prefix_index_endpoint_blocks",
+      "Prompt blocks the prefix index holds for the endpoint (kind=held), and "
+      "its engine's cache in the same blocks when known (kind=capacity)",
+      MetricType::Gauge,
+      {}};
   MetricFamily stale{"pdgate_endpoint_scrape_stale",
                      "1 when the last /metrics scrape of the endpoint failed",
                      MetricType::Gauge,
@@ -169,8 +170,9 @@ std::vector<MetricFamily> KvEventFamilies(const KvEventsView& view) {
   };
   if (view.index != nullptr) {
     const discovery::KvIndexStats stats = view.index->stats();
-    add("pdgate_kv_index_blocks", "(endpoint, KV block) entries the engines' events put in the index",
-        MetricType::Gauge, double(stats.entries));
+    add("pdgate_kv_index_blocks",
+        "(endpoint, KV block) entries the engines' events put in the index", MetricType::Gauge,
+        double(stats.entries));
     add("pdgate_kv_index_stored_blocks_total", "Blocks the engines reported stored",
         MetricType::Counter, double(stats.stored));
     add("pdgate_kv_index_removed_blocks_total", "Blocks the engines reported removed",
@@ -187,7 +189,9 @@ std::vector<MetricFamily> KvEventFamilies(const KvEventsView& view) {
   }
   if (view.counters != nullptr) {
     const discovery::KvSubscriberCounters& c = *view.counters;
-    auto load = [](const std::atomic<uint64_t>& v) { return double(v.load(std::memory_order_relaxed)); };
+    auto load = [](const std::atomic<uint64_t>& v) {
+      return double(v.load(std::memory_order_relaxed));
+    };
     add("pdgate_kv_event_publishers", "Engine KV-event publishers followed", MetricType::Gauge,
         load(c.sources));
     add("pdgate_kv_event_batches_total", "KV-event batches applied to the index",
@@ -207,6 +211,9 @@ std::vector<MetricFamily> KvEventFamilies(const KvEventsView& view) {
     add("pdgate_kv_event_replay_failures_total",
         "Replays that timed out or overflowed: the endpoint's entries were cleared",
         MetricType::Counter, load(c.replay_failures));
+    add("pdgate_kv_event_held_batches_total",
+        "Live batches that came while a replay ran, held until it ended", MetricType::Counter,
+        load(c.held_batches));
   }
   return families;
 }

@@ -5,6 +5,8 @@ the same on the wire, and it hears the subscriptions, so a test can wait for one
 ROUTER replay socket answering [identity, "", start_seq] with every kept batch from start_seq on,
 then the end marker (seq -1, empty payload). `--layout old` replies [seq, payload] after the
 delimiter (vLLM <= 0.25), `new` replies [topic, seq, payload] (vLLM 0.26, vllm-project/vllm#45177).
+`--buffer-steps n` keeps the last n batches only, as vLLM's `buffer_steps` deque does: a replay
+asked from before them starts later.
 
 The test drives it over a REP control socket, one JSON command per request:
   {"op": "publish", "batch": [...]}  send a batch (the JSON array is the msgpack batch as is)
@@ -12,9 +14,14 @@ The test drives it over a REP control socket, one JSON command per request:
   {"op": "restart"}                  forget every batch; numbering starts at 0 again
   {"op": "subscribed"}               "subscribed <n>": subscriptions that reached the PUB socket
                                      (what is published before one does is lost for it)
+  {"op": "hold"}                     replay requests wait, unanswered (a replay still under way)
+  {"op": "release"}                  "released <n>": the waiting requests are answered with the
+                                     batches kept now; later ones are answered at once again
+  {"op": "replays"}                  "replays <s1>,<s2>,...": the start seqs asked so far, in order
   {"op": "quit"}
 Hashes are JSON integers; {"bin": "hex"} stands for a bytes value."""
 import argparse
+import collections
 import json
 import struct
 
@@ -40,6 +47,7 @@ def main():
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--topic", default="")
     parser.add_argument("--layout", choices=["old", "new"], default="new")
+    parser.add_argument("--buffer-steps", type=int, default=10000)
     args = parser.parse_args()
     context = zmq.Context()
     pub = context.socket(zmq.XPUB)
@@ -49,9 +57,21 @@ def main():
     control = context.socket(zmq.REP)
     control.bind(f"tcp://{args.address}:{args.control_port}")
     topic = args.topic.encode()
-    kept = []  # (seq, payload)
+    kept = collections.deque(maxlen=args.buffer_steps)  # (seq, payload)
     next_seq = 0
     subscribed = 0
+    asked = []  # start seqs of the replay requests, in order
+    holding = False
+    waiting = []  # (identity, start) while holding
+
+    def answer(identity, start):
+        for seq, payload in kept:
+            if seq >= start:
+                head = [identity, b""] + ([topic] if args.layout == "new" else [])
+                replay.send_multipart(head + [struct.pack(">Q", seq), payload])
+        head = [identity, b""] + ([b""] if args.layout == "new" else [])
+        replay.send_multipart(head + [struct.pack(">q", -1), b""])
+
     poller = zmq.Poller()
     poller.register(pub, zmq.POLLIN)
     poller.register(replay, zmq.POLLIN)
@@ -69,12 +89,11 @@ def main():
                 if len(frames) != 3 or len(frames[2]) != 8:
                     continue
                 identity, start = frames[0], struct.unpack(">Q", frames[2])[0]
-                for seq, payload in kept:
-                    if seq >= start:
-                        head = [identity, b""] + ([topic] if args.layout == "new" else [])
-                        replay.send_multipart(head + [struct.pack(">Q", seq), payload])
-                head = [identity, b""] + ([b""] if args.layout == "new" else [])
-                replay.send_multipart(head + [struct.pack(">q", -1), b""])
+                asked.append(start)
+                if holding:
+                    waiting.append((identity, start))
+                else:
+                    answer(identity, start)
                 continue
             command = json.loads(control.recv())
             op = command["op"]
@@ -91,6 +110,17 @@ def main():
                 control.send_string("ok")
             elif op == "subscribed":
                 control.send_string(f"subscribed {subscribed}")
+            elif op == "hold":
+                holding = True
+                control.send_string("ok")
+            elif op == "release":
+                holding = False
+                for identity, start in waiting:
+                    answer(identity, start)
+                control.send_string(f"released {len(waiting)}")
+                waiting.clear()
+            elif op == "replays":
+                control.send_string("replays " + ",".join(str(start) for start in asked))
             elif op == "quit":
                 control.send_string("ok")
                 return
