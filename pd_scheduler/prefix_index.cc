@@ -22,7 +22,7 @@ constexpr size_t kMaxHandedRecords = 1024;
 // waits for the next record or lookup.
 constexpr int kHandedRounds = 4;
 // Records written per hold of the write lock: readers wait for a few records at a time, not
-// for a whole queue (nor for a writer preempted in the middle of one).
+// for a whole queue (a writer preempted while it holds the lock still holds them up, for less).
 constexpr size_t kRecordsPerHold = 16;
 
 }  // namespace
@@ -165,9 +165,11 @@ void PrefixIndex::SetCapacity(uint32_t slot, size_t entries) {
     s.capacity.erase(slot);
     return;
   }
+  if (s.removed.contains(slot)) return;  // a size scraped before the prune, set after it
   s.capacity[slot] = entries;
   auto it = s.lru.find(slot);
-  if (it != s.lru.end()) s.Trim(slot, it->second, s.LimitOf(slot, capacity_));
+  size_t unbounded = it == s.lru.end() ? 0 : it->second.size();  // all the room it must make
+  if (it != s.lru.end()) s.Trim(slot, it->second, s.LimitOf(slot, capacity_), unbounded);
 }
 
 void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const {
@@ -182,7 +184,7 @@ void PrefixIndex::RemoveEndpoint(uint32_t slot) {
 }
 
 EndpointBlocks PrefixIndex::Blocks(uint32_t slot) const {
-  WriteHandedRecords();  // what /metrics shows includes what waits in the queue
+  WriteHandedRecords();  // writes what waits unless another thread is writing it
   std::shared_lock lock(mutex_);
   const State& s = *state_;
   EndpointBlocks blocks;

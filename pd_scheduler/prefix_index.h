@@ -19,7 +19,9 @@
 // (base::SlottedSharedMutex), a pick's room and match are one read, and recording blocks the
 // endpoint already holds is a read too: it marks them used (a flag, written only when not yet
 // set) instead of moving them in the LRU list. Eviction gives a block marked used a second
-// chance (moves it to the front and clears its mark): CLOCK, close to the LRU order of use.
+// chance (moves it to the front and clears its mark): CLOCK, close to the LRU order of use;
+// up to 1,024 second chances per record, so no write sweeps a whole list (past them, the oldest
+// go, marked or not).
 // Only blocks new to an endpoint take the lock for writing, and one thread writes at a time
 // without making the others wait: a thread that finds another writing hands its record over,
 // and the writer writes it before letting go (flat combining, prefix_index_state.h).

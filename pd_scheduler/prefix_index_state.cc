@@ -28,12 +28,12 @@ const Holder* IndexState::HolderOf(uint64_t hash, uint32_t slot) const {
   return nullptr;
 }
 
-void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
+void IndexState::Trim(uint32_t slot, Lru& order, size_t limit, size_t& second_chances) {
   // Each entry moves at most once per call: it ends unmarked.
-  size_t second_chances = 0;
   while (order.size() > limit) {
     LruEntry& oldest = order.back();
-    if (oldest.used.load(std::memory_order_relaxed) && second_chances++ < kSecondChancesPerTrim) {
+    if (oldest.used.load(std::memory_order_relaxed) && second_chances > 0) {
+      --second_chances;
       oldest.used.store(false, std::memory_order_relaxed);
       order.splice(order.begin(), order, std::prev(order.end()));
       continue;
@@ -47,6 +47,10 @@ void IndexState::Trim(uint32_t slot, Lru& order, size_t limit) {
 
 void IndexState::Remove(uint32_t slot) {
   capacity.erase(slot);
+  if (auto it = lru.find(slot); it != lru.end()) {
+    for (const LruEntry& entry : it->second) Forget(entry.hash, slot);
+    lru.erase(it);
+  }
   if (removed.insert(slot).second) {
     removed_order.push_back(slot);
     if (removed_order.size() > kRemovedSlotsKept) {
@@ -54,18 +58,15 @@ void IndexState::Remove(uint32_t slot) {
       removed_order.pop_front();
     }
   }
-  auto it = lru.find(slot);
-  if (it == lru.end()) return;
-  for (const LruEntry& entry : it->second) Forget(entry.hash, slot);
-  lru.erase(it);
 }
 
 void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t bound) {
   if (removed.contains(slot)) return;
   Lru& order = lru[slot];
-  // Blocks held already are marked used (a second chance); the others are made room for among
-  // the older entries first, so the sweep never puts marked entries ahead of them, then go in at
-  // the front, the first block last: the most recent, so eviction takes a prefix's tail first.
+  // Blocks held already are marked used (a second chance, while the record has some); the others
+  // are made room for among the older entries first, so the sweep never puts marked entries ahead
+  // of them, then go in at the front, the first block last: the most recent, so eviction takes a
+  // prefix's tail first.
   thread_local std::vector<uint64_t> missing;
   missing.clear();
   for (size_t k = hashes.size(); k-- > 0;) {
@@ -76,13 +77,14 @@ void IndexState::Insert(std::span<const uint64_t> hashes, uint32_t slot, size_t 
     }
   }
   const size_t limit = LimitOf(slot, bound);
-  Trim(slot, order, limit - std::min(limit, missing.size()));
+  size_t second_chances = kSecondChancesPerRecord;
+  Trim(slot, order, limit - std::min(limit, missing.size()), second_chances);
   for (const uint64_t hash : missing) {
     order.emplace_front(hash);
     holders[hash].push_back({slot, order.begin()});
     ++entries;
   }
-  Trim(slot, order, limit);  // a record longer than the limit keeps its head
+  Trim(slot, order, limit, second_chances);  // a record longer than the limit keeps its head
 }
 
 size_t IndexState::MarkHeld(std::span<const uint64_t> hashes, uint32_t slot) const {

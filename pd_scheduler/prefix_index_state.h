@@ -46,9 +46,11 @@ struct IndexState {
   absl::flat_hash_map<uint32_t, size_t> capacity;  // slots whose engine's cache size is known
   size_t entries = 0;
   uint64_t evictions = 0;
-  // Slots removed lately (slots are never reused): a record of one that comes later (its leg
-  // ended after the prune, or it waited in the hand-off queue) is dropped, not kept as an LRU
-  // list nobody removes. The most recent kRemovedSlotsKept only: memory stays bounded.
+  // Slots removed lately (slots are never reused): a record of one that comes later (it waited
+  // in the hand-off, queued or in the writer's batch) is dropped, not kept as an LRU list nobody
+  // removes. (A leg's own record cannot come late: its request pins the endpoint, and the
+  // scraper prunes only endpoints no snapshot holds.) The most recent kRemovedSlotsKept only:
+  // memory stays bounded.
   static constexpr size_t kRemovedSlotsKept = 4096;
   absl::flat_hash_set<uint32_t> removed;
   std::deque<uint32_t> removed_order;
@@ -75,10 +77,12 @@ struct IndexState {
   // Drops `slot` from `hash`'s holders (and the hash when nobody holds it).
   void Forget(uint64_t hash, uint32_t slot);
   // Forgets `slot`'s oldest entries beyond `limit`; an entry used since it was put in its place
-  // goes to the front instead, unmarked, kSecondChancesPerTrim times per call at most (then
-  // the oldest go, used or not: one call never sweeps a whole list under the write lock).
-  static constexpr size_t kSecondChancesPerTrim = 1024;
-  void Trim(uint32_t slot, Lru& order, size_t limit);
+  // goes to the front instead, unmarked, while `second_chances` lasts (then the oldest go, used
+  // or not: a record never sweeps a whole list under the write lock; it may then evict a hot
+  // block, or split a prompt). A record has kSecondChancesPerRecord for all its passes.
+  // Removing an endpoint or shrinking its capacity is not bounded (rare, and what they must do).
+  static constexpr size_t kSecondChancesPerRecord = 1024;
+  void Trim(uint32_t slot, Lru& order, size_t limit, size_t& second_chances);
   // Forgets everything `slot` holds, and remembers it was removed.
   void Remove(uint32_t slot);
   // Under the exclusive lock: `slot` holds `hashes`. Blocks it holds are marked used, the others

@@ -274,7 +274,7 @@ TEST_CASE("a record that comes after its endpoint was removed is dropped, not ke
   index.Record(a, 1);
   index.Record(a, 2);
   index.RemoveEndpoint(1);
-  // Slot 1's last leg ends after the prune (or its record waited in the hand-off queue).
+  // Slot 1's record waited in the hand-off while the scraper removed it.
   index.Record(a, 1);
   index.Record(Prompt('b', 3), 1);
   std::vector<PrefixMatch> matches;
@@ -284,6 +284,13 @@ TEST_CASE("a record that comes after its endpoint was removed is dropped, not ke
   CHECK(index.stats().entries == 4);
   CHECK(index.Blocks(1).held == 0);
   CHECK(Held(index, Prompt('b', 3)) == 0);
+  index.SetCapacity(1, 50);  // a size scraped before the prune
+  CHECK(index.Blocks(1).capacity == -1);
+  // Only the last 4,096 removals are remembered: memory stays bounded.
+  for (uint32_t slot = 10; slot < 10 + 4096; ++slot) index.RemoveEndpoint(slot);
+  index.Record(a, 1);
+  CHECK(Held(index, a) == 4);
+  CHECK(index.Blocks(1).held == 4);
 }
 
 TEST_CASE("one eviction pass gives a bounded number of second chances, then takes the oldest") {
@@ -304,4 +311,7 @@ TEST_CASE("one eviction pass gives a bounded number of second chances, then take
   CHECK(Held(index, prompts[12]) == 100);
   CHECK(index.stats().entries == 2000);
   CHECK(index.stats().evictions == 100);
+  // What a bounded pass costs: prompt 10's tail went to the front and its head was evicted, so 24
+  // held blocks can no longer be matched until they age out.
+  CHECK(index.Blocks(1).held == 2000);
 }
