@@ -168,8 +168,9 @@ void PrefixIndex::SetCapacity(uint32_t slot, size_t entries) {
   if (s.removed.contains(slot)) return;  // a size scraped before the prune, set after it
   s.capacity[slot] = entries;
   auto it = s.lru.find(slot);
-  size_t unbounded = it == s.lru.end() ? 0 : it->second.size();  // all the room it must make
-  if (it != s.lru.end()) s.Trim(slot, it->second, s.LimitOf(slot, capacity_), unbounded);
+  if (it == s.lru.end()) return;
+  size_t second_chances = it->second.size();  // unbounded: a shrink makes all the room it must
+  s.Trim(slot, it->second, s.LimitOf(slot, capacity_), second_chances);
 }
 
 void PrefixIndex::Room(std::span<const uint32_t> slots, std::vector<int64_t>& out) const {
